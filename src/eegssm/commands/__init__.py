@@ -1,0 +1,1 @@
+"""Sub-commands of the ``eegssm`` command line, one module each (see ``eegssm.cli``)."""
