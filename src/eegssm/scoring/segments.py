@@ -13,11 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eegssm.io.annotations.labels import is_seizure
 from eegssm.io.types import Event
-
-#: Labels mapped to the background class (everything else is a seizure, as in NEDC's two-class
-#: map, which collapses the TUSZ seizure types ``fnsz``, ``gnsz``, ... into ``SEIZ``).
-BACKGROUND_LABELS = frozenset({"bckg", "null", "background"})
 
 #: Ref and hyp files of a pair must end at the same time to this many decimals (NEDC: 1 ms).
 DURATION_DECIMALS = 3
@@ -76,7 +73,7 @@ def seizure_track(
     events: Iterable[Event],
     duration: float,
     name: str = "",
-    background_labels: Iterable[str] = BACKGROUND_LABELS,
+    seizure_labels: Iterable[str] | None = None,
 ) -> SeizureTrack:
     """Build the :class:`SeizureTrack` of one annotation file.
 
@@ -87,12 +84,13 @@ def seizure_track(
         events: the file's events (any channel; TUSZ ``csv_bi`` files use ``TERM``).
         duration: file duration in seconds (the ``csv_bi`` header value).
         name: identifier kept for reports.
-        background_labels: labels that are background; all others are seizures.
+        seizure_labels: labels that count as seizure; default :func:`is_seizure` (``seiz`` and
+            the TUSZ seizure types, collapsed into one class as NEDC's two-class map does).
     """
     if not duration > 0:
         raise ValueError(f"{name or 'annotation'}: duration must be positive, got {duration}")
-    bg = {lab.lower() for lab in background_labels}
-    iv = [(e.start, e.stop) for e in events if e.label.lower() not in bg]
+    labels = None if seizure_labels is None else list(seizure_labels)
+    iv = [(e.start, e.stop) for e in events if is_seizure(e.label, labels)]
     arr = np.clip(np.asarray(iv, dtype=np.float64).reshape(-1, 2), 0.0, float(duration))
     return SeizureTrack(merge_intervals(arr), float(duration), name)
 
