@@ -1,0 +1,178 @@
+"""The Mamba-2 block (Dao & Gu 2024), pure PyTorch with optional CUDA kernels.
+
+``u (B, L, d_model)`` → ``in_proj`` → ``[z (d_inner), xBC (d_inner + 2·g·N), dt (H)]``;
+``xBC`` → causal depthwise conv (width ``d_conv``) + SiLU → ``x, B, C``;
+``dt = softplus(dt + dt_bias)``, ``A = -exp(A_log)``; SSD scan per head; ``y + D·x``;
+gated RMSNorm ``norm(y · silu(z))``; ``out_proj`` → ``(B, L, d_model)``.
+
+Initialisation and weight-decay flags follow the reference implementation (``mamba_ssm``):
+``A_log = log U(1, 16)``, ``dt`` log-uniform in ``[dt_min, dt_max]`` stored through the inverse
+softplus in ``dt_bias``, ``D = 1``; those three parameters carry ``_no_weight_decay = True``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from eegssm.nn import kernels
+from eegssm.nn.conv import CausalDepthwiseConv1d
+from eegssm.nn.norm import RMSNormGated
+from eegssm.nn.ssd import ssd_chunked, ssd_step
+
+#: Fastest chunk length for the pure-PyTorch SSD on a 2-core CPU
+#: (``benchmarks/sequence_core.py``, ``docs/benchmarks/sequence_core.md``).
+DEFAULT_CHUNK_SIZE = 64
+
+
+@dataclass
+class Mamba2State:
+    """Streaming state of a Mamba-2 block.
+
+    Attributes:
+        conv: ``(B, d_inner + 2·g·N, d_conv - 1)`` the last inputs of the causal conv.
+        ssm: ``(B, H, headdim, N)`` the SSM state (float32).
+    """
+
+    conv: Tensor
+    ssm: Tensor
+
+
+def init_dt_bias(n: int, dt_min: float = 1e-3, dt_max: float = 0.1, floor: float = 1e-4) -> Tensor:
+    """``dt_bias`` so that ``softplus(dt_bias)`` is log-uniform in ``[dt_min, dt_max]``."""
+    dt = torch.exp(torch.rand(n) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+    dt = dt.clamp(min=floor)
+    return dt + torch.log(-torch.expm1(-dt))  # inverse of softplus
+
+
+def no_weight_decay(*params: nn.Parameter) -> None:
+    """Flag parameters that an optimiser builder should exclude from weight decay."""
+    for p in params:
+        p._no_weight_decay = True
+
+
+class Mamba2(nn.Module):
+    """Mamba-2 block on ``(B, L, d_model)`` sequences.
+
+    Args:
+        d_model: input/output width.
+        d_state: SSM state size ``N`` per group.
+        d_conv: causal conv width.
+        expand: ``d_inner = expand · d_model``.
+        headdim: channels per head ``P``; ``H = d_inner / P`` heads.
+        ngroups: groups ``g`` sharing ``B, C`` (``H`` divisible by ``g``).
+        chunk_size: SSD chunk length (speed only; results do not depend on it).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 64,
+        d_conv: int = 4,
+        expand: int = 2,
+        headdim: int = 64,
+        ngroups: int = 1,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        dt_min: float = 1e-3,
+        dt_max: float = 0.1,
+        A_init_range: tuple[float, float] = (1.0, 16.0),
+        bias: bool = False,
+        conv_bias: bool = True,
+    ) -> None:
+        super().__init__()
+        d_inner = expand * d_model
+        if d_inner % headdim:
+            raise ValueError(f"expand·d_model ({d_inner}) must be divisible by headdim ({headdim})")
+        nheads = d_inner // headdim
+        if nheads % ngroups:
+            raise ValueError(f"heads ({nheads}) must be divisible by ngroups ({ngroups})")
+        self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
+        self.d_inner, self.headdim, self.nheads, self.ngroups = d_inner, headdim, nheads, ngroups
+        self.chunk_size = chunk_size
+        conv_dim = d_inner + 2 * ngroups * d_state
+
+        self.in_proj = nn.Linear(d_model, d_inner + conv_dim + nheads, bias=bias)
+        self.conv1d = CausalDepthwiseConv1d(conv_dim, d_conv, bias=conv_bias)
+        self.dt_bias = nn.Parameter(init_dt_bias(nheads, dt_min, dt_max))
+        A = torch.empty(nheads).uniform_(*A_init_range)
+        self.A_log = nn.Parameter(torch.log(A))
+        self.D = nn.Parameter(torch.ones(nheads))
+        no_weight_decay(self.dt_bias, self.A_log, self.D)
+        self.norm = RMSNormGated(d_inner, group_size=d_inner // ngroups, norm_before_gate=False)
+        self.out_proj = nn.Linear(d_inner, d_model, bias=bias)
+
+    def empty_state(self, batch: int, device=None) -> Mamba2State:
+        """The state before the first sample (zeros)."""
+        device = device or self.A_log.device
+        return Mamba2State(
+            conv=self.conv1d.empty_tail(batch, device=device),
+            ssm=torch.zeros(batch, self.nheads, self.headdim, self.d_state, device=device),
+        )
+
+    def _split(self, zxbcdt: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        conv_dim = self.d_inner + 2 * self.ngroups * self.d_state
+        return torch.split(zxbcdt, [self.d_inner, conv_dim, self.nheads], dim=-1)
+
+    def _split_xbc(self, xbc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        gn = self.ngroups * self.d_state
+        x, B, C = torch.split(xbc, [self.d_inner, gn, gn], dim=-1)
+        shape = xbc.shape[:-1]
+        return (
+            x.reshape(*shape, self.nheads, self.headdim),
+            B.reshape(*shape, self.ngroups, self.d_state),
+            C.reshape(*shape, self.ngroups, self.d_state),
+        )
+
+    def forward(
+        self, u: Tensor, state: Mamba2State | None = None, return_state: bool = False
+    ) -> Tensor | tuple[Tensor, Mamba2State]:
+        """Run the block over a sequence.
+
+        Args:
+            u: ``(B, L, d_model)``.
+            state: state carried from a previous piece of the same sequence, or None.
+            return_state: also return the state after the last sample.
+
+        Returns:
+            ``y (B, L, d_model)``, or ``(y, state)`` when ``return_state``.
+        """
+        z, xbc, dt = self._split(self.in_proj(u))
+        xbc, conv_tail = self.conv1d(xbc, None if state is None else state.conv)
+        x, B, C = self._split_xbc(xbc)
+        dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
+        A = -torch.exp(self.A_log.float())
+        initial = None if state is None else state.ssm
+        if kernels.use_ssd(x):
+            y, ssm_state = kernels.ssd(x, dt, A, B, C, self.chunk_size, initial)
+        else:
+            y, ssm_state = ssd_chunked(x, dt, A, B, C, self.chunk_size, initial)
+        y = y + x * self.D.to(y.dtype)[:, None]
+        y = self.norm(y.reshape(*u.shape[:-1], self.d_inner), z)
+        out = self.out_proj(y)
+        if return_state:
+            return out, Mamba2State(conv=conv_tail, ssm=ssm_state)
+        return out
+
+    def step(self, u_t: Tensor, state: Mamba2State) -> tuple[Tensor, Mamba2State]:
+        """One time step of the recurrent form.
+
+        Args:
+            u_t: ``(B, d_model)``.
+            state: from ``empty_state`` or a previous ``forward(..., return_state=True)``/``step``.
+
+        Returns:
+            ``(y_t (B, d_model), new_state)``.
+        """
+        z, xbc, dt = self._split(self.in_proj(u_t))
+        xbc, conv_tail = self.conv1d.step(xbc, state.conv)
+        x, B, C = self._split_xbc(xbc)
+        dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, H)
+        A = -torch.exp(self.A_log.float())
+        y, ssm = ssd_step(x, dt, A, B, C, state.ssm)
+        y = y + x * self.D.to(y.dtype)[:, None]
+        y = self.norm(y.reshape(u_t.shape[0], self.d_inner), z)
+        return self.out_proj(y), Mamba2State(conv=conv_tail, ssm=ssm)
