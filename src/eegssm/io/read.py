@@ -1,0 +1,234 @@
+"""Read an EDF / EDF+ / BDF file (or an ``mne.io.BaseRaw``) into a :class:`Recording`.
+
+The header is checked first (``edf_header``) so that a damaged file fails with a message naming
+the file and the field; mne then decodes the samples. Non-EEG channels are dropped by name
+before mne reads, so that mne's common sampling rate is the rate of the EEG channels.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from eegssm.io.channels import describe_missing, is_non_eeg, match_channels
+from eegssm.io.edf_header import EdfHeader, read_edf_header
+from eegssm.io.errors import EEGReadError, warn
+from eegssm.io.types import TERM, Event, Recording
+
+if TYPE_CHECKING:
+    import mne
+
+_ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
+#: mne warnings that add nothing for our users (or that ``edf_header`` already reported better).
+_QUIET_MNE_WARNINGS = (
+    "Number of records from the header does not match the file size",
+    "Invalid measurement date",
+    "different highpass filters",
+    "different lowpass filters",
+    "is greater than lowpass cutoff",
+)
+
+
+def read_recording(
+    source: str | PathLike | mne.io.BaseRaw,
+    channels: Sequence[str] | None = None,
+    drop_non_eeg: bool = True,
+) -> Recording:
+    """Read a recording as float32 ``(C, T)`` microvolts with its events.
+
+    Args:
+        source: path to an EDF, EDF+ or BDF file, or an ``mne.io.BaseRaw`` already loaded.
+        channels: channel names to keep, in this order (case-insensitive). Non-EEG channels may
+            be named explicitly. A name that the file lacks raises :class:`EEGReadError`.
+        drop_non_eeg: without ``channels``, drop ECG/EOG/EMG/respiration/photic/marker channels
+            (see :func:`eegssm.io.channels.is_non_eeg`).
+
+    Returns:
+        ``Recording`` with ``data`` (C, T) float32 in µV, ``sfreq`` in Hz, ``ch_names``, ``events``
+        (EDF+ annotations, seconds from the first sample, labels lower-cased, channel ``TERM``)
+        and ``meta``: ``source`` (path or None), ``start_time`` (ISO string or None),
+        ``duration`` (s), ``subject`` (id or None), ``format`` and ``native_sfreq`` (Hz per kept
+        channel).
+
+    Raises:
+        EEGReadError: missing, empty, truncated or corrupt file; unknown channel names; no
+            channel left after dropping non-EEG channels.
+
+    Warns:
+        EEGReadWarning (naming the file): signals recorded at different rates (resampled to the
+        highest), NaN or flat channels, truncated data, annotations beyond the end.
+    """
+    import mne
+
+    if isinstance(source, mne.io.BaseRaw):
+        return recording_from_raw(source, channels=channels, drop_non_eeg=drop_non_eeg)
+    path = Path(source)
+    header = read_edf_header(path)
+    labels = [lbl for lbl in header.labels if lbl not in _ANNOTATION_LABELS]
+    keep = _choose(path, labels, channels, drop_non_eeg, [None] * len(labels))
+    include = sorted({labels[i] for i in keep}, key=labels.index)
+    reader = mne.io.read_raw_bdf if header.kind.startswith("BDF") else mne.io.read_raw_edf
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            raw = reader(path, include=include, preload=True, verbose=False)
+        except Exception as exc:  # mne raises bare ValueError/IndexError on odd files
+            raise EEGReadError(
+                path, f"mne could not read the file: {type(exc).__name__}: {exc}", _hint(header)
+            ) from exc
+    _forward_mne_warnings(path, caught)
+    # raw channels are the included labels in file order (duplicates renamed by mne).
+    raw_labels = [lbl for lbl in labels if lbl in set(include)]
+    order = _order(raw_labels, labels, keep)
+    _warn_mixed_rates(path, header, [raw_labels[i] for i in order], float(raw.info["sfreq"]))
+    if header.kind.endswith("+D"):
+        warn(path, "discontinuous EDF+D file: data records are joined, gaps are ignored")
+    rec = _to_recording(raw, order, source=str(path))
+    rec.meta.update(
+        start_time=header.start.isoformat() if header.start else None,
+        format=header.kind,
+        native_sfreq={raw.ch_names[i]: header.sfreqs[raw_labels[i]] for i in order},
+    )
+    return rec
+
+
+def recording_from_raw(
+    raw: mne.io.BaseRaw,
+    channels: Sequence[str] | None = None,
+    drop_non_eeg: bool = True,
+) -> Recording:
+    """:func:`read_recording` for an ``mne.io.BaseRaw`` (channel types are used as well)."""
+    source = str(raw.filenames[0]) if raw.filenames and raw.filenames[0] else None
+    names = list(raw.ch_names)
+    keep = _choose(source, names, channels, drop_non_eeg, raw.get_channel_types())
+    rec = _to_recording(raw, keep, source=source)
+    meas = raw.info["meas_date"]
+    rec.meta.update(
+        start_time=meas.replace(tzinfo=None).isoformat() if meas else None,
+        format="mne",
+        native_sfreq={name: float(raw.info["sfreq"]) for name in rec.ch_names},
+    )
+    return rec
+
+
+def _choose(
+    path: Any,
+    names: list[str],
+    channels: Sequence[str] | None,
+    drop_non_eeg: bool,
+    types: Sequence[str | None],
+) -> list[int]:
+    """Indices into ``names`` to keep, in output order."""
+    if channels is not None:
+        if isinstance(channels, str):
+            channels = [channels]
+        try:
+            groups = match_channels(names, channels)
+        except KeyError as exc:
+            raise EEGReadError(
+                path, describe_missing(exc.args[0], names), "check the channels= names"
+            ) from None
+        return [i for group in groups for i in group]
+    keep = [i for i, name in enumerate(names) if not (drop_non_eeg and is_non_eeg(name, types[i]))]
+    if not keep:
+        raise EEGReadError(
+            path,
+            f"no EEG channel left after dropping non-EEG channels (file has: {', '.join(names)})",
+            "pass drop_non_eeg=False or name the channels with channels=",
+        )
+    return keep
+
+
+def _order(raw_labels: list[str], labels: list[str], keep: list[int]) -> list[int]:
+    """Positions in the mne raw (which holds ``raw_labels``) of the kept header channels."""
+    positions: dict[str, list[int]] = {}
+    for pos, lbl in enumerate(raw_labels):
+        positions.setdefault(lbl, []).append(pos)
+    order = []
+    for i in keep:
+        lbl = labels[i]
+        # the k-th occurrence of a duplicated label in the header is the k-th in the raw
+        k = sum(1 for j in range(i) if labels[j] == lbl)
+        order.append(positions[lbl][k])
+    return order
+
+
+def _to_recording(raw: mne.io.BaseRaw, picks: list[int], source: str | None) -> Recording:
+    sfreq = float(raw.info["sfreq"])
+    data = (raw.get_data(picks=picks) * 1e6).astype(np.float32)  # mne holds volts
+    names = [raw.ch_names[i] for i in picks]
+    _check_values(source, data, names)
+    duration = data.shape[1] / sfreq
+    events = _events(source, raw, duration)
+    subject = None
+    info = raw.info.get("subject_info") or {}
+    his_id = str(info.get("his_id", "")).strip()
+    if his_id and his_id.upper() != "X":
+        subject = his_id
+    meta = {"source": source, "start_time": None, "duration": duration, "subject": subject}
+    return Recording(data=data, sfreq=sfreq, ch_names=names, events=events, meta=meta)
+
+
+def _events(source: str | None, raw: mne.io.BaseRaw, duration: float) -> list[Event]:
+    """EDF+ / mne annotations as TERM events in seconds from the first sample."""
+    events = []
+    ann = raw.annotations
+    for onset, length, text in zip(ann.onset, ann.duration, ann.description):
+        start = float(onset) - float(raw.first_time)
+        stop = start + float(length)
+        if start >= duration or stop < 0:
+            warn(source, f"annotation {text!r} at {start:.3f} s is outside the recording; dropped")
+            continue
+        if stop > duration + 1e-6:
+            warn(
+                source,
+                f"annotation {text!r} ends at {stop:.3f} s, after the end "
+                f"({duration:.3f} s); clipped",
+            )
+            stop = duration
+        events.append(Event(max(start, 0.0), stop, text.strip().lower(), TERM, 1.0))
+    return events
+
+
+def _check_values(source: str | None, data: np.ndarray, names: list[str]) -> None:
+    """Warn about channels holding NaN/inf or constant values (data is returned unchanged)."""
+    finite = np.isfinite(data)
+    bad = [n for n, ok in zip(names, finite.all(axis=1)) if not ok]
+    if bad:
+        warn(source, f"non-finite samples (NaN/inf) in channel(s): {', '.join(bad)}")
+    low = np.where(finite, data, np.inf).min(axis=1, initial=np.inf)
+    high = np.where(finite, data, -np.inf).max(axis=1, initial=-np.inf)
+    flat = [n for n, lo, hi in zip(names, low, high) if hi == lo]
+    if flat:
+        warn(source, f"flat channel(s) (constant value): {', '.join(flat)}")
+
+
+def _warn_mixed_rates(path: Path, header: EdfHeader, kept: list[str], sfreq: float) -> None:
+    rates = header.sfreqs
+    slower = sorted({lbl for lbl in kept if not np.isclose(rates[lbl], sfreq)})
+    if slower:
+        detail = ", ".join(f"{lbl} {rates[lbl]:g} Hz" for lbl in slower)
+        warn(
+            path,
+            f"signals have different sampling rates; mne resampled them to {sfreq:g} Hz: {detail}",
+        )
+
+
+def _forward_mne_warnings(path: Path, caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        text = str(w.message)
+        if any(q in text for q in _QUIET_MNE_WARNINGS):
+            continue
+        if "expanding outside the data range" in text:
+            warn(path, f"annotations extend past the end of the data and were clipped ({text})")
+            continue
+        warn(path, f"mne: {text}")
+
+
+def _hint(header: EdfHeader) -> str:
+    return f"{header.kind} header looked valid; the data section may be damaged"

@@ -1,0 +1,207 @@
+"""Reading EDF / EDF+ / BDF recordings into ``Recording`` (real files and generated ones)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import edfio
+import mne
+import numpy as np
+import pytest
+
+from eegssm.io import TERM, EEGReadError, EEGReadWarning, Event, read_recording
+from eegssm.io.channels import is_non_eeg
+from eegssm.io.edf_header import read_edf_header
+
+
+def _signal(label, sfreq, seconds, amp=50.0, freq=5.0, dim="uV"):
+    t = np.arange(int(seconds * sfreq)) / sfreq
+    return edfio.EdfSignal(
+        np.sin(2 * np.pi * freq * t) * amp, sfreq, label=label, physical_dimension=dim
+    )
+
+
+def _write(path, signals, annotations=()):
+    edf = edfio.Edf(
+        signals,
+        starttime=dt.time(13, 43, 4),
+        recording=edfio.Recording(startdate=dt.date(2021, 5, 6)),
+        patient=edfio.Patient(code="sub-07"),
+        annotations=[edfio.EdfAnnotation(*a) for a in annotations],
+    )
+    edf.write(path)
+    return path
+
+
+def test_eegmat_drops_ecg_keeps_reference_pair(shared_data):
+    rec = read_recording(shared_data / "eegmat" / "Subject00_1.edf")
+    assert rec.n_channels == 20
+    assert "ECG ECG" not in rec.ch_names and "EEG A2-A1" in rec.ch_names
+    assert rec.ch_names[0] == "EEG Fp1"
+    assert rec.sfreq == 500.0 and rec.data.dtype == np.float32
+    assert rec.duration == pytest.approx(182.0)
+    assert rec.meta["duration"] == pytest.approx(182.0)
+    assert rec.meta["source"].endswith("Subject00_1.edf")
+    # signals are in microvolts: scalp EEG is tens of µV, not 1e-5 V
+    assert 5.0 < float(np.std(rec.data[0])) < 500.0
+    all_ch = read_recording(shared_data / "eegmat" / "Subject00_1.edf", drop_non_eeg=False)
+    assert all_ch.n_channels == 21 and all_ch.ch_names[-1] == "ECG ECG"
+
+
+def test_eegmmidb_edf_plus_events(shared_data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rec = read_recording(shared_data / "eegmmidb_S001" / "S001R03.edf")
+    assert rec.n_channels == 64 and rec.sfreq == 160.0
+    labels = {ev.label for ev in rec.events}
+    assert labels == {"t0", "t1", "t2"}
+    assert rec.events[0] == Event(0.0, 4.2, "t0", TERM, 1.0)
+    assert all(0 <= ev.start <= ev.stop <= rec.duration for ev in rec.events)
+    assert rec.meta["start_time"] == "2009-08-12T16:15:00"
+
+
+def test_eegmmidb_short_run_clips_annotation_with_warning(shared_data):
+    path = shared_data / "eegmmidb_S001" / "S001R01.edf"
+    with pytest.warns(EEGReadWarning, match="past the end") as rec_w:
+        rec = read_recording(path)
+    assert str(path) in str(rec_w[0].message)
+    assert rec.duration == 60.0 and rec.events[-1].stop == 60.0
+
+
+def test_channel_selection_case_insensitive_and_ordered(shared_data):
+    path = shared_data / "eegmat" / "Subject00_1.edf"
+    rec = read_recording(path, channels=["eeg cz", "EEG FP1", "ECG ECG"])
+    assert rec.ch_names == ["EEG Cz", "EEG Fp1", "ECG ECG"]
+    full = read_recording(path, drop_non_eeg=False)
+    np.testing.assert_array_equal(rec.data[1], full.data[0])
+
+
+def test_unknown_channel_names_error(shared_data):
+    path = shared_data / "eegmat" / "Subject00_1.edf"
+    with pytest.raises(EEGReadError) as info:
+        read_recording(path, channels=["EEG Fp1", "T7", "Oz"])
+    msg = str(info.value)
+    assert str(path) in msg and "T7, Oz" in msg and "EEG Fp1" in msg and "21" in msg
+
+
+def test_siena_and_chbmit_headers(shared_data):
+    siena = read_recording(shared_data / "annotation_formats/siena/PN00/PN00-1.edf")
+    assert siena.sfreq == 512.0 and siena.n_channels == 29
+    assert not any(is_non_eeg(n) for n in siena.ch_names)
+    assert siena.meta["start_time"].endswith("19:39:33")  # = registration start in the list
+    with pytest.warns(EEGReadWarning, match="not unique"):
+        chb = read_recording(shared_data / "annotation_formats/chbmit/chb05/chb05_06.edf")
+    assert chb.n_channels == 23 and chb.ch_names[-1] == "T8-P8-1"
+    assert chb.meta["start_time"].endswith("22:21:25")  # = File Start Time in the summary
+
+
+def test_generated_edf_plus_round_values(tmp_path):
+    path = _write(
+        tmp_path / "gen.edf",
+        [
+            _signal("EEG Fp1-REF", 256, 8),
+            _signal("EEG EKG1-REF", 256, 8, amp=800),
+            _signal("PHOTIC-REF", 256, 8),
+        ],
+        annotations=[(1.5, 2.0, "SEIZ"), (6.0, None, "Eyes Closed")],
+    )
+    rec = read_recording(path)
+    assert rec.ch_names == ["EEG Fp1-REF"]
+    t = np.arange(8 * 256) / 256
+    np.testing.assert_allclose(rec.data[0], np.sin(2 * np.pi * 5 * t) * 50, atol=0.01)
+    assert rec.events == [Event(1.5, 3.5, "seiz"), Event(6.0, 6.0, "eyes closed")]
+    assert rec.meta["start_time"] == "2021-05-06T13:43:04"
+    assert rec.meta["subject"] == "sub-07"
+    assert rec.meta["format"] == "EDF+C"
+
+
+def test_millivolt_signals_are_converted(tmp_path):
+    path = _write(tmp_path / "mv.edf", [_signal("C3", 100, 2, amp=0.05, dim="mV")])
+    rec = read_recording(path)
+    assert float(np.max(np.abs(rec.data))) == pytest.approx(50.0, rel=1e-3)
+
+
+def test_mixed_sampling_rates_warn(tmp_path):
+    path = _write(tmp_path / "mixed.edf", [_signal("Fp1", 256, 4), _signal("T3", 128, 4)])
+    with pytest.warns(EEGReadWarning, match=r"different sampling rates.*256 Hz: T3 128 Hz"):
+        rec = read_recording(path)
+    assert rec.sfreq == 256.0 and rec.n_times == 1024
+    assert rec.meta["native_sfreq"] == {"Fp1": 256.0, "T3": 128.0}
+    # a slow non-EEG channel is dropped before mne resamples: no warning, rate of the EEG
+    path = _write(tmp_path / "resp.edf", [_signal("Fp1", 256, 4), _signal("Resp", 512, 4)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rec = read_recording(path)
+    assert rec.sfreq == 256.0 and rec.ch_names == ["Fp1"]
+
+
+def test_bdf_and_mne_raw(tmp_path):
+    info = mne.create_info(["Fp1", "Cz", "EOG1"], 128.0, ["eeg", "eeg", "eog"])
+    data = np.random.default_rng(0).normal(scale=20e-6, size=(3, 512))
+    raw = mne.io.RawArray(data, info, verbose=False)
+    rec = read_recording(raw)
+    assert rec.ch_names == ["Fp1", "Cz"] and rec.meta["source"] is None
+    np.testing.assert_allclose(rec.data, data[:2] * 1e6, rtol=1e-5)
+    path = tmp_path / "x.bdf"
+    mne.export.export_raw(path, raw, fmt="bdf", verbose=False)
+    bdf = read_recording(path)
+    assert read_edf_header(path).kind.startswith("BDF")
+    assert bdf.ch_names == ["Fp1", "Cz"]
+    np.testing.assert_allclose(bdf.data, data[:2] * 1e6, atol=0.01)
+
+
+@pytest.mark.parametrize(
+    "name, non_eeg",
+    [
+        ("ECG ECG", True),
+        ("EKG EKG", True),
+        ("EEG EKG1-REF", True),
+        ("EEG ROC-REF", True),
+        ("EMG-REF", True),
+        ("PHOTIC-REF", True),
+        ("Resp", True),
+        ("SPO2", True),
+        ("HR", True),
+        ("MK", True),
+        ("EDF Annotations", True),
+        ("1", True),
+        ("--0", True),
+        ("-", True),
+        ("EEG 26-REF", True),
+        ("IBI", True),
+        ("Status", True),
+        ("EEG A2-A1", False),
+        ("EEG Fp1", False),
+        ("Fc5.", False),
+        ("EEG T3-REF", False),
+        ("FP1-F7", False),
+        ("T8-P8-1", False),
+        ("Cz", False),
+        ("EEG F10", False),
+    ],
+)
+def test_non_eeg_names(name, non_eeg):
+    assert is_non_eeg(name) is non_eeg
+
+
+def test_nan_and_flat_channels_warn_but_read(tmp_path):
+    info = mne.create_info(["Fp1", "Cz", "Pz"], 100.0, "eeg")
+    data = np.random.default_rng(1).normal(scale=1e-5, size=(3, 300))
+    data[1] = 2e-6
+    data[2, 10:20] = np.nan
+    raw = mne.io.RawArray(data, info, verbose=False)
+    with pytest.warns(EEGReadWarning) as caught:
+        rec = read_recording(raw)
+    text = " | ".join(str(w.message) for w in caught)
+    assert "flat channel(s) (constant value): Cz" in text
+    assert "non-finite samples (NaN/inf) in channel(s): Pz" in text
+    assert rec.n_channels == 3 and np.isnan(rec.data[2, 15])
+
+
+def test_flat_channel_in_file_warns_with_path(tmp_path):
+    flat = edfio.EdfSignal(np.zeros(512), 256, label="O1", physical_dimension="uV")
+    path = _write(tmp_path / "flat.edf", [_signal("Fp1", 256, 2), flat])
+    with pytest.warns(EEGReadWarning, match=r"flat\.edf: flat channel\(s\) \(constant value\): O1"):
+        rec = read_recording(path)
+    assert rec.n_channels == 2
