@@ -93,9 +93,7 @@ def _number(path: Path, raw: bytes, field: str, kind: type = float) -> float:
         if kind is int and float(text) != value:
             raise ValueError
     except ValueError:
-        raise EEGReadError(
-            path, f"header field {field!r} is not a number: {text!r}", _HINT
-        ) from None
+        raise EEGReadError(path, f"header field {field} is not a number: {text!r}", _HINT) from None
     return value
 
 
@@ -145,10 +143,10 @@ def read_edf_header(path: str | PathLike) -> EdfHeader:
         reserved = _text(head[192:236])
         plus = reserved[:5] in ("EDF+C", "EDF+D", "BDF+C", "BDF+D")
         kind = family + (reserved[3:5] if plus else "")
-        header_bytes = int(_number(path, head[184:192], "number of bytes in header", int))
-        n_records = int(_number(path, head[236:244], "number of data records", int))
-        record_duration = _number(path, head[244:252], "duration of a data record")
-        ns = int(_number(path, head[252:256], "number of signals", int))
+        header_bytes = int(_number(path, head[184:192], "'number of bytes in header'", int))
+        n_records = int(_number(path, head[236:244], "'number of data records'", int))
+        record_duration = _number(path, head[244:252], "'duration of a data record'")
+        ns = int(_number(path, head[252:256], "'number of signals'", int))
         if ns <= 0:
             raise EEGReadError(path, f"header declares {ns} signals", _HINT)
         if header_bytes != 256 * (ns + 1):
@@ -173,12 +171,12 @@ def read_edf_header(path: str | PathLike) -> EdfHeader:
         offset += width * ns
     labels = tuple(_text(raw) for raw in fields["label"])
     spr = tuple(
-        int(_number(path, raw, f"samples per record of {label!r}", int))
+        int(_number(path, raw, f"'samples per record' of signal {label!r}", int))
         for raw, label in zip(fields["samples_per_record"], labels)
     )
     for name in ("physical_min", "physical_max", "digital_min", "digital_max"):
         values = [
-            _number(path, raw, f"{name.replace('_', ' ')} of {label!r}")
+            _number(path, raw, f"'{name.replace('_', ' ')}' of signal {label!r}")
             for raw, label in zip(fields[name], labels)
         ]
         fields[name] = values  # type: ignore[assignment]
