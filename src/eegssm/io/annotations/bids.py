@@ -1,0 +1,181 @@
+"""BIDS ``*_events.tsv`` with the SzCORE / HED-SCORE columns, read and write.
+
+Columns (tab-separated, ``n/a`` for missing values), as used by SzCORE and ``epilepsy2bids``::
+
+    onset  duration  eventType  confidence  channels  dateTime  recordingDuration
+
+``onset``/``duration``/``recordingDuration`` in seconds; ``eventType`` ``sz`` (or a HED-SCORE
+subtype ``sz_foc_ia``, ...) or ``bckg``; ``confidence`` in [0, 1]; ``channels`` comma-separated
+names; ``dateTime`` ``YYYY-MM-DD HH:MM:SS`` of the recording start. A seizure-free recording is one
+``bckg`` row spanning the recording.
+
+TUSZ labels map to HED-SCORE types as in SzCORE's TUH converter (``fnsz`` → ``sz_foc``, ...) and
+back, so TUSZ labels survive a round trip; other types are kept lower-cased.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+
+from eegssm.io.annotations.labels import BACKGROUND_LABEL, normalize_label
+from eegssm.io.errors import EEGReadError, warn
+from eegssm.io.types import TERM, Event
+
+COLUMNS = (
+    "onset",
+    "duration",
+    "eventType",
+    "confidence",
+    "channels",
+    "dateTime",
+    "recordingDuration",
+)
+NA = "n/a"
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: TUSZ label → HED-SCORE event type (SzCORE's TUH mapping).
+TUSZ_TO_HED = {
+    "bckg": "bckg",
+    "seiz": "sz",
+    "fnsz": "sz_foc",
+    "gnsz": "sz_gen",
+    "spsz": "sz_foc_a",
+    "cpsz": "sz_foc_ia",
+    "absz": "sz_gen_nm",
+    "tnsz": "sz_gen_m_tonic",
+    "cnsz": "sz_gen_m_clonic",
+    "tcsz": "sz_gen_m_tonicClonic",
+    "atsz": "sz_gen_m_atonic",
+    "mysz": "sz_gen_nm_myoclonic",
+}
+HED_TO_TUSZ = {hed.lower(): tusz for tusz, hed in TUSZ_TO_HED.items()}
+
+
+@dataclass
+class BidsEvents:
+    """Contents of an events.tsv: ``events`` (seconds; TUSZ labels where a mapping exists),
+    ``recording_duration`` (s or None), ``date_time`` (recording start or None)."""
+
+    events: list[Event] = field(default_factory=list)
+    recording_duration: float | None = None
+    date_time: dt.datetime | None = None
+
+
+def _float(path: Path, lineno: int, name: str, text: str, default: float | None) -> float | None:
+    if text.strip() in ("", NA):
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise EEGReadError(path, f"line {lineno}: {name} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise EEGReadError(path, f"line {lineno}: {name} is not finite")
+    return value
+
+
+def read_bids_events(path: str | PathLike) -> BidsEvents:
+    """Read an SzCORE / BIDS ``events.tsv``.
+
+    Only ``onset``, ``duration`` and ``eventType`` are required; missing optional columns or
+    ``n/a`` give confidence 1.0, channel ``TERM``, no date or duration.
+
+    Raises:
+        EEGReadError: missing required columns, non-numeric values, negative durations, bad dates.
+
+    Warns:
+        EEGReadWarning: an event ending after ``recordingDuration``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EEGReadError(path, f"cannot open events file: {exc.strerror}") from exc
+    rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
+    header = text.splitlines()[0].split("\t") if text.strip() else []
+    missing = [c for c in ("onset", "duration", "eventType") if c not in header]
+    if missing:
+        raise EEGReadError(
+            path,
+            f"missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}",
+            "is this a tab-separated BIDS events.tsv?",
+        )
+    out = BidsEvents()
+    for lineno, row in enumerate(rows, start=2):
+        onset = _float(path, lineno, "onset", row["onset"] or "", None)
+        length = _float(path, lineno, "duration", row["duration"] or "", 0.0)
+        if onset is None:
+            raise EEGReadError(path, f"line {lineno}: onset is n/a")
+        if length < 0:
+            raise EEGReadError(path, f"line {lineno}: negative duration {length}")
+        conf = _float(path, lineno, "confidence", row.get("confidence") or NA, 1.0)
+        channels = (row.get("channels") or NA).strip()
+        event_type = normalize_label(row["eventType"] or BACKGROUND_LABEL)
+        label = HED_TO_TUSZ.get(event_type, event_type)
+        out.events.append(
+            Event(onset, onset + length, label, TERM if channels in ("", NA) else channels, conf)
+        )
+        duration = _float(
+            path, lineno, "recordingDuration", row.get("recordingDuration") or NA, None
+        )
+        if duration is not None:
+            out.recording_duration = duration
+        when = (row.get("dateTime") or NA).strip()
+        if when not in ("", NA):
+            try:
+                out.date_time = dt.datetime.strptime(when, DATETIME_FORMAT)
+            except ValueError:
+                raise EEGReadError(
+                    path, f"line {lineno}: dateTime {when!r} is not {DATETIME_FORMAT}"
+                ) from None
+    if out.recording_duration is not None:
+        for ev in out.events:
+            if ev.stop > out.recording_duration + 1e-3:
+                warn(
+                    path,
+                    f"event {ev.label} {ev.start:g}-{ev.stop:g} s ends after the "
+                    f"recording ({out.recording_duration:g} s)",
+                )
+    return out
+
+
+def write_bids_events(
+    path: str | PathLike,
+    events: Iterable[Event],
+    recording_duration: float,
+    date_time: dt.datetime | str | None = None,
+    decimals: int = 2,
+) -> Path:
+    """Write events (seconds) as an SzCORE / BIDS ``events.tsv``.
+
+    Args:
+        path: output file (``..._events.tsv``).
+        events: events to write, in order; with none, one ``bckg`` row spans the recording.
+        recording_duration: seconds.
+        date_time: recording start (datetime or ISO string), or None (``n/a``).
+        decimals: decimals for times and confidence (SzCORE writes 2).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    events = list(events) or [Event(0.0, recording_duration, BACKGROUND_LABEL)]
+    if isinstance(date_time, str):
+        date_time = dt.datetime.fromisoformat(date_time)
+    when = date_time.strftime(DATETIME_FORMAT) if date_time else NA
+    lines = ["\t".join(COLUMNS)]
+    for ev in events:
+        if ev.stop < ev.start:
+            raise ValueError(f"event stop {ev.stop} is before its start {ev.start}: {ev}")
+        event_type = TUSZ_TO_HED.get(ev.label, ev.label)
+        channels = NA if ev.channel == TERM else ev.channel
+        lines.append(
+            f"{ev.start:.{decimals}f}\t{ev.duration:.{decimals}f}\t{event_type}\t"
+            f"{ev.confidence:.{decimals}f}\t{channels}\t{when}\t{recording_duration:.{decimals}f}"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
+    return path
