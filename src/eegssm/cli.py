@@ -18,6 +18,7 @@ from eegssm import __version__
 COMMAND_MODULES = [
     "eegssm.commands.demo",
     "eegssm.commands.bench",
+    "eegssm.commands.score",
 ]
 
 
