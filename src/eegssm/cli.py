@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "eegssm.commands.demo",
     "eegssm.commands.bench",
     "eegssm.commands.score",
+    "eegssm.commands.info",
 ]
 
 
