@@ -90,7 +90,7 @@ def _alpha(
     pos, known = _positions(names)
     weight = np.where(known, 0.1 + 0.9 / (1 + np.exp((pos[:, 1] + 0.04) / 0.012)), 0.0)
     f0 = rng.uniform(9.0, 11.0)
-    drift = 0.3 * (_smooth_envelope(rng, n_times, sfreq, 10.0) - 1.0)
+    drift = 0.8 * (_smooth_envelope(rng, n_times, sfreq, 2.0) - 1.0)  # about ±0.4 Hz
     phase = 2 * np.pi * np.cumsum(f0 + drift) / sfreq
     env = _smooth_envelope(rng, n_times, sfreq, 1.5)
     return amp_uv * weight[:, None] * (env * np.sin(phase))[None]
