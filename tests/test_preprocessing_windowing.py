@@ -106,3 +106,21 @@ def test_views_without_copy_are_read_only_and_equal():
 def test_bad_window_arguments():
     with pytest.raises(ValueError):
         n_windows(100, 0, 10)
+
+
+def test_preprocess_windows_seizure_preset_shapes():
+    from eegssm.data.synthetic import make_recording
+    from eegssm.preprocessing.pipeline import preprocess_windows
+
+    rec = make_recording(125, sfreq=500.0, n_seizures=1, seed=0, seizure_duration_s=(20, 20))
+    timings: dict[str, float] = {}
+    w = preprocess_windows(rec, "seizure", timings)
+    assert w.sfreq == 256.0 and w.x.shape == (8, 19, 60 * 256)  # 1 + ceil((125 - 60) / 10)
+    assert w.mask[-1].sum() == 55 * 256 and w.mask[:-1].all()
+    (ev,) = rec.events
+    a, b = round(ev.start * 256), round(ev.stop * 256)
+    for i, start in enumerate(w.starts):
+        overlap = max(0, min(b, start + 60 * 256) - max(a, start))
+        assert w.y[i].sum() == overlap
+    assert (w.classes != WindowClass.NONE).any() and "window" in timings
+    assert np.abs(w.x).max() <= 10.0

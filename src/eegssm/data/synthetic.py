@@ -178,8 +178,8 @@ def seizure_field(
     sfreq: float,
     amplitude_uv: float,
     p_generalise: float = 0.7,
-) -> tuple[np.ndarray, int, list[str]]:
-    """Spatio-temporal seizure: ``(C, n_times)`` µV (float64), onset offset, focal electrodes.
+) -> tuple[np.ndarray, list[str]]:
+    """Spatio-temporal seizure: ``(C, n_times)`` µV (float64) and the focal electrodes' names.
 
     A focal electrode is drawn among the channels with 10-20 positions; it and its two nearest
     neighbours start at sample 0. Every other electrode joins after a delay proportional to its
@@ -188,13 +188,13 @@ def seizure_field(
     only electrodes within 7 cm of the focus. Channels without a position stay at zero.
 
     Returns:
-        ``(field, first_sample, focus_names)`` where ``first_sample`` (always 0 here) is the onset.
+        ``(field, focus_names)``; the seizure starts at sample 0 on the focal electrodes.
     """
     pos, known = _positions(names)
     idx = np.flatnonzero(known)
     field = np.zeros((len(names), n_times))
     if idx.size == 0:
-        return field, 0, []
+        return field, []
     focus = int(rng.choice(idx))
     dist = np.linalg.norm(pos - pos[focus], axis=-1)
     order = idx[np.argsort(dist[idx])]
@@ -217,7 +217,7 @@ def seizure_field(
         gate = np.clip((np.arange(n_times) - start) / ramp_len, 0.0, 1.0)
         field[c] = wave * gate
     field *= amplitude_uv
-    return field, 0, [names[i] for i in focal]
+    return field, [names[i] for i in focal]
 
 
 def _place(
@@ -269,7 +269,7 @@ def _superimpose(
     for t0, dur in sorted(zip(onsets, durations)):
         a = int(round(t0 * sfreq))
         n = min(int(round(dur * sfreq)), data.shape[1] - a)
-        field, _, focus = seizure_field(rng, names, n, sfreq, rng.uniform(*amplitude_range_uv))
+        field, _ = seizure_field(rng, names, n, sfreq, rng.uniform(*amplitude_range_uv))
         data[:, a : a + n] += field.astype(data.dtype)
         events.append(Event(a / sfreq, (a + n) / sfreq, label=label, channel=TERM))
     return events
