@@ -60,7 +60,13 @@ def test_tcp_zeroes_missing_ears_by_default():
     assert not out.data[TCP_NAMES.index("A1-T3")].any()
     assert out.data[TCP_NAMES.index("T3-C3")].any()
     with pytest.raises(MissingChannelsError, match="A1"):
-        apply_montage(rec, "tcp", missing="raise", ears="raise")
+        apply_montage(rec, "tcp", missing="interpolate", ears="raise")
+
+
+def test_tcp_ears_can_be_extrapolated():
+    out = apply_montage(_rec(REFERENTIAL_19), "tcp", missing="raise", ears="interpolate")
+    assert out.meta["interpolated"] == ["A1", "A2"] and out.meta["zeroed"] == []
+    assert out.data[TCP_NAMES.index("A1-T3")].any() and out.data[TCP_NAMES.index("T4-A2")].any()
 
 
 def test_double_banana_from_10_10_names():
@@ -84,6 +90,15 @@ def test_bipolar_channels_are_taken_directly_or_negated():
     out = apply_montage(rec, partial, missing="raise")
     np.testing.assert_array_equal(out.data[0], rec.data[0])
     np.testing.assert_array_equal(out.data[1], -rec.data[1])
+
+
+def test_direct_pairs_survive_interpolation_of_others():
+    names = [n for n in REFERENTIAL_19 if n != "Cz"]
+    rec = _rec(names + ["FZ-CZ"])  # Cz only inside a stored bipolar channel
+    out = apply_montage(rec, "chbmit18", missing="interpolate")
+    assert out.meta["interpolated"] == ["Cz"]  # CZ-PZ needs it
+    np.testing.assert_array_equal(out.data[CHBMIT_NAMES_23.index("FZ-CZ")], rec.data[-1])
+    np.testing.assert_array_equal(out.data[0], _row(rec, "Fp1") - _row(rec, "F7"))
 
 
 def test_missing_raise_names_missing_and_found():

@@ -27,8 +27,8 @@ Ear electrodes (TCP's A1-T3 and T4-A2, ``ears=``): A1/A2 are absent from many fi
 ``03_tcp_ar_a`` configuration, eegmat's single ``A2-A1`` channel, every 10-10 cap). They lie below
 the scalp grid, so spherical splines would extrapolate rather than interpolate. The default
 ``ears="zero"`` therefore fills a channel whose ear electrode is missing with zeros (a flat
-channel, listed in ``meta["zeroed"]``); ``"interpolate"`` extrapolates them anyway and ``"raise"``
-treats them as any other missing channel under ``missing``.
+channel, listed in ``meta["zeroed"]``, with a warning); ``"interpolate"`` extrapolates them by
+splines anyway (whatever ``missing`` says) and ``"raise"`` raises :class:`MissingChannelsError`.
 """
 
 from __future__ import annotations
@@ -201,17 +201,23 @@ def apply_montage(
         needed = tuple(
             dict.fromkeys(e for a, c in mont.pairs if (a, c) not in direct for e in (a, c) if e)
         )
+    if missing not in ("interpolate", "raise"):
+        raise ValueError(f"missing must be 'interpolate' or 'raise', got {missing!r}")
+    if ears not in ("zero", "interpolate", "raise"):
+        raise ValueError(f"ears must be 'zero', 'interpolate' or 'raise', got {ears!r}")
     absent = [e for e in needed if e not in index]
-    zero_ears = [e for e in absent if e in _EARS] if ears == "zero" else []
-    to_build = [e for e in absent if e not in zero_ears]
+    absent_ears = [e for e in absent if e in _EARS]
+    others = [e for e in absent if e not in _EARS]
+    if others and missing == "raise":
+        raise MissingChannelsError(mont.name, others, names)
+    if absent_ears and ears == "raise":
+        raise MissingChannelsError(mont.name, absent, names, "ears='raise'")
+    zero_ears = absent_ears if ears == "zero" else []
+    to_build = others + (absent_ears if ears == "interpolate" else [])
 
     interpolated: list[str] = []
-    data = recording.data
+    data = source = recording.data  # direct (bipolar) pairs always index ``source``
     if to_build:
-        if missing == "raise":
-            raise MissingChannelsError(mont.name, to_build, names)
-        if missing != "interpolate":
-            raise ValueError(f"missing must be 'interpolate' or 'raise', got {missing!r}")
         data, names = _interpolate(data, names, to_build, mont.name)
         index = {n: i for i, n in enumerate(names)}
         interpolated = list(to_build)
@@ -222,7 +228,7 @@ def apply_montage(
     for k, (a, c) in enumerate(mont.pairs):
         if (a, c) in direct:
             i, sign = direct[(a, c)]
-            np.multiply(data[i], sign, out=out[k], casting="unsafe")
+            np.multiply(source[i], sign, out=out[k], casting="unsafe")
         elif a in zero_ears or c in zero_ears:
             out[k] = 0.0
             zeroed.append(mont.ch_names[k])
