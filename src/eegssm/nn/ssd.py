@@ -193,9 +193,10 @@ def ssd_chunked(
         else initial_state.to(dtype)
     )
     entering = []
-    for k in range(c):
+    # unbind once: indexing t[:, k] in the loop would cost O(c) per step in the backward pass
+    for decay_k, states_k in zip(chunk_decay.unbind(1), chunk_states.unbind(1)):
         entering.append(state)
-        state = chunk_decay[:, k, :, None, None] * state + chunk_states[:, k]
+        state = decay_k[..., None, None] * state + states_k
     states_in = torch.stack(entering, dim=1).reshape(b, c, g, r, p, n)
 
     # 4. Contribution of the state entering each chunk: C_l . (decay from chunk start) state.
