@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "eegssm.commands.bench",
     "eegssm.commands.score",
     "eegssm.commands.info",
+    "eegssm.commands.build_cache",
+    "eegssm.commands.cache_info",
 ]
 
 

@@ -1,0 +1,82 @@
+"""Crash-safe file writes: write a temporary file in the same folder, then ``os.replace`` it.
+
+A reader (or a later run) sees either the old file or the complete new one, never a partial
+file. Temporary names end in ``.tmp`` and contain the writer's process id, so that a later run
+can remove what a killed run left behind (:func:`remove_stale_temporaries`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TMP_SUFFIX = ".tmp"
+
+
+def temporary_path(path: Path) -> Path:
+    """``<name>.<pid>.tmp`` beside ``path``."""
+    return path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
+
+
+def commit(tmp: Path, path: Path) -> None:
+    """Atomically move a finished temporary file onto its final name."""
+    os.replace(tmp, path)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as JSON (UTF-8, indented) to ``path`` atomically."""
+    path = Path(path)
+    tmp = temporary_path(path)
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    commit(tmp, path)
+
+
+def write_npy(path: str | Path, array: np.ndarray, chunk_bytes: int = 64 << 20) -> int:
+    """Write ``array`` to a ``.npy`` file atomically, copying at most ``chunk_bytes`` at a time.
+
+    ``array`` may be a strided view (e.g. overlapping windows): it is copied into the
+    memory-mapped output along its first axis in chunks, so a view of a 1 h recording never
+    becomes a full in-memory copy.
+
+    Returns:
+        The size of the written file in bytes.
+    """
+    path = Path(path)
+    tmp = temporary_path(path)
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=array.dtype, shape=array.shape)
+    try:
+        if array.ndim and array.shape[0]:
+            row = max(1, array[0].nbytes)
+            step = max(1, chunk_bytes // row)
+            for i in range(0, array.shape[0], step):
+                out[i : i + step] = array[i : i + step]
+        elif array.size:
+            out[...] = array
+        out.flush()
+    finally:
+        del out
+    commit(tmp, path)
+    return path.stat().st_size
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete ``*.tmp`` files left in ``folder`` by killed writers; returns what was removed.
+
+    Call only while holding the folder's build lock (no writer is running).
+    """
+    removed = []
+    for tmp in Path(folder).glob(f"*{TMP_SUFFIX}"):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except FileNotFoundError:
+            pass
+    return removed

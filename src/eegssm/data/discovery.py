@@ -1,0 +1,202 @@
+"""Find recordings under a corpus folder, their annotations, subject ids and splits.
+
+Layouts understood (paths relative to the corpus folder):
+
+| corpus | example | subject | split |
+|---|---|---|---|
+| TUSZ | ``edf/train/aaaaaajy/s001_2002/02_tcp_le/aaaaaajy_s001_t000.edf`` | aaaaaajy | train |
+| TUSZ v1 | ``edf/dev/01_tcp_ar/000/00000258/s002_2003/00000258_s002_t000.edf`` | 00000258 | dev |
+| CHB-MIT | ``chb01/chb01_03.edf`` | ``chb01`` | — |
+| Siena | ``PN00/PN00-1.edf`` | ``PN00`` | — |
+| eegmat | ``Subject00_1.edf`` | ``Subject00`` | — |
+| eegmmidb | ``S001/S001R03.edf`` | ``S001`` | — |
+| BIDS | ``sub-01/ses-01/eeg/sub-01_ses-01_..._eeg.edf`` | ``sub-01`` | — |
+| other | ``anything/rec.edf`` | ``anything`` (parent folder) | — |
+
+Annotations of one EDF are the union of: its EDF+ annotations (read with the signals), a
+``<stem>.csv_bi`` beside it (TUSZ), a ``<stem>_events.tsv`` (BIDS; ``..._eeg.edf`` pairs with
+``..._events.tsv``), and the folder-level CHB-MIT ``*-summary.txt`` and Siena
+``Seizures-list-*.txt`` in the EDF's folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from eegssm.io.types import Event
+
+#: File suffixes read as recordings (case-insensitive).
+RECORDING_SUFFIXES = (".edf", ".bdf")
+#: TUSZ split folder names.
+TUSZ_SPLITS = ("train", "dev", "eval")
+
+_TUSZ_FILE = re.compile(r"^([a-z0-9]{8})_s\d{3}_t\d{3}$", re.IGNORECASE)
+_TUSZ_MONTAGE = re.compile(r"^\d{2}_tcp_\w+$|^\d{2}_tcp$", re.IGNORECASE)
+_SUBJECT_PATTERNS = (
+    re.compile(r"^(chb\d{2})", re.IGNORECASE),  # CHB-MIT chb01_03, chb17a_04
+    re.compile(r"^(Subject\d+)_", re.IGNORECASE),  # eegmat Subject00_1
+    re.compile(r"^(S\d{3})R\d{2}$", re.IGNORECASE),  # eegmmidb S001R03
+    re.compile(r"^(PN\d{2})-", re.IGNORECASE),  # Siena PN00-1
+    re.compile(r"^(sub-[A-Za-z0-9]+)_"),  # BIDS sub-01_ses-..._eeg
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a recording belongs to.
+
+    Attributes:
+        subject: patient / subject id (never None: falls back to the parent folder name).
+        split: ``"train"``, ``"dev"`` or ``"eval"`` when the path holds a TUSZ split, else None.
+        session: TUSZ session folder (``s001_2002``) when present, else None.
+    """
+
+    subject: str
+    split: str | None = None
+    session: str | None = None
+
+
+def find_recordings(data_dir: str | Path, exclude: Path | None = None) -> list[Path]:
+    """All ``.edf`` / ``.bdf`` files under ``data_dir`` (recursive), sorted by relative path.
+
+    Hidden folders (``.name``) and ``exclude`` (e.g. a cache folder inside the corpus) are skipped.
+    """
+    root = Path(data_dir)
+    skip = exclude.resolve() if exclude is not None else None
+    found = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if skip is not None and (path.resolve() == skip or skip in path.resolve().parents):
+            continue
+        if path.suffix.lower() in RECORDING_SUFFIXES and path.is_file():
+            found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def identify(path: str | Path, root: str | Path | None = None) -> Identity:
+    """Subject id, TUSZ split and session of a recording from its path (see the module table).
+
+    Args:
+        path: the recording.
+        root: corpus folder; only the parts of ``path`` below it are searched for a split.
+    """
+    path = Path(path)
+    parts = path.relative_to(root).parts if root is not None else path.parts
+    folders = [p for p in parts[:-1]]
+    stem = path.stem
+    split, split_at = None, None
+    for i, part in enumerate(folders):
+        if part.lower() in TUSZ_SPLITS:
+            split, split_at = part.lower(), i
+    tusz = _TUSZ_FILE.match(stem)
+    if split is not None and tusz is None:
+        # a TUSZ-like tree whose file names were changed: the patient is the first folder after
+        # the split that is not a montage (``01_tcp_ar``) or a 3-digit group (``000``).
+        for part in folders[split_at + 1 :]:
+            if not (_TUSZ_MONTAGE.match(part) or re.fullmatch(r"\d{3}", part)):
+                return Identity(part, split, _session(folders))
+    if tusz is not None:
+        return Identity(tusz.group(1), split, _session(folders))
+    for pattern in _SUBJECT_PATTERNS:
+        match = pattern.match(stem)
+        if match:
+            return Identity(match.group(1), split)
+    for part in folders:
+        if part.startswith("sub-"):
+            return Identity(part, split)
+    parent = path.parent.name if path.parent.name else "unknown"
+    return Identity(parent, split)
+
+
+def _session(folders: list[str]) -> str | None:
+    for part in folders:
+        if re.match(r"^s\d{3}(_|$)", part):
+            return part
+    return None
+
+
+def recording_key(relpath: str) -> str:
+    """A file-name-safe unique key for a recording: ``<stem>-<8 hex of sha1(relpath)>``."""
+    stem = Path(relpath).stem
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:80]
+    return f"{safe}-{hashlib.sha1(relpath.encode()).hexdigest()[:8]}"
+
+
+@dataclass
+class Annotations:
+    """Events found for one recording and where they came from.
+
+    Attributes:
+        events: events from the sidecar files (seconds; EDF+ annotations are not included here,
+            they come with the recording).
+        sources: the files read, as ``"<kind>:<file name>"`` (``csv_bi:x.csv_bi``, ...).
+        notes: remarks worth keeping in the manifest (e.g. a summary that does not list the file).
+    """
+
+    events: list[Event]
+    sources: list[str]
+    notes: list[str]
+
+
+def sidecar_annotations(edf: str | Path) -> Annotations:
+    """Read every annotation file that belongs to ``edf`` (see the module docstring).
+
+    Raises:
+        EEGReadError: an annotation file exists but cannot be parsed (the labels of the recording
+            would be wrong, so the caller should treat the recording as failed).
+    """
+    from eegssm.io.annotations import read_bids_events, read_csv_bi
+
+    edf = Path(edf)
+    events: list[Event] = []
+    sources: list[str] = []
+    notes: list[str] = []
+    csv_bi = edf.with_suffix(".csv_bi")
+    if csv_bi.is_file():
+        events += read_csv_bi(csv_bi).events
+        sources.append(f"csv_bi:{csv_bi.name}")
+    stem = edf.stem
+    tsv_names = [f"{stem}_events.tsv"]
+    if stem.endswith("_eeg"):
+        tsv_names.append(f"{stem[: -len('_eeg')]}_events.tsv")
+    for name in tsv_names:
+        tsv = edf.with_name(name)
+        if tsv.is_file():
+            events += read_bids_events(tsv).events
+            sources.append(f"bids:{tsv.name}")
+            break
+    for summary in sorted(edf.parent.glob("*-summary.txt")):
+        parsed = _chbmit(str(summary))
+        sources.append(f"chbmit:{summary.name}")
+        if edf.name in parsed.files:
+            events += parsed.events_for(edf.name)
+        else:
+            notes.append(f"{summary.name} does not list {edf.name}; no seizures assumed")
+    for listing in sorted(edf.parent.glob("Seizures-list-*.txt")):
+        parsed = _siena(str(listing))
+        sources.append(f"siena:{listing.name}")
+        if edf.name in parsed.files:  # Siena lists only the files that hold seizures
+            events += parsed.events_for(edf.name)
+    return Annotations(events, sources, notes)
+
+
+@lru_cache(maxsize=64)
+def _chbmit(path: str):
+    """Parsed CHB-MIT summary, once per worker process."""
+    from eegssm.io.annotations import read_chbmit_summary
+
+    return read_chbmit_summary(path)
+
+
+@lru_cache(maxsize=64)
+def _siena(path: str):
+    """Parsed Siena seizure list, once per worker process."""
+    from eegssm.io.annotations import read_siena_seizures
+
+    return read_siena_seizures(path)
