@@ -1,0 +1,457 @@
+"""Seizure detector: TCN front end → node + edge SSM streams → dynamic graph → per-sample logits.
+
+``x (B, C, W)`` EEG (z-scored, 256 Hz) → logits ``(B, W)``, one per input sample::
+
+    front end    TCNEncoder (stem → dilated TCN → downsample, total stride S)
+                 per electrode (shared weights, montage-free)  → e (B, C, L, d),  L = W / S
+                 or channel-mixing + Linear to C × d (published) → e (B, C, L, d)
+    node stream  SSM blocks over (B·C, L, d), weights shared by all electrodes   → n
+    edge stream  cosine similarity of e for the C·(C-1)/2 pairs, per step → SSM over
+                 (B·P, L, d_edge) → softplus weight → top-k adjacency          → A (B, L, C, C)
+    graph        n + Linear(LapPE(A), k eigenvectors, recomputed every 5 steps)
+                 → SSGConv × layers (residual), dense over all B·L graphs      → g
+    fusion       n + σ(W[n; g])·g
+    readout      mean + max over electrodes (montage-free) or flatten C·d → (B, D, L)
+    decoder      (nearest ×f → conv → GELU) per stage, ×S in total → final_layer → (B, W)
+
+Presets (``SeizureDetector.from_preset``):
+
+- ``"bgb-v4"``: the published Brain-Go-Brr v4 configuration (no stem; TCN 8 blocks, kernel 7,
+  dilations 1…128 at 256 Hz; 16× downsampling to (B, 512, 960) for a 60 s window; projection to
+  19 × 64; node stream 6 bidirectional layers d_model 64, d_state 16; edge stream 2 layers
+  d_model 16, d_state 8; top-k 3; LapPE k 16 every 5 steps; 2 SSGConv layers α 0.05).
+- ``"fast"`` (default): downsamples first (per-electrode stride-64 conv stem → 4 Hz), runs a
+  small TCN and the streams at 4 Hz, and keeps per-sample output through a light upsampling
+  decoder. Its weights do not depend on the number of electrodes.
+
+``core`` selects ``"mamba2"`` or ``"gated_deltanet"`` for both streams. ``causal=True`` uses
+unidirectional cores and causal convolutions, and the decoder sees the previous frame (frame
+``j - 1`` for samples ``[S·j, S·(j+1))``): the logit at sample ``t`` depends only on input
+samples ``< t`` (latency 1…S samples, at most 0.25 s for ``fast`` at 256 Hz). The Laplacian PE
+at step ``t`` uses the graph of step ``5·floor(t/5)``, also causal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from eegssm.nn.bidirectional import Bidirectional
+from eegssm.nn.deltanet import GatedDeltaNet
+from eegssm.nn.fusion import GatedFusion
+from eegssm.nn.graph import (
+    SSGConv,
+    dynamic_laplacian_pe,
+    pair_indices,
+    pairs_to_adjacency,
+    topk_adjacency,
+)
+from eegssm.nn.mamba2 import Mamba2
+from eegssm.nn.tcn import PaddedConv1d, TCNEncoder
+
+CORES = ("mamba2", "gated_deltanet")
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+@dataclass
+class DetectorConfig:
+    """Architecture of a ``SeizureDetector`` (defaults: the ``fast`` preset).
+
+    Front end: ``per_electrode`` runs the encoder on each electrode separately (input width 1,
+    weights shared, output ``d_node``); otherwise the encoder mixes all channels into
+    ``front_dim`` features and a Linear projects them to ``n_chans × d_node``.
+    Total stride ``S = prod(stem_strides) · downsample`` must equal ``prod(decoder_factors)``.
+    ``pe_k = 0`` disables the Laplacian PE; ``graph_layers = 0`` disables the graph stream (and
+    the edge stream that feeds it). For ``core="gated_deltanet"`` the key width per head is
+    ``d_state`` and there are ``max(1, d_model // d_state)`` heads (value width ``2·d_state``);
+    ``headdim`` applies to Mamba-2 only.
+    """
+
+    per_electrode: bool = True
+    stem_channels: tuple[int, ...] = (16, 32)
+    stem_strides: tuple[int, ...] = (8, 8)
+    tcn_channels: tuple[int, ...] = (32, 32, 32)
+    tcn_kernel: int = 7
+    tcn_dilations: tuple[int, ...] = (1, 2, 4)
+    downsample: int = 1
+    front_dim: int = 512
+    d_node: int = 32
+    core: str = "mamba2"
+    causal: bool = False
+    merge: str = "concat"
+    node_layers: int = 3
+    node_d_state: int = 16
+    node_headdim: int = 16
+    node_chunk: int = 64
+    edge_layers: int = 1
+    d_edge: int = 8
+    edge_d_state: int = 8
+    edge_headdim: int = 4
+    edge_chunk: int = 16
+    top_k: int = 3
+    pe_k: int = 16
+    pe_interval: int = 5
+    graph_layers: int = 2
+    graph_K: int = 2
+    graph_alpha: float = 0.05
+    readout: str = "pool"
+    readout_dim: int = 32
+    decoder_channels: tuple[int, ...] = (32, 16, 16)
+    decoder_factors: tuple[int, ...] = (4, 4, 4)
+    decoder_kernel: int = 5
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.core not in CORES:
+            raise ValueError(f"core must be one of {CORES}, got {self.core!r}")
+        if self.readout not in ("pool", "flatten"):
+            raise ValueError(f"readout must be 'pool' or 'flatten', got {self.readout!r}")
+        if len(self.decoder_channels) != len(self.decoder_factors):
+            raise ValueError("decoder_channels and decoder_factors must have the same length")
+        if self.stride != math.prod(self.decoder_factors):
+            raise ValueError(
+                f"encoder stride {self.stride} != decoder upsampling "
+                f"{math.prod(self.decoder_factors)}"
+            )
+
+    @property
+    def stride(self) -> int:
+        """Input samples per feature frame ``S``."""
+        return math.prod(self.stem_strides) * self.downsample
+
+
+PRESETS: dict[str, dict] = {
+    "fast": {},
+    "bgb-v4": dict(
+        per_electrode=False,
+        stem_channels=(),
+        stem_strides=(),
+        tcn_channels=(64, 128, 256, 512, 64, 128, 256, 512),
+        tcn_dilations=(1, 2, 4, 8, 16, 32, 64, 128),
+        downsample=16,
+        front_dim=512,
+        d_node=64,
+        node_layers=6,
+        node_d_state=16,
+        node_headdim=8,
+        edge_layers=2,
+        d_edge=16,
+        edge_d_state=8,
+        edge_headdim=4,
+        readout="flatten",
+        readout_dim=512,
+        decoder_channels=(256, 128, 64, 32),
+        decoder_factors=(2, 2, 2, 2),
+        dropout=0.15,
+    ),
+}
+
+
+def make_core(core: str, d_model: int, d_state: int, headdim: int, chunk_size: int) -> nn.Module:
+    """One causal sequence layer ``(B, L, d_model)`` → ``(B, L, d_model)``."""
+    if core == "mamba2":
+        return Mamba2(d_model, d_state=d_state, headdim=headdim, chunk_size=chunk_size)
+    if core == "gated_deltanet":
+        heads = max(1, d_model // d_state)
+        return GatedDeltaNet(d_model, num_heads=heads, head_dim=d_state, chunk_size=chunk_size)
+    raise ValueError(f"core must be one of {CORES}, got {core!r}")
+
+
+class SSMBlock(nn.Module):
+    """Pre-norm residual sequence block ``x + mixer(LayerNorm(x))`` on ``(B, L, d)``.
+
+    The mixer is the core run forward only (``causal``) or in both directions (``Bidirectional``).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        core: str,
+        d_state: int,
+        headdim: int,
+        chunk: int,
+        causal: bool,
+        merge: str,
+    ) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model)
+
+        def make() -> nn.Module:
+            return make_core(core, d_model, d_state, headdim, chunk)
+
+        self.mixer = make() if causal else Bidirectional(make, merge=merge, d_model=d_model)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.mixer(self.norm(x))
+
+
+class SSMStack(nn.Sequential):
+    """``n_layers`` ``SSMBlock`` s then a LayerNorm: ``(B, L, d)`` → ``(B, L, d)``."""
+
+    def __init__(self, n_layers: int, d_model: int, **block_kwargs) -> None:
+        super().__init__(
+            *(SSMBlock(d_model, **block_kwargs) for _ in range(n_layers)), nn.LayerNorm(d_model)
+        )
+
+
+class EdgeStream(nn.Module):
+    """Learned adjacency from the pairwise similarity of electrode features.
+
+    Per time step, the cosine similarity of every electrode pair ``(i < j)`` → Linear to
+    ``d_edge`` → SSM stack over time for all ``B·P`` pairs in one batch → Linear → softplus edge
+    weight → symmetric adjacency → top-k neighbours per node.
+
+    Shapes: ``e (B, C, L, d)`` → ``adj (B, L, C, C)``.
+    """
+
+    def __init__(self, d_edge: int, n_layers: int, top_k: int, **block_kwargs) -> None:
+        super().__init__()
+        self.top_k = top_k
+        self.inp = nn.Linear(1, d_edge)
+        self.ssm = SSMStack(n_layers, d_edge, **block_kwargs)
+        self.out = nn.Linear(d_edge, 1)
+
+    def forward(self, e: Tensor) -> Tensor:
+        B, C, L, _ = e.shape
+        en = F.normalize(e, dim=-1)
+        sim = torch.einsum("bild,bjld->blij", en, en)  # (B, L, C, C)
+        i, j = pair_indices(C, e.device)
+        pairs = sim[..., i, j]  # (B, L, P)
+        P = pairs.shape[-1]
+        h = self.inp(pairs.transpose(1, 2).reshape(B * P, L, 1))
+        w = F.softplus(self.out(self.ssm(h))).reshape(B, P, L).transpose(1, 2)  # (B, L, P)
+        return topk_adjacency(pairs_to_adjacency(w, C), self.top_k)
+
+
+class GraphStream(nn.Module):
+    """Laplacian PE + residual SSGConv layers over every (batch, step) graph at once.
+
+    Shapes: ``x (B, C, L, d)``, ``adj (B, L, C, C)`` → ``(B, C, L, d)``.
+    """
+
+    def __init__(self, d: int, n_layers: int, K: int, alpha: float, pe_k: int, pe_interval: int):
+        super().__init__()
+        self.pe_k, self.pe_interval = pe_k, pe_interval
+        self.pe_proj = nn.Linear(pe_k, d) if pe_k > 0 else None
+        self.convs = nn.ModuleList(SSGConv(d, d, alpha, K) for _ in range(n_layers))
+
+    def forward(self, x: Tensor, adj: Tensor) -> Tensor:
+        h = x.transpose(1, 2)  # (B, L, C, d)
+        if self.pe_proj is not None:
+            h = h + self.pe_proj(dynamic_laplacian_pe(adj, self.pe_k, self.pe_interval))
+        for conv in self.convs:
+            h = h + F.gelu(conv(h, adj))
+        return h.transpose(1, 2)
+
+
+class UpsampleDecoder(nn.Module):
+    """Per stage: nearest-neighbour ×f → conv (kernel k, centred or causal) → GELU.
+
+    Shapes: ``(B, D, L)`` → ``(B, channels[-1], L · prod(factors))``.
+    """
+
+    def __init__(
+        self, in_channels: int, channels: tuple, factors: tuple, kernel: int, causal: bool
+    ) -> None:
+        super().__init__()
+        ins = (in_channels, *channels[:-1])
+        self.factors = tuple(factors)
+        self.convs = nn.ModuleList(
+            PaddedConv1d(i, o, kernel, causal=causal) for i, o in zip(ins, channels)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        for f, conv in zip(self.factors, self.convs):
+            x = F.gelu(conv(x.repeat_interleave(f, dim=-1)))
+        return x
+
+
+class SeizureDetector(nn.Module):
+    """Per-sample seizure logits from multichannel EEG.
+
+    Args:
+        n_chans: electrodes ``C``. With ``config.per_electrode`` (the ``fast`` preset) the weights
+            do not depend on it and any ``C >= 2`` is accepted in ``forward``; otherwise the
+            input must have exactly ``n_chans`` channels.
+        n_times: window length ``W`` in samples (optional, informational; any length works,
+            inputs are zero-padded to a multiple of the stride internally).
+        sfreq: sampling rate in Hz the model is meant for (the presets assume 256 Hz).
+        config: the architecture (default: ``fast``).
+
+    Forward: ``x (B, C, W)`` → logits ``(B, W)``.
+    """
+
+    def __init__(
+        self,
+        n_chans: int = 19,
+        n_times: int | None = None,
+        sfreq: float = 256.0,
+        config: DetectorConfig | None = None,
+    ) -> None:
+        super().__init__()
+        cfg = config or DetectorConfig()
+        self.n_chans, self.n_times, self.sfreq, self.config = n_chans, n_times, float(sfreq), cfg
+        d = cfg.d_node
+        self.encoder = TCNEncoder(
+            1 if cfg.per_electrode else n_chans,
+            d if cfg.per_electrode else cfg.front_dim,
+            cfg.tcn_channels,
+            cfg.tcn_kernel,
+            cfg.tcn_dilations,
+            cfg.stem_channels,
+            cfg.stem_strides,
+            cfg.downsample,
+            cfg.causal,
+            cfg.dropout,
+        )
+        self.to_electrodes = None if cfg.per_electrode else nn.Linear(cfg.front_dim, n_chans * d)
+        block = dict(core=cfg.core, causal=cfg.causal, merge=cfg.merge)
+        self.node_stream = SSMStack(
+            cfg.node_layers,
+            d,
+            d_state=cfg.node_d_state,
+            headdim=cfg.node_headdim,
+            chunk=cfg.node_chunk,
+            **block,
+        )
+        self.edge_stream = self.graph = self.fusion = None
+        if cfg.graph_layers > 0:
+            self.edge_stream = EdgeStream(
+                cfg.d_edge,
+                cfg.edge_layers,
+                cfg.top_k,
+                d_state=cfg.edge_d_state,
+                headdim=cfg.edge_headdim,
+                chunk=cfg.edge_chunk,
+                **block,
+            )
+            self.graph = GraphStream(
+                d, cfg.graph_layers, cfg.graph_K, cfg.graph_alpha, cfg.pe_k, cfg.pe_interval
+            )
+            self.fusion = GatedFusion(d)
+        readout_in = 2 * d if cfg.readout == "pool" else n_chans * d
+        self.readout = nn.Linear(readout_in, cfg.readout_dim)
+        self.decoder = UpsampleDecoder(
+            cfg.readout_dim,
+            cfg.decoder_channels,
+            cfg.decoder_factors,
+            cfg.decoder_kernel,
+            cfg.causal,
+        )
+        self.final_layer = nn.Conv1d(cfg.decoder_channels[-1], 1, 1)
+
+    # ----------------------------------------------------------------------------------------
+    @classmethod
+    def from_preset(
+        cls,
+        name: str = "fast",
+        n_chans: int = 19,
+        n_times: int | None = None,
+        sfreq: float = 256.0,
+        core: str = "mamba2",
+        causal: bool = False,
+        **overrides,
+    ) -> SeizureDetector:
+        """Build a preset (``"fast"`` or ``"bgb-v4"``); ``overrides`` replace config fields."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+        config = DetectorConfig(**{**PRESETS[name], "core": core, "causal": causal, **overrides})
+        return cls(n_chans=n_chans, n_times=n_times, sfreq=sfreq, config=config)
+
+    def electrode_features(self, x: Tensor) -> Tensor:
+        """Front end: ``x (B, C, W)``, ``W`` a multiple of the stride → ``(B, C, L, d_node)``."""
+        B, C, W = x.shape
+        if self.config.per_electrode:
+            e = self.encoder(x.reshape(B * C, 1, W))  # (B·C, d, L)
+            return e.reshape(B, C, *e.shape[1:]).transpose(2, 3)
+        if C != self.n_chans:
+            raise ValueError(f"expected {self.n_chans} channels, got {C}")
+        f = self.encoder(x).transpose(1, 2)  # (B, L, front_dim)
+        return self.to_electrodes(f).reshape(B, f.shape[1], C, -1).transpose(1, 2)
+
+    def node_features(self, e: Tensor) -> Tensor:
+        """Node stream, one batch of all electrodes: ``(B, C, L, d)`` → ``(B, C, L, d)``."""
+        B, C, L, d = e.shape
+        return self.node_stream(e.reshape(B * C, L, d)).reshape(B, C, L, d)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x (B, C, W)`` → per-sample logits ``(B, W)``."""
+        if x.dim() != 3:
+            raise ValueError(f"expected (B, C, W), got shape {tuple(x.shape)}")
+        B, C, W = x.shape
+        S = self.config.stride
+        x = F.pad(x, (0, (-W) % S))
+        e = self.electrode_features(x)  # (B, C, L, d)
+        h = self.node_features(e)
+        if self.graph is not None:
+            adj = self.edge_stream(e)  # (B, L, C, C)
+            h = self.fusion(h, self.graph(h, adj))
+        if self.config.readout == "pool":
+            z = torch.cat([h.mean(1), h.amax(1)], dim=-1)  # (B, L, 2d)
+        else:
+            z = h.transpose(1, 2).reshape(B, h.shape[2], -1)  # (B, L, C·d)
+        z = F.gelu(self.readout(z)).transpose(1, 2)  # (B, D, L)
+        if self.config.causal:  # samples of frame j see frame j - 1 (strictly causal)
+            z = F.pad(z, (1, 0))[..., :-1]
+        return self.final_layer(self.decoder(z)).squeeze(1)[:, :W]
+
+    # ----------------------------------------------------------------------------------------
+    def save_pretrained(self, path: str | os.PathLike) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into the folder ``path``.
+
+        Each file is written to a temporary file in the same folder and moved into place with
+        ``os.replace`` (a reader never sees a half-written file).
+        """
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "model": type(self).__name__,
+            "n_chans": self.n_chans,
+            "n_times": self.n_times,
+            "sfreq": self.sfreq,
+            "config": asdict(self.config),
+        }
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        _atomic_write(path / WEIGHTS_NAME, lambda tmp: save_file(state, tmp))
+        _atomic_write(
+            path / CONFIG_NAME, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2))
+        )
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device = "cpu"):
+        """Load a model written by ``save_pretrained``."""
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        meta = json.loads((path / CONFIG_NAME).read_text())
+        names = {f.name for f in fields(DetectorConfig)}
+        cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}
+        config = replace(DetectorConfig(), **{k: v for k, v in cfg.items() if k in names})
+        model = cls(meta["n_chans"], meta["n_times"], meta["sfreq"], config)
+        model.load_state_dict(load_file(str(path / WEIGHTS_NAME), device=str(device)))
+        return model.to(device)
+
+
+def _atomic_write(target: Path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``target``, then ``os.replace`` it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,215 @@
+"""TCN front end: strided conv stem → dilated residual blocks → strided downsampling.
+
+Signals are ``(B, C, T)``. Every convolution is either *centred* (``causal=False``, "same"
+padding) or *causal* (``causal=True``, left padding only: output ``t`` sees inputs ``<= t``).
+Strided convolutions (stem and downsampling) are causal at the frame level in both modes' causal
+variant: frame ``j`` of an encoder with total stride ``S`` depends on input samples
+``<= S·(j+1) - 1`` (the end of its own frame), never on later frames.
+
+The receptive field of one output frame, in input samples, follows from composing the layers::
+
+    rf = 1;  jump = 1
+    for each conv (kernel k, dilation d, stride s):  rf += (k - 1)·d·jump;  jump *= s
+
+For a stride-1 TCN with two convolutions per block this is ``1 + 2·(k - 1)·sum(dilations)``
+(kernel 7, dilations 1…128: 3061 samples, about 12 s at 256 Hz).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def tcn_receptive_field(
+    kernel_size: int, dilations: Sequence[int], convs_per_block: int = 2
+) -> int:
+    """Receptive field (samples) of a stride-1 TCN: ``1 + convs_per_block·(k-1)·sum(dilations)``."""
+    return 1 + convs_per_block * (kernel_size - 1) * sum(dilations)
+
+
+class PaddedConv1d(nn.Conv1d):
+    """``nn.Conv1d`` with centred ("same") or causal padding applied in ``forward``.
+
+    With stride ``s`` the total padding is ``(k - 1)·d - (s - 1)`` so that an input of length
+    ``T`` (a multiple of ``s``) gives exactly ``T / s`` outputs; causal puts all of it on the left.
+
+    Shapes: ``(B, C_in, T)`` → ``(B, C_out, T / stride)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+        causal: bool = False,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride=stride, dilation=dilation, bias=bias
+        )
+        total = (kernel_size - 1) * dilation - (stride - 1)
+        if total < 0:
+            raise ValueError(
+                f"kernel {kernel_size}·dilation {dilation} shorter than stride {stride}"
+            )
+        self.causal = causal
+        self.pad = (total, 0) if causal else (total // 2, total - total // 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(F.pad(x, self.pad))
+
+
+class TemporalBlock(nn.Module):
+    """Residual block: two dilated convolutions (kernel ``k``, dilation ``d``) with GELU.
+
+    ``y = res(x) + drop(gelu(conv2(drop(gelu(conv1(x))))))``; ``res`` is a 1×1 convolution when the
+    channel count changes, the identity otherwise. Shapes: ``(B, C_in, T)`` → ``(B, C_out, T)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        dilation: int,
+        causal: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.conv1 = PaddedConv1d(in_channels, out_channels, kernel_size, 1, dilation, causal)
+        self.conv2 = PaddedConv1d(out_channels, out_channels, kernel_size, 1, dilation, causal)
+        self.dropout = nn.Dropout(dropout)
+        self.res = (
+            nn.Conv1d(in_channels, out_channels, 1)
+            if in_channels != out_channels
+            else nn.Identity()
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.dropout(F.gelu(self.conv1(x)))
+        y = self.dropout(F.gelu(self.conv2(y)))
+        return self.res(x) + y
+
+
+class TCN(nn.Module):
+    """Stack of ``TemporalBlock`` s with dilations ``dilations[i]`` (default ``2**i``).
+
+    Args:
+        in_channels: input channels ``C_in``.
+        channels: output channels of each block (one block per entry).
+        kernel_size: ``k`` (7 in the published detector).
+        dilations: one per block; default ``1, 2, 4, …``.
+        causal: causal padding (streaming) instead of centred.
+        dropout: after each convolution.
+
+    Shapes: ``(B, C_in, T)`` → ``(B, channels[-1], T)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: Sequence[int],
+        kernel_size: int = 7,
+        dilations: Sequence[int] | None = None,
+        causal: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        dilations = (
+            tuple(dilations) if dilations is not None else tuple(2**i for i in range(len(channels)))
+        )
+        if len(dilations) != len(channels):
+            raise ValueError(f"{len(channels)} blocks but {len(dilations)} dilations")
+        self.kernel_size, self.dilations = kernel_size, dilations
+        ins = (in_channels, *channels[:-1])
+        self.blocks = nn.Sequential(
+            *(
+                TemporalBlock(i, o, kernel_size, d, causal, dropout)
+                for i, o, d in zip(ins, channels, dilations)
+            )
+        )
+        self.out_channels = channels[-1] if len(channels) else in_channels
+
+    @property
+    def receptive_field(self) -> int:
+        """Input samples that one output sample depends on."""
+        return tcn_receptive_field(self.kernel_size, self.dilations)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.blocks(x)
+
+
+class TCNEncoder(nn.Module):
+    """Strided conv stem → TCN → strided downsampling conv: ``(B, C_in, T)`` → ``(B, D, T / S)``.
+
+    The published detector uses no stem, a TCN with 8 blocks (kernel 7, dilations 1…128) at the
+    input rate and a 16× downsampling conv (kernel 16, stride 16): ``(B, 19, 15360)`` →
+    ``(B, 512, 960)``. The fast preset downsamples first (stem strides, e.g. 8·8 = 64) so the TCN
+    runs at a few Hz.
+
+    Args:
+        in_channels: ``C_in``.
+        out_channels: ``D``.
+        tcn_channels: TCN block widths (may be empty).
+        kernel_size: TCN kernel.
+        dilations: TCN dilations (default ``2**i``).
+        stem_channels, stem_strides: one strided conv (kernel ``2·s``, GELU) per entry.
+        downsample: stride (= kernel) of the last conv; 1 makes it a 1×1 projection.
+        causal: causal padding everywhere (see module docstring).
+        dropout: inside the TCN blocks.
+
+    ``T`` must be a multiple of ``stride`` (the product of all strides).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        tcn_channels: Sequence[int] = (64, 128, 256, 512, 64, 128, 256, 512),
+        kernel_size: int = 7,
+        dilations: Sequence[int] | None = None,
+        stem_channels: Sequence[int] = (),
+        stem_strides: Sequence[int] = (),
+        downsample: int = 16,
+        causal: bool = False,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if len(stem_channels) != len(stem_strides):
+            raise ValueError("stem_channels and stem_strides must have the same length")
+        stem: list[nn.Module] = []
+        c = in_channels
+        for width, s in zip(stem_channels, stem_strides):
+            stem += [PaddedConv1d(c, width, 2 * s, stride=s, causal=causal), nn.GELU()]
+            c = width
+        self.stem = nn.Sequential(*stem)
+        self.stem_strides = tuple(stem_strides)
+        self.tcn = TCN(c, tuple(tcn_channels), kernel_size, dilations, causal, dropout)
+        self.down = nn.Conv1d(self.tcn.out_channels, out_channels, downsample, stride=downsample)
+        self.downsample = downsample
+        self.stride = downsample
+        for s in stem_strides:
+            self.stride *= s
+
+    @property
+    def receptive_field(self) -> int:
+        """Input samples that one output frame depends on (see the module docstring)."""
+        rf, jump = 1, 1
+        for s in self.stem_strides:  # kernel 2s, stride s
+            rf += (2 * s - 1) * jump
+            jump *= s
+        for d in self.tcn.dilations:  # two convs per block
+            rf += 2 * (self.tcn.kernel_size - 1) * d * jump
+        rf += (self.downsample - 1) * jump
+        return rf
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x (B, C_in, T)`` → ``(B, out_channels, T / stride)``."""
+        if x.shape[-1] % self.stride:
+            raise ValueError(f"length {x.shape[-1]} is not a multiple of the stride {self.stride}")
+        return self.down(self.tcn(self.stem(x)))
