@@ -1,0 +1,274 @@
+"""EEGM2: all variants forward/backward, presets, encoder features, heads, masking, optim."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from eegssm.models import (
+    EEGM2,
+    EEGM2Fine,
+    EEGM2Light,
+    LinearProbe,
+    ResidualMamba,
+    count_parameters,
+    mask_spans,
+    span_mask,
+)
+from eegssm.models.eegm2_heads import temporal_statistics
+from eegssm.nn import Mamba2
+from eegssm.train import param_groups
+
+#: The paper reports ≈ 4.57 M parameters for 16 channels; ours, counted exactly.
+PAPER_PARAMS_16 = 4_565_144
+#: EEGM2Light's MLP on the paper encoder (256 × 9 → 128 → 32 → 2).
+LIGHT_PARAMS_K2 = 299_234
+
+VARIANTS = {
+    "paper": dict(preset="paper"),
+    "cpu": dict(preset="cpu"),
+    "cpu-single-branch": dict(preset="cpu", multi_branch=False),
+    "cpu-attention": dict(preset="cpu", core="attention"),
+    "paper-attention": dict(preset="paper", core="attention"),
+}
+
+
+def _model(variant: str, n_chans: int, seed: int = 0) -> EEGM2:
+    torch.manual_seed(seed)
+    kw = dict(VARIANTS[variant])
+    return EEGM2.from_preset(kw.pop("preset"), n_chans=n_chans, **kw)
+
+
+@pytest.fixture(scope="module")
+def paper16() -> EEGM2:
+    return _model("paper", 16)
+
+
+@pytest.mark.parametrize("n_times", [1000, 1283], ids=lambda t: f"T{t}")
+@pytest.mark.parametrize("n_chans", [16, 19], ids=lambda c: f"C{c}")
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_forward_backward(variant, n_chans, n_times):
+    model = _model(variant, n_chans)
+    x = torch.randn(2, n_chans, n_times)
+    y = model(x)
+    assert y.shape == x.shape
+    assert torch.isfinite(y).all()
+    (y - x).square().mean().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, f"{name} got no gradient"
+        assert torch.isfinite(p.grad).all(), f"{name} has non-finite gradient"
+        assert p.grad.abs().sum() > 0, f"{name} has an all-zero gradient"
+
+
+def test_paper_parameter_count():
+    model = EEGM2.from_preset("paper", n_chans=16)
+    n = count_parameters(model)
+    assert n == PAPER_PARAMS_16
+    assert abs(n - 4.57e6) / 4.57e6 < 0.005  # the published ≈ 4.57 M
+    mamba = sum(count_parameters(m) for m in model.modules() if isinstance(m, Mamba2))
+    assert mamba == 103_032 + 2 * 1_597_632 + 403_600
+
+
+def test_paper_forward_1280(paper16):
+    x = torch.randn(1, 16, 1280)
+    with torch.no_grad():
+        y = paper16(x)
+        h = paper16.encode(x)
+        hm = paper16.encode(x, mediator=True)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    assert h.shape == (1, 256, 160) and hm.shape == (1, 256, 160)
+    assert not torch.allclose(h, hm)
+
+
+@pytest.mark.parametrize("n_times", [1, 7, 8, 9, 250])
+def test_any_length_and_encode_shape(n_times):
+    model = _model("cpu", 3)
+    x = torch.randn(2, 3, n_times)
+    with torch.no_grad():
+        assert model(x).shape == x.shape
+        assert model.encode(x).shape == (2, model.feature_dim, -(-n_times // 8))
+
+
+def test_padding_is_at_the_end():
+    """The start of a long window does not depend on samples far after it (padding is at the end,
+    the Mamba-2 blocks are causal): cropping the input only changes the output near the cut."""
+    model = _model("cpu", 4).eval()
+    x = torch.randn(1, 4, 1283)
+    with torch.no_grad():
+        full, part = model(x), model(x[..., :1000])
+    # convs (receptive field of a few samples per level) and the linear upsampling reach back
+    # at most a few dozen samples from the cut
+    torch.testing.assert_close(part[..., :900], full[..., :900], rtol=1e-4, atol=1e-5)
+
+
+def test_batch_rows_are_independent():
+    model = _model("cpu", 4).eval()
+    x = torch.randn(3, 4, 200)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[1:2], model(x[1:2]), rtol=1e-4, atol=1e-5)
+
+
+def test_variants_structure():
+    cpu = _model("cpu", 19)
+    assert cpu.config.widths == (32, 64, 128) and cpu.feature_dim == 128
+    assert sum(isinstance(m, ResidualMamba) for m in cpu.modules()) == 4
+    assert isinstance(cpu.final_layer, nn.Conv1d) and cpu.final_layer.out_channels == 19
+    single = _model("cpu-single-branch", 19)
+    assert isinstance(single.embedding, nn.Conv1d) and single.embedding.kernel_size == (7,)
+    attn = _model("cpu-attention", 19)
+    assert not any(isinstance(m, Mamba2) for m in attn.modules())
+    layers = [m for m in attn.modules() if isinstance(m, nn.TransformerEncoderLayer)]
+    assert [layer.self_attn.embed_dim for layer in layers] == [32, 128, 128, 64]
+    assert EEGM2(5, n_outputs=2, n_times=256, sfreq=128.0).final_layer.out_channels == 2
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="preset"):
+        EEGM2.from_preset("huge", n_chans=19)
+    with pytest.raises(ValueError, match="core"):
+        EEGM2(19, core="lstm")
+    with pytest.raises(TypeError):
+        EEGM2(19, widths_typo=(1, 2, 3))
+
+
+# --- heads -----------------------------------------------------------------------------------
+
+
+def test_temporal_statistics_vs_numpy():
+    h = torch.randn(2, 3, 37, dtype=torch.float64)
+    got = temporal_statistics(h).numpy()
+    a = h.numpy()
+    want = np.stack(
+        [a.min(-1), a.max(-1), a.mean(-1), a.std(-1, ddof=1)]
+        + [np.quantile(a, q, axis=-1) for q in (0.05, 0.25, 0.5, 0.75, 0.95)],
+        axis=-1,
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_light_head_frozen(paper16):
+    head = EEGM2Light(paper16, n_outputs=2)
+    assert count_parameters(head, trainable_only=True) == LIGHT_PARAMS_K2
+    assert all(not p.requires_grad for p in paper16.parameters())
+    head.train()
+    assert head.training and not head.encoder.training
+    logits = head(torch.randn(2, 16, 256))
+    assert logits.shape == (2, 2)
+    logits.sum().backward()
+    assert all(p.grad is None for p in paper16.parameters())
+    assert all(p.grad is not None for p in head.mlp.parameters())
+    assert head.final_layer.weight.grad is not None
+
+
+def test_light_head_unfrozen_trains_encoder():
+    model = _model("cpu", 5)
+    head = EEGM2Light(model, n_outputs=3, freeze_encoder=False).train()
+    assert model.training
+    head(torch.randn(4, 5, 128)).sum().backward()
+    assert model.enc1_block.mamba.A_log.grad is not None
+    assert model.dec2_block.mamba.A_log.grad is None  # decoder unused by the head
+
+
+def test_fine_head():
+    model = _model("cpu", 5)
+    head = EEGM2Fine(model, n_outputs=4)
+    logits = head(torch.randn(3, 5, 200))
+    assert logits.shape == (3, 4)
+    logits.sum().backward()
+    assert model.med_block.mamba.A_log.grad is not None
+    assert model.embedding.fuse.weight.grad is not None
+    assert model.final_layer.weight.grad is None
+
+
+def test_linear_probe():
+    model = _model("cpu", 5)
+    probe = LinearProbe(model, n_outputs=2).train()
+    assert not model.training
+    trainable = [n for n, p in probe.named_parameters() if p.requires_grad]
+    assert trainable == ["final_layer.weight", "final_layer.bias"]
+    logits = probe(torch.randn(4, 5, 160))
+    assert logits.shape == (4, 2)
+    logits.sum().backward()
+    assert probe.final_layer.weight.grad is not None
+
+
+# --- masking ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ratio", [0.15, 0.5, 0.8])
+@pytest.mark.parametrize("span", [1, 32, 128])
+def test_mask_ratio_statistics(ratio, span):
+    g = torch.Generator().manual_seed(0)
+    mask = span_mask(512, 1280, span=span, ratio=ratio, generator=g)
+    assert mask.shape == (512, 1280) and mask.dtype == torch.bool
+    n_slots = -(-1280 // span) + 1
+    expected = round(ratio * n_slots) / n_slots
+    assert abs(mask.float().mean().item() - expected) < 0.01
+    assert abs(expected - ratio) <= 0.5 / n_slots + 1e-9
+
+
+def test_mask_spans_are_whole():
+    """Runs of hidden samples that do not touch the window's edges are whole multiples of span."""
+    g = torch.Generator().manual_seed(1)
+    span = 25
+    mask = span_mask(64, 1000, span=span, ratio=0.4, generator=g).numpy().astype(np.int8)
+    for row in mask:
+        edges = np.flatnonzero(np.diff(np.r_[0, row, 0]))
+        for start, stop in zip(edges[::2], edges[1::2]):
+            if start > 0 and stop < len(row):
+                assert (stop - start) % span == 0
+
+
+def test_mask_spans_input_and_seed():
+    x = torch.randn(4, 3, 500)
+    xm, mask = mask_spans(x, span=50, ratio=0.3, generator=torch.Generator().manual_seed(7))
+    assert mask.shape == (4, 500) and mask.any()
+    hidden = mask[:, None, :].expand_as(x)  # same spans in every channel
+    assert (xm[hidden] == 0).all()
+    assert torch.equal(xm[~hidden], x[~hidden])
+    _, again = mask_spans(x, span=50, ratio=0.3, generator=torch.Generator().manual_seed(7))
+    _, other = mask_spans(x, span=50, ratio=0.3, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(mask, again) and not torch.equal(mask, other)
+
+
+def test_mask_per_channel_and_limits():
+    x = torch.randn(2, 6, 400)
+    g = torch.Generator().manual_seed(3)
+    xm, mask = mask_spans(x, span=20, ratio=0.5, generator=g, per_channel=True, fill=-1.0)
+    assert mask.shape == (2, 6, 400)
+    assert not torch.equal(mask[0, 0], mask[0, 1])
+    assert (xm[mask] == -1.0).all() and torch.equal(xm[~mask], x[~mask])
+    assert not span_mask(3, 100, 10, 0.0).any()
+    assert span_mask(3, 100, 10, 1.0).all()
+    with pytest.raises(ValueError):
+        span_mask(3, 100, 0, 0.5)
+    with pytest.raises(ValueError):
+        span_mask(3, 100, 10, 1.5)
+
+
+# --- optimiser groups ------------------------------------------------------------------------
+
+
+def test_param_groups():
+    model = _model("cpu", 4)
+    groups = param_groups(model, weight_decay=0.01)
+    assert [g["weight_decay"] for g in groups] == [0.01, 0.0]
+    decay, skip = (set(g["names"]) for g in groups)
+    assert not decay & skip
+    assert decay | skip == {n for n, _ in model.named_parameters()}
+    m = "enc1_block.mamba."
+    for name in ("A_log", "dt_bias", "D", "norm.weight", "conv1d.conv.bias"):
+        assert m + name in skip
+    for name in ("enc1_block.norm.weight", "enc1_block.norm.bias", "enc2.bias", "final_layer.bias"):
+        assert name in skip
+    for name in (m + "in_proj.weight", m + "out_proj.weight", "enc2.weight", "med_in.weight"):
+        assert name in decay
+    assert all(p.ndim >= 2 for g in groups[:1] for p in g["params"])
+    torch.optim.AdamW(groups, lr=1e-3)  # accepted as is
+
+    head = EEGM2Light(model, n_outputs=2)
+    names = {n for g in param_groups(head, 0.01) for n in g["names"]}
+    assert names == {n for n, p in head.named_parameters() if p.requires_grad}
+    assert not any(n.startswith("encoder.") for n in names)
