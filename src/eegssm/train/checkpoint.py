@@ -1,0 +1,225 @@
+"""Crash-safe checkpoints: safetensors weights, JSON config and state, torch tensors for the rest.
+
+A checkpoint is a folder::
+
+    model.safetensors      model weights (no pickle)
+    config.json            how to rebuild the model (whatever the caller passes)
+    state.json             step, epoch, metrics, sampler position (plain JSON)
+    optimizer.pt           optimizer + scheduler state and RNG states, read with weights_only=True
+
+Every file is written to a temporary name, flushed with ``fsync`` and moved into place with
+``os.replace``; the folder itself is written as ``NAME.tmp-*`` and renamed last, so a crash at any
+point leaves either the previous complete checkpoint or the new complete one, never a mix.
+Loading never unpickles arbitrary objects, and a damaged file gives ``CheckpointError`` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+WEIGHTS, CONFIG, STATE, OPTIMIZER = "model.safetensors", "config.json", "state.json", "optimizer.pt"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated or does not fit the model; the message names the file."""
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, write: Any) -> None:
+    """Write a file by calling ``write(tmp_path)``, fsync it, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """``json.dump`` through ``write_atomic``."""
+    write_atomic(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n"))
+
+
+def save_weights(path: Path, model: nn.Module) -> None:
+    """Model weights as safetensors (shared tensors stored once, all made contiguous)."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    seen: dict[int, str] = {}
+    for key in list(tensors):  # safetensors refuses aliased storage: keep one name per storage
+        ptr = tensors[key].untyped_storage().data_ptr()
+        if ptr in seen and tensors[key].numel():
+            tensors[key] = tensors[key].clone()
+        seen[ptr] = key
+    write_atomic(Path(path), lambda p: save_file(tensors, str(p)))
+
+
+def load_weights(path: Path, model: nn.Module, strict: bool = True) -> None:
+    """Load safetensors weights into ``model``; clear errors for damaged or mismatched files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: weights file not found")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from err
+    try:
+        model.load_state_dict(tensors, strict=strict)
+    except RuntimeError as err:
+        raise CheckpointError(f"{path}: weights do not fit the model ({err})") from err
+
+
+def rng_state() -> dict[str, Any]:
+    """RNG states of python, numpy and torch (CPU and CUDA), as plain data and tensors."""
+    version, words, gauss_next = random.getstate()
+    _, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002 (global state)
+    state = {
+        "python": {"version": version, "words": list(words), "gauss_next": gauss_next},
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of ``rng_state``."""
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["words"]), py["gauss_next"]))
+    npy = state["numpy"]
+    np.random.set_state(  # noqa: NPY002 (restoring the global state)
+        (
+            "MT19937",
+            npy["keys"].numpy().astype(np.uint32),
+            npy["pos"],
+            npy["has_gauss"],
+            npy["cached_gaussian"],
+        )
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(
+    folder: Path,
+    model: nn.Module,
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+) -> Path:
+    """Write a complete checkpoint folder atomically (see the module docstring).
+
+    Args:
+        folder: destination; replaced if it exists.
+        model: its ``state_dict`` goes to ``model.safetensors``.
+        config: JSON-serialisable description needed to rebuild the model.
+        state: JSON-serialisable training state (step, epoch, metrics, sampler position).
+        optimizer, scheduler: saved with the RNG states in ``optimizer.pt`` when given.
+
+    Returns:
+        ``folder``.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{folder.name}.tmp-", dir=folder.parent))
+    try:
+        save_weights(tmp / WEIGHTS, model)
+        write_json_atomic(tmp / CONFIG, config)
+        write_json_atomic(tmp / STATE, state or {})
+        if optimizer is not None:
+            extra = {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "rng": rng_state(),
+            }
+            write_atomic(tmp / OPTIMIZER, lambda p: torch.save(extra, p))
+        old = folder.with_name(folder.name + ".old")
+        if folder.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+        _fsync_dir(folder.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a checkpoint JSON file with a clear error."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as err:
+        raise CheckpointError(f"{path}: file not found") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path}: not valid JSON ({err})") from err
+
+
+def load_training_state(
+    folder: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    restore_rng: bool = True,
+) -> dict[str, Any]:
+    """Load weights (and optimizer, scheduler, RNG states when given) from a checkpoint folder.
+
+    Returns:
+        The ``state.json`` contents (step, epoch, ...).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: checkpoint folder not found")
+    load_weights(folder / WEIGHTS, model)
+    state = read_json(folder / STATE)
+    if optimizer is not None:
+        path = folder / OPTIMIZER
+        try:
+            extra = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError as err:
+            raise CheckpointError(f"{path}: optimizer state not found") from err
+        except Exception as err:  # truncated zip, tampered pickle refused by weights_only
+            raise CheckpointError(f"{path}: unreadable optimizer state ({err})") from err
+        optimizer.load_state_dict(extra["optimizer"])
+        if scheduler is not None and extra.get("scheduler") is not None:
+            scheduler.load_state_dict(extra["scheduler"])
+        if restore_rng:
+            set_rng_state(extra["rng"])
+    return state

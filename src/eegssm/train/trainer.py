@@ -1,0 +1,298 @@
+"""One training loop for every recipe (EEGM2 pretraining and fine-tuning, the seizure detector).
+
+The recipe supplies the model, a loss function ``loss_fn(model, batch) -> scalar tensor``, an
+iterable of batches (a ``DataLoader``; a sampler with ``set_epoch`` is re-seeded each epoch) and
+optionally ``evaluate(model) -> {metric: value}``. The trainer owns the rest:
+
+- AdamW with no weight decay on flagged SSM parameters, biases and norms (``optim.param_groups``);
+  warm-up + cosine, one-cycle or constant learning rate; gradient clipping;
+- mixed precision (bfloat16 autocast) on CUDA only;
+- a NaN guard: a non-finite loss or gradient skips the step, is counted and logged, and
+  ``NonFiniteError`` stops the run after ``max_bad_steps`` in a row;
+- evaluation every ``eval_every`` steps, the best checkpoint kept, early stopping after
+  ``patience`` evaluations without improvement;
+- atomic checkpoints (``checkpoint.save_checkpoint``) in ``checkpoint_dir/last`` and
+  ``checkpoint_dir/best``; ``fit(resume=True)`` continues from ``last`` (weights, optimizer,
+  scheduler, RNG, step, position in the epoch);
+- a tqdm progress bar and a JSON-lines log ``checkpoint_dir/train_log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from eegssm.train.checkpoint import load_training_state, save_checkpoint
+from eegssm.train.optim import param_groups
+
+
+class NonFiniteError(RuntimeError):
+    """Too many consecutive steps had a non-finite loss or gradient."""
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings. Steps count optimizer updates (one batch each)."""
+
+    max_steps: int = 1000
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    schedule: str = "cosine"  # "cosine" (linear warm-up then cosine), "onecycle", "constant"
+    warmup_steps: int = 50
+    grad_clip: float = 1.0
+    eval_every: int = 200
+    metric: str | None = None  # key of evaluate()'s dict used for best/early stopping
+    mode: str = "max"  # "max" or "min" for that metric
+    patience: int | None = None  # evaluations without improvement before stopping
+    max_bad_steps: int = 10
+    checkpoint_dir: str | None = None
+    checkpoint_every: int = 200
+    device: str = "cpu"
+    amp: bool = True  # bfloat16 autocast, CUDA only
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    step: int
+    epoch: int
+    best_metric: float | None
+    stopped_early: bool
+    skipped_steps: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
+    """The learning-rate schedule as a ``LambdaLR`` / ``OneCycleLR`` stepped once per update."""
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg.lr, total_steps=max(cfg.max_steps, 2)
+        )
+    if cfg.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    if cfg.schedule != "cosine":
+        raise ValueError(f"unknown schedule {cfg.schedule!r}: use cosine, onecycle or constant")
+    warmup, total = max(cfg.warmup_steps, 0), max(cfg.max_steps, 1)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class Trainer:
+    """Train ``model`` with ``loss_fn`` over ``batches``; see the module docstring.
+
+    Args:
+        model: the network (moved to ``config.device``).
+        loss_fn: ``loss_fn(model, batch) -> scalar loss``; it moves the batch to the model's device.
+        config: ``TrainConfig``.
+        evaluate: optional ``evaluate(model) -> dict`` called every ``eval_every`` steps (in
+            ``eval`` mode, without gradients).
+        model_config: JSON description saved with each checkpoint (to rebuild the model).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: Callable[[nn.Module, Any], Tensor],
+        config: TrainConfig,
+        evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+        model_config: dict[str, Any] | None = None,
+    ) -> None:
+        if config.mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {config.mode!r}")
+        self.cfg = config
+        self.device = torch.device(config.device)
+        self.model = model.to(self.device)
+        self.loss_fn = loss_fn
+        self.evaluate = evaluate
+        self.model_config = model_config or {}
+        self.optimizer = torch.optim.AdamW(
+            param_groups(self.model, config.weight_decay), lr=config.lr
+        )
+        self.scheduler = make_scheduler(self.optimizer, config)
+        self.ckpt_dir = Path(config.checkpoint_dir) if config.checkpoint_dir else None
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.best: float | None = None
+        self.evals_without_improvement = 0
+        self.skipped = 0
+        self.history: list[dict[str, Any]] = []
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "best": self.best,
+            "evals_without_improvement": self.evals_without_improvement,
+            "skipped": self.skipped,
+            "train_config": asdict(self.cfg),
+        }
+
+    def save(self, name: str) -> Path | None:
+        """Write ``checkpoint_dir/name`` (no-op without a checkpoint_dir)."""
+        if self.ckpt_dir is None:
+            return None
+        return save_checkpoint(
+            self.ckpt_dir / name,
+            self.model,
+            self.model_config,
+            self._state(),
+            self.optimizer,
+            self.scheduler,
+        )
+
+    def resume(self) -> bool:
+        """Load ``checkpoint_dir/last`` if it exists; returns whether it did."""
+        if self.ckpt_dir is None or not (self.ckpt_dir / "last").is_dir():
+            return False
+        state = load_training_state(
+            self.ckpt_dir / "last", self.model, self.optimizer, self.scheduler
+        )
+        self.step, self.epoch = state["step"], state["epoch"]
+        self.batch_in_epoch = state["batch_in_epoch"]
+        self.best = state["best"]
+        self.evals_without_improvement = state["evals_without_improvement"]
+        self.skipped = state["skipped"]
+        return True
+
+    def _log(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+        if self.ckpt_dir is not None:
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.ckpt_dir / "train_log.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    # -- one update --------------------------------------------------------------------------
+    def _update(self, batch: Any) -> float | None:
+        """One optimizer step; returns the loss, or None if the step was skipped (non-finite)."""
+        self.model.train()
+        use_amp = self.cfg.amp and self.device.type == "cuda"
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+            loss = self.loss_fn(self.model, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            return None
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(
+            self.model.parameters(), self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
+        )
+        if not torch.isfinite(norm):
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
+        self.optimizer.step()
+        self.scheduler.step()
+        return float(loss.detach())
+
+    def _evaluate(self) -> bool:
+        """Run evaluation; save ``best``; returns True when early stopping triggers."""
+        if self.evaluate is None:
+            return False
+        self.model.eval()
+        with torch.no_grad():
+            metrics = self.evaluate(self.model)
+        self._log({"step": self.step, "eval": metrics})
+        key = self.cfg.metric or next(iter(metrics))
+        value = metrics[key]
+        better = self.best is None or (
+            value > self.best if self.cfg.mode == "max" else value < self.best
+        )
+        if better and math.isfinite(value):
+            self.best = value
+            self.evals_without_improvement = 0
+            self.save("best")
+        else:
+            self.evals_without_improvement += 1
+        patience = self.cfg.patience
+        return patience is not None and self.evals_without_improvement >= patience
+
+    # -- the loop ----------------------------------------------------------------------------
+    def fit(self, batches: Iterable, resume: bool = False) -> TrainResult:
+        """Train until ``max_steps`` updates or early stopping.
+
+        Args:
+            batches: re-iterable batches (e.g. a ``DataLoader``); iterated once per epoch.
+            resume: continue from ``checkpoint_dir/last`` when it exists.
+        """
+        from tqdm.auto import tqdm
+
+        torch.manual_seed(self.cfg.seed)
+        if resume:
+            self.resume()
+        bad_in_a_row, stopped = 0, False
+        bar = tqdm(
+            total=self.cfg.max_steps,
+            initial=self.step,
+            desc="training",
+            unit="step",
+            disable=not self.cfg.progress,
+        )
+        started = time.perf_counter()
+        while self.step < self.cfg.max_steps and not stopped:
+            sampler = getattr(batches, "sampler", None)
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(self.epoch)
+            n_batches = 0
+            for i, batch in enumerate(batches):
+                n_batches += 1
+                if i < self.batch_in_epoch:  # resumed mid-epoch: skip what was consumed
+                    continue
+                loss = self._update(batch)
+                self.batch_in_epoch = i + 1
+                if loss is None:
+                    self.skipped += 1
+                    bad_in_a_row += 1
+                    self._log({"step": self.step, "skipped": "non-finite loss or gradient"})
+                    if bad_in_a_row >= self.cfg.max_bad_steps:
+                        raise NonFiniteError(
+                            f"{bad_in_a_row} steps in a row had a non-finite loss or gradient "
+                            f"(step {self.step}). Check the inputs for NaN/inf, lower the "
+                            f"learning rate (now {self.cfg.lr}) or the gradient clip."
+                        )
+                    continue
+                bad_in_a_row = 0
+                self.step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}")
+                if self.step % 10 == 0 or self.step == 1:
+                    lr = self.optimizer.param_groups[0]["lr"]
+                    elapsed = time.perf_counter() - started
+                    self._log({"step": self.step, "loss": loss, "lr": lr, "seconds": elapsed})
+                if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
+                    stopped = self._evaluate()
+                if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
+                    self.save("last")
+                if self.step >= self.cfg.max_steps or stopped:
+                    break
+            else:
+                self.epoch += 1
+                self.batch_in_epoch = 0
+            if n_batches == 0:
+                raise ValueError("no training batches: the dataset or sampler is empty")
+        bar.close()
+        if (
+            not stopped
+            and self.evaluate is not None
+            and (not self.cfg.eval_every or self.step % self.cfg.eval_every)
+        ):
+            self._evaluate()
+        self.save("last")
+        return TrainResult(
+            self.step, self.epoch, self.best, stopped, self.skipped, list(self.history)
+        )
