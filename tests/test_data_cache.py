@@ -1,0 +1,355 @@
+"""Cache builder: manifest contents, failures, resume, crash safety, discovery, commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eegssm.data import atomic
+from eegssm.data.cache import build_cache
+from eegssm.data.discovery import identify, recording_key, sidecar_annotations
+from eegssm.data.manifest import Manifest, fragment_path, split_by_subject, summarize
+from eegssm.data.synthetic import write_synthetic
+from eegssm.io import read_recording
+from eegssm.io.annotations import read_csv_bi, write_bids_events
+from eegssm.io.types import Event
+from eegssm.preprocessing import preprocess_windows
+
+TUSZ = "edf/{split}/{patient}/s001_2020/01_tcp_ar/{patient}_s001_t00{n}"
+RECORDINGS = [
+    # (relative stem, duration s, seizures, seizure length range s, seed)
+    (TUSZ.format(split="train", patient="aaaaaaaa", n=0), 150, 1, (65.0, 75.0), 1),
+    (TUSZ.format(split="train", patient="aaaaaaab", n=0), 120, 1, (15.0, 25.0), 2),
+    (TUSZ.format(split="dev", patient="aaaaaaac", n=0), 100, 0, (10.0, 20.0), 3),
+]
+CORRUPT = TUSZ.format(split="dev", patient="aaaaaaac", n=1) + ".edf"
+
+
+def write_corpus(root: Path) -> Path:
+    """3 short synthetic TUSZ-layout recordings (EDF + csv_bi) and one corrupt EDF."""
+    for stem, duration, n, length, seed in RECORDINGS:
+        write_synthetic(
+            root / stem, duration_s=duration, n_seizures=n, seed=seed,
+            seizure_duration_s=length, min_gap_s=5.0, tusz_labels=True,
+        )  # fmt: skip
+    (root / CORRUPT).write_bytes(b"this is not an EDF file\n" * 20)
+    return root
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="module")
+def built(corpus, tmp_path_factory) -> Path:
+    cache = tmp_path_factory.mktemp("cache")
+    build_cache(corpus, cache, workers=1, progress=False)
+    return cache
+
+
+def direct_windows(edf: Path, preset: str = "seizure"):
+    """Windows computed without the cache: read, add the csv_bi events, preprocess, window."""
+    rec = read_recording(edf)
+    csv = edf.with_suffix(".csv_bi")
+    if csv.exists():
+        rec = rec.copy_with(events=read_csv_bi(csv).events)
+    return preprocess_windows(rec, preset)
+
+
+def mtimes(cache: Path) -> dict[str, int]:
+    return {
+        p.relative_to(cache).as_posix(): p.stat().st_mtime_ns
+        for p in sorted(cache.rglob("*"))
+        if p.is_file() and p.name not in ("manifest.json", ".lock")
+    }
+
+
+def test_manifest_lists_recordings_and_failure_with_reason(built):
+    m = Manifest.load(built)
+    assert [r["subject"] for r in m.recordings] == ["aaaaaaac", "aaaaaaaa", "aaaaaaab"]
+    assert [r["split"] for r in m.recordings] == ["dev", "train", "train"]
+    assert [r["session"] for r in m.recordings] == ["s001_2020"] * 3
+    assert len(m.failed) == 1
+    failed = m.failed[0]
+    assert failed["relpath"] == CORRUPT and failed["subject"] == "aaaaaaac"
+    assert failed["reason"].startswith("EEGReadError:") and "not an EDF or BDF file" in failed["reason"]
+    assert not failed["retryable"]
+    assert m.header["preset"] == "seizure" and m.header["config"]["window_s"] == 60.0
+
+
+def test_manifest_and_arrays_match_direct_windows(built, corpus):
+    m = Manifest.load(built)
+    for entry in m.recordings:
+        edf = corpus / entry["relpath"]
+        w = direct_windows(edf)
+        csv = read_csv_bi(edf.with_suffix(".csv_bi"))
+        assert entry["n_windows"] == len(w)
+        assert entry["classes"] == [("none", "partial", "full")[c] for c in w.classes]
+        assert entry["duration_s"] == pytest.approx(csv.duration)
+        seizure_s = sum(e.duration for e in csv.events if e.label == "seiz")
+        assert entry["seizure_s"] == pytest.approx(seizure_s, abs=2 / 256)
+        assert entry["annotation_sources"] == [f"csv_bi:{edf.stem}.csv_bi"]
+        assert entry["ch_names"] == w.ch_names and entry["sfreq"] == w.sfreq == 256.0
+        assert entry["stride_samples"] == 2560 and entry["window_samples"] == 15360
+        x, y, mask = (np.load(built / entry["files"][k], mmap_mode="r") for k in ("x", "y", "mask"))
+        assert x.dtype == np.float32 and x.shape == w.x.shape == (len(w), 19, 15360)
+        np.testing.assert_array_equal(x, w.x)
+        np.testing.assert_array_equal(y, w.y)
+        np.testing.assert_array_equal(mask, w.mask)
+    counts = {
+        name: sum(r["class_counts"][name] for r in m.recordings)
+        for name in ("none", "partial", "full")
+    }
+    assert counts["full"] > 0 and counts["partial"] > 0 and counts["none"] > 0
+
+
+def test_resume_skips_finished_entries(corpus, tmp_path, caplog):
+    corpus = Path(shutil.copytree(corpus, tmp_path / "data"))  # its mtimes are changed below
+    cache = tmp_path / "cache"
+    first = build_cache(corpus, cache, progress=False)
+    assert len(first.built) == 3 and len(first.failed) == 1
+    before = mtimes(cache)
+    with caplog.at_level(logging.INFO, logger="eegssm.data.cache"):
+        again = build_cache(corpus, cache, progress=False)
+    assert again.built == [] and again.failed == [] and len(again.skipped) == 4
+    assert sum("skip " in r.getMessage() for r in caplog.records) == 4
+    assert mtimes(cache) == before
+
+    # a newer source file, a lost array and a stale preset hash are each rebuilt
+    edf0, edf1, edf2 = (corpus / (stem + ".edf") for stem, *_ in RECORDINGS)
+    os.utime(edf0, ns=(edf0.stat().st_atime_ns, edf0.stat().st_mtime_ns + 10**9))
+    entries = {e["relpath"]: e for e in Manifest.load(cache).recordings}
+    (cache / entries[str(edf1.relative_to(corpus))]["files"]["mask"]).unlink()
+    frag = fragment_path(cache, recording_key(str(edf2.relative_to(corpus))))
+    data = json.loads(frag.read_text())
+    frag.write_text(json.dumps({**data, "preset_hash": "0" * 16}))
+    third = build_cache(corpus, cache, progress=False)
+    assert sorted(third.built) == sorted(str(p.relative_to(corpus)) for p in (edf0, edf1, edf2))
+    assert third.skipped == [CORRUPT]
+    assert len(Manifest.load(cache).recordings) == 3
+    # failures are retried on request only
+    assert build_cache(corpus, cache, progress=False, retry_failed=True).failed[0]["relpath"] == (
+        CORRUPT
+    )
+
+
+class SimulatedCrash(BaseException):
+    """Stands for a kill: not an ``Exception``, so the builder does not record it as a failure."""
+
+
+@pytest.mark.parametrize("crash_on", [".y.npy", "fragment"])
+def test_crash_mid_write_leaves_no_entry_and_rerun_completes(
+    corpus, built, tmp_path, monkeypatch, crash_on
+):
+    cache = tmp_path / "cache"
+    victim = recording_key(RECORDINGS[1][0] + ".edf")
+    real_commit = atomic.commit
+
+    def crashing_commit(tmp: Path, path: Path) -> None:
+        is_fragment = path.parent.name == "entries" and path.stem == victim
+        if path.name == victim + crash_on or (crash_on == "fragment" and is_fragment):
+            raise SimulatedCrash  # after the temporary file was fully written
+        real_commit(tmp, path)
+
+    monkeypatch.setattr(atomic, "commit", crashing_commit)
+    with pytest.raises(SimulatedCrash):
+        build_cache(corpus, cache, progress=False)
+    assert not fragment_path(cache, victim).exists()
+    assert list(cache.rglob("*.tmp")), "the crash should leave its temporary file behind"
+    listed = [r["key"] for r in Manifest.load(cache).to_json()["recordings"]]
+    assert victim not in listed
+
+    monkeypatch.setattr(atomic, "commit", real_commit)
+    report = build_cache(corpus, cache, progress=False)
+    assert RECORDINGS[1][0] + ".edf" in report.built
+    assert not list(cache.rglob("*.tmp"))
+    m, ref = Manifest.load(cache), Manifest.load(built)
+    assert [r["key"] for r in m.recordings] == [r["key"] for r in ref.recordings]
+    for ours, theirs in zip(m.recordings, ref.recordings):
+        for k in ("x", "y", "mask"):
+            assert (cache / ours["files"][k]).read_bytes() == (
+                built / theirs["files"][k]
+            ).read_bytes()
+
+
+def test_crash_while_replacing_an_entry_drops_the_old_entry(corpus, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(corpus, data)
+    cache = tmp_path / "cache"
+    build_cache(data, cache, progress=False)
+    stem = RECORDINGS[0][0]
+    key = recording_key(stem + ".edf")
+    edf = data / (stem + ".edf")
+    os.utime(edf, ns=(edf.stat().st_atime_ns, edf.stat().st_mtime_ns + 10**9))
+
+    def crash(tmp: Path, path: Path) -> None:
+        raise SimulatedCrash
+
+    monkeypatch.setattr(atomic, "commit", crash)
+    with pytest.raises(SimulatedCrash):
+        build_cache(data, cache, progress=False)
+    # the old fragment is gone before its arrays are touched: nothing points at mixed arrays
+    assert not fragment_path(cache, key).exists()
+
+
+def test_parallel_build_equals_serial(corpus, built, tmp_path):
+    cache = tmp_path / "cache"
+    seen = []
+    report = build_cache(corpus, cache, workers=2, progress=False, on_entry=seen.append)
+    assert len(report.built) == 3 and len(report.failed) == 1 and len(seen) == 4
+    m, ref = Manifest.load(cache), Manifest.load(built)
+    strip = ("created",)
+    assert {k: v for k, v in m.header.items() if k not in strip} == {
+        k: v for k, v in ref.header.items() if k not in strip
+    }
+    for ours, theirs in zip(m.recordings, ref.recordings):
+        assert ours == theirs
+        assert (cache / ours["files"]["x"]).read_bytes() == (
+            built / theirs["files"]["x"]
+        ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "path, subject, split",
+    [
+        ("edf/train/aaaaaajy/s001_2002/02_tcp_le/aaaaaajy_s001_t000.edf", "aaaaaajy", "train"),
+        ("edf/dev/01_tcp_ar/000/00000258/s002_2003/00000258_s002_t000.edf", "00000258", "dev"),
+        ("edf/eval/01_tcp_ar/012/00001234/s001/renamed.edf", "00001234", "eval"),
+        ("chb01/chb01_03.edf", "chb01", None),
+        ("chb17/chb17a_04.edf", "chb17", None),
+        ("eegmat/Subject07_2.edf", "Subject07", None),
+        ("S001/S001R03.edf", "S001", None),
+        ("PN00/PN00-1.edf", "PN00", None),
+        ("sub-03/ses-01/eeg/sub-03_ses-01_task-szMonitoring_run-00_eeg.edf", "sub-03", None),
+        ("ward7/night2/recording.edf", "night2", None),
+    ],
+)
+def test_identify_subject_and_split(path, subject, split):
+    ident = identify(Path("/corpus") / path, "/corpus")
+    assert (ident.subject, ident.split) == (subject, split)
+
+
+def test_sidecar_bids_events_and_chbmit_summary(tmp_path):
+    edf = tmp_path / "sub-01_ses-01_task-x_run-00_eeg.edf"
+    write_bids_events(
+        tmp_path / "sub-01_ses-01_task-x_run-00_events.tsv", [Event(5.0, 9.5, "sz")], 60.0
+    )
+    ann = sidecar_annotations(edf)
+    assert [(e.start, e.stop) for e in ann.events] == [(5.0, 9.5)]
+    assert ann.sources == ["bids:sub-01_ses-01_task-x_run-00_events.tsv"]
+    chb = tmp_path / "chb99"
+    chb.mkdir()
+    (chb / "chb99-summary.txt").write_text(
+        "Data Sampling Rate: 256 Hz\n\nFile Name: chb99_01.edf\nFile Start Time: 10:00:00\n"
+        "File End Time: 11:00:00\nNumber of Seizures in File: 1\n"
+        "Seizure Start Time: 100 seconds\nSeizure End Time: 130 seconds\n"
+    )
+    assert [(e.start, e.stop) for e in sidecar_annotations(chb / "chb99_01.edf").events] == [
+        (100.0, 130.0)
+    ]
+    unlisted = sidecar_annotations(chb / "chb99_02.edf")
+    assert unlisted.events == [] and "does not list chb99_02.edf" in unlisted.notes[0]
+
+
+@pytest.mark.filterwarnings("ignore:.*PN00-3.edf. seizure.*ends after:UserWarning")
+def test_sidecar_real_chbmit_and_siena_lists(shared_data):
+    formats = shared_data / "annotation_formats"
+    chb = sidecar_annotations(formats / "chbmit" / "chb05" / "chb05_06.edf")
+    assert chb.sources == ["chbmit:chb05-summary.txt"]
+    assert [(e.start, e.stop) for e in chb.events] == [(417.0, 532.0)]
+    siena = sidecar_annotations(formats / "siena" / "PN00" / "PN00-1.edf")
+    assert siena.sources == ["siena:Seizures-list-PN00.txt"] and len(siena.events) == 1
+
+
+def test_split_by_subject_is_disjoint_deterministic_and_covers_all():
+    entries = [{"subject": f"S{i:02d}"} for i in range(20) for _ in range(2)]
+    a = split_by_subject(entries, {"train": 0.6, "dev": 0.2, "eval": 0.2}, seed=1)
+    assert {k: len(v) for k, v in a.items()} == {"train": 12, "dev": 4, "eval": 4}
+    assert sorted(sum(a.values(), [])) == sorted({e["subject"] for e in entries})
+    assert split_by_subject(entries, {"train": 0.6, "dev": 0.2, "eval": 0.2}, seed=1) == a
+    assert split_by_subject(entries, {"train": 0.6, "dev": 0.2, "eval": 0.2}, seed=2) != a
+    few = split_by_subject(entries[:6], {"train": 0.9, "dev": 0.05, "eval": 0.05}, seed=0)
+    assert [len(v) for v in few.values()] == [1, 1, 1]
+    with pytest.raises(ValueError):
+        split_by_subject(entries, {"train": -1.0})
+
+
+def _run_command(module, argv: list[str], capsys) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser()
+    module.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    rc = args.func(args)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_build_cache_and_cache_info_commands(corpus, tmp_path, capsys):
+    from eegssm.commands import build_cache as build_cmd
+    from eegssm.commands import cache_info as info_cmd
+
+    cache = tmp_path / "cache"
+    argv = ["build-cache", "--data-dir", str(corpus), "--cache-dir", str(cache), "--workers", "1"]
+    rc, out, _ = _run_command(build_cmd, [*argv, "--no-progress"], capsys)
+    assert rc == 0 and "3 cached, 0 already cached, 1 failed" in out
+
+    rc, out, _ = _run_command(info_cmd, ["cache-info", str(cache), "--json"], capsys)
+    info = json.loads(out)
+    assert rc == 0
+    assert info == json.loads(json.dumps(summarize(Manifest.load(cache))))
+    assert info["recordings"] == 3 and info["failed"] == 1 and info["n_subjects"] == 3
+    assert info["hours"] == pytest.approx(370 / 3600)
+    m = Manifest.load(cache)
+    seizure_s = sum(r["seizure_s"] for r in m.recordings)
+    assert info["seizure_ratio"] == pytest.approx(seizure_s / 370)
+    assert info["splits"]["train"]["recordings"] == 2 and info["splits"]["dev"]["subjects"] == 1
+    per_class = info["windows_per_class"]
+    assert sum(per_class.values()) == info["windows"] == sum(r["n_windows"] for r in m.recordings)
+
+    rc, out, _ = _run_command(info_cmd, ["cache-info", str(cache)], capsys)
+    assert rc == 0
+    assert "3 cached, 1 failed" in out and f"{CORRUPT}: EEGReadError" in out
+    assert f"windows:     {info['windows']}: none {per_class['none']}" in out
+    assert "split train  2 recordings" in out
+
+    rc, _, err = _run_command(info_cmd, ["cache-info", str(tmp_path / "nothing")], capsys)
+    assert rc == 1 and "build-cache" in err
+    rc, _, err = _run_command(
+        build_cmd, ["build-cache", "--data-dir", str(tmp_path / "no"), "--cache-dir", str(cache)],
+        capsys,
+    )  # fmt: skip
+    assert rc == 1 and "not found" in err
+
+
+def test_commands_are_registered_with_examples(capsys):
+    from eegssm.cli import COMMAND_MODULES
+    from eegssm.commands import build_cache as build_cmd
+
+    assert {"eegssm.commands.build_cache", "eegssm.commands.cache_info"} <= set(COMMAND_MODULES)
+    with pytest.raises(SystemExit):
+        _run_command(build_cmd, ["build-cache", "--help"], capsys)
+    assert "eegssm build-cache --data-dir" in capsys.readouterr().out
+
+
+def test_real_eegmat_recordings(shared_data, tmp_path):
+    data = tmp_path / "eegmat"
+    data.mkdir()
+    for name in ("Subject00_2.edf", "Subject01_2.edf"):  # the short (62 s) task recordings
+        (data / name).symlink_to(shared_data / "eegmat" / name)
+    report = build_cache(data, tmp_path / "cache", preset="eegm2", progress=False)
+    assert len(report.built) == 2 and not report.failed
+    m = Manifest.load(tmp_path / "cache")
+    assert m.subjects == ["Subject00", "Subject01"]
+    for entry in m.recordings:
+        w = direct_windows(data / entry["relpath"], "eegm2")
+        assert entry["sfreq"] == 128.0 and entry["n_channels"] == 19
+        assert entry["seizure_s"] == 0.0 and set(entry["classes"]) == {"none"}
+        assert entry["duration_s"] == pytest.approx(62.0, abs=1.0)
+        np.testing.assert_array_equal(np.load(tmp_path / "cache" / entry["files"]["x"]), w.x)
