@@ -233,6 +233,51 @@ def postprocess(
     ]
 
 
+class OverlapAdd:
+    """Running overlap-add average of window predictions, fed one batch at a time.
+
+    Memory is two arrays of the recording's length (float64 sums, int32 counts), whatever the
+    number of windows: a 24-hour trace at 256 Hz needs about 265 MB.
+
+    Args:
+        total_len: length ``T`` of the recording in samples.
+    """
+
+    def __init__(self, total_len: int) -> None:
+        self.total_len = int(total_len)
+        self.sums = np.zeros(self.total_len, dtype=np.float64)
+        self.counts = np.zeros(self.total_len, dtype=np.int32)
+
+    def add(self, probs: np.ndarray, starts: np.ndarray) -> None:
+        """Add ``probs (N, W)`` of windows starting at ``starts (N,)`` samples; parts outside
+        ``[0, T)`` are ignored."""
+        probs = np.asarray(probs)
+        if probs.ndim != 2:
+            raise ValueError(f"probs must be (N, W), got shape {probs.shape}")
+        n, w = probs.shape
+        starts = np.asarray(starts, dtype=np.int64).ravel()
+        if starts.size != n:
+            raise ValueError(f"{starts.size} window starts for {n} windows")
+        if n == 0:
+            return
+        lo = max(0, int(starts.min()))
+        hi = min(self.total_len, int(starts.max()) + w)
+        if hi <= lo:
+            return
+        idx = starts[:, None] + np.arange(w, dtype=np.int64)[None, :]
+        inside = (idx >= lo) & (idx < hi)
+        self.sums[lo:hi] += np.bincount(idx[inside] - lo, weights=probs[inside], minlength=hi - lo)
+        self.counts[lo:hi] += np.bincount(idx[inside] - lo, minlength=hi - lo).astype(np.int32)
+
+    def result(self, fill_value: float = 0.0) -> np.ndarray:
+        """float32 ``(T,)``: the mean of the windows covering each sample (``fill_value`` where
+        none does)."""
+        out = np.full(self.total_len, fill_value, dtype=np.float64)
+        covered = self.counts > 0
+        out[covered] = self.sums[covered] / self.counts[covered]
+        return out.astype(np.float32)
+
+
 def stitch_windows(
     probs: np.ndarray, starts: np.ndarray, total_len: int, fill_value: float = 0.0
 ) -> np.ndarray:
@@ -248,18 +293,6 @@ def stitch_windows(
     Returns:
         float32 ``(T,)``: at each sample, the mean of the windows covering it.
     """
-    probs = np.asarray(probs)
-    if probs.ndim != 2:
-        raise ValueError(f"probs must be (N, W), got shape {probs.shape}")
-    n, w = probs.shape
-    starts = np.asarray(starts, dtype=np.int64).ravel()
-    if starts.size != n:
-        raise ValueError(f"{starts.size} window starts for {n} windows")
-    idx = starts[:, None] + np.arange(w, dtype=np.int64)[None, :]
-    inside = (idx >= 0) & (idx < total_len)
-    sums = np.bincount(idx[inside], weights=probs[inside], minlength=total_len)
-    counts = np.bincount(idx[inside], minlength=total_len)
-    out = np.full(total_len, fill_value, dtype=np.float64)
-    covered = counts > 0
-    out[covered] = sums[covered] / counts[covered]
-    return out.astype(np.float32)
+    acc = OverlapAdd(total_len)
+    acc.add(probs, starts)
+    return acc.result(fill_value)
