@@ -33,8 +33,8 @@ class BalancedSampler(Sampler[int]):
             windows: 2.0 draws each twice, 1.5 each once plus half of them again).
         full: share of the full-seizure windows drawn per epoch (same rule).
         background_ratio: background windows drawn per seizure window drawn (capped at the
-            number of background windows; drawn without replacement). With no seizure window
-            at all, every background window is drawn (with a warning).
+            number of background windows; drawn without replacement). When the data hold no
+            seizure window at all, every background window is drawn (with a warning).
         seed: base seed; the epoch's draw uses ``(seed, epoch)``.
         num_replicas, rank: split each epoch's shuffled draw across ``num_replicas`` processes
             (this one is ``rank``): the draw is padded by repeating its start to a multiple of
@@ -72,9 +72,10 @@ class BalancedSampler(Sampler[int]):
         }
         n_seizure = self.counts[WindowClass.PARTIAL] + self.counts[WindowClass.FULL]
         n_background = len(self.index[WindowClass.NONE])
-        if n_seizure == 0 and n_background:
+        n_available = len(self.index[WindowClass.PARTIAL]) + len(self.index[WindowClass.FULL])
+        if n_available == 0 and n_background:
             warnings.warn(
-                "BalancedSampler: no seizure window drawn; sampling every background window",
+                "BalancedSampler: no seizure window in the data; sampling every background window",
                 stacklevel=2,
             )
             self.counts[WindowClass.NONE] = n_background
