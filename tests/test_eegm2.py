@@ -110,6 +110,15 @@ def test_batch_rows_are_independent():
         torch.testing.assert_close(model(x)[1:2], model(x[1:2]), rtol=1e-4, atol=1e-5)
 
 
+def test_export_cpu_preset():
+    """``torch.export`` traces the model (fixed length); the program gives the same output."""
+    model = _model("cpu", 4).eval()
+    x = torch.randn(2, 4, 203)
+    program = torch.export.export(model, (x,))
+    with torch.no_grad():
+        torch.testing.assert_close(program.module()(x), model(x))
+
+
 def test_variants_structure():
     cpu = _model("cpu", 19)
     assert cpu.config.widths == (32, 64, 128) and cpu.feature_dim == 128
@@ -122,6 +131,15 @@ def test_variants_structure():
     layers = [m for m in attn.modules() if isinstance(m, nn.TransformerEncoderLayer)]
     assert [layer.self_attn.embed_dim for layer in layers] == [32, 128, 128, 64]
     assert EEGM2(5, n_outputs=2, n_times=256, sfreq=128.0).final_layer.out_channels == 2
+
+
+def test_package_exports():
+    import eegssm.models as models
+
+    for name in models.__all__:
+        assert getattr(models, name) is not None
+    with pytest.raises(AttributeError):
+        models.NoSuchModel  # noqa: B018
 
 
 def test_bad_arguments():

@@ -1,23 +1,32 @@
 """Models on ``(B, C, T)`` EEG signals.
 
-- ``EEGM2``: U-shaped Mamba-2 reconstruction model (presets ``paper``, ``cpu``).
-- ``EEGM2Light``, ``EEGM2Fine``, ``LinearProbe``: classification heads on an ``EEGM2``.
-- ``mask_spans``: random time spans hidden for masked reconstruction.
+- ``eegm2``: ``EEGM2`` U-shaped Mamba-2 reconstruction model (presets ``paper``, ``cpu``).
+- ``eegm2_heads``: ``EEGM2Light``, ``EEGM2Fine``, ``LinearProbe`` classification heads.
+- ``masking``: ``mask_spans`` / ``span_mask``, random time spans hidden for masked reconstruction.
+
+Names are imported lazily (``from eegssm.models import EEGM2`` loads only ``eegm2``); a new model
+file is exported by adding one line to ``_EXPORTS``.
 """
 
-from eegssm.models.eegm2 import EEGM2, PRESETS, EEGM2Config, ResidualMamba, count_parameters
-from eegssm.models.eegm2_heads import EEGM2Fine, EEGM2Light, LinearProbe
-from eegssm.models.masking import mask_spans, span_mask
+from __future__ import annotations
 
-__all__ = [
-    "EEGM2",
-    "PRESETS",
-    "EEGM2Config",
-    "EEGM2Fine",
-    "EEGM2Light",
-    "LinearProbe",
-    "ResidualMamba",
-    "count_parameters",
-    "mask_spans",
-    "span_mask",
-]
+import importlib
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "eegm2": ("EEGM2", "EEGM2Config", "PRESETS", "ResidualMamba", "count_parameters"),
+    "eegm2_heads": ("EEGM2Fine", "EEGM2Light", "LinearProbe"),
+    "masking": ("mask_spans", "span_mask"),
+}
+
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

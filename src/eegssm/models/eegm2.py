@@ -23,7 +23,10 @@ matches because ``eegssm.nn.Mamba2`` has exactly the parameters of ``mamba_ssm.M
 paper's settings (``d_state 16, d_conv 2, expand 8, headdim 64, ngroups 1``, no projection biases,
 conv bias, gated RMSNorm): 103,032 (w=64) + 1,597,632 (w=256, two of them) + 403,600 (w=128) in the
 four Mamba-2 blocks, 1,408 in their LayerNorms, 861,840 in the convolutions and linear layers.
-``cpu`` preset (widths 32/64/128, expand 2, headdim 32, d_state 16), 19 channels: 465,045.
+``cpu`` preset (widths 32/64/128, expand 2, headdim 32, d_state 16), 19 channels: 465,045; one
+forward + backward on ``(8, 19, 1280)`` (eight 10 s windows at 128 Hz) takes 0.24 s on 2 CPU cores
+(best of 10; median 0.8 s on a shared, loaded machine) — ~40 min of EEG is 30 such batches, so an
+epoch takes well under a minute. The ``paper`` preset on ``(8, 16, 1280)``: 2.1 s (best of 5).
 """
 
 from __future__ import annotations
