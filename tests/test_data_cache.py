@@ -80,7 +80,10 @@ def test_manifest_lists_recordings_and_failure_with_reason(built):
     assert len(m.failed) == 1
     failed = m.failed[0]
     assert failed["relpath"] == CORRUPT and failed["subject"] == "aaaaaaac"
-    assert failed["reason"].startswith("EEGReadError:") and "not an EDF or BDF file" in failed["reason"]
+    assert (
+        failed["reason"].startswith("EEGReadError:")
+        and "not an EDF or BDF file" in failed["reason"]
+    )
     assert not failed["retryable"]
     assert m.header["preset"] == "seizure" and m.header["config"]["window_s"] == 60.0
 
@@ -259,7 +262,22 @@ def test_sidecar_bids_events_and_chbmit_summary(tmp_path):
     assert unlisted.events == [] and "does not list chb99_02.edf" in unlisted.notes[0]
 
 
-@pytest.mark.filterwarnings("ignore:.*PN00-3.edf. seizure.*ends after:UserWarning")
+def test_build_uses_folder_level_chbmit_summary(tmp_path):
+    edf, csv = write_synthetic(tmp_path / "data" / "chb99" / "chb99_01", 70, n_seizures=0)
+    csv.unlink()
+    (edf.parent / "chb99-summary.txt").write_text(
+        "File Name: chb99_01.edf\nNumber of Seizures in File: 1\n"
+        "Seizure 1 Start Time: 20 seconds\nSeizure 1 End Time: 45 seconds\n"
+    )
+    report = build_cache(tmp_path / "data", tmp_path / "cache", progress=False)
+    assert report.built == ["chb99/chb99_01.edf"]
+    (entry,) = Manifest.load(tmp_path / "cache").recordings
+    assert entry["subject"] == "chb99" and entry["split"] is None
+    assert entry["annotation_sources"] == ["chbmit:chb99-summary.txt"]
+    assert entry["seizure_s"] == pytest.approx(25.0) and entry["n_seizure_events"] == 1
+    assert entry["classes"] == ["partial", "partial"]  # windows 0-60 s and 10-70 s
+
+
 def test_sidecar_real_chbmit_and_siena_lists(shared_data):
     formats = shared_data / "annotation_formats"
     chb = sidecar_annotations(formats / "chbmit" / "chb05" / "chb05_06.edf")
@@ -326,6 +344,8 @@ def test_build_cache_and_cache_info_commands(corpus, tmp_path, capsys):
         capsys,
     )  # fmt: skip
     assert rc == 1 and "not found" in err
+    rc, _, err = _run_command(build_cmd, [*argv, "--montage", "nonsense"], capsys)
+    assert rc == 1 and "unknown montage 'nonsense'" in err
 
 
 def test_commands_are_registered_with_examples(capsys):

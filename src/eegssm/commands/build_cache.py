@@ -25,6 +25,7 @@ EPILOG = """\
 examples:
   eegssm build-cache --data-dir tusz/v2.0.3 --cache-dir cache/tusz-seizure --workers 8
   eegssm build-cache --data-dir eegmat --cache-dir cache/eegmat-eegm2 --preset eegm2
+  eegssm build-cache --data-dir chbmit --cache-dir cache/chbmit --montage chbmit18
   eegssm cache-info cache/tusz-seizure
 """
 
@@ -45,6 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["seizure", "eegm2"],
         help="preprocessing preset (default: seizure = 19 ch, 256 Hz, 60 s windows, 10 s stride;"
         " eegm2 = 19 ch, 128 Hz, 10 s windows)",
+    )
+    p.add_argument(
+        "--montage",
+        default=None,
+        metavar="NAME",
+        help="override the preset's montage: ref19 (default), tcp, chbmit18, chbmit23 (CHB-MIT's "
+        "bipolar recordings), as_is",
     )
     p.add_argument(
         "--workers",
@@ -73,11 +81,12 @@ def run(args: argparse.Namespace) -> int:
             args.data_dir,
             args.cache_dir,
             preset=args.preset,
+            overrides={"montage": args.montage} if args.montage else None,
             workers=args.workers,
             retry_failed=args.retry_failed,
             progress=not args.no_progress,
         )
-    except (FileNotFoundError, RuntimeError) as exc:
+    except (FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(report.summary())

@@ -97,6 +97,7 @@ def build_cache(
     data_dir: str | Path,
     cache_dir: str | Path,
     preset: str | Any = "seizure",
+    overrides: dict[str, Any] | None = None,
     workers: int = 1,
     retry_failed: bool = False,
     progress: bool = True,
@@ -109,6 +110,8 @@ def build_cache(
         cache_dir: output folder (created); may lie inside ``data_dir`` (it is not searched).
         preset: preset name (``"seizure"``, ``"eegm2"``) or a
             :class:`~eegssm.preprocessing.PreprocessConfig`.
+        overrides: config fields replacing the preset's (e.g. ``{"montage": "chbmit18"}``);
+            recorded in the manifest's ``config``.
         workers: worker processes (``<= 1``: run in this process).
         retry_failed: also redo recordings that failed in an earlier run.
         progress: show a tqdm progress bar on stderr.
@@ -119,7 +122,10 @@ def build_cache(
 
     Raises:
         RuntimeError: another build holds the cache folder's lock.
+        FileNotFoundError: ``data_dir`` does not exist.
+        ValueError: unknown preset or montage, invalid override.
     """
+    from eegssm.preprocessing.montages import get_montage
     from eegssm.preprocessing.pipeline import PreprocessConfig, get_preset
 
     t0 = time.perf_counter()
@@ -128,6 +134,9 @@ def build_cache(
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: data folder not found")
     cfg = get_preset(preset) if isinstance(preset, str) else preset
+    if overrides:
+        cfg = PreprocessConfig(**{**cfg.model_dump(), **overrides})  # validated
+    get_montage(cfg.montage)  # an unknown montage fails here, not once per recording
     if not isinstance(cfg, PreprocessConfig):
         raise TypeError(f"preset must be a name or a PreprocessConfig, got {type(preset)}")
     phash = mf.preset_hash(cfg)

@@ -16,15 +16,16 @@ Layouts understood (paths relative to the corpus folder):
 Annotations of one EDF are the union of: its EDF+ annotations (read with the signals), a
 ``<stem>.csv_bi`` beside it (TUSZ), a ``<stem>_events.tsv`` (BIDS; ``..._eeg.edf`` pairs with
 ``..._events.tsv``), and the folder-level CHB-MIT ``*-summary.txt`` and Siena
-``Seizures-list-*.txt`` in the EDF's folder.
+``Seizures-list-*.txt`` in the EDF's folder (parsed again for each recording: they are small,
+and each recording then gets the same events and warnings whichever worker reads it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from eegssm.io.types import Event
@@ -151,7 +152,12 @@ def sidecar_annotations(edf: str | Path) -> Annotations:
         EEGReadError: an annotation file exists but cannot be parsed (the labels of the recording
             would be wrong, so the caller should treat the recording as failed).
     """
-    from eegssm.io.annotations import read_bids_events, read_csv_bi
+    from eegssm.io.annotations import (
+        read_bids_events,
+        read_chbmit_summary,
+        read_csv_bi,
+        read_siena_seizures,
+    )
 
     edf = Path(edf)
     events: list[Event] = []
@@ -172,31 +178,27 @@ def sidecar_annotations(edf: str | Path) -> Annotations:
             sources.append(f"bids:{tsv.name}")
             break
     for summary in sorted(edf.parent.glob("*-summary.txt")):
-        parsed = _chbmit(str(summary))
+        parsed = _folder_list(read_chbmit_summary, summary, edf.name)
         sources.append(f"chbmit:{summary.name}")
         if edf.name in parsed.files:
             events += parsed.events_for(edf.name)
         else:
             notes.append(f"{summary.name} does not list {edf.name}; no seizures assumed")
     for listing in sorted(edf.parent.glob("Seizures-list-*.txt")):
-        parsed = _siena(str(listing))
+        parsed = _folder_list(read_siena_seizures, listing, edf.name)
         sources.append(f"siena:{listing.name}")
         if edf.name in parsed.files:  # Siena lists only the files that hold seizures
             events += parsed.events_for(edf.name)
     return Annotations(events, sources, notes)
 
 
-@lru_cache(maxsize=64)
-def _chbmit(path: str):
-    """Parsed CHB-MIT summary, once per worker process."""
-    from eegssm.io.annotations import read_chbmit_summary
-
-    return read_chbmit_summary(path)
-
-
-@lru_cache(maxsize=64)
-def _siena(path: str):
-    """Parsed Siena seizure list, once per worker process."""
-    from eegssm.io.annotations import read_siena_seizures
-
-    return read_siena_seizures(path)
+def _folder_list(reader, path: Path, edf_name: str):
+    """Parse a folder-level list (CHB-MIT summary, Siena list), passing on only the warnings
+    that name ``edf_name`` (a warning about another file of the folder is not this file's)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        parsed = reader(path)
+    for w in caught:
+        if edf_name in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return parsed
