@@ -154,12 +154,13 @@ def test_bad_arguments():
 # --- heads -----------------------------------------------------------------------------------
 
 
-def test_temporal_statistics_vs_numpy():
-    h = torch.randn(2, 3, 37, dtype=torch.float64)
+@pytest.mark.parametrize("n", [1, 2, 37, 160])
+def test_temporal_statistics_vs_numpy(n):
+    h = torch.randn(2, 3, n)
     got = temporal_statistics(h).numpy()
-    a = h.numpy()
+    a = h.double().numpy()
     want = np.stack(
-        [a.min(-1), a.max(-1), a.mean(-1), a.std(-1, ddof=1)]
+        [a.min(-1), a.max(-1), a.mean(-1), (a.std(-1, ddof=1) if n > 1 else 0 * a[..., 0])]
         + [np.quantile(a, q, axis=-1) for q in (0.05, 0.25, 0.5, 0.75, 0.95)],
         axis=-1,
     )

@@ -39,14 +39,20 @@ def temporal_statistics(h: Tensor) -> Tensor:
         h: ``(B, D, L)``.
 
     Returns:
-        ``(B, D, 9)``: min, max, mean, std (unbiased; 0 when ``L = 1``), then the 5, 25, 50, 75
-        and 95 % quantiles (linear interpolation).
+        ``(B, D, 9)`` float32: min, max, mean, std (unbiased; 0 when ``L = 1``), then the 5, 25,
+        50, 75 and 95 % quantiles (linear interpolation, as ``numpy.quantile``). Computed from one
+        sort, so it has no size limit (``torch.quantile`` refuses inputs over 16 M elements).
     """
     h = h.float()
-    q = torch.tensor(QUANTILES, dtype=h.dtype, device=h.device)
-    quant = torch.quantile(h, q, dim=-1).permute(1, 2, 0)  # (B, D, 5)
-    std = h.std(dim=-1) if h.shape[-1] > 1 else torch.zeros_like(h[..., 0])
-    basic = torch.stack([h.amin(dim=-1), h.amax(dim=-1), h.mean(dim=-1), std], dim=-1)
+    n = h.shape[-1]
+    s = h.sort(dim=-1).values  # (B, D, L)
+    pos = torch.tensor(QUANTILES, device=h.device) * (n - 1)  # (5,)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp_max(n - 1)
+    frac = pos - lo
+    quant = s[..., lo] * (1 - frac) + s[..., hi] * frac  # (B, D, 5)
+    std = h.std(dim=-1) if n > 1 else torch.zeros_like(h[..., 0])
+    basic = torch.stack([s[..., 0], s[..., -1], h.mean(dim=-1), std], dim=-1)
     return torch.cat([basic, quant], dim=-1)
 
 
