@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 from pathlib import Path
@@ -218,6 +219,36 @@ def test_parallel_build_equals_serial(corpus, built, tmp_path):
         assert (cache / ours["files"]["x"]).read_bytes() == (
             built / theirs["files"]["x"]
         ).read_bytes()
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="the patched worker must be forked"
+)
+def test_dead_worker_is_listed_as_retryable_and_retried(corpus, built, tmp_path, monkeypatch):
+    from eegssm.data import cache as cache_module
+
+    real = cache_module._windows
+    victim = RECORDINGS[1][0] + ".edf"
+
+    def dying(source, cfg):
+        if str(source).endswith(victim):
+            os._exit(1)  # a worker killed mid-recording (e.g. by the out-of-memory killer)
+        return real(source, cfg)
+
+    monkeypatch.setattr(cache_module, "_windows", dying)
+    cache = tmp_path / "cache"
+    report = build_cache(corpus, cache, workers=2, progress=False)
+    reasons = {f["relpath"]: f["reason"] for f in report.failed}
+    assert "worker process died" in reasons[victim]
+    failed = {f["relpath"]: f for f in Manifest.load(cache).failed}
+    assert failed[victim]["retryable"]
+
+    monkeypatch.setattr(cache_module, "_windows", real)
+    again = build_cache(corpus, cache, workers=1, progress=False)
+    assert victim in again.built
+    assert [r["key"] for r in Manifest.load(cache).recordings] == [
+        r["key"] for r in Manifest.load(built).recordings
+    ]
 
 
 @pytest.mark.parametrize(

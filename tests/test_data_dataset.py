@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +117,11 @@ def test_dataloader_workers_and_balanced_sampler(cache):
         expected = ds.classes[index]
         assert (seizure.sum() > 0) == (expected != 0)
         assert bool(seizure.all()) == (expected == 2)
+
+
+def test_package_import_is_light():
+    code = "import sys, eegssm.data; assert not {'torch', 'mne'} & set(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_window_info(cache):
