@@ -10,7 +10,10 @@ Cache layout (all paths in the manifest are relative to the cache folder)::
       arrays/<key>.mask.npy  (N, W) bool, False on padding past the end of the recording
 
 A fragment exists only once its arrays are complete, so the fragments are the truth and
-``manifest.json`` is an index rebuilt from them. An ``ok`` entry holds::
+``manifest.json`` is an index rebuilt from them (only the recordings found under the data folder
+in the latest run are listed; fragments of removed files stay on disk, unlisted). Windows overlap
+(60 s at a 10 s stride for the seizure preset), so the cache holds each sample about six times:
+about 270 MB per hour of 19-channel EEG at 256 Hz. An ``ok`` entry holds::
 
     key, status="ok", source (absolute path), relpath (to the corpus folder), source_size (bytes),
     source_mtime_ns, preset_hash, subject, split (train/dev/eval or null), session,
