@@ -90,13 +90,14 @@ class DetectorConfig:
     merge: str = "concat"
     node_layers: int = 3
     node_d_state: int = 16
-    node_headdim: int = 16
-    node_chunk: int = 64
+    node_headdim: int = 32
+    node_chunk: int = 16
     edge_layers: int = 1
     d_edge: int = 8
     edge_d_state: int = 8
-    edge_headdim: int = 4
+    edge_headdim: int = 8
     edge_chunk: int = 16
+    edge_pool: int = 4
     top_k: int = 3
     pe_k: int = 16
     pe_interval: int = 5
@@ -147,6 +148,7 @@ PRESETS: dict[str, dict] = {
         d_edge=16,
         edge_d_state=8,
         edge_headdim=4,
+        edge_pool=1,
         readout="flatten",
         readout_dim=512,
         decoder_channels=(256, 128, 64, 32),
@@ -206,16 +208,21 @@ class SSMStack(nn.Sequential):
 class EdgeStream(nn.Module):
     """Learned adjacency from the pairwise similarity of electrode features.
 
-    Per time step, the cosine similarity of every electrode pair ``(i < j)`` → Linear to
-    ``d_edge`` → SSM stack over time for all ``B·P`` pairs in one batch → Linear → softplus edge
-    weight → symmetric adjacency → top-k neighbours per node.
+    Per time step, the cosine similarity of every electrode pair ``(i < j)`` → (mean over
+    ``pool`` steps) → Linear to ``d_edge`` → SSM stack over time for all ``B·P`` pairs in one
+    batch → Linear → softplus edge weight → symmetric adjacency → top-k neighbours per node. With
+    ``pool > 1`` the graph is held for ``pool`` steps; causal mode then delays it by one pooled
+    step (steps ``[p·m, p·(m+1))`` use the graph of steps ``[p·(m-1), p·m)``; the first ``pool``
+    steps get an empty graph, i.e. no message passing).
 
     Shapes: ``e (B, C, L, d)`` → ``adj (B, L, C, C)``.
     """
 
-    def __init__(self, d_edge: int, n_layers: int, top_k: int, **block_kwargs) -> None:
+    def __init__(
+        self, d_edge: int, n_layers: int, top_k: int, pool: int = 1, **block_kwargs
+    ) -> None:
         super().__init__()
-        self.top_k = top_k
+        self.top_k, self.pool, self.causal = top_k, pool, block_kwargs["causal"]
         self.inp = nn.Linear(1, d_edge)
         self.ssm = SSMStack(n_layers, d_edge, **block_kwargs)
         self.out = nn.Linear(d_edge, 1)
@@ -225,11 +232,18 @@ class EdgeStream(nn.Module):
         en = F.normalize(e, dim=-1)
         sim = torch.einsum("bild,bjld->blij", en, en)  # (B, L, C, C)
         i, j = pair_indices(C, e.device)
-        pairs = sim[..., i, j]  # (B, L, P)
-        P = pairs.shape[-1]
-        h = self.inp(pairs.transpose(1, 2).reshape(B * P, L, 1))
-        w = F.softplus(self.out(self.ssm(h))).reshape(B, P, L).transpose(1, 2)  # (B, L, P)
-        return topk_adjacency(pairs_to_adjacency(w, C), self.top_k)
+        pairs = sim[..., i, j].transpose(1, 2)  # (B, P, L)
+        B, P, _ = pairs.shape
+        if self.pool > 1:
+            pairs = F.avg_pool1d(pairs, self.pool, ceil_mode=True)  # (B, P, ceil(L / pool))
+        Lp = pairs.shape[-1]
+        h = self.inp(pairs.reshape(B * P, Lp, 1))
+        w = F.softplus(self.out(self.ssm(h))).reshape(B, P, Lp)
+        if self.pool > 1:
+            if self.causal:
+                w = F.pad(w, (1, 0))[..., :-1]
+            w = w.repeat_interleave(self.pool, dim=-1)[..., :L]
+        return topk_adjacency(pairs_to_adjacency(w.transpose(1, 2), C), self.top_k)
 
 
 class GraphStream(nn.Module):
@@ -329,6 +343,7 @@ class SeizureDetector(nn.Module):
                 cfg.d_edge,
                 cfg.edge_layers,
                 cfg.top_k,
+                cfg.edge_pool,
                 d_state=cfg.edge_d_state,
                 headdim=cfg.edge_headdim,
                 chunk=cfg.edge_chunk,
