@@ -1,0 +1,1 @@
+"""Outputs people look at: the self-contained HTML detection report (``report.html``)."""
