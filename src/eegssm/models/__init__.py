@@ -16,6 +16,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "eegm2": ("EEGM2", "EEGM2Config", "PRESETS", "ResidualMamba", "count_parameters"),
     "eegm2_heads": ("EEGM2Fine", "EEGM2Light", "LinearProbe"),
     "masking": ("mask_spans", "span_mask"),
+    "detector": ("DetectorConfig", "SeizureDetector"),
+    "baselines": ("SeizureTransformerBaseline",),
 }
 
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
