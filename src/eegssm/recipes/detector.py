@@ -1,0 +1,462 @@
+"""Seizure-detector training recipe: corpus → cache → balanced windows → Trainer → operating points.
+
+``train_detector(recipe)`` (``eegssm train CONFIG.yaml``):
+
+1. data: generate the synthetic corpus if the recipe asks for one
+   (:mod:`eegssm.recipes.synthetic_corpus`), build / refresh the window cache
+   (:func:`eegssm.data.build_cache`), select the train and dev subjects (cache splits, or
+   :func:`eegssm.data.split_by_subject`);
+2. training: :class:`eegssm.data.WindowDataset` windows drawn by
+   :class:`eegssm.data.BalancedSampler`, optionally cropped (seizure-centred with some
+   probability), focal loss (α 0.5, γ 2) on per-sample logits with the validity mask, and the shared
+   :class:`eegssm.train.trainer.Trainer` (AdamW without decay on norms / biases / SSM parameters,
+   warm-up + cosine, gradient clipping, NaN guard, bfloat16 autocast on CUDA only, atomic
+   checkpoints, resume);
+3. early stopping on dev: whole dev recordings are rebuilt from the cache, run through
+   :func:`eegssm.inference.predict_proba` (overlapping windows averaged), post-processed at every
+   threshold and scored with OVERLAP (:func:`eegssm.scoring.metrics.postprocessed_sweep`); the
+   metric ``score`` is the sensitivity at ``stop_fa_per_24h`` plus ``1e-3 ×`` sample AUROC as
+   tie-break (AUROC alone when dev holds no seizure);
+4. operating points: with the best weights, thresholds for each FA/24h target are chosen on dev
+   (:func:`eegssm.scoring.operating_points.choose_operating_points`) and written with the
+   preprocessing preset, window / stride and post-processing settings into
+   ``output_dir/model/config.json`` beside ``model.safetensors`` (loadable with
+   ``SeizureDetector.from_pretrained``; :func:`load_detector` also returns the metadata).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from eegssm.recipes.detector_config import DetectorRecipe
+
+log = logging.getLogger(__name__)
+
+#: Tie-break weight of the AUROC in the early-stopping score (below one seizure's sensitivity for
+#: fewer than 1000 dev seizures).
+AUROC_TIE_BREAK = 1e-3
+
+
+# -- data -------------------------------------------------------------------------------------
+def prepare_cache(recipe: DetectorRecipe, progress: bool = True) -> Path:
+    """Generate the corpus (if configured) and build or refresh the window cache; returns it."""
+    from eegssm.data import build_cache
+    from eegssm.recipes.synthetic_corpus import CORPUS_INDEX, generate_corpus
+
+    data = recipe.data
+    cache = Path(data.cache_dir)
+    if data.corpus_dir is None:
+        if not (cache / "manifest.json").is_file():
+            raise FileNotFoundError(f"{cache}: no cache manifest, and no data.corpus_dir to build")
+        return cache
+    corpus = Path(data.corpus_dir)
+    if data.generate is not None and not (corpus / CORPUS_INDEX).is_file():
+        log.info("generating the synthetic corpus in %s", corpus)
+        generate_corpus(corpus, data.generate, progress=progress)
+    report = build_cache(
+        corpus, cache, data.preprocess, workers=data.build_workers, progress=progress
+    )
+    if report.failed:
+        log.warning("%d recordings failed to cache: %s", len(report.failed), report.failed[:3])
+    return cache
+
+
+def split_selection(cache_dir: str | Path, recipe: DetectorRecipe) -> dict[str, dict[str, Any]]:
+    """``{"train": kwargs, "dev": kwargs}`` for :class:`WindowDataset` (``split=`` when the cache
+    has TUSZ-style splits, else ``subjects=`` from :func:`split_by_subject`)."""
+    from eegssm.data import Manifest, split_by_subject
+
+    manifest = Manifest.load(cache_dir)
+    data = recipe.data
+    if any(r.get("split") for r in manifest.recordings):
+        return {"train": {"split": data.train_split}, "dev": {"split": data.dev_split}}
+    for name in (data.train_split, data.dev_split):
+        if name not in data.fractions:
+            raise ValueError(f"data.fractions has no {name!r} split: {data.fractions}")
+    splits = split_by_subject(manifest, data.fractions, data.split_seed)
+    return {
+        "train": {"subjects": splits[data.train_split]},
+        "dev": {"subjects": splits[data.dev_split]},
+    }
+
+
+@dataclass
+class EvalRecording:
+    """One whole preprocessed recording: ``data (C, T)``, ``labels (T,)`` uint8, at ``sfreq``."""
+
+    name: str
+    subject: str
+    data: np.ndarray
+    labels: np.ndarray
+    sfreq: float
+
+    @property
+    def duration(self) -> float:
+        return self.labels.shape[0] / self.sfreq
+
+
+def recordings_from_cache(dataset, max_recordings: int | None = None) -> list[EvalRecording]:
+    """Rebuild whole recordings from a :class:`WindowDataset`'s cached windows.
+
+    Window ``i`` starts at ``i · stride``; the valid (masked) samples of each window are written
+    back into a ``(C, T)`` array, ``T = round(duration_s · sfreq)``.
+    """
+    out = []
+    for rec, entry in enumerate(dataset.entries[:max_recordings]):
+        x, y, mask = dataset.arrays(rec)
+        sfreq, stride = float(entry["sfreq"]), int(entry["stride_samples"])
+        n_times = int(round(entry["duration_s"] * sfreq))
+        data = np.zeros((x.shape[1], n_times), dtype=np.float32)
+        labels = np.zeros(n_times, dtype=np.uint8)
+        for i in range(x.shape[0]):
+            a = i * stride
+            n = min(int(mask[i].sum()), n_times - a)
+            if n > 0:
+                data[:, a : a + n] = x[i, :, :n]
+                labels[a : a + n] = y[i, :n]
+        out.append(EvalRecording(entry["relpath"], entry["subject"], data, labels, sfreq))
+    return out
+
+
+def crop_batch(
+    x: Tensor, y: Tensor, mask: Tensor, length: int, seizure_prob: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Random crops of ``length`` samples from ``x (B, C, W)``, ``y (B, W)``, ``mask (B, W)``.
+
+    With probability ``seizure_prob`` a window holding seizure samples is cropped around a
+    random seizure sample (at a random position inside the crop); otherwise uniformly. Uses the
+    torch RNG (seeded and checkpointed by the Trainer).
+    """
+    B, _, W = x.shape
+    if length >= W:
+        return x, y, mask
+    starts = torch.randint(0, W - length + 1, (B,))
+    positive = (y > 0.5) & mask
+    for b in range(B):
+        idx = torch.nonzero(positive[b]).flatten()
+        if idx.numel() and float(torch.rand(())) < seizure_prob:
+            centre = int(idx[torch.randint(0, idx.numel(), ())])
+            offset = int(torch.randint(0, length, ()))
+            starts[b] = min(max(centre - offset, 0), W - length)
+    index = starts[:, None] + torch.arange(length)[None, :]  # (B, length)
+    xc = torch.gather(x, 2, index[:, None, :].expand(-1, x.shape[1], -1))
+    return xc, torch.gather(y, 1, index), torch.gather(mask, 1, index)
+
+
+# -- evaluation -------------------------------------------------------------------------------
+def predict_recordings(
+    model: torch.nn.Module,
+    recordings: list[EvalRecording],
+    window: int,
+    stride: int,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+) -> list[np.ndarray]:
+    """Per-sample probabilities ``(T,)`` of each recording (overlapping windows averaged)."""
+    from eegssm.inference import predict_proba
+
+    was_training = model.training
+    model.eval()
+    try:
+        return [
+            predict_proba(model, r.data, window, stride, batch_size=batch_size, device=device)
+            for r in recordings
+        ]
+    finally:
+        model.train(was_training)
+
+
+def seizure_track_of(labels: np.ndarray, sfreq: float, name: str = ""):
+    """The :class:`SeizureTrack` of per-sample labels ``(T,)`` (runs of 1 → intervals in s)."""
+    from eegssm.postprocess import runs
+    from eegssm.scoring.segments import SeizureTrack
+
+    s, e = runs(np.asarray(labels) > 0)
+    intervals = np.stack([s, e], axis=1).astype(np.float64) / sfreq
+    return SeizureTrack(intervals, len(labels) / sfreq, name)
+
+
+def thresholds_grid(n: int) -> np.ndarray:
+    """``n`` evenly spaced thresholds strictly inside (0, 1)."""
+    return np.linspace(0.0, 1.0, n + 2)[1:-1]
+
+
+def score_probabilities(
+    recordings: list[EvalRecording],
+    probs: list[np.ndarray],
+    postprocess: dict[str, Any],
+    n_thresholds: int,
+):
+    """Sample AUROC / PR-AUC and the post-processed OVERLAP sweep over ``n_thresholds``.
+
+    Returns:
+        ``(metrics dict, SweepCurve)``; metrics: ``auroc``, ``pr_auc``, ``hours``, ``seizures``.
+    """
+    from eegssm.postprocess import PostprocessConfig
+    from eegssm.scoring.metrics import auroc, postprocessed_sweep, pr_auc
+
+    y = np.concatenate([r.labels for r in recordings]) if recordings else np.zeros(0)
+    p = np.concatenate(probs) if probs else np.zeros(0)
+    sfreq = recordings[0].sfreq if recordings else 256.0
+    pairs = [(pr, seizure_track_of(r.labels, r.sfreq, r.name)) for r, pr in zip(recordings, probs)]
+    curve = postprocessed_sweep(
+        pairs, sfreq, thresholds_grid(n_thresholds), PostprocessConfig(**postprocess)
+    )
+    metrics = {
+        "auroc": auroc(y, p),
+        "pr_auc": pr_auc(y, p),
+        "hours": float(sum(r.duration for r in recordings) / 3600),
+        "seizures": int(curve.targets),
+    }
+    return metrics, curve
+
+
+def sensitivity_at(curve, fa_per_24h: float) -> tuple[float, float, float]:
+    """Best sensitivity with FA/24h ≤ budget: ``(sensitivity, fa_per_24h, threshold)``
+    (``(0, nan, nan)`` when no threshold meets the budget)."""
+    ok = np.flatnonzero(curve.fa_per_24h <= fa_per_24h)
+    if not ok.size:
+        return 0.0, math.nan, math.nan
+    best = ok[np.lexsort((-curve.thresholds[ok], -curve.sensitivity[ok]))[0]]
+    return (
+        float(curve.sensitivity[best]),
+        float(curve.fa_per_24h[best]),
+        float(curve.thresholds[best]),
+    )
+
+
+def make_dev_evaluator(recipe: DetectorRecipe, recordings: list[EvalRecording], device: str):
+    """``evaluate(model) -> {"score", "auroc", "pr_auc", "sensitivity", "fa_per_24h", ...}``."""
+    ev = recipe.evaluation
+    sfreq = recordings[0].sfreq
+    window = int(round(_window_s(recipe) * sfreq))
+    stride = int(round(ev.stride_s * sfreq))
+
+    def evaluate(model: torch.nn.Module) -> dict[str, float]:
+        t0 = time.perf_counter()
+        probs = predict_recordings(model, recordings, window, stride, ev.batch_size, device)
+        metrics, curve = score_probabilities(recordings, probs, ev.postprocess, ev.n_thresholds)
+        sens, fa, th = sensitivity_at(curve, ev.stop_fa_per_24h)
+        auc = metrics["auroc"]
+        if curve.targets:
+            score = sens + (AUROC_TIE_BREAK * auc if math.isfinite(auc) else 0.0)
+        else:
+            score = auc
+        return {
+            "score": float(score),
+            "auroc": float(auc),
+            "pr_auc": float(metrics["pr_auc"]),
+            f"sensitivity_at_{ev.stop_fa_per_24h:g}_fa": sens,
+            "fa_per_24h": fa,
+            "threshold": th,
+            "seconds": time.perf_counter() - t0,
+        }
+
+    return evaluate
+
+
+def _window_s(recipe: DetectorRecipe) -> float:
+    from eegssm.preprocessing.pipeline import get_preset
+
+    return float(get_preset(recipe.data.preprocess).window_s)
+
+
+# -- the model's JSON config ------------------------------------------------------------------
+def model_metadata(model, recipe: DetectorRecipe) -> dict[str, Any]:
+    """What ``config.json`` holds besides the operating points: the fields
+    ``SeizureDetector.from_pretrained`` reads plus preset names, preprocessing and windows."""
+    from eegssm import __version__
+    from eegssm.postprocess import PostprocessConfig
+    from eegssm.preprocessing.pipeline import get_preset
+
+    pre = get_preset(recipe.data.preprocess)
+    return {
+        "model": type(model).__name__,
+        "n_chans": model.n_chans,
+        "n_times": model.n_times,
+        "sfreq": model.sfreq,
+        "config": asdict(model.config),
+        "preset": recipe.model.preset,
+        "core": recipe.model.core,
+        "causal": recipe.model.causal,
+        "preprocess": {"preset": recipe.data.preprocess, "config": pre.model_dump()},
+        "window_s": pre.window_s,
+        "stride_s": recipe.evaluation.stride_s,
+        "postprocess": asdict(PostprocessConfig(**recipe.evaluation.postprocess)),
+        "description": recipe.description,
+        "eegssm_version": __version__,
+    }
+
+
+def load_detector(path: str | Path, device: str = "cpu"):
+    """``(SeizureDetector, metadata dict)`` from a model folder (``config.json`` + weights)."""
+    from eegssm.models.detector import SeizureDetector
+
+    model = SeizureDetector.from_pretrained(path, device=device)
+    model.eval()
+    return model, json.loads((Path(path) / "config.json").read_text())
+
+
+def operating_points_for(
+    curve, targets: list[float], postprocess: dict[str, Any], split: str = "dev"
+) -> list[dict[str, Any]]:
+    """Operating points as JSON dicts with the post-processing off-threshold for each."""
+    from eegssm.postprocess import PostprocessConfig
+    from eegssm.scoring.operating_points import choose_operating_points
+
+    pp = PostprocessConfig(**postprocess)
+    gap = pp.on_threshold - pp.off_threshold
+    out = []
+    for p in choose_operating_points(curve, targets, split):
+        d = asdict(p)
+        d["off_threshold"] = max(p.threshold - gap, 0.0)
+        out.append(d)
+    return out
+
+
+# -- the recipe -------------------------------------------------------------------------------
+def build_model(recipe: DetectorRecipe, n_chans: int, n_times: int, sfreq: float):
+    from eegssm.models.detector import SeizureDetector
+
+    m = recipe.model
+    return SeizureDetector.from_preset(
+        m.preset, n_chans=n_chans, n_times=n_times, sfreq=sfreq, core=m.core, causal=m.causal,
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in m.overrides.items()},
+    )  # fmt: skip
+
+
+def train_detector(
+    recipe: DetectorRecipe, resume: bool = False, device: str = "cpu", progress: bool = True
+) -> dict[str, Any]:
+    """Run the recipe (module docstring); returns a summary (also in ``output_dir/summary.json``).
+
+    Args:
+        recipe: a validated :class:`DetectorRecipe`.
+        resume: continue from ``output_dir/checkpoints/last`` when it exists.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...; mixed precision is used on CUDA only.
+        progress: progress bars.
+    """
+    from torch.utils.data import DataLoader
+
+    from eegssm.data import BalancedSampler, WindowDataset
+    from eegssm.losses import FocalLoss
+    from eegssm.train.checkpoint import load_weights, save_weights, write_json_atomic
+    from eegssm.train.trainer import TrainConfig, Trainer
+
+    t_start = time.perf_counter()
+    out = Path(recipe.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = prepare_cache(recipe, progress=progress)
+    select = split_selection(cache, recipe)
+    train_ds = WindowDataset(cache, **select["train"])
+    dev_ds = WindowDataset(cache, **select["dev"])
+    if len(train_ds) == 0:
+        raise ValueError(f"{cache}: no training windows for {select['train']}")
+    if len(dev_ds) == 0:
+        raise ValueError(f"{cache}: no dev windows for {select['dev']}")
+    entry = train_ds.entries[0]
+    n_chans, window, sfreq = entry["n_channels"], entry["window_samples"], float(entry["sfreq"])
+
+    s = recipe.sampling
+    sampler = BalancedSampler(
+        train_ds.classes, s.partial, s.full, s.background_ratio, seed=recipe.optim.seed
+    )
+    loader = DataLoader(
+        train_ds, batch_size=s.batch_size, sampler=sampler, num_workers=s.num_workers,
+        drop_last=len(sampler) >= s.batch_size,
+    )  # fmt: skip
+    crop = int(round(s.crop_s * sfreq)) if s.crop_s else None
+    focal = FocalLoss(recipe.loss.alpha, recipe.loss.gamma)
+
+    def loss_fn(model, batch) -> Tensor:
+        x, y, mask = batch
+        if crop is not None:
+            x, y, mask = crop_batch(x, y, mask, crop, s.seizure_crop_prob)
+        dev = next(model.parameters()).device
+        return focal(model(x.to(dev)), y.to(dev), mask.to(dev))
+
+    model = build_model(recipe, n_chans, window, sfreq)
+    dev_recs = recordings_from_cache(dev_ds, recipe.evaluation.max_recordings)
+    evaluate = make_dev_evaluator(recipe, dev_recs, device)
+    o = recipe.optim
+    cfg = TrainConfig(
+        max_steps=o.max_steps, lr=o.lr, weight_decay=o.weight_decay, schedule=o.schedule,
+        warmup_steps=o.warmup_steps, grad_clip=o.grad_clip, eval_every=o.eval_every,
+        metric="score", mode="max", patience=o.patience, max_bad_steps=o.max_bad_steps,
+        checkpoint_dir=str(out / "checkpoints"), checkpoint_every=o.checkpoint_every,
+        device=device, amp=o.amp, seed=o.seed, progress=progress,
+    )  # fmt: skip
+    meta = model_metadata(model, recipe)
+    trainer = Trainer(model, loss_fn, cfg, evaluate=evaluate, model_config=meta)
+    t_fit = time.perf_counter()
+    result = trainer.fit(loader, resume=resume)
+    fit_s = time.perf_counter() - t_fit
+
+    best = out / "checkpoints" / "best"
+    if best.is_dir():
+        load_weights(best / "model.safetensors", trainer.model)
+    ev = recipe.evaluation
+    probs = predict_recordings(
+        trainer.model, dev_recs, window, int(round(ev.stride_s * sfreq)), ev.batch_size, device
+    )
+    dev_metrics, curve = score_probabilities(dev_recs, probs, ev.postprocess, ev.n_thresholds)
+    points = operating_points_for(curve, ev.targets_fa_per_24h, ev.postprocess, "dev")
+    meta.update(
+        operating_points=points,
+        operating_points_note=(
+            "thresholds chosen on the dev split with post-processing (on = threshold, off = "
+            "off_threshold) and OVERLAP scoring; FA/24h resolution on dev is "
+            f"{24 / max(dev_metrics['hours'], 1e-9):.1f} per false alarm"
+        ),
+        dev={
+            **dev_metrics,
+            "recordings": len(dev_recs),
+            "subjects": len({r.subject for r in dev_recs}),
+        },
+        training={
+            "steps": result.step,
+            "best_score": result.best_metric,
+            "stopped_early": result.stopped_early,
+            "skipped_steps": result.skipped_steps,
+            "fit_seconds": fit_s,
+            "device": device,
+            "torch_threads": torch.get_num_threads(),
+            "train_windows": len(train_ds),
+            "train_hours": float(sum(e["duration_s"] for e in train_ds.entries) / 3600),
+            "train_subjects": len({e["subject"] for e in train_ds.entries}),
+            "cache": str(cache),
+        },
+        recipe=recipe.model_dump(mode="json"),
+    )  # fmt: skip
+    final = out / "model"
+    final.mkdir(parents=True, exist_ok=True)
+    save_weights(final / "model.safetensors", trainer.model)
+    write_json_atomic(final / "config.json", meta)
+    summary = {
+        "model_dir": str(final),
+        "steps": result.step,
+        "fit_seconds": fit_s,
+        "total_seconds": time.perf_counter() - t_start,
+        "dev": meta["dev"],
+        "operating_points": points,
+    }
+    write_json_atomic(out / "summary.json", summary)
+    return summary
+
+
+def with_thresholds(postprocess: dict[str, Any], point: dict[str, Any]):
+    """A :class:`PostprocessConfig` from a model's post-processing dict at an operating point."""
+    from eegssm.postprocess import PostprocessConfig
+
+    pp = PostprocessConfig(**postprocess)
+    return replace(pp, on_threshold=point["threshold"], off_threshold=point["off_threshold"])
