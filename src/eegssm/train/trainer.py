@@ -14,7 +14,10 @@ optionally ``evaluate(model) -> {metric: value}``. The trainer owns the rest:
 - atomic checkpoints (``checkpoint.save_checkpoint``) in ``checkpoint_dir/last`` and
   ``checkpoint_dir/best``; ``fit(resume=True)`` continues from ``last`` (weights, optimizer,
   scheduler, RNG, step, position in the epoch);
-- a tqdm progress bar and a JSON-lines log ``checkpoint_dir/train_log.jsonl``.
+- a tqdm progress bar and a JSON-lines log ``checkpoint_dir/train_log.jsonl``;
+- data parallelism under ``torchrun`` when a process group is initialised
+  (:mod:`eegssm.train.distributed`): the model is wrapped in DDP, skips are decided on all ranks
+  together, rank 0 logs, evaluates and checkpoints (``self.model`` stays the unwrapped module).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from eegssm.train import distributed as dist_utils
 from eegssm.train.checkpoint import load_training_state, save_checkpoint
 from eegssm.train.optim import param_groups
 
@@ -59,6 +63,7 @@ class TrainConfig:
     amp: bool = True  # bfloat16 autocast, CUDA only
     seed: int = 0
     progress: bool = True
+    find_unused_parameters: bool = False  # DDP only: parameters that get no gradient some steps
 
 
 @dataclass
@@ -117,6 +122,9 @@ class Trainer:
         self.cfg = config
         self.device = torch.device(config.device)
         self.model = model.to(self.device)
+        # under torchrun: the DDP wrapper used for training steps (the model itself otherwise)
+        self.train_model = dist_utils.wrap_model(self.model, config.find_unused_parameters)
+        self.is_main = dist_utils.is_main_process()
         self.loss_fn = loss_fn
         self.evaluate = evaluate
         self.model_config = model_config or {}
@@ -146,25 +154,39 @@ class Trainer:
         }
 
     def save(self, name: str) -> Path | None:
-        """Write ``checkpoint_dir/name`` (no-op without a checkpoint_dir)."""
+        """Write ``checkpoint_dir/name`` (no-op without a checkpoint_dir).
+
+        Distributed: rank 0 writes, every rank waits at a barrier until the write is complete.
+        """
         if self.ckpt_dir is None:
             return None
-        return save_checkpoint(
-            self.ckpt_dir / name,
-            self.model,
-            self.model_config,
-            self._state(),
-            self.optimizer,
-            self.scheduler,
-        )
+        dist_utils.barrier()
+        if self.is_main:
+            save_checkpoint(
+                self.ckpt_dir / name,
+                self.model,
+                self.model_config,
+                self._state(),
+                self.optimizer,
+                self.scheduler,
+            )
+        dist_utils.barrier()
+        return self.ckpt_dir / name
 
     def resume(self) -> bool:
-        """Load ``checkpoint_dir/last`` if it exists; returns whether it did."""
-        if self.ckpt_dir is None or not (self.ckpt_dir / "last").is_dir():
+        """Load ``checkpoint_dir/last`` if it exists; returns whether it did.
+
+        A run killed between the two renames of a checkpoint replacement leaves only
+        ``last.old`` (the previous complete checkpoint); it is used then.
+        """
+        if self.ckpt_dir is None:
             return False
-        state = load_training_state(
-            self.ckpt_dir / "last", self.model, self.optimizer, self.scheduler
-        )
+        folder = self.ckpt_dir / "last"
+        if not folder.is_dir():
+            folder = self.ckpt_dir / "last.old"
+            if not folder.is_dir():
+                return False
+        state = load_training_state(folder, self.model, self.optimizer, self.scheduler)
         self.step, self.epoch = state["step"], state["epoch"]
         self.batch_in_epoch = state["batch_in_epoch"]
         self.best = state["best"]
@@ -174,7 +196,7 @@ class Trainer:
 
     def _log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
-        if self.ckpt_dir is not None:
+        if self.ckpt_dir is not None and self.is_main:
             self.ckpt_dir.mkdir(parents=True, exist_ok=True)
             with open(self.ckpt_dir / "train_log.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
@@ -182,12 +204,14 @@ class Trainer:
     # -- one update --------------------------------------------------------------------------
     def _update(self, batch: Any) -> float | None:
         """One optimizer step; returns the loss, or None if the step was skipped (non-finite)."""
-        self.model.train()
+        self.train_model.train()
         use_amp = self.cfg.amp and self.device.type == "cuda"
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-            loss = self.loss_fn(self.model, batch)
+            loss = self.loss_fn(self.train_model, batch)
         self.optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
+        # distributed: the mean loss over ranks, non-finite if any rank's is (all ranks skip)
+        global_loss = dist_utils.all_reduce_mean(loss.detach())
+        if not torch.isfinite(global_loss):
             return None
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(
@@ -198,15 +222,18 @@ class Trainer:
             return None
         self.optimizer.step()
         self.scheduler.step()
-        return float(loss.detach())
+        return float(global_loss)
 
     def _evaluate(self) -> bool:
         """Run evaluation; save ``best``; returns True when early stopping triggers."""
         if self.evaluate is None:
             return False
         self.model.eval()
-        with torch.no_grad():
-            metrics = self.evaluate(self.model)
+        metrics = None
+        if self.is_main:
+            with torch.no_grad():
+                metrics = self.evaluate(self.model)
+        metrics = dist_utils.broadcast_object(metrics)  # same early-stopping decision everywhere
         self._log({"step": self.step, "eval": metrics})
         key = self.cfg.metric or next(iter(metrics))
         value = metrics[key]
@@ -241,7 +268,7 @@ class Trainer:
             initial=self.step,
             desc="training",
             unit="step",
-            disable=not self.cfg.progress,
+            disable=not self.cfg.progress or not self.is_main,
         )
         started = time.perf_counter()
         while self.step < self.cfg.max_steps and not stopped:
