@@ -1,4 +1,4 @@
-"""Distributed data-parallel training on CPU (gloo): 2 processes equal 1 process on the global batch.
+"""Distributed data-parallel training on CPU (gloo): 2 ranks equal 1 process on the global batch.
 
 Each rank takes an interleaved half of the same balanced draw (``BalancedSampler(num_replicas=2,
 rank=r)``) with a local batch of 4, the reference run takes the whole draw with a batch of 8; the
@@ -146,7 +146,8 @@ def test_two_gloo_ranks_equal_one_process_on_the_global_batch(ddp_runs):
     # the logged loss is the mean over the global batch
     np.testing.assert_allclose(ranks[0]["plain"]["losses"], single["plain"]["losses"], rtol=1e-5)
     # not a vacuous comparison: training moved the weights
-    assert not torch.allclose(single["plain"]["state"]["0.weight"], _model().state_dict()["0.weight"])
+    initial = _model().state_dict()["0.weight"]
+    assert not torch.allclose(single["plain"]["state"]["0.weight"], initial)
 
 
 def test_rank0_alone_checkpoints_and_logs(ddp_runs):
