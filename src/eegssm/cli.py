@@ -22,6 +22,9 @@ COMMAND_MODULES = [
     "eegssm.commands.info",
     "eegssm.commands.build_cache",
     "eegssm.commands.cache_info",
+    "eegssm.commands.train",
+    "eegssm.commands.pretrain",
+    "eegssm.commands.finetune",
 ]
 
 

@@ -1,0 +1,42 @@
+"""``eegssm finetune CONFIG.yaml``: train a classifier (Light, Fine, probe, EEGNet) on windows."""
+
+from __future__ import annotations
+
+import argparse
+
+from eegssm.commands.pretrain import add_common, run_recipe
+
+DESCRIPTION = """\
+Train a window classifier on labelled recordings. Labels come from file-name suffixes
+(data.labels, default eegmat: _1 = rest = 0, _2 = mental arithmetic = 1). Heads:
+  light   frozen pretrained encoder, 9 statistics per feature channel, MLP (EEGM2-Light)
+  fine    pretrained (or, with pretrained: null, random) encoder + mediator trained end to end
+  probe   frozen pretrained encoder, time-averaged features, one linear layer
+  eegnet  the EEGNet-8,2 baseline
+The cross-entropy is weighted by inverse class frequency (class_weights: balanced). Subjects in
+data.val_subjects are held out; their balanced accuracy picks OUTPUT/best. --resume continues
+from OUTPUT/last.
+"""
+
+EPILOG = """\
+examples:
+  eegssm finetune configs/eegm2_finetune_cpu.yaml
+  eegssm finetune configs/eegm2_finetune_cpu.yaml --pretrained runs/eegm2_pretrain/best
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "finetune",
+        help="fine-tune EEGM2 heads (or EEGNet) on labelled windows from a YAML config",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common(p)
+    p.add_argument("--pretrained", help="override pretrained (a pretraining checkpoint folder)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_recipe(args, "finetune")

@@ -1,0 +1,577 @@
+"""EEGM2 recipes: reconstruction pretraining and classification fine-tuning on real EEG.
+
+Data flow (all in memory: eegmat, 48 recordings, is ~60 MB at 128 Hz)::
+
+    EDF ──read_recording──▶ preprocess("eegm2": ref19 montage, 128 Hz, p95 scaling per recording)
+        ──cut_windows──▶ WindowSet(x (N, C, W) float32, y (N,), subject (N,), rec (N,))
+        ──pretrain──▶ EEGM2 (TemporalSpectralLoss, optionally masked)   ─┐ checkpoint folder
+        ──finetune──▶ EEGM2Light / EEGM2Fine / LinearProbe / EEGNet    ─┘ (safetensors + JSON)
+
+Normalisation is per recording (DESIGN.md §7: rest and task recordings of eegmat differ in raw
+amplitude, so a global scale lets a classifier recognise the recording, not the state). Only fully
+valid windows are kept (no zero padding at the end of a recording). Splits are always by subject.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Sampler, TensorDataset
+
+from eegssm.config import (
+    DataConfig,
+    FinetuneConfig,
+    LossConfig,
+    MaskConfig,
+    ModelConfig,
+    OptimConfig,
+    PretrainConfig,
+)
+from eegssm.models.eegm2 import EEGM2
+
+# -- data --------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedRecording:
+    """One preprocessed recording: ``data (C, T)`` float32 (unitless after p95 scaling)."""
+
+    key: str
+    subject: str
+    label: int | None
+    data: np.ndarray
+    sfreq: float
+    ch_names: list[str]
+
+
+@dataclass
+class WindowSet:
+    """Windows of several recordings.
+
+    Attributes:
+        x: ``(N, C, W)`` float32.
+        y: ``(N,)`` int64 class, ``-1`` for unlabelled recordings.
+        subject: ``(N,)`` subject ids (str).
+        rec: ``(N,)`` index of the source recording.
+        sfreq: Hz.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    subject: np.ndarray
+    rec: np.ndarray
+    sfreq: float
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def take(self, keep: np.ndarray) -> WindowSet:
+        """The windows where the boolean ``keep (N,)`` is True (or at the given indices)."""
+        return WindowSet(self.x[keep], self.y[keep], self.subject[keep], self.rec[keep], self.sfreq)
+
+    def of_subjects(self, subjects: Sequence[str], exclude: bool = False) -> WindowSet:
+        """Windows whose subject is (or, with ``exclude``, is not) in ``subjects``."""
+        inside = np.isin(self.subject, np.asarray(list(subjects), dtype=object))
+        return self.take(~inside if exclude else inside)
+
+
+def label_of(stem: str, labels: dict[str, int]) -> int | None:
+    """Class of a file stem from its suffix (longest matching suffix wins), or None."""
+    hits = [s for s in labels if stem.endswith(s)]
+    return labels[max(hits, key=len)] if hits else None
+
+
+def subject_of(stem: str, subject_regex: str) -> str:
+    """Subject id: the first group of ``subject_regex`` matched on the stem (else the stem)."""
+    m = re.match(subject_regex, stem)
+    return m.group(1) if m and m.groups() and m.group(1) else stem
+
+
+def load_recordings(cfg: DataConfig, progress: bool = False) -> list[LoadedRecording]:
+    """Read and preprocess every recording under ``cfg.data_dir`` matching ``cfg.pattern``.
+
+    Returns recordings sorted by path. Raises ``FileNotFoundError`` naming the folder when none
+    matches.
+    """
+    from eegssm.io import read_recording
+    from eegssm.preprocessing.pipeline import get_preset, preprocess
+
+    root = Path(cfg.data_dir)
+    paths = sorted(root.rglob(cfg.pattern)) if root.is_dir() else []
+    if cfg.max_recordings:
+        paths = paths[: cfg.max_recordings]
+    if not paths:
+        raise FileNotFoundError(f"no recordings matching {cfg.pattern!r} under {root} (--data-dir)")
+    preset = get_preset("eegm2", sfreq=cfg.sfreq)
+    out = []
+    iterator = paths
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(paths, desc="reading", unit="rec")
+    for path in iterator:
+        rec = preprocess(read_recording(path), preset)
+        out.append(
+            LoadedRecording(
+                key=str(path.relative_to(root)),
+                subject=subject_of(path.stem, cfg.subject_regex),
+                label=label_of(path.stem, cfg.labels),
+                data=rec.data,
+                sfreq=float(rec.sfreq),
+                ch_names=list(rec.ch_names),
+            )
+        )
+    return out
+
+
+def cut_windows(
+    recordings: Sequence[LoadedRecording], window_s: float, stride_s: float | None = None
+) -> WindowSet:
+    """Non-padded windows of ``window_s`` seconds (stride default = window) of each recording.
+
+    A recording shorter than one window contributes nothing.
+    """
+    if not recordings:
+        raise ValueError("no recordings to cut into windows")
+    sfreq = recordings[0].sfreq
+    w = int(round(window_s * sfreq))
+    s = int(round((stride_s or window_s) * sfreq))
+    xs, ys, subs, recs = [], [], [], []
+    for i, r in enumerate(recordings):
+        if r.sfreq != sfreq:
+            raise ValueError(f"{r.key}: {r.sfreq} Hz, expected {sfreq} Hz like the others")
+        n = 0 if r.data.shape[1] < w else 1 + (r.data.shape[1] - w) // s
+        if n == 0:
+            continue
+        view = np.lib.stride_tricks.sliding_window_view(r.data, w, axis=1)[:, ::s][:, :n]
+        xs.append(np.ascontiguousarray(view.transpose(1, 0, 2)))  # (n, C, W)
+        ys.append(np.full(n, -1 if r.label is None else r.label, dtype=np.int64))
+        subs.append(np.full(n, r.subject, dtype=object))
+        recs.append(np.full(n, i, dtype=np.int64))
+    if not xs:
+        raise ValueError(f"every recording is shorter than one {window_s} s window")
+    return WindowSet(
+        np.concatenate(xs).astype(np.float32, copy=False),
+        np.concatenate(ys),
+        np.concatenate(subs),
+        np.concatenate(recs),
+        sfreq,
+    )
+
+
+def subject_folds(subjects: Sequence[str], n_folds: int, seed: int = 0) -> list[list[str]]:
+    """Split subjects into ``n_folds`` disjoint test groups (sizes differ by at most one).
+
+    Returns one sorted subject list per fold; together they cover every subject exactly once.
+    """
+    uniq = sorted(set(subjects))
+    if not 2 <= n_folds <= len(uniq):
+        raise ValueError(f"n_folds must be in [2, {len(uniq)}] for {len(uniq)} subjects")
+    order = [uniq[i] for i in np.random.default_rng(seed).permutation(len(uniq))]
+    return [sorted(order[k::n_folds]) for k in range(n_folds)]
+
+
+class EpochShuffle(Sampler[int]):
+    """Shuffled order that depends only on ``(seed, epoch)``: resuming mid-epoch is exact."""
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def make_loader(x: np.ndarray, y: np.ndarray | None, batch_size: int, seed: int) -> DataLoader:
+    """Shuffled batches ``(x,)`` or ``(x, y)``; the last incomplete batch is dropped if possible."""
+    tensors = [torch.from_numpy(x)] + ([torch.from_numpy(y)] if y is not None else [])
+    drop_last = len(x) > batch_size
+    return DataLoader(
+        TensorDataset(*tensors),
+        batch_size=batch_size,
+        sampler=EpochShuffle(len(x), seed),
+        drop_last=drop_last,
+    )
+
+
+# -- models ------------------------------------------------------------------------------------
+
+
+def build_eegm2(cfg: ModelConfig, n_chans: int, sfreq: float | None = None) -> EEGM2:
+    """EEGM2 of the configured preset and ablations."""
+    return EEGM2.from_preset(
+        cfg.preset, n_chans=n_chans, sfreq=sfreq, multi_branch=cfg.multi_branch, core=cfg.core
+    )
+
+
+def _train_config(opt: OptimConfig, out: str | Path | None, device: str, progress: bool, **kw):
+    from eegssm.train.trainer import TrainConfig
+
+    return TrainConfig(
+        max_steps=opt.max_steps,
+        lr=opt.lr,
+        weight_decay=opt.weight_decay,
+        schedule=opt.schedule,
+        warmup_steps=opt.warmup_steps,
+        grad_clip=opt.grad_clip,
+        eval_every=opt.eval_every,
+        patience=opt.patience,
+        checkpoint_dir=None if out is None else str(out),
+        checkpoint_every=opt.checkpoint_every,
+        device=device,
+        seed=opt.seed,
+        progress=progress,
+        **kw,
+    )
+
+
+def checkpoint_folder(path: str | Path) -> Path:
+    """Checkpoint folder: ``path`` if it holds weights, else ``path/best``, else ``path/last``."""
+    path = Path(path)
+    for cand in (path, path / "best", path / "last"):
+        if (cand / "model.safetensors").is_file():
+            return cand
+    raise FileNotFoundError(f"{path}: no checkpoint (model.safetensors) here or in best/, last/")
+
+
+def load_pretrained(path: str | Path) -> EEGM2:
+    """Rebuild and load the EEGM2 of a pretraining checkpoint (its ``config.json``)."""
+    from eegssm.train.checkpoint import load_weights, read_json
+
+    folder = checkpoint_folder(path)
+    meta = read_json(folder / "config.json")
+    if meta.get("kind") != "eegm2":
+        raise ValueError(f"{folder}: not an EEGM2 pretraining checkpoint (kind={meta.get('kind')})")
+    model = build_eegm2(ModelConfig(**meta["model"]), meta["n_chans"], meta.get("sfreq"))
+    load_weights(folder / "model.safetensors", model)
+    return model
+
+
+# -- pretraining -------------------------------------------------------------------------------
+
+
+class ReconstructionObjective:
+    """``loss_fn(model, batch)`` for the Trainer: (masked) temporal–spectral reconstruction.
+
+    With masking, spans of ``span_s`` seconds are hidden (filled with 0, the signal's centre) and
+    the temporal term covers the hidden samples only (``loss_on="hidden"``) or all of them.
+    """
+
+    def __init__(self, loss: LossConfig, mask: MaskConfig, sfreq: float) -> None:
+        from eegssm.losses import TemporalSpectralLoss
+
+        self.loss = TemporalSpectralLoss(loss.alpha, loss.beta, loss.fft_norm)
+        self.mask = mask
+        self.span = max(1, int(round(mask.span_s * sfreq)))
+
+    def __call__(self, model: nn.Module, batch: Sequence[Tensor], generator=None) -> Tensor:
+        from eegssm.models.masking import mask_spans
+
+        x = batch[0].to(next(model.parameters()).device)
+        if not self.mask.enabled:
+            return self.loss(model(x), x)
+        xm, m = mask_spans(x, self.span, self.mask.ratio, generator, self.mask.per_channel)
+        return self.loss(model(xm), x, m if self.mask.loss_on == "hidden" else None)
+
+
+@torch.no_grad()
+def reconstruction_loss(
+    model: nn.Module, objective: ReconstructionObjective, x: np.ndarray, batch_size: int = 32
+) -> float:
+    """Mean objective over ``x (N, C, W)`` with a fixed masking seed (comparable across calls)."""
+    gen = torch.Generator().manual_seed(1234)
+    total, n = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        xb = torch.from_numpy(x[i : i + batch_size])
+        total += float(objective(model, (xb,), generator=gen)) * len(xb)
+        n += len(xb)
+    return total / max(n, 1)
+
+
+def pretrain(
+    cfg: PretrainConfig,
+    train: WindowSet,
+    val: WindowSet | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    output_dir: str | Path | None = "config",
+):
+    """Pretrain an EEGM2 on ``train.x`` (labels ignored).
+
+    Args:
+        cfg: the pretraining configuration.
+        train: training windows ``(N, C, W)``.
+        val: optional held-out windows; their reconstruction loss picks the ``best`` checkpoint.
+        resume: continue from ``OUTPUT/last``.
+        progress: tqdm bar.
+        output_dir: checkpoint folder; ``"config"`` uses ``cfg.output_dir``, None writes nothing.
+
+    Returns:
+        ``(model, TrainResult)``; the model holds the last weights.
+    """
+    from eegssm.train.trainer import Trainer
+
+    out = cfg.output_dir if output_dir == "config" else output_dir
+    torch.manual_seed(cfg.train.seed)
+    model = build_eegm2(cfg.model, train.x.shape[1], train.sfreq)
+    objective = ReconstructionObjective(cfg.loss, cfg.mask, train.sfreq)
+    evaluate = None
+    if val is not None and len(val):
+
+        def evaluate(m: nn.Module) -> dict[str, float]:
+            return {"val_loss": reconstruction_loss(m, objective, val.x)}
+
+    tcfg = _train_config(
+        cfg.train, out, cfg.device, progress, metric="val_loss" if evaluate else None, mode="min"
+    )
+    meta = {
+        "kind": "eegm2",
+        "n_chans": int(train.x.shape[1]),
+        "sfreq": train.sfreq,
+        "window_s": train.x.shape[2] / train.sfreq,
+        "model": cfg.model.model_dump(),
+        "pretrain": cfg.model_dump(),
+    }
+    trainer = Trainer(model, objective, tcfg, evaluate=evaluate, model_config=meta)
+    loader = make_loader(train.x, None, cfg.train.batch_size, cfg.train.seed)
+    result = trainer.fit(loader, resume=resume)
+    return trainer.model, result
+
+
+# -- fine-tuning -------------------------------------------------------------------------------
+
+
+def build_classifier(
+    cfg: FinetuneConfig, n_chans: int, n_classes: int, sfreq: float, encoder: EEGM2 | None = None
+) -> nn.Module:
+    """The configured head on ``encoder`` (loaded from ``cfg.pretrained`` when None)."""
+    from eegssm.models.baselines_eeg import EEGNet
+    from eegssm.models.eegm2_heads import EEGM2Fine, EEGM2Light, LinearProbe
+
+    if cfg.head == "eegnet":
+        return EEGNet(n_chans, n_classes, sfreq=sfreq)
+    if encoder is None:
+        encoder = (
+            load_pretrained(cfg.pretrained)
+            if cfg.pretrained
+            else build_eegm2(cfg.model, n_chans, sfreq)
+        )
+    if encoder.n_chans != n_chans:
+        raise ValueError(f"encoder has {encoder.n_chans} channels, the data {n_chans}")
+    if cfg.head == "light":
+        return EEGM2Light(encoder, n_classes)
+    if cfg.head == "probe":
+        return LinearProbe(encoder, n_classes)
+    return EEGM2Fine(encoder, n_classes)
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> Tensor:
+    """Inverse-frequency weights ``N / (K · n_k)`` (classes absent from ``y`` get 0)."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    w = np.divide(len(y), n_classes * counts, out=np.zeros_like(counts), where=counts > 0)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+@torch.no_grad()
+def recompute_batchnorm(model: nn.Module, x: np.ndarray, batch_size: int = 64) -> int:
+    """Replace every BatchNorm's running statistics by averages over ``x (N, C, W)``.
+
+    The running mean becomes the exact mean over all windows; the running variance the
+    size-weighted mean of the per-batch (unbiased) variances.
+
+    Other modules stay in eval mode (no dropout). Returns the number of BatchNorm layers reset.
+    Frozen encoders (Light, probe) contain no BatchNorm; the probe's own norm is recomputed.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return 0
+    was_training = model.training
+    model.eval()
+    saved = []
+    for bn in bns:
+        bn.reset_running_stats()
+        saved.append(bn.momentum)
+        bn.train()
+    device = next(model.parameters()).device
+    for i in range(0, len(x), batch_size):
+        xb = torch.from_numpy(x[i : i + batch_size]).to(device)
+        for bn in bns:  # running = weighted mean of batch statistics, weights = batch sizes
+            bn.momentum = len(xb) / (i + len(xb))
+        model(xb)
+    for bn, mom in zip(bns, saved):
+        bn.momentum = mom
+    model.train(was_training)
+    return len(bns)
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    """Class probabilities ``(N, K)`` for windows ``x (N, C, W)`` (eval mode)."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(x), batch_size):
+        logits = model(torch.from_numpy(x[i : i + batch_size]).to(device))
+        out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+
+
+def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """Balanced accuracy (arg-max) and AUROC (binary: P(class 1); multi-class: one-vs-rest macro).
+
+    AUROC is NaN when ``y`` holds a single class.
+    """
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    pred = proba.argmax(axis=1)
+    out = {
+        "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
+        "accuracy": float((pred == y).mean()),
+    }
+    if len(np.unique(y)) < 2:
+        out["auroc"] = math.nan
+    elif proba.shape[1] == 2:
+        out["auroc"] = float(roc_auc_score(y, proba[:, 1]))
+    else:
+        out["auroc"] = float(
+            roc_auc_score(y, proba, multi_class="ovr", labels=range(proba.shape[1]))
+        )
+    return out
+
+
+def finetune(
+    cfg: FinetuneConfig,
+    train: WindowSet,
+    val: WindowSet | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    output_dir: str | Path | None = "config",
+    encoder: EEGM2 | None = None,
+    n_classes: int | None = None,
+):
+    """Train the configured classifier on labelled ``train`` windows.
+
+    Cross-entropy, weighted by inverse class frequency when ``cfg.class_weights == "balanced"``.
+    With ``val``, balanced accuracy on it is evaluated every ``eval_every`` steps and picks the
+    ``best`` checkpoint (and early stopping with ``patience``). BatchNorm statistics are
+    recomputed on the training windows before every evaluation and at the end.
+
+    Returns:
+        ``(model, TrainResult)``; the model holds the last weights.
+    """
+    from eegssm.train.trainer import Trainer
+
+    keep = train.y >= 0
+    train = train.take(keep)
+    if not len(train):
+        raise ValueError("no labelled training windows: check data.labels against the file names")
+    k = n_classes or int(train.y.max()) + 1
+    out = cfg.output_dir if output_dir == "config" else output_dir
+    torch.manual_seed(cfg.train.seed)
+    model = build_classifier(cfg, train.x.shape[1], k, train.sfreq, encoder)
+    weight = class_weights(train.y, k) if cfg.class_weights == "balanced" else None
+
+    def loss_fn(m: nn.Module, batch: Sequence[Tensor]) -> Tensor:
+        device = next(m.parameters()).device
+        x, y = batch[0].to(device), batch[1].to(device)
+        return F.cross_entropy(m(x), y, weight=None if weight is None else weight.to(device))
+
+    evaluate = None
+    if val is not None and len(val):
+        val = val.take(val.y >= 0)
+
+        def evaluate(m: nn.Module) -> dict[str, float]:
+            recompute_batchnorm(m, train.x)
+            return classification_metrics(val.y, predict_proba(m, val.x))
+
+    tcfg = _train_config(
+        cfg.train,
+        out,
+        cfg.device,
+        progress,
+        metric="balanced_accuracy" if evaluate else None,
+        mode="max",
+    )
+    meta = {
+        "kind": "classifier",
+        "head": cfg.head,
+        "n_chans": int(train.x.shape[1]),
+        "n_classes": k,
+        "sfreq": train.sfreq,
+        "window_s": train.x.shape[2] / train.sfreq,
+        "model": cfg.model.model_dump(),
+        "finetune": cfg.model_dump(),
+    }
+    trainer = Trainer(model, loss_fn, tcfg, evaluate=evaluate, model_config=meta)
+    result = trainer.fit(
+        make_loader(train.x, train.y, cfg.train.batch_size, cfg.train.seed), resume
+    )
+    recompute_batchnorm(trainer.model, train.x)
+    return trainer.model, result
+
+
+# -- command entry points ----------------------------------------------------------------------
+
+
+def _split(ws: WindowSet, val_subjects: Sequence[str]) -> tuple[WindowSet, WindowSet | None]:
+    if not val_subjects:
+        return ws, None
+    unknown = sorted(set(val_subjects) - set(ws.subject.tolist()))
+    if unknown:
+        raise ValueError(f"data.val_subjects not found in the data: {unknown}")
+    return ws.of_subjects(val_subjects, exclude=True), ws.of_subjects(val_subjects)
+
+
+def run_pretrain(cfg: PretrainConfig, resume: bool = False, progress: bool = True) -> dict:
+    """``eegssm pretrain``: load data, pretrain, write checkpoints; returns a summary."""
+    recs = load_recordings(cfg.data, progress)
+    train, val = _split(
+        cut_windows(recs, cfg.data.window_s, cfg.data.stride_s), cfg.data.val_subjects
+    )
+    _, result = pretrain(cfg, train, val, resume=resume, progress=progress)
+    return _summary(cfg.output_dir, result, len(recs), len(train), val)
+
+
+def run_finetune(
+    cfg: FinetuneConfig, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """``eegssm finetune``: load data, train the head, write checkpoints; returns a summary."""
+    recs = load_recordings(cfg.data, progress)
+    ws = cut_windows(recs, cfg.data.window_s, cfg.data.stride_s)
+    train, val = _split(ws, cfg.data.val_subjects)
+    labelled = ws.y[ws.y >= 0]
+    n_classes = int(labelled.max()) + 1 if len(labelled) else None
+    model, result = finetune(cfg, train, val, resume=resume, progress=progress, n_classes=n_classes)
+    summary = _summary(cfg.output_dir, result, len(recs), len(train), val)
+    if val is not None and len(val):
+        v = val.take(val.y >= 0)
+        summary["val_last"] = classification_metrics(v.y, predict_proba(model, v.x))
+    return summary
+
+
+def _summary(out: str, result, n_recs: int, n_train: int, val: WindowSet | None) -> dict:
+    return {
+        "output_dir": str(out),
+        "recordings": n_recs,
+        "train_windows": n_train,
+        "val_windows": 0 if val is None else len(val),
+        "steps": result.step,
+        "epochs": result.epoch,
+        "best_metric": result.best_metric,
+        "stopped_early": result.stopped_early,
+        "skipped_steps": result.skipped_steps,
+    }
