@@ -1,0 +1,216 @@
+"""Seizure-detector recipe: config validation, a tiny end-to-end run, resume, operating points,
+and the bundled checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from eegssm.recipes.detector_config import RecipeConfigError, load_recipe, validate_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A few thousand parameters: the run checks the wiring, not the accuracy.
+TINY = {
+    "stem_channels": [8, 8],
+    "tcn_channels": [8],
+    "tcn_dilations": [1],
+    "d_node": 8,
+    "node_layers": 1,
+    "node_headdim": 8,
+    "edge_layers": 1,
+    "d_edge": 4,
+    "edge_headdim": 4,
+    "readout_dim": 8,
+    "decoder_channels": [8, 8, 8],
+}
+
+
+def tiny_recipe(root: Path, output: str = "run", **optim) -> dict:
+    return {
+        "output_dir": str(root / output),
+        "data": {
+            "corpus_dir": str(root / "corpus"),
+            "cache_dir": str(root / "cache"),
+            "generate": {
+                "eegmat_dir": None,
+                "fractions": {"train": 0.5, "dev": 0.5, "eval": 0.0},
+                "synthetic_subjects": 4,
+                "synthetic_duration_s": 80.0,
+                "synthetic_seizures": 1,
+                "seizure_duration_s": [10.0, 20.0],
+                "seizure_amplitude_uv": [150.0, 250.0],
+            },
+        },
+        "model": {"preset": "fast", "overrides": TINY},
+        "sampling": {"batch_size": 2, "crop_s": 10.0},
+        "optim": {"max_steps": 3, "eval_every": 3, "warmup_steps": 1, **optim},
+        "evaluation": {"stride_s": 30.0, "n_thresholds": 9},
+    }
+
+
+# -- configuration ----------------------------------------------------------------------------
+def test_unknown_key_is_a_clear_error(tmp_path):
+    raw = tiny_recipe(tmp_path)
+    raw["sampling"]["batchsize"] = 4
+    raw["data"]["generate"]["copiez"] = 2
+    with pytest.raises(RecipeConfigError) as err:
+        validate_recipe(raw, source="bad.yaml")
+    msg = str(err.value)
+    assert "bad.yaml" in msg
+    assert "sampling.batchsize: unknown key" in msg
+    assert "data.generate.copiez: unknown key" in msg
+
+
+def test_bad_values_and_model_overrides_are_refused(tmp_path):
+    raw = tiny_recipe(tmp_path)
+    raw["model"]["overrides"] = {"d_nodes": 8}
+    raw["optim"]["max_steps"] = 0
+    with pytest.raises(RecipeConfigError) as err:
+        validate_recipe(raw)
+    assert "d_nodes" in str(err.value)
+    assert "optim.max_steps" in str(err.value)
+    raw = tiny_recipe(tmp_path)
+    raw["evaluation"]["postprocess"] = {"on_threshold": 0.2, "off_threshold": 0.5}
+    with pytest.raises(RecipeConfigError, match="evaluation.postprocess"):
+        validate_recipe(raw)
+
+
+def test_shipped_recipe_is_valid_and_overrides_apply():
+    recipe = load_recipe(ROOT / "configs" / "detector_synthetic.yaml", {"optim.max_steps": 7})
+    assert recipe.optim.max_steps == 7
+    assert recipe.model.preset == "fast"
+    assert (recipe.loss.alpha, recipe.loss.gamma) == (0.5, 2.0)
+    assert recipe.evaluation.targets_fa_per_24h == [10.0, 5.0, 2.5, 1.0]
+
+
+def test_train_command_reports_config_errors(tmp_path, capsys):
+    from eegssm.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("output_dir: x\ndata: {cache_dir: y}\nmodle: {}\n")
+    assert main(["train", str(bad)]) == 2
+    assert "modle: unknown key" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "missing.yaml")]) == 2
+
+
+# -- pieces -----------------------------------------------------------------------------------
+def test_crop_batch_keeps_alignment_and_finds_seizures():
+    from eegssm.recipes.detector import crop_batch
+
+    torch.manual_seed(0)
+    B, C, W, L = 6, 2, 400, 50
+    t = torch.arange(W, dtype=torch.float32)
+    x = t.expand(B, C, W).clone()
+    y = torch.zeros(B, W)
+    y[:, 300:310] = 1
+    mask = torch.ones(B, W, dtype=torch.bool)
+    xc, yc, mc = crop_batch(x, y, mask, L, seizure_prob=1.0)
+    assert xc.shape == (B, C, L) and yc.shape == (B, L) and mc.shape == (B, L)
+    starts = xc[:, 0, 0].long()
+    for b in range(B):  # labels follow the signal; every crop holds seizure samples
+        assert torch.equal(xc[b, 1], t[starts[b] : starts[b] + L])
+        assert torch.equal(yc[b], y[b, starts[b] : starts[b] + L])
+        assert yc[b].sum() > 0
+
+
+def test_recordings_from_cache_rebuild_the_signal(tmp_path):
+    from eegssm.data import WindowDataset, build_cache
+    from eegssm.data.synthetic import make_recording, write_synthetic
+    from eegssm.io.read import read_recording
+    from eegssm.preprocessing.pipeline import preprocess
+    from eegssm.recipes.detector import recordings_from_cache
+
+    kw = {"n_seizures": 1, "seed": 3, "seizure_duration_s": (10.0, 20.0)}
+    write_synthetic(tmp_path / "data" / "s1" / "rec", duration_s=75.0, **kw)
+    build_cache(tmp_path / "data", tmp_path / "cache", progress=False)
+    (rec,) = recordings_from_cache(WindowDataset(tmp_path / "cache"))
+    direct = preprocess(read_recording(tmp_path / "data" / "s1" / "rec.edf"), "seizure")
+    assert rec.data.shape == direct.data.shape
+    np.testing.assert_allclose(rec.data, direct.data, atol=1e-5)
+    truth = make_recording(75.0, **kw).events[0]
+    on = np.flatnonzero(rec.labels)
+    assert abs(on[0] / 256 - truth.start) < 0.01 and abs((on[-1] + 1) / 256 - truth.stop) < 0.01
+
+
+# -- end to end -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from eegssm.recipes.detector import train_detector
+
+    root = tmp_path_factory.mktemp("detector")
+    recipe = validate_recipe(tiny_recipe(root))
+    summary = train_detector(recipe, progress=False)
+    return root, recipe, summary
+
+
+def test_tiny_run_writes_a_loadable_model_with_operating_points(trained):
+    from eegssm.models.detector import SeizureDetector
+
+    root, recipe, summary = trained
+    assert summary["steps"] == 3
+    model_dir = root / "run" / "model"
+    model = SeizureDetector.from_pretrained(model_dir)
+    assert model.config.d_node == 8 and model.n_chans == 19
+    meta = json.loads((model_dir / "config.json").read_text())
+    points = meta["operating_points"]
+    assert [p["target_fa_per_24h"] for p in points] == [10.0, 5.0, 2.5, 1.0]
+    for p in points:
+        assert 0.0 < p["threshold"] < 1.0 and p["off_threshold"] <= p["threshold"]
+        assert p["chosen_on"] == "dev"
+        assert p["fa_per_24h"] <= p["target_fa_per_24h"] or not p["feasible"]
+    assert meta["preprocess"]["preset"] == "seizure" and meta["window_s"] == 60.0
+    assert meta["stride_s"] == 30.0 and meta["postprocess"]["min_duration_s"] == 3.0
+    assert meta["preset"] == "fast" and meta["core"] == "mamba2" and meta["causal"] is False
+    assert meta["dev"]["seizures"] == 2 and meta["training"]["train_subjects"] == 2
+    log = [json.loads(line) for line in (root / "run/checkpoints/train_log.jsonl").open()]
+    evals = [r["eval"] for r in log if "eval" in r]
+    assert evals and {"score", "auroc", "sensitivity_at_10_fa"} <= set(evals[0])
+    x = torch.randn(1, 19, 256 * 20)
+    with torch.no_grad():
+        assert torch.isfinite(model(x)).all()
+
+
+def test_resume_continues_from_last(trained):
+    from eegssm.recipes.detector import train_detector
+
+    root, _, _ = trained
+    first = json.loads((root / "run/checkpoints/last/state.json").read_text())
+    assert first["step"] == 3
+    recipe = validate_recipe(tiny_recipe(root, max_steps=5, eval_every=5))
+    summary = train_detector(recipe, resume=True, progress=False)
+    assert summary["steps"] == 5
+    log = [json.loads(line) for line in (root / "run/checkpoints/train_log.jsonl").open()]
+    losses = [r["step"] for r in log if "loss" in r]
+    assert losses.count(1) == 1  # the resumed run did not start again from step 1
+    state = json.loads((root / "run/checkpoints/last/state.json").read_text())
+    assert state["step"] == 5
+
+
+# -- the bundled checkpoint -------------------------------------------------------------------
+def test_bundled_checkpoint_loads_and_detects_a_synthetic_seizure():
+    from eegssm.checkpoints import checkpoint_path
+    from eegssm.data.synthetic import make_recording
+    from eegssm.inference import predict_proba
+    from eegssm.preprocessing.pipeline import PreprocessConfig, preprocess
+    from eegssm.preprocessing.windowing import sample_labels
+    from eegssm.recipes.detector import load_detector
+    from eegssm.scoring.metrics import auroc
+
+    path = checkpoint_path()
+    assert sum(p.stat().st_size for p in path.iterdir()) < 20 * 1024 * 1024
+    model, meta = load_detector(path)
+    assert meta["preset"] == "fast" and len(meta["operating_points"]) == 4
+    assert "eegmat" in json.dumps(meta["trained_on"])
+    rec = make_recording(150.0, n_seizures=1, seed=12345, seizure_duration_s=(30.0, 40.0))
+    pre = preprocess(rec, PreprocessConfig(**meta["preprocess"]["config"]))
+    window = int(meta["window_s"] * pre.sfreq)
+    probs = predict_proba(model, pre.data, window, int(meta["stride_s"] * pre.sfreq))
+    assert probs.shape == (pre.data.shape[1],)
+    assert np.isfinite(probs).all() and probs.min() >= 0 and probs.max() <= 1
+    labels = sample_labels(rec.events, pre.data.shape[1], pre.sfreq)
+    assert auroc(labels, probs) > 0.8
