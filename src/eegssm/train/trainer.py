@@ -22,6 +22,8 @@ optionally ``evaluate(model) -> {metric: value}``. The trainer owns the rest:
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
 import math
 import time
@@ -34,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from eegssm.train import distributed as dist_utils
-from eegssm.train.checkpoint import load_training_state, save_checkpoint
+from eegssm.train.checkpoint import CheckpointError, load_training_state, save_checkpoint
 from eegssm.train.optim import param_groups
 
 
@@ -74,6 +76,20 @@ class TrainResult:
     stopped_early: bool
     skipped_steps: int
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+_END = object()
+
+
+def _encode_rng(state: Tensor | None) -> str | None:
+    """A torch RNG state (uint8 tensor) as base64 text for ``state.json``."""
+    return None if state is None else base64.b64encode(state.numpy().tobytes()).decode("ascii")
+
+
+def _decode_rng(text: str | None) -> Tensor | None:
+    if not text:
+        return None
+    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig):
@@ -140,6 +156,9 @@ class Trainer:
         self.evals_without_improvement = 0
         self.skipped = 0
         self.history: list[dict[str, Any]] = []
+        # torch CPU RNG state when the current epoch's iterator was created (DataLoader draws its
+        # worker base seed, RandomSampler its permutation, from the global RNG at that moment)
+        self._epoch_rng: Tensor | None = None
 
     # -- checkpoints -------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -150,6 +169,7 @@ class Trainer:
             "best": self.best,
             "evals_without_improvement": self.evals_without_improvement,
             "skipped": self.skipped,
+            "epoch_rng_state": _encode_rng(self._epoch_rng),
             "train_config": asdict(self.cfg),
         }
 
@@ -187,11 +207,17 @@ class Trainer:
             if not folder.is_dir():
                 return False
         state = load_training_state(folder, self.model, self.optimizer, self.scheduler)
-        self.step, self.epoch = state["step"], state["epoch"]
-        self.batch_in_epoch = state["batch_in_epoch"]
-        self.best = state["best"]
-        self.evals_without_improvement = state["evals_without_improvement"]
-        self.skipped = state["skipped"]
+        try:
+            self.step, self.epoch = int(state["step"]), int(state["epoch"])
+            self.batch_in_epoch = int(state["batch_in_epoch"])
+            self.best = state["best"]
+            self.evals_without_improvement = int(state["evals_without_improvement"])
+            self.skipped = int(state["skipped"])
+            self._epoch_rng = _decode_rng(state.get("epoch_rng_state"))
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(
+                f"{folder / 'state.json'}: not a trainer state (bad or missing {err})"
+            ) from err
         return True
 
     def _log(self, record: dict[str, Any]) -> None:
@@ -250,6 +276,27 @@ class Trainer:
         return patience is not None and self.evals_without_improvement >= patience
 
     # -- the loop ----------------------------------------------------------------------------
+    def _epoch_batches(self, batches: Iterable) -> Iterable:
+        """This epoch's iterator, created under the RNG state the epoch started with.
+
+        Creating a ``DataLoader`` iterator (and fetching its first batch, when a ``RandomSampler``
+        draws its seed) consumes the global torch RNG. After a mid-epoch resume the RNG is that of
+        the checkpoint, so the iterator is created under the saved epoch-start state and the
+        checkpoint's state is put back: the batches and every later random draw (dropout) are
+        those of an uninterrupted run.
+        """
+        if self.batch_in_epoch == 0 or self._epoch_rng is None:
+            self._epoch_rng = torch.get_rng_state()
+            return batches
+        current = torch.get_rng_state()
+        torch.set_rng_state(self._epoch_rng)
+        try:
+            iterator = iter(batches)
+            first = next(iterator, _END)
+        finally:
+            torch.set_rng_state(current)
+        return iterator if first is _END else itertools.chain([first], iterator)
+
     def fit(self, batches: Iterable, resume: bool = False) -> TrainResult:
         """Train until ``max_steps`` updates or early stopping.
 
@@ -276,7 +323,7 @@ class Trainer:
             if hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(self.epoch)
             n_batches = 0
-            for i, batch in enumerate(batches):
+            for i, batch in enumerate(self._epoch_batches(batches)):
                 n_batches += 1
                 if i < self.batch_in_epoch:  # resumed mid-epoch: skip what was consumed
                     continue
