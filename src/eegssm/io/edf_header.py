@@ -92,7 +92,7 @@ def _number(path: Path, raw: bytes, field: str, kind: type = float) -> float:
         value = kind(float(text)) if kind is int else float(text)
         if kind is int and float(text) != value:
             raise ValueError
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: int(float("inf"))
         raise EEGReadError(path, f"header field {field} is not a number: {text!r}", _HINT) from None
     return value
 

@@ -84,6 +84,14 @@ def read_recording(
     _forward_mne_warnings(path, caught)
     # raw channels are the included labels in file order (duplicates renamed by mne).
     raw_labels = [lbl for lbl in labels if lbl in set(include)]
+    if len(raw.ch_names) != len(raw_labels):  # mne decoded the labels differently
+        raise EEGReadError(
+            path,
+            f"mne read {len(raw.ch_names)} of the {len(raw_labels)} signals the header lists "
+            f"({', '.join(map(repr, raw_labels))}); the signal labels may hold control "
+            "characters",
+            _hint(header),
+        )
     order = _order(raw_labels, labels, keep)
     _warn_mixed_rates(path, header, [raw_labels[i] for i in order], float(raw.info["sfreq"]))
     if header.kind.endswith("+D"):
