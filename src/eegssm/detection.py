@@ -1,0 +1,182 @@
+"""Seizure detection on whole recordings: the pipeline behind ``eegssm detect`` and ``detect()``.
+
+``Recording`` ──checkpoint's preprocessing──▶ ``(C, T)`` ──windows + overlap averaging──▶
+probability trace ``(T,)`` ──post-processing at a threshold / FA-rate operating point──▶ events.
+
+A checkpoint is a folder with ``model.safetensors`` and ``config.json``; besides the architecture
+the JSON holds the preprocessing preset and config, ``window_s`` / ``stride_s``, the
+post-processing settings and the operating points chosen on the dev split (see
+``eegssm.recipes.detector.model_metadata``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from eegssm.io.types import Event, Recording
+from eegssm.postprocess import PostprocessConfig, postprocess
+
+
+@dataclass
+class DetectionResult:
+    """What detection found in one recording.
+
+    Attributes:
+        recording: the preprocessed recording the model saw.
+        probs: float32 ``(T,)`` seizure probability per sample of ``recording``.
+        events: detected seizure events (seconds).
+        postprocess: the post-processing settings used (thresholds included).
+        timings: seconds spent per stage (``preprocess``, ``model``, ``postprocess``).
+    """
+
+    recording: Recording
+    probs: np.ndarray
+    events: list[Event]
+    postprocess: PostprocessConfig
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Detector:
+    """A seizure detector with everything needed to run it on a raw recording.
+
+    Args:
+        model: maps ``(B, C, W)`` to per-sample logits ``(B, W)``.
+        meta: the checkpoint's ``config.json`` contents.
+        device: where the model runs.
+        batch_size: windows per forward pass.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        meta: dict[str, Any],
+        device: str | torch.device = "cpu",
+        batch_size: int = 8,
+    ) -> None:
+        from eegssm.preprocessing.pipeline import PreprocessConfig, get_preset
+
+        self.model = model.to(device).eval()
+        self.meta = meta
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        pre = meta.get("preprocess", {})
+        self.preprocess_config = (
+            PreprocessConfig(**pre["config"])
+            if "config" in pre
+            else get_preset(pre.get("preset", "seizure"))
+        )
+        self.window_s = float(meta.get("window_s", self.preprocess_config.window_s))
+        self.stride_s = float(meta.get("stride_s", self.window_s / 2))
+        self.postprocess_defaults = PostprocessConfig(**meta.get("postprocess", {}))
+        self.operating_points = list(meta.get("operating_points", []))
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path | None = None, device: str = "cpu", batch_size: int = 8
+    ) -> Detector:
+        """Load a checkpoint folder (default: the bundled one)."""
+        from eegssm.models.detector import SeizureDetector
+
+        if path is None:
+            from eegssm.checkpoints import checkpoint_path
+
+            path = checkpoint_path()
+        path = Path(path)
+        config = path / "config.json"
+        if not config.is_file():
+            raise FileNotFoundError(
+                f"{path}: not a detector checkpoint (no config.json). Pass the folder written by "
+                "`eegssm train` or leave --checkpoint out to use the bundled one."
+            )
+        model = SeizureDetector.from_pretrained(path, device=device)
+        return cls(model, json.loads(config.read_text()), device, batch_size)
+
+    @property
+    def name(self) -> str:
+        m = self.meta
+        return f"{m.get('model', 'model')} {m.get('preset', '')} {m.get('core', '')}".strip()
+
+    def postprocess_config(
+        self, threshold: float | None = None, fa_per_24h: float | None = None
+    ) -> PostprocessConfig:
+        """Post-processing at an explicit threshold, at the operating point for a target
+        FA/24h (chosen on the dev split), or the checkpoint's defaults."""
+        pp = self.postprocess_defaults
+        gap = pp.on_threshold - pp.off_threshold
+        if threshold is not None and fa_per_24h is not None:
+            raise ValueError("give either a threshold or a target FA/24h, not both")
+        if threshold is not None:
+            if not 0.0 < threshold <= 1.0:
+                raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+            return replace(pp, on_threshold=threshold, off_threshold=max(threshold - gap, 0.0))
+        if fa_per_24h is not None:
+            if not self.operating_points:
+                raise ValueError("this checkpoint stores no operating points; use --threshold")
+            known = sorted(float(p["target_fa_per_24h"]) for p in self.operating_points)
+            match = [
+                p for p in self.operating_points if float(p["target_fa_per_24h"]) == fa_per_24h
+            ]
+            if not match:
+                raise ValueError(
+                    f"no operating point for {fa_per_24h} FA/24h in this checkpoint; "
+                    f"available: {known}"
+                )
+            p = match[0]
+            return replace(
+                pp, on_threshold=float(p["threshold"]), off_threshold=float(p["off_threshold"])
+            )
+        return pp
+
+    def run(
+        self,
+        recording: Recording,
+        threshold: float | None = None,
+        fa_per_24h: float | None = None,
+        progress: bool | str = False,
+    ) -> DetectionResult:
+        """Preprocess, infer and post-process one raw recording."""
+        from eegssm.inference import predict_proba
+        from eegssm.preprocessing.pipeline import preprocess
+
+        pp = self.postprocess_config(threshold, fa_per_24h)
+        t0 = time.perf_counter()
+        clean = preprocess(recording, self.preprocess_config)
+        t1 = time.perf_counter()
+        window = int(round(self.window_s * clean.sfreq))
+        stride = int(round(self.stride_s * clean.sfreq))
+        probs = predict_proba(
+            self.model, clean.data, window, stride, self.batch_size, self.device, progress
+        )
+        t2 = time.perf_counter()
+        events = postprocess(probs, clean.sfreq, pp)
+        t3 = time.perf_counter()
+        timings = {"preprocess": t1 - t0, "model": t2 - t1, "postprocess": t3 - t2}
+        return DetectionResult(clean, probs, events, pp, timings)
+
+
+def detect(
+    recording: Recording | str | Path,
+    checkpoint: str | Path | None = None,
+    threshold: float | None = None,
+    fa_per_24h: float | None = None,
+    device: str = "cpu",
+) -> DetectionResult:
+    """Detect seizures in a recording (a ``Recording`` or an EDF/BDF path).
+
+    Example:
+        >>> from eegssm.detection import detect
+        >>> result = detect("patient01.edf", fa_per_24h=5)
+        >>> [(e.start, e.stop, e.confidence) for e in result.events]
+    """
+    if not isinstance(recording, Recording):
+        from eegssm.io import read_recording
+
+        recording = read_recording(recording)
+    return Detector.from_checkpoint(checkpoint, device).run(recording, threshold, fa_per_24h)

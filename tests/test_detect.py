@@ -1,0 +1,114 @@
+"""`eegssm detect` and the detection pipeline, on generated recordings and a small checkpoint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+
+from eegssm.cli import main
+from eegssm.data.synthetic import write_synthetic
+from eegssm.detection import Detector, detect
+from eegssm.io.annotations import read_bids_events, read_csv_bi
+from eegssm.postprocess import PostprocessConfig
+
+POINTS = [
+    {"target_fa_per_24h": 10.0, "threshold": 0.6, "off_threshold": 0.52, "chosen_on": "dev"},
+    {"target_fa_per_24h": 1.0, "threshold": 0.9, "off_threshold": 0.82, "chosen_on": "dev"},
+]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A small untrained detector saved with the metadata `eegssm train` writes."""
+    from eegssm.models.detector import SeizureDetector
+    from eegssm.preprocessing.pipeline import get_preset
+
+    folder = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    model = SeizureDetector.from_preset("fast", n_chans=19, n_times=15360)
+    model.save_pretrained(folder)
+    meta = json.loads((folder / "config.json").read_text())
+    pre = get_preset("seizure", window_s=20.0, stride_s=10.0)
+    meta.update(
+        preset="fast",
+        core="mamba2",
+        preprocess={"preset": "seizure", "config": pre.model_dump()},
+        window_s=20.0,
+        stride_s=10.0,
+        postprocess=asdict(PostprocessConfig()),
+        operating_points=POINTS,
+    )
+    (folder / "config.json").write_text(json.dumps(meta))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def edf_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("edf")
+    write_synthetic(folder / "a" / "rec1", duration_s=70.0, n_seizures=1, seed=1,
+                    seizure_duration_s=(15, 20), min_gap_s=5)  # fmt: skip
+    write_synthetic(folder / "rec2", duration_s=45.0, n_seizures=0, seed=2)
+    (folder / "rec2.csv_bi").unlink()  # one recording without annotations
+    return folder
+
+
+def test_operating_points_and_thresholds(checkpoint):
+    det = Detector.from_checkpoint(checkpoint)
+    assert det.postprocess_config().on_threshold == PostprocessConfig().on_threshold
+    pp = det.postprocess_config(fa_per_24h=1.0)
+    assert (pp.on_threshold, pp.off_threshold) == (0.9, 0.82)
+    pp = det.postprocess_config(threshold=0.5)
+    gap = PostprocessConfig().on_threshold - PostprocessConfig().off_threshold
+    assert pp.on_threshold == 0.5 and pp.off_threshold == pytest.approx(0.5 - gap)
+    with pytest.raises(ValueError, match=r"available: \[1.0, 10.0\]"):
+        det.postprocess_config(fa_per_24h=5.0)
+    with pytest.raises(ValueError, match="either"):
+        det.postprocess_config(threshold=0.5, fa_per_24h=1.0)
+    with pytest.raises(FileNotFoundError, match="not a detector checkpoint"):
+        Detector.from_checkpoint(checkpoint.parent)
+
+
+def test_detect_api_probabilities_cover_recording(checkpoint, edf_folder):
+    result = detect(edf_folder / "a" / "rec1.edf", checkpoint=checkpoint, threshold=0.5)
+    rec = result.recording
+    assert result.probs.shape == (rec.n_times,) and rec.sfreq == 256.0
+    assert (
+        np.isfinite(result.probs).all() and (0 <= result.probs).all() and (result.probs <= 1).all()
+    )
+    assert rec.n_channels == 19 and set(result.timings) == {"preprocess", "model", "postprocess"}
+    assert all(0 <= e.start < e.stop <= rec.duration + 1e-6 for e in result.events)
+
+
+def test_detect_command_writes_outputs(checkpoint, edf_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    ckpt, report = str(checkpoint), str(tmp_path / "r.html")
+    code = main(["detect", str(edf_folder), "--checkpoint", ckpt, "--out", str(out),
+                 "--threshold", "0.5", "--quiet", "--report", report])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "rec1.edf" in printed and "rec2.edf" in printed
+    for stem in ("rec1", "rec2"):
+        doc = json.loads((out / f"{stem}.json").read_text())
+        csv = read_csv_bi(out / f"{stem}.csv_bi")
+        tsv = read_bids_events(out / f"{stem}_events.tsv")
+        assert csv.duration == pytest.approx(doc["duration_s"], abs=1e-3)
+        assert len(csv.seizures) == len(doc["events"]) == sum(e.label != "bckg" for e in tsv.events)
+        assert (out / f"{stem}_report.html").is_file()  # several inputs: one report each
+    assert "overlap_score" in json.loads((out / "rec1.json").read_text())  # has csv_bi
+    assert "overlap_score" not in json.loads((out / "rec2.json").read_text())
+
+
+def test_detect_command_errors(checkpoint, tmp_path, capsys):
+    assert main(["detect", str(tmp_path / "missing.edf"), "--checkpoint", str(checkpoint)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["detect", str(tmp_path / "empty"), "--checkpoint", str(checkpoint)]) == 2
+    bad = tmp_path / "bad.edf"
+    bad.write_bytes(b"0       garbage header")
+    code = main(["detect", str(bad), "--checkpoint", str(checkpoint), "--out", str(tmp_path)])
+    assert code == 1 and "bad.edf" in capsys.readouterr().err
+    assert main(["detect", "--checkpoint", str(checkpoint), "--fa-per-24h", "3"]) == 2
