@@ -95,6 +95,8 @@ def read_bids_events(path: str | PathLike) -> BidsEvents:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise EEGReadError(path, f"cannot open events file: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise EEGReadError(path, f"not a UTF-8 text file ({exc})", "is it an events.tsv?") from exc
     rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
     header = text.splitlines()[0].split("\t") if text.strip() else []
     missing = [c for c in ("onset", "duration", "eventType") if c not in header]

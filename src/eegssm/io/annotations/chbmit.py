@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from os import PathLike
@@ -65,6 +66,19 @@ class ChbmitSummary:
         return self.files[Path(edf_name).name].events
 
 
+def _number(path: Path, lineno: int, text: str, what: str, kind: type = float) -> float:
+    """``text`` as a finite number, or an :class:`EEGReadError` naming the file and line."""
+    words = text.split()
+    try:
+        value = kind(words[0]) if words else kind("")
+        if not math.isfinite(value):
+            raise ValueError
+    except (ValueError, OverflowError):
+        problem = f"line {lineno}: {what} {text.strip()!r} is not a number"
+        raise EEGReadError(path, problem) from None
+    return value
+
+
 def _clock(path: Path, lineno: int, text: str) -> int:
     parts = text.strip().split(":")
     try:
@@ -100,7 +114,7 @@ def read_chbmit_summary(path: str | PathLike) -> ChbmitSummary:
         line = raw.strip()
         seizure = _SEIZURE.match(line)
         if seizure and current is not None:
-            seconds = float(seizure.group(3))
+            seconds = _number(path, lineno, seizure.group(3), "seizure time")
             if seizure.group(2).lower() == "start":
                 pending = seconds
             elif pending is None:
@@ -120,7 +134,7 @@ def read_chbmit_summary(path: str | PathLike) -> ChbmitSummary:
             continue
         key, value = kv.group(1).strip().lower(), kv.group(2).strip()
         if key == "data sampling rate":
-            sfreq = float(value.split()[0])
+            sfreq = _number(path, lineno, value, "sampling rate")
         elif key.startswith("channels"):  # "Channels in EDF Files" / "Channels changed"
             channels = []
         elif re.fullmatch(r"channel \d+", key):
@@ -140,7 +154,7 @@ def read_chbmit_summary(path: str | PathLike) -> ChbmitSummary:
             start = _clock(path, lineno, current.start_time or value)
             current.duration = float((_clock(path, lineno, value) - start) % _DAY)
         elif key == "number of seizures in file":
-            current.n_seizures = int(value)
+            current.n_seizures = int(_number(path, lineno, value, "number of seizures", int))
     for f in files.values():
         _check(path, f)
     return ChbmitSummary(sfreq=sfreq, channels=first_channels, files=files)

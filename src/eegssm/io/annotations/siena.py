@@ -18,6 +18,7 @@ midnight wrap to the next day. Values are reported as written: an end after the 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from os import PathLike
@@ -60,6 +61,19 @@ class SienaSeizureList:
     def events_for(self, edf_name: str) -> list[Event]:
         """Seizure events of one EDF (by name or path). Raises KeyError when not listed."""
         return self.files[Path(edf_name).name].events
+
+
+def _number(path: Path, lineno: int, text: str, what: str, kind: type = float) -> float:
+    """``text`` as a finite number, or an :class:`EEGReadError` naming the file and line."""
+    words = text.split()
+    try:
+        value = kind(words[0]) if words else kind("")
+        if not math.isfinite(value):
+            raise ValueError
+    except (ValueError, OverflowError):
+        problem = f"line {lineno}: {what} {text.strip()!r} is not a number"
+        raise EEGReadError(path, problem) from None
+    return value
 
 
 def _clock(path: Path, lineno: int, text: str) -> int:
@@ -105,7 +119,7 @@ def read_siena_seizures(path: str | PathLike) -> SienaSeizureList:
             continue
         key = " ".join(key.lower().split())
         if key == "data sampling rate":
-            sfreq = float(value.split()[0])
+            sfreq = _number(path, lineno, value, "sampling rate")
         elif re.fullmatch(r"channel \d+", key):
             channels.append(value.strip())
         elif key == "file name":
