@@ -123,7 +123,7 @@ def build_cache(
     Raises:
         RuntimeError: another build holds the cache folder's lock.
         FileNotFoundError: ``data_dir`` does not exist.
-        ValueError: unknown preset or montage, invalid override.
+        ValueError: unknown preset or montage, invalid override, ``cache_dir`` cannot be created.
     """
     from eegssm.preprocessing.montages import get_montage
     from eegssm.preprocessing.pipeline import PreprocessConfig, get_preset
@@ -140,8 +140,11 @@ def build_cache(
     if not isinstance(cfg, PreprocessConfig):
         raise TypeError(f"preset must be a name or a PreprocessConfig, got {type(preset)}")
     phash = mf.preset_hash(cfg)
-    for sub in (mf.ENTRIES_DIR, mf.ARRAYS_DIR):
-        (cache / sub).mkdir(parents=True, exist_ok=True)
+    try:
+        for sub in (mf.ENTRIES_DIR, mf.ARRAYS_DIR):
+            (cache / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file in the way, no permission, read-only disk
+        raise ValueError(f"{cache}: cannot create the cache folder ({err.strerror})") from err
     report = BuildReport(cache)
     with _BuildLock(cache):
         for folder in (cache, cache / mf.ENTRIES_DIR, cache / mf.ARRAYS_DIR):
