@@ -20,7 +20,9 @@ from eegssm.preprocessing.montages import (
 )
 from eegssm.preprocessing.pipeline import (
     PRESETS,
+    NonFiniteSignalError,
     PreprocessConfig,
+    PreprocessError,
     get_preset,
     preprocess,
     preprocess_windows,
@@ -33,7 +35,9 @@ __all__ = [
     "ChannelMapping",
     "MissingChannelsError",
     "Montage",
+    "NonFiniteSignalError",
     "PreprocessConfig",
+    "PreprocessError",
     "WindowClass",
     "Windows",
     "apply_montage",

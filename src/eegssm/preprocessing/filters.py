@@ -21,13 +21,26 @@ NYQUIST_GUARD = 0.95
 NYQUIST_TARGET = 0.9
 
 
-def resample_factors(sfreq_in: float, sfreq_out: float, max_denominator: int = 1000) -> Fraction:
-    """Rational ``up/down`` factor closest to ``sfreq_out / sfreq_in`` with ``down <= max_den``.
+#: An exact ratio of two decimal rates is used when its ``down`` factor is at most this
+#: (``100 kHz → 256 Hz`` is ``8/3125``), even above ``max_denominator``.
+EXACT_MAX_DENOMINATOR = 10_000
 
-    Example: ``500 → 256`` gives ``64/125`` (exact); ``173.61 → 256`` an approximation.
+
+def resample_factors(sfreq_in: float, sfreq_out: float, max_denominator: int = 1000) -> Fraction:
+    """Rational ``up/down`` factor equal or closest to ``sfreq_out / sfreq_in``.
+
+    The exact ratio of the rates as written in decimal is used when its ``down`` is at most
+    ``max(max_denominator, EXACT_MAX_DENOMINATOR)``; otherwise the closest fraction with
+    ``down <= max_denominator``.
+
+    Example: ``500 → 256`` gives ``64/125`` and ``100000 → 256`` gives ``8/3125`` (exact);
+    ``173.61 → 256`` an approximation.
     """
-    if sfreq_in <= 0 or sfreq_out <= 0:
+    if not (sfreq_in > 0 and sfreq_out > 0) or not np.isfinite([sfreq_in, sfreq_out]).all():
         raise ValueError(f"sampling rates must be positive, got {sfreq_in} -> {sfreq_out}")
+    exact = Fraction(str(float(sfreq_out))) / Fraction(str(float(sfreq_in)))
+    if exact.denominator <= max(max_denominator, EXACT_MAX_DENOMINATOR):
+        return exact
     return Fraction(sfreq_out / sfreq_in).limit_denominator(max_denominator)
 
 

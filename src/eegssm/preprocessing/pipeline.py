@@ -16,6 +16,7 @@ Presets (:data:`PRESETS`, :func:`get_preset`):
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from typing import Literal
 
@@ -26,6 +27,17 @@ from eegssm.io.types import Recording
 from eegssm.preprocessing import filters
 from eegssm.preprocessing.montages import apply_montage
 from eegssm.preprocessing.windowing import Windows, make_windows
+
+#: Upsampling by more than this factor warns: the added band holds no recorded signal.
+MAX_UPSAMPLING = 4.0
+
+
+class PreprocessError(ValueError):
+    """A recording cannot be preprocessed as asked; the message names the source file."""
+
+
+class NonFiniteSignalError(PreprocessError):
+    """NaN or inf samples in the channels a montage uses (never passed on to a model)."""
 
 
 class PreprocessConfig(BaseModel):
@@ -109,28 +121,81 @@ def preprocess(
         A new recording ``(C_out, T')`` float32 at ``config.sfreq`` (µV if ``normalize`` is None,
         unitless otherwise); events unchanged (seconds). ``meta["preprocess"]`` holds the config
         as a dict, and ``meta`` the montage report (see :func:`apply_montage`).
+
+    Raises:
+        NonFiniteSignalError: NaN/inf samples in a channel the montage uses (no repair is
+            attempted: interpolating over them would hide a recording fault), or non-finite
+            values after filtering (overflow).
+        PreprocessError: a recording too short for the zero-phase filter.
+
+    Warns:
+        UserWarning: upsampling by more than :data:`MAX_UPSAMPLING` (e.g. a 1 Hz file to 256 Hz).
     """
     cfg = get_preset(config) if isinstance(config, str) else config
     clock = _Clock(timings)
+    source = recording.meta.get("source") or "recording"
 
     rec = clock("montage", apply_montage, recording, cfg.montage, cfg.missing, cfg.ears)
+    _check_finite(rec.data, rec.ch_names, source, recording, "")
     data, sfreq = rec.data, float(rec.sfreq)
 
     if cfg.sfreq is not None and cfg.sfreq != sfreq:
+        if cfg.sfreq > MAX_UPSAMPLING * sfreq:
+            warnings.warn(
+                f"{source}: upsampling {sfreq:g} Hz to {cfg.sfreq:g} Hz; the recording holds no "
+                f"signal above {sfreq / 2:g} Hz",
+                UserWarning,
+                stacklevel=2,
+            )
         data, sfreq = clock("resample", filters.resample, data, sfreq, cfg.sfreq)
 
     sos = filters.design_filter(
         sfreq, cfg.l_freq, cfg.h_freq, cfg.notch, cfg.filter_order, cfg.notch_quality
     )
+    _check_length(data, sos, sfreq, source)
     data = clock("filter", filters.filtfilt, data, sos, np.dtype(cfg.filter_dtype).type)
 
     if cfg.normalize == "zscore":
         data = clock("normalise", filters.zscore, data, cfg.clip)
     elif cfg.normalize == "p95":
         data = clock("normalise", filters.percentile_scale, data, 95.0, cfg.clip)
+    _check_finite(data, rec.ch_names, source, None, " after filtering (overflow: absurd values?)")
 
     meta = dict(rec.meta, preprocess=cfg.model_dump())
     return rec.copy_with(data=np.asarray(data, dtype=np.float32), sfreq=sfreq, meta=meta)
+
+
+def _check_finite(
+    data: np.ndarray, names: list[str], source: str, raw: Recording | None, when: str
+) -> None:
+    """Raise :class:`NonFiniteSignalError` naming the channels (and input channels) at fault."""
+    finite = np.isfinite(data)
+    if finite.all():
+        return
+    bad = [n for n, ok in zip(names, finite.all(axis=-1)) if not ok]
+    detail = ""
+    if raw is not None:
+        raw_bad = [n for n, row in zip(raw.ch_names, raw.data) if not np.isfinite(row).all()]
+        detail = f" from input channel(s) {', '.join(raw_bad)}" if raw_bad else ""
+    raise NonFiniteSignalError(
+        f"{source}: {int((~finite).sum())} non-finite samples (NaN/inf) in channel(s) "
+        f"{', '.join(bad)}{detail}{when}; fix or drop the channel (or crop the segment) before "
+        "preprocessing"
+    )
+
+
+def _check_length(data: np.ndarray, sos: np.ndarray, sfreq: float, source: str) -> None:
+    """Refuse a recording shorter than the zero-phase filter's edge padding."""
+    if len(sos) == 0:
+        return
+    nz = min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
+    padlen = 3 * (2 * len(sos) + 1 - nz)  # scipy.signal.sosfiltfilt's default
+    if data.shape[-1] <= padlen:
+        raise PreprocessError(
+            f"{source}: too short to filter: {data.shape[-1]} samples at {sfreq:g} Hz "
+            f"({data.shape[-1] / sfreq:.3g} s); the band-pass/notch cascade needs more than "
+            f"{padlen} samples"
+        )
 
 
 class _Clock:
