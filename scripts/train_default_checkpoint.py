@@ -7,7 +7,8 @@ dev-chosen operating points) into the package. Rerun from the repository root::
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python scripts/train_default_checkpoint.py
 
 Options: ``--causal`` trains the causal (live-monitoring) variant into ``checkpoints/causal``;
-``--device cuda``; ``--threads N``; ``--resume``; ``--skip-training`` only copies an existing run.
+``--device cuda``; ``--threads N``; ``--max-steps N``; ``--resume``; ``--skip-training`` only
+copies an existing run.
 Needs ``../shared/data/eegmat`` (PhysioNet eegmat) for the backgrounds.
 """
 
@@ -35,6 +36,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--skip-training", action="store_true")
+    ap.add_argument("--max-steps", type=int, default=None, help="override optim.max_steps")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
 
@@ -46,6 +48,8 @@ def main() -> None:
     overrides = {"output_dir": f"experiments/.cache/detector/{name}_run"}
     if args.causal:
         overrides["model.causal"] = True
+    if args.max_steps:
+        overrides["optim.max_steps"] = args.max_steps
     recipe = load_recipe(args.config, overrides)
     run = Path(recipe.output_dir)
     t0 = time.perf_counter()
