@@ -130,6 +130,9 @@ def preprocess(
 
     Warns:
         UserWarning: upsampling by more than :data:`MAX_UPSAMPLING` (e.g. a 1 Hz file to 256 Hz).
+
+    Flat channels (constant after the montage) are all zeros in a normalised output and listed
+    in ``meta["flat"]``.
     """
     cfg = get_preset(config) if isinstance(config, str) else config
     clock = _Clock(timings)
@@ -137,6 +140,7 @@ def preprocess(
 
     rec = clock("montage", apply_montage, recording, cfg.montage, cfg.missing, cfg.ears)
     _check_finite(rec.data, rec.ch_names, source, recording, "")
+    flat = _flat_rows(rec.data)
     data, sfreq = rec.data, float(rec.sfreq)
 
     if cfg.sfreq is not None and cfg.sfreq != sfreq:
@@ -159,9 +163,15 @@ def preprocess(
         data = clock("normalise", filters.zscore, data, cfg.clip)
     elif cfg.normalize == "p95":
         data = clock("normalise", filters.percentile_scale, data, 95.0, cfg.clip)
+    if cfg.normalize is not None and flat.any():
+        # a flat channel is filter round-off and resampling edges by now: normalising would
+        # blow that up to unit scale, so it stays zero
+        data = np.array(data, dtype=np.float32)
+        data[flat] = 0.0
     _check_finite(data, rec.ch_names, source, None, " after filtering (overflow: absurd values?)")
 
     meta = dict(rec.meta, preprocess=cfg.model_dump())
+    meta["flat"] = [name for name, f in zip(rec.ch_names, flat) if f]
     return rec.copy_with(data=np.asarray(data, dtype=np.float32), sfreq=sfreq, meta=meta)
 
 
@@ -182,6 +192,15 @@ def _check_finite(
         f"{', '.join(bad)}{detail}{when}; fix or drop the channel (or crop the segment) before "
         "preprocessing"
     )
+
+
+def _flat_rows(data: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
+    """``(C,)`` bool: channels whose peak-to-peak is at most ``tolerance`` of their magnitude
+    (constant, e.g. a disconnected electrode or a zero-filled gap as long as the recording)."""
+    if data.shape[-1] == 0:
+        return np.zeros(data.shape[0], dtype=bool)
+    ptp = data.max(axis=-1) - data.min(axis=-1)
+    return ptp <= tolerance * np.abs(data).max(axis=-1)
 
 
 def _check_length(data: np.ndarray, sos: np.ndarray, sfreq: float, source: str) -> None:
