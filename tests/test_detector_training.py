@@ -214,3 +214,16 @@ def test_bundled_checkpoint_loads_and_detects_a_synthetic_seizure():
     assert np.isfinite(probs).all() and probs.min() >= 0 and probs.max() <= 1
     labels = sample_labels(rec.events, pre.data.shape[1], pre.sfreq)
     assert auroc(labels, probs) > 0.8
+
+
+def test_operating_point_lookup_and_postprocess_thresholds():
+    from eegssm.checkpoints import checkpoint_path
+    from eegssm.recipes.detector import load_detector, operating_point, with_thresholds
+
+    _, meta = load_detector(checkpoint_path())
+    point = operating_point(meta, 2.5)
+    assert point["target_fa_per_24h"] == 2.5
+    cfg = with_thresholds(meta["postprocess"], point)
+    assert cfg.on_threshold == point["threshold"] and cfg.off_threshold == point["off_threshold"]
+    with pytest.raises(ValueError, match="stored"):
+        operating_point(meta, 3.0)

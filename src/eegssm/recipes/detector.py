@@ -454,6 +454,20 @@ def train_detector(
     return summary
 
 
+def operating_point(meta: dict[str, Any], fa_per_24h: float) -> dict[str, Any]:
+    """The stored operating point of a model's ``config.json`` for a target FA/24h.
+
+    Raises:
+        ValueError: no operating point for that target (the message lists those stored).
+    """
+    points = meta.get("operating_points") or []
+    for p in points:
+        if math.isclose(p["target_fa_per_24h"], fa_per_24h):
+            return p
+    stored = [p["target_fa_per_24h"] for p in points]
+    raise ValueError(f"no operating point for {fa_per_24h:g} FA/24h; stored: {stored or 'none'}")
+
+
 def with_thresholds(postprocess: dict[str, Any], point: dict[str, Any]):
     """A :class:`PostprocessConfig` from a model's post-processing dict at an operating point."""
     from eegssm.postprocess import PostprocessConfig
