@@ -227,3 +227,22 @@ def test_operating_point_lookup_and_postprocess_thresholds():
     assert cfg.on_threshold == point["threshold"] and cfg.off_threshold == point["off_threshold"]
     with pytest.raises(ValueError, match="stored"):
         operating_point(meta, 3.0)
+
+
+def test_bundled_causal_checkpoint_ignores_the_future():
+    from eegssm.checkpoints import available, checkpoint_path
+    from eegssm.recipes.detector import load_detector
+
+    if "causal" not in available():
+        pytest.skip("no bundled causal checkpoint")
+    model, meta = load_detector(checkpoint_path("causal"))
+    assert meta["causal"] is True and model.config.causal
+    torch.manual_seed(0)
+    x = torch.randn(1, 19, 256 * 20)
+    y = x.clone()
+    y[..., 256 * 12 :] = 5 * torch.randn(1, 19, 256 * 8)  # change only the last 8 s
+    with torch.no_grad():
+        a, b = torch.sigmoid(model(x)), torch.sigmoid(model(y))
+    assert torch.isfinite(a).all()
+    torch.testing.assert_close(a[:, : 256 * 12], b[:, : 256 * 12])
+    assert not torch.allclose(a[:, 256 * 13 :], b[:, 256 * 13 :])
