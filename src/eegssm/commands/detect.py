@@ -36,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="EDF/BDF files or folders")
+    add_options(p)
+    p.set_defaults(func=run)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``detect`` and ``demo``."""
     p.add_argument(
         "--checkpoint", type=Path, default=None, help="detector folder (default: bundled)"
     )
@@ -57,7 +63,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
     p.add_argument("--workers", type=int, default=None, help="CPU threads for the model")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
 
 
 def find_inputs(paths: list[str]) -> list[Path]:
