@@ -64,7 +64,7 @@ def test_operating_points_and_thresholds(checkpoint):
     pp = det.postprocess_config(threshold=0.5)
     gap = PostprocessConfig().on_threshold - PostprocessConfig().off_threshold
     assert pp.on_threshold == 0.5 and pp.off_threshold == pytest.approx(0.5 - gap)
-    with pytest.raises(ValueError, match=r"available: \[1.0, 10.0\]"):
+    with pytest.raises(ValueError, match=r"stored: \[1.0, 10.0\]"):
         det.postprocess_config(fa_per_24h=5.0)
     with pytest.raises(ValueError, match="either"):
         det.postprocess_config(threshold=0.5, fa_per_24h=1.0)

@@ -12,8 +12,9 @@ post-processing settings and the operating points chosen on the dev split (see
 from __future__ import annotations
 
 import json
+import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,26 @@ class DetectionResult:
     events: list[Event]
     postprocess: PostprocessConfig
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def operating_point(meta: dict[str, Any], fa_per_24h: float) -> dict[str, Any]:
+    """The stored operating point of a checkpoint's ``config.json`` for a target FA/24h.
+
+    Raises:
+        ValueError: no operating point for that target (the message lists those stored).
+    """
+    points = meta.get("operating_points") or []
+    for p in points:
+        if math.isclose(float(p["target_fa_per_24h"]), fa_per_24h):
+            return p
+    stored = sorted(float(p["target_fa_per_24h"]) for p in points)
+    raise ValueError(f"no operating point for {fa_per_24h:g} FA/24h; stored: {stored or 'none'}")
+
+
+def with_thresholds(postprocess: dict[str, Any], point: dict[str, Any]) -> PostprocessConfig:
+    """A :class:`PostprocessConfig` from a post-processing dict at an operating point."""
+    pp = PostprocessConfig(**postprocess)
+    return replace(pp, on_threshold=point["threshold"], off_threshold=point["off_threshold"])
 
 
 class Detector:
@@ -75,7 +96,6 @@ class Detector:
         self.window_s = float(meta.get("window_s", self.preprocess_config.window_s))
         self.stride_s = float(meta.get("stride_s", self.window_s / 2))
         self.postprocess_defaults = PostprocessConfig(**meta.get("postprocess", {}))
-        self.operating_points = list(meta.get("operating_points", []))
 
     @classmethod
     def from_checkpoint(
@@ -117,21 +137,7 @@ class Detector:
                 raise ValueError(f"threshold must be in (0, 1], got {threshold}")
             return replace(pp, on_threshold=threshold, off_threshold=max(threshold - gap, 0.0))
         if fa_per_24h is not None:
-            if not self.operating_points:
-                raise ValueError("this checkpoint stores no operating points; use --threshold")
-            known = sorted(float(p["target_fa_per_24h"]) for p in self.operating_points)
-            match = [
-                p for p in self.operating_points if float(p["target_fa_per_24h"]) == fa_per_24h
-            ]
-            if not match:
-                raise ValueError(
-                    f"no operating point for {fa_per_24h} FA/24h in this checkpoint; "
-                    f"available: {known}"
-                )
-            p = match[0]
-            return replace(
-                pp, on_threshold=float(p["threshold"]), off_threshold=float(p["off_threshold"])
-            )
+            return with_thresholds(asdict(pp), operating_point(self.meta, fa_per_24h))
         return pp
 
     def run(

@@ -30,7 +30,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from eegssm.detection import operating_point, with_thresholds  # noqa: F401 (re-exported)
 from eegssm.recipes.detector_config import DetectorRecipe
 
 log = logging.getLogger(__name__)
@@ -452,25 +453,3 @@ def train_detector(
     }
     write_json_atomic(out / "summary.json", summary)
     return summary
-
-
-def operating_point(meta: dict[str, Any], fa_per_24h: float) -> dict[str, Any]:
-    """The stored operating point of a model's ``config.json`` for a target FA/24h.
-
-    Raises:
-        ValueError: no operating point for that target (the message lists those stored).
-    """
-    points = meta.get("operating_points") or []
-    for p in points:
-        if math.isclose(p["target_fa_per_24h"], fa_per_24h):
-            return p
-    stored = [p["target_fa_per_24h"] for p in points]
-    raise ValueError(f"no operating point for {fa_per_24h:g} FA/24h; stored: {stored or 'none'}")
-
-
-def with_thresholds(postprocess: dict[str, Any], point: dict[str, Any]):
-    """A :class:`PostprocessConfig` from a model's post-processing dict at an operating point."""
-    from eegssm.postprocess import PostprocessConfig
-
-    pp = PostprocessConfig(**postprocess)
-    return replace(pp, on_threshold=point["threshold"], off_threshold=point["off_threshold"])
