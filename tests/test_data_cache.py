@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eegssm.data import atomic
+from eegssm import atomic
 from eegssm.data.cache import build_cache
 from eegssm.data.discovery import identify, recording_key, sidecar_annotations
 from eegssm.data.manifest import Manifest, fragment_path, split_by_subject, summarize
@@ -167,7 +167,8 @@ def test_crash_mid_write_leaves_no_entry_and_rerun_completes(
     with pytest.raises(SimulatedCrash):
         build_cache(corpus, cache, progress=False)
     assert not fragment_path(cache, victim).exists()
-    assert list(cache.rglob("*.tmp")), "the crash should leave its temporary file behind"
+    if crash_on == ".y.npy":  # a failed JSON write removes its own temporary file
+        assert list(cache.rglob("*.tmp")), "the crash should leave its temporary file behind"
     listed = [r["key"] for r in Manifest.load(cache).to_json()["recordings"]]
     assert victim not in listed
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eegssm.data import atomic
+from eegssm import atomic
 from eegssm.data import manifest as mf
 from eegssm.data.discovery import find_recordings, identify, recording_key
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from eegssm.data import atomic
+from eegssm import atomic
 
 MANIFEST_NAME = "manifest.json"
 ENTRIES_DIR = "entries"

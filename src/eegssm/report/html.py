@@ -235,9 +235,6 @@ def render_report(
 
 def write_report(path: str | Path, *args, **kwargs) -> Path:
     """Render the report (arguments of ``render_report``) and write it atomically to ``path``."""
-    from eegssm.train.checkpoint import write_atomic
+    from eegssm import atomic
 
-    text = render_report(*args, **kwargs)
-    path = Path(path)
-    write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
-    return path
+    return atomic.write_text(path, render_report(*args, **kwargs))

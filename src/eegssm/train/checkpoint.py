@@ -29,6 +29,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from eegssm import atomic
+
 WEIGHTS, CONFIG, STATE, OPTIMIZER = "model.safetensors", "config.json", "state.json", "optimizer.pt"
 
 
@@ -36,37 +38,9 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, truncated or does not fit the model; the message names the file."""
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, write: Any) -> None:
-    """Write a file by calling ``write(tmp_path)``, fsync it, then rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """``json.dump`` through ``write_atomic``."""
-    write_atomic(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n"))
+    """JSON (indented, sorted keys) through ``eegssm.atomic``."""
+    atomic.write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def save_weights(path: Path, model: nn.Module) -> None:
@@ -78,7 +52,7 @@ def save_weights(path: Path, model: nn.Module) -> None:
         if ptr in seen and tensors[key].numel():
             tensors[key] = tensors[key].clone()
         seen[ptr] = key
-    write_atomic(Path(path), lambda p: save_file(tensors, str(p)))
+    atomic.write_atomic(path, lambda p: save_file(tensors, str(p)))
 
 
 def load_weights(path: Path, model: nn.Module, strict: bool = True) -> None:
@@ -167,14 +141,14 @@ def save_checkpoint(
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "rng": rng_state(),
             }
-            write_atomic(tmp / OPTIMIZER, lambda p: torch.save(extra, p))
+            atomic.write_atomic(tmp / OPTIMIZER, lambda p: torch.save(extra, p))
         old = folder.with_name(folder.name + ".old")
         if folder.exists():
             shutil.rmtree(old, ignore_errors=True)
             os.replace(folder, old)
         os.replace(tmp, folder)
         shutil.rmtree(old, ignore_errors=True)
-        _fsync_dir(folder.parent)
+        atomic.fsync_dir(folder.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -2,13 +2,18 @@
 
 A reader (or a later run) sees either the old file or the complete new one, never a partial
 file. Temporary names end in ``.tmp`` and contain the writer's process id, so that a later run
-can remove what a killed run left behind (:func:`remove_stale_temporaries`).
+can remove what a killed run left behind (:func:`remove_stale_temporaries`). Files are flushed
+to disk (``fsync``) before the rename, and the folder after it.
+
+Every writer in eegssm goes through this module: the cache (``.npy`` arrays, manifest
+fragments), checkpoints (safetensors, JSON, optimizer state), detection outputs and reports.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +27,51 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
 
 
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename inside it) to disk, where the platform allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory file descriptors
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def commit(tmp: Path, path: Path) -> None:
     """Atomically move a finished temporary file onto its final name."""
     os.replace(tmp, path)
+    fsync_dir(Path(path).parent)
 
 
-def write_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as JSON (UTF-8, indented) to ``path`` atomically."""
+def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """Write ``path`` by calling ``write(tmp_path)``, fsync the result, then rename it.
+
+    The temporary file is removed if ``write`` fails; the previous ``path`` is untouched.
+    """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    commit(tmp, path)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        commit(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a UTF-8 text file atomically."""
+    return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | Path, obj: Any, indent: int = 1) -> Path:
+    """Write ``obj`` as JSON (UTF-8, indented) to ``path`` atomically."""
+    return write_text(path, json.dumps(obj, indent=indent) + "\n")
 
 
 def write_npy(path: str | Path, array: np.ndarray, chunk_bytes: int = 64 << 20) -> int:
