@@ -50,6 +50,7 @@ from eegssm.nn.fusion import GatedFusion
 from eegssm.nn.graph import (
     SSGConv,
     dynamic_laplacian_pe,
+    dynamic_laplacian_pe_stream,
     pair_indices,
     pairs_to_adjacency,
     topk_adjacency,
@@ -195,6 +196,12 @@ class SSMBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x + self.mixer(self.norm(x))
 
+    def forward_stream(self, x: Tensor, state=None) -> tuple[Tensor, object]:
+        """Causal block on the next piece ``(B, L, d)``; ``state``: the core's carried state
+        (``Mamba2State`` / ``GatedDeltaNetState``, None at the start)."""
+        y, state = self.mixer(self.norm(x), state, return_state=True)
+        return x + y, state
+
 
 class SSMStack(nn.Sequential):
     """``n_layers`` ``SSMBlock`` s then a LayerNorm: ``(B, L, d)`` → ``(B, L, d)``."""
@@ -203,6 +210,14 @@ class SSMStack(nn.Sequential):
         super().__init__(
             *(SSMBlock(d_model, **block_kwargs) for _ in range(n_layers)), nn.LayerNorm(d_model)
         )
+
+    def forward_stream(self, x: Tensor, states: list | None = None) -> tuple[Tensor, list]:
+        """Causal stack on the next piece ``(B, L, d)``; ``states``: one per block (or None)."""
+        *blocks, norm = self
+        states = list(states) if states is not None else [None] * len(blocks)
+        for i, block in enumerate(blocks):
+            x, states[i] = block.forward_stream(x, states[i])
+        return norm(x), states
 
 
 class EdgeStream(nn.Module):
@@ -227,12 +242,17 @@ class EdgeStream(nn.Module):
         self.ssm = SSMStack(n_layers, d_edge, **block_kwargs)
         self.out = nn.Linear(d_edge, 1)
 
-    def forward(self, e: Tensor) -> Tensor:
-        B, C, L, _ = e.shape
+    @staticmethod
+    def pair_similarity(e: Tensor) -> Tensor:
+        """Cosine similarity of every electrode pair per step: ``(B, C, L, d)`` → ``(B, P, L)``."""
         en = F.normalize(e, dim=-1)
         sim = torch.einsum("bild,bjld->blij", en, en)  # (B, L, C, C)
-        i, j = pair_indices(C, e.device)
-        pairs = sim[..., i, j].transpose(1, 2)  # (B, P, L)
+        i, j = pair_indices(e.shape[1], e.device)
+        return sim[..., i, j].transpose(1, 2)
+
+    def forward(self, e: Tensor) -> Tensor:
+        B, C, L, _ = e.shape
+        pairs = self.pair_similarity(e)  # (B, P, L)
         B, P, _ = pairs.shape
         if self.pool > 1:
             pairs = F.avg_pool1d(pairs, self.pool, ceil_mode=True)  # (B, P, ceil(L / pool))
@@ -244,6 +264,42 @@ class EdgeStream(nn.Module):
                 w = F.pad(w, (1, 0))[..., :-1]
             w = w.repeat_interleave(self.pool, dim=-1)[..., :L]
         return topk_adjacency(pairs_to_adjacency(w.transpose(1, 2), C), self.top_k)
+
+    def forward_stream(self, e: Tensor, state: tuple | None = None) -> tuple[Tensor, tuple]:
+        """Causal adjacency for the next ``L`` steps ``e (B, C, L, d)`` → ``(B, L, C, C)``.
+
+        ``state = (ssm_states, pending, w)``: the SSM stack's states, the pair similarities of
+        the steps of the current, incomplete pooled step ``(B, P, r)`` (``r < pool``), and the
+        edge weights ``(B, P, 1)`` in force for it (those of the previous pooled step; zeros for
+        the first). A pooled step enters the SSM once its ``pool`` steps have arrived.
+        """
+        if not self.causal:
+            raise ValueError("forward_stream needs a causal edge stream")
+        B, C, L, _ = e.shape
+        pairs = self.pair_similarity(e)  # (B, P, L)
+        P = pairs.shape[1]
+        if state is None:
+            state = (None, pairs.new_zeros(B, P, 0), pairs.new_zeros(B, P, 1))
+        ssm_states, pending, w_prev = state
+
+        def weights(seq: Tensor) -> Tensor:  # (B, P, n) → softplus edge weights (B, P, n)
+            nonlocal ssm_states
+            h, ssm_states = self.ssm.forward_stream(self.inp(seq.reshape(B * P, -1, 1)), ssm_states)
+            return F.softplus(self.out(h)).reshape(B, P, -1)
+
+        if self.pool == 1:
+            w = weights(pairs)
+        else:  # buf starts at a pooled-step boundary; its step i uses groups[i // pool]
+            buf = torch.cat([pending, pairs], dim=-1)
+            n_full = buf.shape[-1] // self.pool
+            groups = w_prev
+            if n_full:
+                pooled = buf[..., : n_full * self.pool].reshape(B, P, n_full, self.pool).mean(-1)
+                groups = torch.cat([w_prev, weights(pooled)], dim=-1)
+            w = groups.repeat_interleave(self.pool, dim=-1)[..., buf.shape[-1] - L : buf.shape[-1]]
+            pending, w_prev = buf[..., n_full * self.pool :], groups[..., -1:]
+        adj = topk_adjacency(pairs_to_adjacency(w.transpose(1, 2), C), self.top_k)
+        return adj, (ssm_states, pending, w_prev)
 
 
 class GraphStream(nn.Module):
@@ -266,6 +322,19 @@ class GraphStream(nn.Module):
             h = h + F.gelu(conv(h, adj))
         return h.transpose(1, 2)
 
+    def forward_stream(
+        self, x: Tensor, adj: Tensor, state: tuple | None = None
+    ) -> tuple[Tensor, tuple]:
+        """``forward`` on the next steps; ``state = (step index, PE in force (B, C, k))``."""
+        step, last = state if state is not None else (0, None)
+        h = x.transpose(1, 2)  # (B, L, C, d)
+        if self.pe_proj is not None:
+            pe, last = dynamic_laplacian_pe_stream(adj, step, last, self.pe_k, self.pe_interval)
+            h = h + self.pe_proj(pe)
+        for conv in self.convs:
+            h = h + F.gelu(conv(h, adj))
+        return h.transpose(1, 2), (step + adj.shape[1], last)
+
 
 class UpsampleDecoder(nn.Module):
     """Per stage: nearest-neighbour ×f → conv (kernel k, centred or causal) → GELU.
@@ -287,6 +356,14 @@ class UpsampleDecoder(nn.Module):
         for f, conv in zip(self.factors, self.convs):
             x = F.gelu(conv(x.repeat_interleave(f, dim=-1)))
         return x
+
+    def forward_stream(self, x: Tensor, tails: list | None = None) -> tuple[Tensor, list]:
+        """Causal decoder on the next frames ``(B, D, L)``; ``tails``: one conv tail per stage."""
+        tails = list(tails) if tails is not None else [None] * len(self.convs)
+        for i, (f, conv) in enumerate(zip(self.factors, self.convs)):
+            x, tails[i] = conv.forward_stream(x.repeat_interleave(f, dim=-1), tails[i])
+            x = F.gelu(x)
+        return x, tails
 
 
 class SeizureDetector(nn.Module):
@@ -382,15 +459,19 @@ class SeizureDetector(nn.Module):
         config = DetectorConfig(**{**PRESETS[name], "core": core, "causal": causal, **overrides})
         return cls(n_chans=n_chans, n_times=n_times, sfreq=sfreq, config=config)
 
-    def electrode_features(self, x: Tensor) -> Tensor:
-        """Front end: ``x (B, C, W)``, ``W`` a multiple of the stride → ``(B, C, L, d_node)``."""
+    def electrode_features(self, x: Tensor, encode=None) -> Tensor:
+        """Front end: ``x (B, C, W)``, ``W`` a multiple of the stride → ``(B, C, L, d_node)``.
+
+        ``encode`` replaces ``self.encoder`` (the streaming path passes its stateful call).
+        """
+        encode = encode or self.encoder
         B, C, W = x.shape
         if self.config.per_electrode:
-            e = self.encoder(x.reshape(B * C, 1, W))  # (B·C, d, L)
+            e = encode(x.reshape(B * C, 1, W))  # (B·C, d, L)
             return e.reshape(B, C, *e.shape[1:]).transpose(2, 3)
         if C != self.n_chans:
             raise ValueError(f"expected {self.n_chans} channels, got {C}")
-        f = self.encoder(x).transpose(1, 2)  # (B, L, front_dim)
+        f = encode(x).transpose(1, 2)  # (B, L, front_dim)
         return self.to_electrodes(f).reshape(B, f.shape[1], C, -1).transpose(1, 2)
 
     def node_features(self, e: Tensor) -> Tensor:
@@ -410,14 +491,60 @@ class SeizureDetector(nn.Module):
         if self.graph is not None:
             adj = self.edge_stream(e)  # (B, L, C, C)
             h = self.fusion(h, self.graph(h, adj))
-        if self.config.readout == "pool":
-            z = torch.cat([h.mean(1), h.amax(1)], dim=-1)  # (B, L, 2d)
-        else:
-            z = h.transpose(1, 2).reshape(B, h.shape[2], -1)  # (B, L, C·d)
-        z = F.gelu(self.readout(z)).transpose(1, 2)  # (B, D, L)
+        z = self.read_out(h)  # (B, D, L)
         if self.config.causal:  # samples of frame j see frame j - 1 (strictly causal)
             z = F.pad(z, (1, 0))[..., :-1]
         return self.final_layer(self.decoder(z)).squeeze(1)[:, :W]
+
+    def read_out(self, h: Tensor) -> Tensor:
+        """Fused node features ``(B, C, L, d)`` → decoder input ``(B, D, L)``."""
+        if self.config.readout == "pool":
+            z = torch.cat([h.mean(1), h.amax(1)], dim=-1)  # (B, L, 2d)
+        else:
+            z = h.transpose(1, 2).reshape(h.shape[0], h.shape[2], -1)  # (B, L, C·d)
+        return F.gelu(self.readout(z)).transpose(1, 2)
+
+    def forward_stream(self, x: Tensor, state: dict | None = None) -> tuple[Tensor, dict]:
+        """Causal model on the next piece of a recording, carrying every piece of state.
+
+        Args:
+            x: ``(B, C, n)``, ``n`` a multiple of the stride ``S`` (whole frames).
+            state: returned by the previous call on the same recordings, or None at their
+                start. Keys: ``encoder`` (conv tails), ``node`` / ``edge`` / ``graph`` (SSM
+                states, pooled-graph buffer, PE step counter and PE in force), ``prev`` (the
+                last readout frame, for the decoder's one-frame shift) and ``decoder`` (tails).
+
+        Returns:
+            ``(logits (B, n), new_state)``. Feeding a recording in pieces gives, piece by
+            piece, ``forward`` on the whole recording (up to float round-off); past frames are
+            never recomputed. Requires ``config.causal`` and eval mode for exactness (dropout).
+        """
+        if not self.config.causal:
+            raise ValueError("forward_stream needs a causal model (config.causal=True)")
+        B, C, n = x.shape
+        if n % self.config.stride:
+            raise ValueError(f"length {n} is not a multiple of the stride {self.config.stride}")
+        old = state or {}
+        new: dict = {}
+
+        def encode(inp: Tensor) -> Tensor:
+            out, new["encoder"] = self.encoder.forward_stream(inp, old.get("encoder"))
+            return out
+
+        e = self.electrode_features(x, encode)  # (B, C, L, d)
+        L, d = e.shape[2], e.shape[3]
+        h, new["node"] = self.node_stream.forward_stream(e.reshape(B * C, L, d), old.get("node"))
+        h = h.reshape(B, C, L, d)
+        if self.graph is not None:
+            adj, new["edge"] = self.edge_stream.forward_stream(e, old.get("edge"))
+            g, new["graph"] = self.graph.forward_stream(h, adj, old.get("graph"))
+            h = self.fusion(h, g)
+        z = self.read_out(h)  # (B, D, L)
+        prev = old.get("prev")
+        z = torch.cat([z.new_zeros(*z.shape[:2], 1) if prev is None else prev, z], dim=-1)
+        new["prev"] = z[..., -1:]
+        y, new["decoder"] = self.decoder.forward_stream(z[..., :-1], old.get("decoder"))
+        return self.final_layer(y).squeeze(1), new
 
     # ----------------------------------------------------------------------------------------
     def save_pretrained(self, path: str | os.PathLike) -> Path:

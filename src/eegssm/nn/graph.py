@@ -126,6 +126,37 @@ def dynamic_laplacian_pe(
     return pe.repeat_interleave(interval, dim=1)[:, :L]
 
 
+def dynamic_laplacian_pe_stream(
+    adj: Tensor,
+    start: int,
+    last: Tensor | None,
+    k: int = 16,
+    interval: int = 5,
+    jitter: float = 1e-6,
+) -> tuple[Tensor, Tensor]:
+    """``dynamic_laplacian_pe`` for the next piece of a graph sequence.
+
+    Args:
+        adj: ``(B, n, C, C)`` graphs of steps ``start … start + n - 1``.
+        start: index of the first step of this piece in the whole sequence.
+        last: ``(B, C, k)`` the PE in force before ``start`` (None at the start of a sequence).
+
+    Returns:
+        ``(pe (B, n, C, k), new_last (B, C, k))``; equal, piece by piece, to
+        ``dynamic_laplacian_pe`` on the whole sequence (the eigenvectors of the same graphs).
+    """
+    B, n, C, _ = adj.shape
+    steps = torch.arange(start, start + n, device=adj.device)
+    fresh = steps % interval == 0  # steps whose PE is recomputed
+    if last is None:
+        last = adj.new_zeros(B, C, k)
+    table = last[:, None]
+    if bool(fresh.any()):
+        table = torch.cat([table, laplacian_pe(adj[:, fresh], k, jitter)], dim=1)
+    pe = table[:, torch.cumsum(fresh.long(), 0)]  # 0: the PE held from before this piece
+    return pe, table[:, -1]
+
+
 def gcn_normalize(adj: Tensor) -> Tensor:
     """``Â = D̃^{-1/2} (A + I) D̃^{-1/2}`` with ``D̃`` the degrees of ``A + I``: ``(..., C, C)``."""
     a = adj + torch.eye(adj.shape[-1], dtype=adj.dtype, device=adj.device)

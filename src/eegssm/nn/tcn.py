@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -63,6 +64,25 @@ class PaddedConv1d(nn.Conv1d):
     def forward(self, x: Tensor) -> Tensor:
         return super().forward(F.pad(x, self.pad))
 
+    def forward_stream(self, x: Tensor, tail: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Causal convolution of the next piece of a sequence, carrying the left context.
+
+        Args:
+            x: ``(B, C_in, n)``, ``n`` a multiple of the stride.
+            tail: ``(B, C_in, pad)`` the last ``pad = (k-1)·d - (s-1)`` inputs seen so far (the
+                zero padding before the first piece), or None at the start of the sequence.
+
+        Returns:
+            ``(y (B, C_out, n / stride), new_tail)``; pieces fed in order with the tail carried
+            give the output of ``forward`` on the whole sequence.
+        """
+        if not self.causal:
+            raise ValueError("forward_stream needs a causal convolution")
+        if tail is None:
+            tail = x.new_zeros(*x.shape[:-1], self.pad[0])
+        padded = torch.cat([tail, x], dim=-1)
+        return super().forward(padded), padded[..., padded.shape[-1] - self.pad[0] :]
+
 
 class TemporalBlock(nn.Module):
     """Residual block: two dilated convolutions (kernel ``k``, dilation ``d``) with GELU.
@@ -94,6 +114,13 @@ class TemporalBlock(nn.Module):
         y = self.dropout(F.gelu(self.conv1(x)))
         y = self.dropout(F.gelu(self.conv2(y)))
         return self.res(x) + y
+
+    def forward_stream(self, x: Tensor, state: tuple | None = None) -> tuple[Tensor, tuple]:
+        """Causal block on the next piece ``(B, C_in, n)``; ``state`` = the two conv tails."""
+        t1, t2 = state if state is not None else (None, None)
+        y, t1 = self.conv1.forward_stream(x, t1)
+        y, t2 = self.conv2.forward_stream(self.dropout(F.gelu(y)), t2)
+        return self.res(x) + self.dropout(F.gelu(y)), (t1, t2)
 
 
 class TCN(nn.Module):
@@ -213,3 +240,27 @@ class TCNEncoder(nn.Module):
         if x.shape[-1] % self.stride:
             raise ValueError(f"length {x.shape[-1]} is not a multiple of the stride {self.stride}")
         return self.down(self.tcn(self.stem(x)))
+
+    def forward_stream(self, x: Tensor, state: list | None = None) -> tuple[Tensor, list]:
+        """Causal encoder on the next piece of a sequence, carrying every conv tail.
+
+        Args:
+            x: ``(B, C_in, n)``, ``n`` a multiple of ``stride``.
+            state: from the previous call (stem conv tails, then one pair per TCN block), or
+                None at the start of the sequence.
+
+        Returns:
+            ``(y (B, out_channels, n / stride), new_state)``; equal, piece by piece, to
+            ``forward`` on the concatenated pieces (the last conv has stride = kernel and needs
+            no tail, as every piece is a multiple of the stride).
+        """
+        if x.shape[-1] % self.stride:
+            raise ValueError(f"length {x.shape[-1]} is not a multiple of the stride {self.stride}")
+        convs = [m for m in self.stem if isinstance(m, PaddedConv1d)]
+        state = list(state) if state is not None else [None] * (len(convs) + len(self.tcn.blocks))
+        for i, conv in enumerate(convs):
+            x, state[i] = conv.forward_stream(x, state[i])
+            x = F.gelu(x)
+        for i, block in enumerate(self.tcn.blocks, start=len(convs)):
+            x, state[i] = block.forward_stream(x, state[i])
+        return self.down(x), state
