@@ -17,6 +17,7 @@ from eegssm import __version__
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = [
     "eegssm.commands.detect",
+    "eegssm.commands.monitor",
     "eegssm.commands.demo",
     "eegssm.commands.bench",
     "eegssm.commands.score",
