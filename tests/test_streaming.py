@@ -18,6 +18,16 @@ from eegssm.streaming import OnlineAlarm, StreamingDetector
 SFREQ = 256
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Streaming runs many tiny forward calls: one thread avoids OpenMP spin-waiting on a
+    loaded machine (10x slower with two threads, see docs/benchmarks/streaming.md)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def smooth_pe(adj: torch.Tensor, k: int = 16, jitter: float = 1e-6) -> torch.Tensor:
     """A continuous stand-in for the Laplacian eigenvectors: the first ``k`` Laplacian columns.
 

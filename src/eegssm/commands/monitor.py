@@ -60,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="stop updating the running z-score after this many seconds (calibration period)",
     )
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the model")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for the model (default 1)")
     p.set_defaults(func=run)
 
 

@@ -1,0 +1,195 @@
+"""Streaming detection: CPU time per second of EEG, and streamed vs offline probabilities.
+
+Bundled causal checkpoint, 19 channels at 256 Hz (a seeded synthetic recording), chunks of
+0.25 s, 1 s and 4 s, 1 and 2 torch threads. CPU time is ``time.process_time`` (all threads of the
+process) for (a) the model alone (``StreamingDetector.push`` on preprocessed chunks) and (b) the
+whole online path (causal preprocessing + model + online post-processing), divided by the
+seconds of EEG; target: under 10 ms per second of EEG. The machine is shared, so its load
+(``/proc/loadavg``) is recorded before and after.
+
+Also measured: the largest difference between the streamed probabilities and the offline causal
+model on the whole recording, with the Laplacian-eigenvector PE and with a continuous stand-in
+for it, and the offline model's own change when its adjacency is perturbed by 1e-6 (relative)
+before the PE.
+
+Run: ``nice -n 10 .venv/bin/python benchmarks/streaming.py`` → ``docs/benchmarks/streaming.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eegssm.checkpoints import checkpoint_path
+from eegssm.data.synthetic import make_recording
+from eegssm.detection import Detector
+from eegssm.nn import graph
+from eegssm.preprocessing.online import OnlinePreprocessor
+from eegssm.preprocessing.pipeline import preprocess
+from eegssm.streaming import OnlineAlarm, StreamingDetector
+
+SFREQ = 256
+TARGET_MS = 10.0
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def cpu_ms_per_s(step, chunks: list[np.ndarray], seconds: float) -> float:
+    """CPU ms per second of EEG of ``step(chunk)`` over all chunks."""
+    c0 = time.process_time()
+    for c in chunks:
+        step(c)
+    return 1000.0 * (time.process_time() - c0) / seconds
+
+
+def split(x: np.ndarray, n: int) -> list[np.ndarray]:
+    return [x[:, s : s + n] for s in range(0, x.shape[1], n)]
+
+
+def timing_rows(det: Detector, raw, clean: np.ndarray, seconds: float) -> list[str]:
+    rows = []
+    pp = det.postprocess_config()
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for chunk_s in (0.25, 1.0, 4.0):
+            n = int(round(chunk_s * SFREQ))
+            stream = StreamingDetector(det.model)
+            stream.push(clean[:, : 4 * n])  # warm-up (first-call allocations), then restart
+            stream.reset()
+            model_ms = cpu_ms_per_s(stream.push, split(clean, n), seconds)
+            pre = OnlinePreprocessor(det.preprocess_config, raw.sfreq, raw.n_channels)
+            stream.reset()
+            alarm = OnlineAlarm(pp, SFREQ)
+
+            def full(c, pre=pre, stream=stream, alarm=alarm):
+                alarm.push(stream.push(pre.push(c)))
+
+            full_ms = cpu_ms_per_s(full, split(raw.data, n), seconds)
+            ok = "yes" if full_ms < TARGET_MS else "no"
+            rows.append(f"| {chunk_s:g} | {threads} | {model_ms:.2f} | {full_ms:.2f} | {ok} |")
+            print(rows[-1], flush=True)
+    return rows
+
+
+def smooth_pe(adj, k=16, jitter=1e-6):
+    lap = graph.normalized_laplacian(adj)
+    return torch.nn.functional.pad(lap, (0, max(0, k - lap.shape[-1])))[..., :k]
+
+
+def equality_rows(model, x: np.ndarray) -> list[str]:
+    rows = []
+    orig = graph.laplacian_pe
+    for label, pe in (("eigenvectors (as trained)", orig), ("continuous stand-in", smooth_pe)):
+        graph.laplacian_pe = pe
+        try:
+            with torch.no_grad():
+                ref = torch.sigmoid(model(torch.from_numpy(x)[None]))[0].numpy()
+            for chunk_s in (1.0, 0.37, 10.0):
+                n = int(round(chunk_s * SFREQ))
+                stream = StreamingDetector(model)
+                out = np.concatenate([*(stream.push(c) for c in split(x, n)), stream.flush()])
+                d = np.abs(out - ref)
+                rows.append(f"| {label} | {chunk_s:g} | {d.max():.2e} | {(d > 1e-4).mean():.1%} |")
+                print(rows[-1], flush=True)
+        finally:
+            graph.laplacian_pe = orig
+
+    def perturbed(adj, k=16, jitter=1e-6):
+        noise = 1 + 1e-6 * torch.randn(adj.shape, generator=torch.Generator().manual_seed(0))
+        return orig(adj * noise, k, jitter)
+
+    with torch.no_grad():
+        ref = torch.sigmoid(model(torch.from_numpy(x)[None]))[0].numpy()
+        graph.laplacian_pe = perturbed
+        try:
+            alt = torch.sigmoid(model(torch.from_numpy(x)[None]))[0].numpy()
+        finally:
+            graph.laplacian_pe = orig
+    d = np.abs(alt - ref)
+    rows.append(
+        f"| offline vs offline, adjacency × (1 + 1e-6·N(0,1)) before the PE | whole | "
+        f"{d.max():.2e} | {(d > 1e-4).mean():.1%} |"
+    )
+    print(rows[-1], flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=120.0, help="recording length")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/streaming.md"))
+    args = parser.parse_args()
+
+    det = Detector.from_checkpoint(checkpoint_path("causal"))
+    raw = make_recording(args.seconds, n_seizures=1, seed=11)
+    clean = preprocess(raw, det.preprocess_config).data
+    load_before = loadavg()
+    timing = timing_rows(det, raw, clean, args.seconds)
+    torch.set_num_threads(1)
+    equality = equality_rows(det.model, clean)
+    load_after = loadavg()
+
+    text = f"""# Streaming detection: CPU time per second of EEG
+
+Generated by `benchmarks/streaming.py` (`nice -n 10 .venv/bin/python benchmarks/streaming.py`).
+Bundled causal checkpoint (`fast` preset, Mamba-2, causal), {raw.n_channels} channels at
+{SFREQ} Hz, a seeded synthetic recording of {args.seconds:g} s (one seizure), played through
+`StreamingDetector` chunk by chunk. CPU time is `time.process_time()` (all threads of the
+process) divided by the seconds of EEG. *Model* = `StreamingDetector.push` on preprocessed
+chunks; *online path* = causal preprocessing (`OnlinePreprocessor`) + model + online
+post-processing (`OnlineAlarm`), what `eegssm monitor` runs per chunk. Target: **under
+{TARGET_MS:g} ms per second of EEG**.
+
+Machine: {platform.machine()}, {platform.processor() or "cpu"}, torch {torch.__version__};
+shared with other jobs: load average (1, 5, 15 min) {load_before} before, {load_after} after.
+Numbers on a loaded machine are upper bounds (cache and scheduler contention inflate CPU time).
+
+| chunk (s) | threads | model (ms CPU / s EEG) | online path (ms CPU / s EEG) | < {TARGET_MS:g} ms |
+|---:|---:|---:|---:|:---:|
+{chr(10).join(timing)}
+
+The model runs once per chunk, on all the chunk's complete 0.25 s frames; small chunks pay
+the fixed per-call overhead (Python, small-tensor dispatch) more often, so the 10 ms target
+is met from 1 s chunks on (one thread). A second thread does not help: the per-chunk tensors
+are tiny and the OpenMP workers' spin-waiting is counted as CPU time (worse on a loaded
+machine), hence `eegssm monitor --threads 1` by default.
+
+## Streamed vs offline probabilities
+
+Offline reference: the causal model on the whole recording as one window, `model(x[None])`, on
+the same preprocessed signal. Streamed: `StreamingDetector.push` per chunk, then `flush()`.
+
+| PE | chunk (s) | max abs diff of probabilities | samples with diff > 1e-4 |
+|---|---:|---:|---:|
+{chr(10).join(equality)}
+
+With a continuous stand-in for the Laplacian PE the streamed model equals the offline model to
+float32 round-off: every piece of state (conv tails, SSM states, pooled graph, PE schedule,
+decoder shift) is carried exactly. With the eigenvector PE the model is not a continuous
+function of its own intermediate values: the top-k graphs have repeated Laplacian eigenvalues
+at most PE steps, whose eigenvectors `eigh` may return in any rotation, so a ~1e-7 difference in
+the edge weights (vectorised vs scalar `softplus` on pieces of different lengths) can change the
+PE. The last row shows the offline model is as sensitive to such round-off as the streamed one
+differs from it; bit-identical results would need bit-identical kernels for every piece length.
+
+Preprocessing: online (causal resampling, one-pass `sosfilt` with carried `zi`, running
+z-score) differs from the offline zero-phase pipeline (`sosfiltfilt`, whole-recording z-score);
+the comparison above uses the same (offline-preprocessed) signal for both paths.
+"""
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
