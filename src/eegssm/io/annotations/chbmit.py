@@ -13,12 +13,12 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
+from eegssm.io.annotations._text import parse_number
 from eegssm.io.errors import EEGReadError, warn
 from eegssm.io.types import TERM, Event
 
@@ -66,19 +66,6 @@ class ChbmitSummary:
         return self.files[Path(edf_name).name].events
 
 
-def _number(path: Path, lineno: int, text: str, what: str, kind: type = float) -> float:
-    """``text`` as a finite number, or an :class:`EEGReadError` naming the file and line."""
-    words = text.split()
-    try:
-        value = kind(words[0]) if words else kind("")
-        if not math.isfinite(value):
-            raise ValueError
-    except (ValueError, OverflowError):
-        problem = f"line {lineno}: {what} {text.strip()!r} is not a number"
-        raise EEGReadError(path, problem) from None
-    return value
-
-
 def _clock(path: Path, lineno: int, text: str) -> int:
     parts = text.strip().split(":")
     try:
@@ -114,7 +101,7 @@ def read_chbmit_summary(path: str | PathLike) -> ChbmitSummary:
         line = raw.strip()
         seizure = _SEIZURE.match(line)
         if seizure and current is not None:
-            seconds = _number(path, lineno, seizure.group(3), "seizure time")
+            seconds = parse_number(path, lineno, seizure.group(3), "seizure time")
             if seizure.group(2).lower() == "start":
                 pending = seconds
             elif pending is None:
@@ -134,7 +121,7 @@ def read_chbmit_summary(path: str | PathLike) -> ChbmitSummary:
             continue
         key, value = kv.group(1).strip().lower(), kv.group(2).strip()
         if key == "data sampling rate":
-            sfreq = _number(path, lineno, value, "sampling rate")
+            sfreq = parse_number(path, lineno, value, "sampling rate")
         elif key.startswith("channels"):  # "Channels in EDF Files" / "Channels changed"
             channels = []
         elif re.fullmatch(r"channel \d+", key):
@@ -154,7 +141,7 @@ def read_chbmit_summary(path: str | PathLike) -> ChbmitSummary:
             start = _clock(path, lineno, current.start_time or value)
             current.duration = float((_clock(path, lineno, value) - start) % _DAY)
         elif key == "number of seizures in file":
-            current.n_seizures = int(_number(path, lineno, value, "number of seizures", int))
+            current.n_seizures = int(parse_number(path, lineno, value, "number of seizures", int))
     for f in files.values():
         _check(path, f)
     return ChbmitSummary(sfreq=sfreq, channels=first_channels, files=files)

@@ -18,12 +18,12 @@ midnight wrap to the next day. Values are reported as written: an end after the 
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
+from eegssm.io.annotations._text import parse_number
 from eegssm.io.errors import EEGReadError, warn
 from eegssm.io.types import TERM, Event
 
@@ -61,19 +61,6 @@ class SienaSeizureList:
     def events_for(self, edf_name: str) -> list[Event]:
         """Seizure events of one EDF (by name or path). Raises KeyError when not listed."""
         return self.files[Path(edf_name).name].events
-
-
-def _number(path: Path, lineno: int, text: str, what: str, kind: type = float) -> float:
-    """``text`` as a finite number, or an :class:`EEGReadError` naming the file and line."""
-    words = text.split()
-    try:
-        value = kind(words[0]) if words else kind("")
-        if not math.isfinite(value):
-            raise ValueError
-    except (ValueError, OverflowError):
-        problem = f"line {lineno}: {what} {text.strip()!r} is not a number"
-        raise EEGReadError(path, problem) from None
-    return value
 
 
 def _clock(path: Path, lineno: int, text: str) -> int:
@@ -119,7 +106,7 @@ def read_siena_seizures(path: str | PathLike) -> SienaSeizureList:
             continue
         key = " ".join(key.lower().split())
         if key == "data sampling rate":
-            sfreq = _number(path, lineno, value, "sampling rate")
+            sfreq = parse_number(path, lineno, value, "sampling rate")
         elif re.fullmatch(r"channel \d+", key):
             channels.append(value.strip())
         elif key == "file name":
