@@ -153,7 +153,7 @@ def main() -> None:
     p.add_argument("--layers", nargs="+", default=list(LAYERS), choices=LAYERS)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument(
-        "--chunk", type=int, default=None, help="chunk size (default: the library default)"
+        "--chunk", type=int, default=None, help="chunk size (default: each layer's default)"
     )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--chunk-sweep", type=int, nargs="*", default=[16, 32, 64, 128, 256])
@@ -172,10 +172,6 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="small sizes; print only, write nothing")
     p.add_argument("--out", type=Path, default=DOC)
     args = p.parse_args()
-    if args.chunk is None:
-        from eegssm.nn.mamba2 import DEFAULT_CHUNK_SIZE
-
-        args.chunk = DEFAULT_CHUNK_SIZE
     if args.quick:
         args.lengths, args.d_models, args.repeats = [512, 1024, 2048], [64], 2
         args.chunk_sweep, args.allocator = [], False

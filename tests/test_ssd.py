@@ -7,7 +7,7 @@ import functools
 import pytest
 import torch
 
-from eegssm.nn.ssd import segsum, ssd_chunked, ssd_naive
+from eegssm.nn.ssd import chunk_scan, segsum, ssd_chunked, ssd_naive
 
 from _reference import rel_err, ssd_inputs
 
@@ -100,3 +100,17 @@ def test_bad_shapes_are_clear():
     x, dt, A, B, C, _ = ssd_inputs(1, 10, 4, 4, 2, 8)
     with pytest.raises(ValueError, match="dt must be"):
         ssd_chunked(x, dt[:, :5], A, B, C)
+
+
+@pytest.mark.parametrize("c", [1, 5, 16, 17, 40], ids=lambda c: f"C{c}")
+def test_chunk_scan_matches_loop(c):
+    """The two-level scan equals ``S_k = exp(ld_k) S_{k-1} + X_k`` step by step."""
+    gen = torch.Generator().manual_seed(c)
+    X = torch.randn(2, c, 3, 4, 5, generator=gen, dtype=torch.float64)
+    ld = -torch.rand(2, 3, c, generator=gen, dtype=torch.float64) * 3
+    S = torch.randn(2, 3, 4, 5, generator=gen, dtype=torch.float64)
+    entering, final = chunk_scan(X, ld, S, group=4)
+    for k in range(c):
+        torch.testing.assert_close(entering[:, k], S)
+        S = torch.exp(ld[:, :, k])[..., None, None] * S + X[:, k]
+    torch.testing.assert_close(final, S)

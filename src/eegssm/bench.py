@@ -27,7 +27,7 @@ class Measurement:
     d_model: int
     length: int
     batch: int
-    chunk_size: int
+    chunk_size: int  # 0 for layers without chunks
     seconds: float  # median forward+backward wall time
     peak_mib: float  # peak extra resident memory during forward+backward
     params: int
@@ -37,17 +37,19 @@ class Measurement:
         return 1e6 * self.seconds / (self.length * self.batch)
 
 
-def build_layer(layer: str, d_model: int, chunk_size: int):
-    """The layer under test, on ``(B, L, d_model)``; 4 heads for the attention-like ones."""
+def build_layer(layer: str, d_model: int, chunk_size: int | None = None):
+    """The layer under test, on ``(B, L, d_model)``; 4 heads for the attention-like ones.
+    ``chunk_size=None``: the layer's default."""
     import torch
 
     from eegssm.nn import GatedDeltaNet, Mamba2
 
+    chunk = {} if chunk_size is None else {"chunk_size": chunk_size}
     if layer == "mamba2":
-        return Mamba2(d_model, chunk_size=chunk_size)
+        return Mamba2(d_model, **chunk)
     if layer == "gated_deltanet":
         # key width d_model and value width 2·d_model: the same inner width as Mamba-2's expand 2
-        return GatedDeltaNet(d_model, num_heads=4, head_dim=d_model // 4, chunk_size=chunk_size)
+        return GatedDeltaNet(d_model, num_heads=4, head_dim=d_model // 4, **chunk)
     if layer == "transformer":
         return torch.nn.TransformerEncoderLayer(
             d_model, nhead=4, dim_feedforward=4 * d_model, dropout=0.0, batch_first=True
@@ -62,7 +64,13 @@ def _rss_mib() -> float:
 
 
 def measure_here(
-    layer: str, d_model: int, length: int, batch: int, chunk_size: int, repeats: int, threads: int
+    layer: str,
+    d_model: int,
+    length: int,
+    batch: int,
+    chunk_size: int | None,
+    repeats: int,
+    threads: int,
 ) -> Measurement:
     """Time ``repeats`` forward+backward passes in this process (after one warm-up pass)."""
     import torch
@@ -91,7 +99,7 @@ def measure_here(
         d_model,
         length,
         batch,
-        chunk_size,
+        getattr(model, "chunk_size", 0),
         seconds=times[len(times) // 2],
         peak_mib=max(peak, 0.0),
         params=sum(p.numel() for p in model.parameters()),
@@ -103,7 +111,7 @@ def measure(
     d_model: int,
     length: int,
     batch: int = 4,
-    chunk_size: int = 64,
+    chunk_size: int | None = None,
     repeats: int = 3,
     threads: int | None = None,
     env: dict[str, str] | None = None,

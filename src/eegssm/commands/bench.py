@@ -36,14 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from eegssm.bench import markdown_table, measure
-    from eegssm.nn.mamba2 import DEFAULT_CHUNK_SIZE
 
     configs = [(layer, L) for L in args.lengths for layer in args.layers]
     rows = []
     for layer, length in tqdm(configs, desc="measuring", unit="config"):
-        rows.append(
-            measure(layer, args.d_model, length, args.batch, DEFAULT_CHUNK_SIZE, args.repeats)
-        )
+        rows.append(measure(layer, args.d_model, length, args.batch, None, args.repeats))
     print(f"\nForward+backward on this CPU (d_model {args.d_model}, batch {args.batch}):\n")
     print(markdown_table(rows))
     longest = max(args.lengths)

@@ -17,8 +17,11 @@ from torch import Tensor, nn
 from eegssm.nn import kernels
 from eegssm.nn.conv import CausalDepthwiseConv1d
 from eegssm.nn.gated_delta_rule import gated_delta_rule_chunked, gated_delta_rule_step
-from eegssm.nn.mamba2 import DEFAULT_CHUNK_SIZE, init_dt_bias, no_weight_decay
+from eegssm.nn.mamba2 import init_dt_bias, no_weight_decay
 from eegssm.nn.norm import RMSNormGated
+
+#: Fastest WY/UT chunk length on a 2-core CPU (``docs/benchmarks/sequence_core.md``); speed only.
+DEFAULT_CHUNK_SIZE = 16
 
 
 @dataclass

@@ -24,9 +24,10 @@ from eegssm.nn.conv import CausalDepthwiseConv1d
 from eegssm.nn.norm import RMSNormGated
 from eegssm.nn.ssd import ssd_chunked, ssd_step
 
-#: Fastest chunk length for the pure-PyTorch SSD on a 2-core CPU
-#: (``benchmarks/sequence_core.py``, ``docs/benchmarks/sequence_core.md``).
-DEFAULT_CHUNK_SIZE = 64
+#: Fastest chunk length for the pure-PyTorch SSD on a 2-core CPU (d_model 64 and 256, L = 4096;
+#: ``benchmarks/sequence_core.py`` → ``docs/benchmarks/sequence_core.md``). Speed only: outputs
+#: do not depend on it.
+DEFAULT_CHUNK_SIZE = 32
 
 
 @dataclass

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["segsum", "ssd_chunked", "ssd_naive", "ssd_step"]
+__all__ = ["chunk_scan", "segsum", "ssd_chunked", "ssd_naive", "ssd_step"]
 
 
 def _check_shapes(x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[int, int]:
@@ -124,6 +124,51 @@ def ssd_naive(
     return torch.stack(ys, dim=1), state
 
 
+#: Chunks per group in :func:`chunk_scan` (matrix form inside a group, a loop across groups).
+SCAN_GROUP = 16
+
+
+def chunk_scan(
+    chunk_states: Tensor, chunk_log_decay: Tensor, initial: Tensor, group: int = SCAN_GROUP
+) -> tuple[Tensor, Tensor]:
+    """States entering each chunk of ``S_k = exp(ld_k)·S_{k-1} + X_k``.
+
+    A two-level scan: inside groups of ``group`` chunks the recurrence is one matrix product
+    with the decay matrix ``exp(segsum(ld))``; a Python loop carries the state across the
+    ``c / group`` groups. Cost O(c·group) (not O(c²)), a short loop, and few large tensors
+    instead of one small tensor per chunk.
+
+    Args:
+        chunk_states: ``X (b, c, h, p, n)``, what each chunk adds.
+        chunk_log_decay: ``ld (b, h, c)``, each chunk's total log-decay (``<= 0``).
+        initial: ``S_{-1} (b, h, p, n)``.
+
+    Returns:
+        ``(entering (b, c, h, p, n), final (b, h, p, n))``: ``entering[:, k] = S_{k-1}``.
+    """
+    b, c, h, p, n = chunk_states.shape
+    pad = (-c) % group
+    if pad:  # identity chunks: nothing added, no decay
+        chunk_states = F.pad(chunk_states, (0, 0, 0, 0, 0, 0, 0, pad))
+        chunk_log_decay = F.pad(chunk_log_decay, (0, pad))
+    ng = (c + pad) // group
+    X = chunk_states.reshape(b, ng, group, h, p * n)
+    ld = chunk_log_decay.reshape(b, h, ng, group)
+    within = torch.exp(segsum(ld))  # (b, h, ng, G, G): decay from chunk j (excl.) to k (incl.)
+    partial = torch.einsum("bhgkj,bgjhq->bgkhq", within, X)  # states from inside the group
+    from_start = torch.exp(ld.cumsum(-1))  # (b, h, ng, G): decay from group start to chunk k
+    state = initial.reshape(b, h, p * n)
+    group_in = []
+    for partial_g, decay_g in zip(partial.unbind(1), from_start.unbind(2)):
+        group_in.append(state)
+        state = decay_g[..., -1:] * state + partial_g[:, -1]
+    group_in = torch.stack(group_in, dim=1)  # (b, ng, h, p·n): state entering each group
+    after = partial + from_start.permute(0, 2, 3, 1)[..., None] * group_in[:, :, None]
+    after = after.reshape(b, ng * group, h, p * n)  # S_k for every chunk
+    entering = torch.cat([initial.reshape(b, 1, h, p * n), after[:, : c - 1]], dim=1)
+    return entering.reshape(b, c, h, p, n), state.reshape(b, h, p, n)
+
+
 def ssd_chunked(
     x: Tensor,
     dt: Tensor,
@@ -185,19 +230,14 @@ def ssd_chunked(
     to_end = decay[..., -1, :].permute(0, 2, 3, 1).reshape(b, c, Q, g, r, 1)  # (b,c,Q,g,r,1)
     chunk_states = torch.einsum("bcsgn,bcsgrp->bcgrpn", Bc, Xg * to_end).reshape(b, c, h, p, n)
 
-    # 3. Carry states across chunks (sequentially: O(c), no (c x c) matrix).
-    chunk_decay = torch.exp(a_cum[..., -1]).permute(0, 2, 1)  # (b, c, h)
-    state = (
+    # 3. Carry states across chunks: a linear recurrence over the c chunks.
+    initial = (
         torch.zeros(b, h, p, n, dtype=dtype, device=x.device)
         if initial_state is None
         else initial_state.to(dtype)
     )
-    entering = []
-    # unbind once: indexing t[:, k] in the loop would cost O(c) per step in the backward pass
-    for decay_k, states_k in zip(chunk_decay.unbind(1), chunk_states.unbind(1)):
-        entering.append(state)
-        state = decay_k[..., None, None] * state + states_k
-    states_in = torch.stack(entering, dim=1).reshape(b, c, g, r, p, n)
+    states_in, state = chunk_scan(chunk_states, a_cum[..., -1], initial)
+    states_in = states_in.reshape(b, c, g, r, p, n)
 
     # 4. Contribution of the state entering each chunk: C_l . (decay from chunk start) state.
     from_start = torch.exp(a_cum).permute(0, 2, 3, 1).reshape(b, c, Q, g, r, 1)
