@@ -20,8 +20,9 @@ from eegssm.nn.gated_delta_rule import gated_delta_rule_chunked, gated_delta_rul
 from eegssm.nn.mamba2 import init_dt_bias, no_weight_decay
 from eegssm.nn.norm import RMSNormGated
 
-#: Fastest WY/UT chunk length on a 2-core CPU (``docs/benchmarks/sequence_core.md``); speed only.
-DEFAULT_CHUNK_SIZE = 16
+#: Fastest WY/UT chunk length on a 2-core CPU (``docs/benchmarks/sequence_core.md``: 16 and 32
+#: are within run-to-run noise of each other); speed only.
+DEFAULT_CHUNK_SIZE = 32
 
 
 @dataclass
