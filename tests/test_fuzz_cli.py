@@ -28,9 +28,9 @@ STUBBED = {"bench"}  # would run a benchmark for real
 #: Commands run for real by the fuzzer (the others are parsed only). Commands outside the
 #: reliability work are added here once their tracebacks below are fixed.
 RUN_FOR_REAL = {"info", "score", "build-cache", "cache-info", "bench"}
-#: Tracebacks found by this fuzzer in commands outside the reliability work, left to their owners
-#: (see ``test_open_cli_issues``).
-OPEN_ISSUES = [
+#: Tracebacks this fuzzer once found in commands it only parses; each must now end cleanly
+#: (see ``test_former_cli_tracebacks_end_cleanly``).
+FORMER_TRACEBACKS = [
     (["detect", "rec.edf", "--workers", "-1"], "RuntimeError from torch.set_num_threads"),
     (["detect", "rec.edf", "--workers", "99999999999999999999"], "ValueError: overflow"),
     (["demo", "--device", ""], "SafetensorError: device is invalid"),
@@ -188,11 +188,11 @@ def test_every_command_is_fuzzed_and_errors_are_clean(sandbox, capsys):
         check_main(args)
 
 
-@pytest.mark.parametrize("args, what", OPEN_ISSUES, ids=[" ".join(a) for a, _ in OPEN_ISSUES])
-@pytest.mark.xfail(strict=True, reason="traceback in a command outside this work; see OPEN_ISSUES")
-def test_open_cli_issues(sandbox, args, what):
-    """Each of these ends in a traceback today; when one is fixed this XPASSes (strict): remove it
-    from ``OPEN_ISSUES`` and from ``run_for_real``."""
+@pytest.mark.parametrize(
+    "args, what", FORMER_TRACEBACKS, ids=[" ".join(a) for a, _ in FORMER_TRACEBACKS]
+)
+def test_former_cli_tracebacks_end_cleanly(sandbox, args, what):
+    """Each of these once ended in a traceback (``what``); now a usage error or an error line."""
     corpus = Path(sandbox[7])
     real = [a.replace("rec.edf", str(corpus / "rec.edf")).replace("a.csv_bi", sandbox[9])
             for a in args]  # fmt: skip

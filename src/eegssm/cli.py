@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from eegssm import __version__
@@ -21,6 +22,7 @@ COMMAND_MODULES = [
     "eegssm.commands.demo",
     "eegssm.commands.bench",
     "eegssm.commands.score",
+    "eegssm.commands.evaluate",
     "eegssm.commands.info",
     "eegssm.commands.build_cache",
     "eegssm.commands.cache_info",
@@ -53,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (OSError, ValueError) as err:
+        # A file that cannot be read or written, a value a command rejects: one clear line.
+        # EEGSSM_DEBUG=1 shows the traceback instead.
+        if os.environ.get("EEGSSM_DEBUG"):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from eegssm.commands._args import thread_count, torch_device
+
 DEMO_SEED = 2026
 DEMO_DURATION_S = 600.0
 
@@ -59,9 +61,11 @@ def add_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="write an HTML report (one file: this path; several: OUT/<stem>_report.html)",
     )
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1")
+    p.add_argument(
+        "--device", type=torch_device, default="cpu", help="torch device, e.g. cpu, cuda, cuda:1"
+    )
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
-    p.add_argument("--workers", type=int, default=None, help="CPU threads for the model")
+    p.add_argument("--workers", type=thread_count, default=None, help="CPU threads for the model")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from eegssm.commands._args import thread_count, torch_device
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -59,8 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="stop updating the running z-score after this many seconds (calibration period)",
     )
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads for the model (default 1)")
+    p.add_argument(
+        "--device", type=torch_device, default="cpu", help="torch device, e.g. cpu, cuda"
+    )
+    p.add_argument(
+        "--threads", type=thread_count, default=1, help="CPU threads for the model (default 1)"
+    )
     p.set_defaults(func=run)
 
 

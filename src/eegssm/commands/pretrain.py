@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from eegssm.commands._args import torch_device
+
 DESCRIPTION = """\
 Pretrain EEGM2 by reconstructing windows of EEG (temporal L1 + spectral loss), optionally with
 masked spans (mask: {enabled: true, span_s: 1.0, ratio: 0.5, loss_on: hidden}).
@@ -27,7 +29,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="YAML configuration file")
     p.add_argument("--data-dir", help="override data.data_dir")
     p.add_argument("--output-dir", help="override output_dir (checkpoints and train_log.jsonl)")
-    p.add_argument("--device", help="override device (cpu, cuda, cuda:1, ...)")
+    p.add_argument("--device", type=torch_device, help="override device (cpu, cuda, cuda:1, ...)")
     p.add_argument("--max-steps", type=int, help="override train.max_steps")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/last if present")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

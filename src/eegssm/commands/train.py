@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from eegssm.commands._args import thread_count, torch_device
+
 DESCRIPTION = """\
 Train the seizure detector described by a YAML recipe (see configs/detector_synthetic.yaml):
 generate the corpus if the recipe asks for one, build the window cache, train with focal loss on
@@ -36,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("config", type=Path, metavar="CONFIG.yaml", help="recipe file")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoints/last")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:1, ...")
+    p.add_argument(
+        "--device", type=torch_device, default="cpu", help="cpu (default), cuda, cuda:1, ..."
+    )
     p.add_argument("--output-dir", default=None, help="override the recipe's output_dir")
     p.add_argument(
         "--set",
@@ -45,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a recipe value (dotted key, YAML value), e.g. optim.max_steps=50",
     )
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
