@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--skip-heavy", action="store_true", help="leave out bgb-v4 (slow)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -138,7 +139,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     for rnd in range(args.rounds):
         for name in MODELS:
-            if rnd > 0 and name in HEAVY:
+            if name in HEAVY and (rnd > 0 or args.skip_heavy):
                 continue
             r = run_child(name, args.repeats, args.threads)
             if name not in results or r["seconds"] < results[name]["seconds"]:
