@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from eegssm import atomic
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "detect_e2e.md"
 
 
@@ -100,10 +102,7 @@ def main() -> None:
     ]
     text = "\n".join(lines) + "\n"
     print("\n" + text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(args.out)
+    atomic.write_text(args.out, text)
     print(f"wrote {args.out}")
 
 

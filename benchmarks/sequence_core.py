@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from eegssm import atomic
 from eegssm.bench import LAYERS, Measurement, markdown_table, measure
 
 THP = {"THP_MEM_ALLOC_ENABLE": "1"}
@@ -181,10 +182,7 @@ def main() -> None:
     text = run(args)
     print("\n" + text)
     if not args.quick:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.out)
+        atomic.write_text(args.out, text)
         print(f"wrote {args.out}")
 
 
