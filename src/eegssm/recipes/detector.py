@@ -26,7 +26,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -301,11 +300,10 @@ def model_metadata(model, recipe: DetectorRecipe) -> dict[str, Any]:
 
 def load_detector(path: str | Path, device: str = "cpu"):
     """``(SeizureDetector, metadata dict)`` from a model folder (``config.json`` + weights)."""
-    from eegssm.models.detector import SeizureDetector
+    from eegssm.detection import Detector
 
-    model = SeizureDetector.from_pretrained(path, device=device)
-    model.eval()
-    return model, json.loads((Path(path) / "config.json").read_text())
+    detector = Detector.from_checkpoint(path, device)
+    return detector.model, detector.meta
 
 
 def operating_points_for(
