@@ -246,3 +246,31 @@ def test_bundled_causal_checkpoint_ignores_the_future():
     assert torch.isfinite(a).all()
     torch.testing.assert_close(a[:, : 256 * 12], b[:, : 256 * 12])
     assert not torch.allclose(a[:, 256 * 13 :], b[:, 256 * 13 :])
+
+
+@pytest.mark.slow
+def test_train_command_under_torchrun_two_ranks(tmp_path):
+    """`torchrun --nproc_per_node=2 -m eegssm.cli train` (gloo on CPU): rank 0 alone writes
+    one loadable model with operating points; the run takes the configured number of steps."""
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    raw = {**tiny_recipe(tmp_path, max_steps=4, eval_every=2), "recipe": "detector"}
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    done = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node=2", "-m", "eegssm.cli", "train",
+         str(config), "--quiet", "--threads", "1"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["steps"] == 4 and len(summary["operating_points"]) == 4
+    assert done.stdout.count('"model_dir"') == 1  # printed by rank 0 only
+    from eegssm.models.detector import SeizureDetector
+
+    SeizureDetector.from_pretrained(tmp_path / "run" / "model")

@@ -86,9 +86,21 @@ def run(args: argparse.Namespace) -> int:
         print("error: --device cuda but CUDA is not available", file=sys.stderr)
         return 2
     from eegssm.recipes.detector import train_detector
+    from eegssm.train import distributed
 
-    summary = train_detector(
-        recipe, resume=args.resume, device=args.device, progress=not args.quiet
-    )
-    print(json.dumps(summary, indent=2))
+    # Under torchrun (WORLD_SIZE > 1) join the process group: gloo on CPU, NCCL on GPUs, one
+    # device per rank (docs/distributed.md); a plain run is unaffected.
+    env = distributed.init_distributed(device=args.device)
+    device = env.device if env.world_size > 1 else args.device
+    try:
+        summary = train_detector(
+            recipe,
+            resume=args.resume,
+            device=device,
+            progress=not args.quiet and distributed.is_main_process(),
+        )
+    finally:
+        distributed.cleanup()
+    if env.rank == 0:
+        print(json.dumps(summary, indent=2))
     return 0

@@ -349,13 +349,18 @@ def train_detector(
 
     from eegssm.data import BalancedSampler, WindowDataset
     from eegssm.losses import FocalLoss
+    from eegssm.train import distributed
     from eegssm.train.checkpoint import load_weights, save_weights, write_json_atomic
     from eegssm.train.trainer import TrainConfig, Trainer
 
     t_start = time.perf_counter()
     out = Path(recipe.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cache = prepare_cache(recipe, progress=progress)
+    main_process = distributed.is_main_process()
+    if main_process:  # under torchrun, rank 0 builds the cache while the others wait
+        out.mkdir(parents=True, exist_ok=True)
+        prepare_cache(recipe, progress=progress)
+    distributed.barrier()
+    cache = Path(recipe.data.cache_dir)
     select = split_selection(cache, recipe)
     train_ds = WindowDataset(cache, **select["train"])
     dev_ds = WindowDataset(cache, **select["dev"])
@@ -368,8 +373,9 @@ def train_detector(
 
     s = recipe.sampling
     sampler = BalancedSampler(
-        train_ds.classes, s.partial, s.full, s.background_ratio, seed=recipe.optim.seed
-    )
+        train_ds.classes, s.partial, s.full, s.background_ratio, seed=recipe.optim.seed,
+        **distributed.sampler_kwargs(),  # each rank its share of the same balanced epoch
+    )  # fmt: skip
     loader = DataLoader(
         train_ds, batch_size=s.batch_size, sampler=sampler, num_workers=s.num_workers,
         drop_last=len(sampler) >= s.batch_size,
@@ -401,6 +407,9 @@ def train_detector(
     result = trainer.fit(loader, resume=resume)
     fit_s = time.perf_counter() - t_fit
 
+    if not main_process:  # rank 0 chooses the operating points and writes the model
+        distributed.barrier()
+        return {"steps": result.step, "fit_seconds": fit_s, "rank": distributed.get_rank()}
     best = out / "checkpoints" / "best"
     if best.is_dir():
         load_weights(best / "model.safetensors", trainer.model)
@@ -450,4 +459,5 @@ def train_detector(
         "operating_points": points,
     }
     write_json_atomic(out / "summary.json", summary)
+    distributed.barrier()
     return summary
