@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -551,12 +550,13 @@ class SeizureDetector(nn.Module):
         """Write ``config.json`` and ``model.safetensors`` into the folder ``path``.
 
         Each file is written to a temporary file in the same folder and moved into place with
-        ``os.replace`` (a reader never sees a half-written file).
+        ``os.replace`` through ``eegssm.atomic`` (a reader never sees a half-written file).
         """
         from safetensors.torch import save_file
 
+        from eegssm import atomic
+
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
         meta = {
             "model": type(self).__name__,
             "n_chans": self.n_chans,
@@ -565,10 +565,8 @@ class SeizureDetector(nn.Module):
             "config": asdict(self.config),
         }
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        _atomic_write(path / WEIGHTS_NAME, lambda tmp: save_file(state, tmp))
-        _atomic_write(
-            path / CONFIG_NAME, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2))
-        )
+        atomic.write_atomic(path / WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp)))
+        atomic.write_text(path / CONFIG_NAME, json.dumps(meta, indent=2))
         return path
 
     @classmethod
@@ -584,16 +582,3 @@ class SeizureDetector(nn.Module):
         model = cls(meta["n_chans"], meta["n_times"], meta["sfreq"], config)
         model.load_state_dict(load_file(str(path / WEIGHTS_NAME), device=str(device)))
         return model.to(device)
-
-
-def _atomic_write(target: Path, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``target``, then ``os.replace`` it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
