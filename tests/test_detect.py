@@ -79,7 +79,12 @@ def test_detect_api_probabilities_cover_recording(checkpoint, edf_folder):
     assert (
         np.isfinite(result.probs).all() and (0 <= result.probs).all() and (result.probs <= 1).all()
     )
-    assert rec.n_channels == 19 and set(result.timings) == {"preprocess", "model", "postprocess"}
+    assert rec.n_channels == 19 and set(result.timings) == {
+        "read",
+        "preprocess",
+        "model",
+        "postprocess",
+    }
     assert all(0 <= e.start < e.stop <= rec.duration + 1e-6 for e in result.events)
 
 

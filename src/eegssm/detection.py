@@ -166,6 +166,88 @@ class Detector:
         timings = {"preprocess": t1 - t0, "model": t2 - t1, "postprocess": t3 - t2}
         return DetectionResult(clean, probs, events, pp, timings)
 
+    def run_file(
+        self,
+        path: str | Path,
+        threshold: float | None = None,
+        fa_per_24h: float | None = None,
+        progress: bool | str = False,
+        block_s: float | None = None,
+    ) -> DetectionResult:
+        """Detect seizures in an EDF/BDF file with memory bounded whatever its length.
+
+        A recording whose raw samples fit in ``IN_MEMORY_BYTES`` (~1.9 h of 19 channels at
+        256 Hz) is read whole and goes through :meth:`run`. A longer one is preprocessed
+        in blocks of ~29 min (:class:`~eegssm.preprocessing.blockwise.BlockwisePreprocessor`:
+        one pass for the normalisation statistics, one for the model) and
+        ``result.recording`` computes the samples of a stretch only when sliced.
+
+        Args:
+            block_s: block length in seconds; given, the file is processed block by block
+                whatever its length (default: whole if it fits, else blocks sized from the
+                file's channels and rate).
+        """
+        from eegssm.inference import predict_proba_blocks
+        from eegssm.io import open_recording
+        from eegssm.preprocessing.blockwise import BlockwisePreprocessor, fits_in_memory
+
+        t0 = time.perf_counter()
+        source = open_recording(path)
+        if block_s is None and fits_in_memory(source):
+            recording = source.load()
+            read_s = time.perf_counter() - t0
+            result = self.run(recording, threshold, fa_per_24h, progress)
+            result.timings = {"read": read_s, **result.timings}
+            return result
+        pre = BlockwisePreprocessor(source, self.preprocess_config, block_s)
+        pp = self.postprocess_config(threshold, fa_per_24h)
+        name = progress if isinstance(progress, str) else str(path)
+        with _progress(source.n_times, f"{name}: statistics", progress) as bar:
+            pre.scan(bar.update)
+        t1 = time.perf_counter()
+        window = int(round(self.window_s * pre.sfreq))
+        stride = int(round(self.stride_s * pre.sfreq))
+        with _progress(source.n_times, f"{name}: detection", progress) as bar:
+            blocks = _Timed(pre.blocks(bar.update))
+            probs = predict_proba_blocks(
+                self.model, blocks, pre.n_times, window, stride, self.batch_size, self.device
+            )
+        t2 = time.perf_counter()
+        events = postprocess(probs, pre.sfreq, pp)
+        t3 = time.perf_counter()
+        timings = {
+            "scan (read + preprocess, pass 1)": t1 - t0,
+            "read + preprocess (pass 2)": blocks.seconds,
+            "model": t2 - t1 - blocks.seconds,
+            "postprocess": t3 - t2,
+        }
+        return DetectionResult(pre.recording(), probs, events, pp, timings)
+
+
+class _Timed:
+    """Wraps an iterator and adds up the wall time spent producing its items."""
+
+    def __init__(self, items) -> None:
+        self.items = iter(items)
+        self.seconds = 0.0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        t = time.perf_counter()
+        try:
+            return next(self.items)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+
+def _progress(total_samples: int, desc: str, enabled: bool | str):
+    """A tqdm bar over input samples (disabled unless ``enabled``)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total_samples, desc=desc, unit="sample", unit_scale=True, disable=not enabled)
+
 
 def detect(
     recording: Recording | str | Path,
@@ -174,15 +256,15 @@ def detect(
     fa_per_24h: float | None = None,
     device: str = "cpu",
 ) -> DetectionResult:
-    """Detect seizures in a recording (a ``Recording`` or an EDF/BDF path).
+    """Detect seizures in a recording (a ``Recording`` or an EDF/BDF path; a path is read
+    block by block when long, see :meth:`Detector.run_file`).
 
     Example:
         >>> from eegssm.detection import detect
         >>> result = detect("patient01.edf", fa_per_24h=5)
         >>> [(e.start, e.stop, e.confidence) for e in result.events]
     """
-    if not isinstance(recording, Recording):
-        from eegssm.io import read_recording
-
-        recording = read_recording(recording)
-    return Detector.from_checkpoint(checkpoint, device).run(recording, threshold, fa_per_24h)
+    detector = Detector.from_checkpoint(checkpoint, device)
+    if isinstance(recording, Recording):
+        return detector.run(recording, threshold, fa_per_24h)
+    return detector.run_file(recording, threshold, fa_per_24h)

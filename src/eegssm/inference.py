@@ -4,15 +4,16 @@ A per-sample model (``(B, C, W)`` → logits ``(B, W)``) is run over overlapping
 preprocessed recording; window probabilities are averaged where windows overlap
 (``postprocess.OverlapAdd``). Windows are views into the signal (no copy of the recording) and
 are fed ``batch_size`` at a time, so memory is the recording plus two trace-length arrays.
+:func:`predict_proba_blocks` does the same for a recording that arrives block by block (see
+``eegssm.preprocessing.blockwise``), holding one block at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
-from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor, nn
 
 from eegssm.postprocess import OverlapAdd
@@ -38,7 +39,6 @@ def window_starts(n_times: int, window: int, stride: int) -> np.ndarray:
     return starts
 
 
-@torch.no_grad()
 def predict_proba(
     model: nn.Module | Callable[[Tensor], Tensor],
     data: np.ndarray,
@@ -64,29 +64,90 @@ def predict_proba(
     data = np.asarray(data, dtype=np.float32)
     if data.ndim != 2:
         raise ValueError(f"data must be (C, T), got shape {data.shape}")
-    n_chans, n_times = data.shape
+    return predict_proba_blocks(
+        model, [data], data.shape[1], window, stride, batch_size, device, progress
+    )
+
+
+@torch.no_grad()
+def predict_proba_blocks(
+    model: nn.Module | Callable[[Tensor], Tensor],
+    blocks: Iterable[np.ndarray],
+    n_times: int,
+    window: int,
+    stride: int,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+    progress: bool | str = False,
+) -> np.ndarray:
+    """:func:`predict_proba` for a recording that arrives as consecutive blocks.
+
+    The same windows (:func:`window_starts` of ``n_times``) and the same result as
+    :func:`predict_proba` on the concatenated blocks, with only the current block and less than
+    one window of the previous one in memory.
+
+    Args:
+        blocks: ``(C, n_i)`` arrays whose lengths add up to ``n_times``.
+        n_times: total length in samples.
+        (others as :func:`predict_proba`.)
+
+    Returns:
+        float32 ``(n_times,)`` probabilities in [0, 1].
+
+    Raises:
+        ValueError: blocks of different channel counts or not adding up to ``n_times``.
+    """
     if n_times == 0:
         return np.zeros(0, dtype=np.float32)
-    if n_times < window:
-        data = np.pad(data, ((0, 0), (0, window - n_times)))
     starts = window_starts(n_times, window, stride)
-    views = sliding_window_view(data, window, axis=1)  # (C, n_positions, window), no copy
     acc = OverlapAdd(n_times)
     if isinstance(model, nn.Module):
         model.eval()
     from tqdm.auto import tqdm
 
-    batches = range(0, len(starts), batch_size)
     bar = tqdm(
-        batches,
+        total=len(starts),
         desc=progress if isinstance(progress, str) else "inference",
-        unit="batch",
+        unit="window",
         disable=not progress,
         leave=False,
     )
-    for i in bar:
-        idx = starts[i : i + batch_size]
-        x = np.ascontiguousarray(views[:, idx].transpose(1, 0, 2))  # (B, C, window)
+
+    def run(batch: list[np.ndarray], idx: list[int]) -> None:
+        x = np.stack(batch)  # (B, C, window)
         logits = model(torch.from_numpy(x).to(device))
-        acc.add(torch.sigmoid(logits.float()).cpu().numpy(), idx)
+        acc.add(torch.sigmoid(logits.float()).cpu().numpy(), np.asarray(idx))
+        bar.update(len(idx))
+
+    buf: np.ndarray | None = None  # samples [buf_start, buf_start + buf.shape[1])
+    buf_start, seen, k = 0, 0, 0  # k: next window not yet cut out of the buffer
+    pending, pending_idx = [], []
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or (buf is not None and block.shape[0] != buf.shape[0]):
+            raise ValueError(f"blocks must be (C, n) with one C, got shape {block.shape}")
+        buf = block if buf is None or buf.shape[1] == 0 else np.concatenate([buf, block], 1)
+        seen += block.shape[1]
+        if seen > n_times:
+            raise ValueError(f"blocks hold more than n_times={n_times} samples")
+        if seen == n_times and n_times < window:  # one zero-padded window
+            buf = np.pad(buf, ((0, 0), (0, window - n_times)))
+        while k < len(starts) and starts[k] + window <= buf_start + buf.shape[1]:
+            a = int(starts[k]) - buf_start
+            pending.append(buf[:, a : a + window])
+            pending_idx.append(int(starts[k]))
+            k += 1
+            if len(pending) == batch_size:
+                run(pending, pending_idx)
+                pending, pending_idx = [], []
+        next_start = int(starts[k]) - buf_start if k < len(starts) else buf.shape[1]
+        keep_from = min(next_start, buf.shape[1])
+        if keep_from > 0:  # pending windows are views: copy them before dropping samples
+            pending = [np.array(p) for p in pending]
+            buf, buf_start = buf[:, keep_from:], buf_start + keep_from
+    if seen != n_times:
+        raise ValueError(f"blocks hold {seen} samples, expected n_times={n_times}")
+    if pending:
+        run(pending, pending_idx)
+    bar.close()
     return acc.result()

@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from eegssm.detection import Detector
-    from eegssm.io import EEGReadError, read_recording
+    from eegssm.io import EEGReadError
 
     if args.workers:
         torch.set_num_threads(args.workers)
@@ -169,11 +169,10 @@ def run(args: argparse.Namespace) -> int:
     rows, failed = [], 0
     for path in inputs:
         try:
-            recording = read_recording(path)
-            reference = _reference_events(path, recording)
-            result = detector.run(
-                recording, args.threshold, args.fa_per_24h, progress=not args.quiet and path.name
+            result = detector.run_file(
+                path, args.threshold, args.fa_per_24h, progress=not args.quiet and path.name
             )
+            reference = _reference_events(path, result.recording)
         except (EEGReadError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1

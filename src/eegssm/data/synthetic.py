@@ -421,3 +421,97 @@ def write_synthetic(
     mne.export.export_raw(edf_path, raw, fmt="edf", overwrite=True, verbose="error")
     csv_path = write_csv_bi(stem.with_name(stem.name + ".csv_bi"), rec.events, rec.duration)
     return edf_path, csv_path
+
+
+#: Physical range of :func:`write_synthetic_long` (µV): 16 bits give a 0.1 µV step.
+LONG_EDF_RANGE_UV = 3276.8
+
+
+def write_synthetic_long(
+    path_stem: str | Path,
+    hours: float,
+    sfreq: float = 256.0,
+    seizures_per_hour: int = 1,
+    seed: int = 0,
+    progress: bool = False,
+    piece_s: int = 3600,
+) -> tuple[Path, Path]:
+    """Write a long synthetic recording (e.g. 24 h) as EDF + csv_bi, one piece at a time.
+
+    Each piece (an hour by default) is an independent :func:`make_recording` (seed
+    ``seed + piece index``) with ``seizures_per_hour`` seizures, so memory stays at one piece of
+    samples whatever ``hours``.
+    The EDF has 1-s data records and a fixed physical range of ±:data:`LONG_EDF_RANGE_UV` µV
+    (0.1 µV resolution; larger values are clipped) on every channel, so the hours can be written
+    one after another.
+
+    Returns:
+        ``(edf_path, csv_bi_path)``.
+    """
+    from tqdm.auto import tqdm
+
+    from eegssm.io.annotations.csv_bi import write_csv_bi
+
+    spr = int(round(sfreq))
+    if not np.isclose(spr, sfreq) or spr < 1:
+        raise ValueError(f"sfreq must be a whole number of Hz for 1-s records, got {sfreq}")
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    edf_path = stem.with_name(stem.name + ".edf")
+    n_seconds = int(round(hours * 3600))
+    names = list(REFERENTIAL_19)
+    events: list[Event] = []
+    gain = 32767.0 / LONG_EDF_RANGE_UV
+    with open(edf_path, "wb") as f:
+        f.write(_edf_header(names, spr, n_seconds, LONG_EDF_RANGE_UV))
+        pieces = range(0, n_seconds, int(piece_s))
+        for index, start in enumerate(tqdm(pieces, desc="writing EDF", disable=not progress)):
+            length = min(int(piece_s), n_seconds - start)
+            rec = make_recording(
+                float(length), sfreq=sfreq, n_seizures=seizures_per_hour, seed=seed + index
+            )
+            events += [Event(e.start + start, e.stop + start, e.label) for e in rec.events]
+            digital = np.clip(np.round(rec.data * gain), -32768, 32767).astype("<i2")
+            # (C, seconds * spr) -> records (seconds, C, spr)
+            f.write(digital.reshape(len(names), length, spr).transpose(1, 0, 2).tobytes())
+    csv_path = write_csv_bi(stem.with_name(stem.name + ".csv_bi"), events, float(n_seconds))
+    return edf_path, csv_path
+
+
+def _edf_header(labels: list[str], spr: int, n_records: int, phys_uv: float) -> bytes:
+    """EDF header (1-s records, ``spr`` samples per record, ±``phys_uv`` µV ↔ ±32767)."""
+
+    def field(value: object, width: int) -> bytes:
+        text = str(value)
+        if len(text) > width:
+            raise ValueError(f"EDF header field {text!r} longer than {width} characters")
+        return text.ljust(width).encode("ascii")
+
+    ns = len(labels)
+    main = b"".join(
+        [
+            field(0, 8),
+            field("X X X X", 80),
+            field("Startdate X X X X", 80),
+            field("01.01.00", 8),
+            field("00.00.00", 8),
+            field(256 * (ns + 1), 8),
+            field("", 44),
+            field(n_records, 8),
+            field(1, 8),
+            field(ns, 4),
+        ]
+    )
+    columns = [
+        (labels, 16),
+        (["AgAgCl electrode"] * ns, 80),
+        (["uV"] * ns, 8),
+        ([f"{-phys_uv:g}"] * ns, 8),
+        ([f"{phys_uv:g}"] * ns, 8),
+        (["-32767"] * ns, 8),
+        (["32767"] * ns, 8),
+        ([""] * ns, 80),
+        ([spr] * ns, 8),
+        ([""] * ns, 32),
+    ]
+    return main + b"".join(field(v, w) for values, w in columns for v in values)

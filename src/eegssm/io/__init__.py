@@ -3,7 +3,7 @@
 | module | owns |
 |---|---|
 | ``types`` | ``Recording``, ``Event``, ``TERM`` |
-| ``read`` | ``read_recording`` (EDF / EDF+ / BDF / mne Raw → ``Recording`` in µV) |
+| ``read`` | ``read_recording`` (EDF/BDF/mne Raw → µV ``Recording``), ``open_recording`` (lazy) |
 | ``edf_header`` | checking the EDF/BDF header, native per-signal rates |
 | ``channels`` | non-EEG channel detection, selection by name |
 | ``errors`` | ``EEGReadError``, ``EEGReadWarning`` |
@@ -13,7 +13,7 @@ mne is imported when a recording is read, not when this package is imported.
 """
 
 from eegssm.io.errors import EEGReadError, EEGReadWarning
-from eegssm.io.read import read_recording, recording_from_raw
+from eegssm.io.read import RecordingSource, open_recording, read_recording, recording_from_raw
 from eegssm.io.types import TERM, Event, Recording
 
 __all__ = [
@@ -22,6 +22,8 @@ __all__ = [
     "EEGReadWarning",
     "Event",
     "Recording",
+    "RecordingSource",
+    "open_recording",
     "read_recording",
     "recording_from_raw",
 ]

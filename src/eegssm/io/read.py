@@ -62,12 +62,95 @@ def read_recording(
     Warns:
         EEGReadWarning (naming the file): signals recorded at different rates (resampled to the
         highest), NaN or flat channels, truncated data, annotations beyond the end.
+
+    A file too long to hold in memory is read piece by piece with :func:`open_recording`.
     """
     import mne
 
     if isinstance(source, mne.io.BaseRaw):
         return recording_from_raw(source, channels=channels, drop_non_eeg=drop_non_eeg)
-    path = Path(source)
+    return open_recording(source, channels=channels, drop_non_eeg=drop_non_eeg).load()
+
+
+class RecordingSource:
+    """An EDF/BDF recording opened without reading its samples (see :func:`open_recording`).
+
+    Attributes:
+        path: the file.
+        sfreq: sampling rate in Hz (mne's common rate of the kept channels).
+        ch_names: kept channel names, in output order.
+        n_times: samples per channel.
+        events: EDF+ annotations (as in :func:`read_recording`).
+        meta: as ``Recording.meta`` of :func:`read_recording`.
+
+    ``read(start, stop)`` decodes samples ``[start, stop)`` as float32 ``(C, n)`` µV; only the
+    data records holding them are read from disk, so memory is bounded by the piece asked for.
+    """
+
+    def __init__(self, path: Path, raw: mne.io.BaseRaw, picks: list[int], meta: dict) -> None:
+        self.path = path
+        self._raw = raw
+        self._picks = picks
+        self.sfreq = float(raw.info["sfreq"])
+        self.ch_names = [raw.ch_names[i] for i in picks]
+        self.n_times = int(raw.n_times)
+        self.events = _events(str(path), raw, self.n_times / self.sfreq)
+        self.meta = meta
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.ch_names)
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.n_times / self.sfreq
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Samples ``[start, stop)`` (clipped to the recording) as float32 ``(C, n)`` µV."""
+        stop = self.n_times if stop is None else min(int(stop), self.n_times)
+        start = max(0, min(int(start), stop))
+        try:
+            volts = self._raw.get_data(picks=self._picks, start=start, stop=stop)
+        except Exception as exc:  # mne raises bare ValueError/IndexError on odd files
+            raise EEGReadError(
+                self.path,
+                f"mne could not read samples {start}–{stop}: {type(exc).__name__}: {exc}",
+                "the data section may be damaged",
+            ) from exc
+        volts *= 1e6  # mne holds volts
+        return volts.astype(np.float32)
+
+    def load(self) -> Recording:
+        """The whole recording in memory (warns about NaN/inf and flat channels)."""
+        data = self.read()
+        _check_values(str(self.path), data, self.ch_names)
+        meta = dict(self.meta)
+        return Recording(
+            data=data,
+            sfreq=self.sfreq,
+            ch_names=list(self.ch_names),
+            events=self.events,
+            meta=meta,
+        )
+
+
+def open_recording(
+    path: str | PathLike,
+    channels: Sequence[str] | None = None,
+    drop_non_eeg: bool = True,
+) -> RecordingSource:
+    """Open an EDF, EDF+ or BDF file for reading piece by piece.
+
+    Checks the header, chooses the channels and reads the annotations exactly as
+    :func:`read_recording` does, but decodes no samples: call ``read(start, stop)`` on the result.
+
+    Raises:
+        EEGReadError: as :func:`read_recording`.
+    """
+    import mne
+
+    path = Path(path)
     header = read_edf_header(path)
     labels = [lbl for lbl in header.labels if lbl not in _ANNOTATION_LABELS]
     keep = _choose(path, labels, channels, drop_non_eeg, [None] * len(labels))
@@ -76,7 +159,7 @@ def read_recording(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            raw = reader(path, include=include, preload=True, verbose=False)
+            raw = reader(path, include=include, preload=False, verbose=False)
         except Exception as exc:  # mne raises bare ValueError/IndexError on odd files
             raise EEGReadError(
                 path, f"mne could not read the file: {type(exc).__name__}: {exc}", _hint(header)
@@ -96,13 +179,15 @@ def read_recording(
     _warn_mixed_rates(path, header, [raw_labels[i] for i in order], float(raw.info["sfreq"]))
     if header.kind.endswith("+D"):
         warn(path, "discontinuous EDF+D file: data records are joined, gaps are ignored")
-    rec = _to_recording(raw, order, source=str(path))
-    rec.meta.update(
-        start_time=header.start.isoformat() if header.start else None,
-        format=header.kind,
-        native_sfreq={raw.ch_names[i]: header.sfreqs[raw_labels[i]] for i in order},
-    )
-    return rec
+    meta = {
+        "source": str(path),
+        "start_time": header.start.isoformat() if header.start else None,
+        "duration": raw.n_times / float(raw.info["sfreq"]),
+        "subject": _subject(raw),
+        "format": header.kind,
+        "native_sfreq": {raw.ch_names[i]: header.sfreqs[raw_labels[i]] for i in order},
+    }
+    return RecordingSource(path, raw, order, meta)
 
 
 def recording_from_raw(
@@ -173,13 +258,15 @@ def _to_recording(raw: mne.io.BaseRaw, picks: list[int], source: str | None) -> 
     _check_values(source, data, names)
     duration = data.shape[1] / sfreq
     events = _events(source, raw, duration)
-    subject = None
+    meta = {"source": source, "start_time": None, "duration": duration, "subject": _subject(raw)}
+    return Recording(data=data, sfreq=sfreq, ch_names=names, events=events, meta=meta)
+
+
+def _subject(raw: mne.io.BaseRaw) -> str | None:
+    """The patient id of the header, or None when absent or anonymised (``X``)."""
     info = raw.info.get("subject_info") or {}
     his_id = str(info.get("his_id", "")).strip()
-    if his_id and his_id.upper() != "X":
-        subject = his_id
-    meta = {"source": source, "start_time": None, "duration": duration, "subject": subject}
-    return Recording(data=data, sfreq=sfreq, ch_names=names, events=events, meta=meta)
+    return his_id if his_id and his_id.upper() != "X" else None
 
 
 def _events(source: str | None, raw: mne.io.BaseRaw, duration: float) -> list[Event]:

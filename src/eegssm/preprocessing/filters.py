@@ -179,8 +179,25 @@ def zscore(data: np.ndarray, clip: float | None = 10.0) -> np.ndarray:
     data = np.asarray(data, dtype=np.float32)
     mean = data.mean(axis=-1, keepdims=True, dtype=np.float64)
     std = data.std(axis=-1, keepdims=True, dtype=np.float64)
+    return standardize(data, mean, std, clip)
+
+
+def standardize(
+    data: np.ndarray, mean: np.ndarray, std: np.ndarray, clip: float | None = 10.0
+) -> np.ndarray:
+    """``(x - mean) / std`` per channel with given statistics, clipped to ``±clip``.
+
+    Args:
+        data: ``(C, T)``.
+        mean, std: ``(C, 1)`` (float64 is fine; applied in float32). ``std == 0`` gives zeros.
+
+    Returns:
+        float32 ``(C, T)``.
+    """
+    data = np.asarray(data, dtype=np.float32)
+    std = np.asarray(std, dtype=np.float64)
     scale = np.divide(1.0, std, out=np.zeros_like(std), where=std > 0)
-    out = data - mean.astype(np.float32)
+    out = data - np.asarray(mean).astype(np.float32)
     out *= scale.astype(np.float32)
     if clip is not None:
         np.clip(out, -clip, clip, out=out)

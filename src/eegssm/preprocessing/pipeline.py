@@ -140,7 +140,7 @@ def preprocess(
 
     rec = clock("montage", apply_montage, recording, cfg.montage, cfg.missing, cfg.ears)
     _check_finite(rec.data, rec.ch_names, source, recording, "")
-    flat = _flat_rows(rec.data)
+    flat = flat_rows(rec.data)
     data, sfreq = rec.data, float(rec.sfreq)
 
     if cfg.sfreq is not None and cfg.sfreq != sfreq:
@@ -156,7 +156,7 @@ def preprocess(
     sos = filters.design_filter(
         sfreq, cfg.l_freq, cfg.h_freq, cfg.notch, cfg.filter_order, cfg.notch_quality
     )
-    _check_length(data, sos, sfreq, source)
+    check_length(data.shape[-1], sos, sfreq, source)
     data = clock("filter", filters.filtfilt, data, sos, np.dtype(cfg.filter_dtype).type)
 
     if cfg.normalize == "zscore":
@@ -194,7 +194,7 @@ def _check_finite(
     )
 
 
-def _flat_rows(data: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
+def flat_rows(data: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
     """``(C,)`` bool: channels whose peak-to-peak is at most ``tolerance`` of their magnitude
     (constant, e.g. a disconnected electrode or a zero-filled gap as long as the recording)."""
     if data.shape[-1] == 0:
@@ -203,16 +203,16 @@ def _flat_rows(data: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
     return ptp <= tolerance * np.abs(data).max(axis=-1)
 
 
-def _check_length(data: np.ndarray, sos: np.ndarray, sfreq: float, source: str) -> None:
+def check_length(n_samples: int, sos: np.ndarray, sfreq: float, source: str) -> None:
     """Refuse a recording shorter than the zero-phase filter's edge padding."""
     if len(sos) == 0:
         return
     nz = min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
     padlen = 3 * (2 * len(sos) + 1 - nz)  # scipy.signal.sosfiltfilt's default
-    if data.shape[-1] <= padlen:
+    if n_samples <= padlen:
         raise PreprocessError(
-            f"{source}: too short to filter: {data.shape[-1]} samples at {sfreq:g} Hz "
-            f"({data.shape[-1] / sfreq:.3g} s); the band-pass/notch cascade needs more than "
+            f"{source}: too short to filter: {n_samples} samples at {sfreq:g} Hz "
+            f"({n_samples / sfreq:.3g} s); the band-pass/notch cascade needs more than "
             f"{padlen} samples"
         )
 

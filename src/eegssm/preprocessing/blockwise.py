@@ -1,0 +1,316 @@
+"""The offline preprocessing of :func:`~eegssm.preprocessing.pipeline.preprocess`, block by block,
+for recordings too long to hold in memory (a day of EEG is 1.7 GB as 19 × 256 Hz float32).
+
+Two passes over the file, each reading one block (plus margins) at a time:
+
+1. :meth:`BlockwisePreprocessor.scan`: montage → resample → zero-phase filter each block and
+   accumulate the per-channel statistics of the result (count, mean, sum of squared deviations,
+   combined across blocks exactly: Chan et al. 1979) and the range of each montaged channel
+   (flat-channel detection). Nothing is kept but the statistics.
+2. :meth:`BlockwisePreprocessor.blocks`: the same per-block computation again, now normalised with
+   the whole-recording statistics, yielded block after block in time order.
+
+How close this is to :func:`preprocess` on the whole recording (tests check it):
+
+- montage: exact (a montage is a fixed channel-mixing matrix, computed once);
+- resampling: exact; block edges fall on multiples of the polyphase ``down`` factor and every
+  block is read with ``margin_s`` of neighbouring samples on each side, so the FIR sees the
+  samples it sees in the whole-recording call;
+- zero-phase IIR filtering (``sosfiltfilt``): equal up to the decay of the cascade's response
+  over the margin (60 s by default: the 0.5 Hz high-pass has decayed to ~1e-6 by then);
+- normalisation: the same statistics up to float round-off.
+
+At the recording's two ends the blocks see the true ends, so edge handling is the same as the
+whole-recording call. Memory is one block's samples (a few hundred MB at most) whatever the
+recording's length.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+
+import numpy as np
+
+from eegssm.io.read import RecordingSource
+from eegssm.io.types import Recording
+from eegssm.preprocessing import filters
+from eegssm.preprocessing.montages import apply_montage
+from eegssm.preprocessing.pipeline import (
+    MAX_UPSAMPLING,
+    NonFiniteSignalError,
+    PreprocessConfig,
+    PreprocessError,
+    check_length,
+    get_preset,
+)
+
+#: Raw float64 samples of one block (all kept channels) are kept below this many bytes
+#: (about 29 minutes of 19 channels at 256 Hz; a block's working set is a few times this).
+BLOCK_BYTES = 64 * 2**20
+#: ``Detector.run_file`` reads a recording whole when its raw float64 samples fit in this
+#: (about 1.9 hours of 19 channels at 256 Hz), and block by block otherwise.
+IN_MEMORY_BYTES = 256 * 2**20
+#: Samples read on each side of a block so the filters see their neighbourhood (seconds).
+MARGIN_S = 60.0
+
+
+def default_block_s(n_channels: int, sfreq: float, budget: int = BLOCK_BYTES) -> float:
+    """Block length (s) whose raw float64 samples take about ``budget`` bytes."""
+    return budget / (8.0 * max(n_channels, 1) * sfreq)
+
+
+def fits_in_memory(source: RecordingSource) -> bool:
+    """Whether the raw float64 samples of ``source`` fit in :data:`IN_MEMORY_BYTES`."""
+    return 8 * source.n_channels * source.n_times <= IN_MEMORY_BYTES
+
+
+def montage_matrix(recording_like: Recording, config: PreprocessConfig) -> tuple[np.ndarray, dict]:
+    """The montage of ``config`` as a ``(C_out, C_in)`` float32 matrix, and its ``meta``.
+
+    Every montage is linear and the same at every sample (differences, copies, zeros and
+    spherical-spline interpolation), so applying it to the identity gives its matrix.
+    ``recording_like`` supplies the channel names and rate (its data is not used).
+    """
+    n = len(recording_like.ch_names)
+    eye = Recording(
+        data=np.eye(n, dtype=np.float32),
+        sfreq=recording_like.sfreq,
+        ch_names=list(recording_like.ch_names),
+        meta=dict(recording_like.meta),
+    )
+    mapped = apply_montage(eye, config.montage, config.missing, config.ears)
+    return np.asarray(mapped.data, dtype=np.float32), mapped
+
+
+class BlockwisePreprocessor:
+    """Preprocess a :class:`RecordingSource` block by block (see the module docstring).
+
+    Args:
+        source: an opened recording (:func:`eegssm.io.open_recording`).
+        config: a :class:`PreprocessConfig` or preset name. ``normalize="p95"`` needs the whole
+            recording at once and is refused when there is more than one block.
+        block_s: block length in seconds of input (default: :func:`default_block_s`).
+        margin_s: samples read on each side of a block (seconds).
+
+    Attributes:
+        sfreq: output rate (Hz); ``n_times``: output samples; ``ch_names``: output channels.
+    """
+
+    def __init__(
+        self,
+        source: RecordingSource,
+        config: PreprocessConfig | str = "seizure",
+        block_s: float | None = None,
+        margin_s: float = MARGIN_S,
+    ) -> None:
+        self.config = cfg = get_preset(config) if isinstance(config, str) else config
+        self.source = source
+        self.name = str(source.meta.get("source") or source.path)
+        sfreq_in = float(source.sfreq)
+        self.matrix, mapped = montage_matrix(
+            Recording(np.zeros((source.n_channels, 0), np.float32), sfreq_in, source.ch_names),
+            cfg,
+        )
+        self.used = np.flatnonzero(np.any(self.matrix != 0, axis=0))  # input channels used
+        self.matrix = np.ascontiguousarray(self.matrix[:, self.used])
+        self.ch_names = list(mapped.ch_names)
+        self.montage_meta = {
+            k: mapped.meta[k]
+            for k in ("montage", "channel_map", "interpolated", "zeroed")
+            if k in mapped.meta
+        }
+
+        factor = Fraction(1)
+        if cfg.sfreq is not None and cfg.sfreq != sfreq_in:
+            if cfg.sfreq > MAX_UPSAMPLING * sfreq_in:
+                warnings.warn(
+                    f"{self.name}: upsampling {sfreq_in:g} Hz to {cfg.sfreq:g} Hz; the recording "
+                    f"holds no signal above {sfreq_in / 2:g} Hz",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            factor = filters.resample_factors(sfreq_in, cfg.sfreq)
+        self.up, self.down = factor.numerator, factor.denominator
+        self.sfreq = sfreq_in * self.up / self.down
+        self.n_times = -(-source.n_times * self.up // self.down)
+        self.sos = filters.design_filter(
+            self.sfreq, cfg.l_freq, cfg.h_freq, cfg.notch, cfg.filter_order, cfg.notch_quality
+        )
+        check_length(self.n_times, self.sos, self.sfreq, self.name)
+
+        block_s = default_block_s(source.n_channels, sfreq_in) if block_s is None else block_s
+        d = self.down
+        self.block = max(d, int(block_s * sfreq_in) // d * d)  # input samples, multiple of down
+        self.margin = -(-int(math.ceil(margin_s * sfreq_in)) // d) * d
+        self.n_blocks = max(1, -(-source.n_times // self.block))
+        if cfg.normalize == "p95" and self.n_blocks > 1:
+            raise PreprocessError(
+                f"{self.name}: normalize='p95' needs the whole recording in memory "
+                f"({source.duration / 3600:.1f} h in {self.n_blocks} blocks); read it with "
+                "read_recording and call preprocess, or use a larger block_s"
+            )
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+        self.flat: np.ndarray | None = None
+
+    # -- one block -------------------------------------------------------------------------
+    def _out_index(self, raw_index: int) -> int:
+        """First output sample at or after input sample ``raw_index``."""
+        return -(-raw_index * self.up // self.down)
+
+    def _montaged(self, lo: int, hi: int) -> np.ndarray:
+        """Input samples ``[lo, hi)`` through the montage: ``(C_out, hi - lo)`` float32."""
+        x = self.source.read(lo, hi)[self.used]
+        if not np.isfinite(x).all():
+            bad = [
+                self.source.ch_names[self.used[i]]
+                for i, ok in enumerate(np.isfinite(x).all(axis=1))
+                if not ok
+            ]
+            first = lo + int(np.flatnonzero(~np.isfinite(x).all(axis=0))[0])
+            raise NonFiniteSignalError(
+                f"{self.name}: non-finite samples (NaN/inf) in input channel(s) "
+                f"{', '.join(bad)}, first at {first / self.source.sfreq:.3f} s; fix or drop the "
+                "channel (or crop the segment) before preprocessing"
+            )
+        return self.matrix @ x
+
+    def _filtered(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Output samples of input block ``[a, b)`` after montage, resampling and filtering
+        (not normalised), and the montaged block itself (for the flat-channel check)."""
+        lo, hi = max(0, a - self.margin), min(self.source.n_times, b + self.margin)
+        x = self._montaged(lo, hi)
+        y = x
+        if self.up != self.down:
+            y, _ = filters.resample(x, self.source.sfreq, self.sfreq)
+        y = filters.filtfilt(y, self.sos, np.dtype(self.config.filter_dtype).type)
+        first = self._out_index(lo)
+        y = y[:, self._out_index(a) - first : self._out_index(b) - first]
+        if not np.isfinite(y).all():
+            raise NonFiniteSignalError(
+                f"{self.name}: non-finite values after filtering near "
+                f"{a / self.source.sfreq:.0f} s (overflow: absurd values?)"
+            )
+        return y, x[:, a - lo : b - lo]
+
+    def _spans(self) -> Iterator[tuple[int, int]]:
+        for a in range(0, self.source.n_times, self.block):
+            yield a, min(a + self.block, self.source.n_times)
+
+    # -- the two passes ---------------------------------------------------------------------
+    def scan(self, progress: Callable[[int], None] | None = None) -> None:
+        """Pass 1: whole-recording statistics (sets ``mean``, ``std``, ``flat``).
+
+        ``progress`` is called with the number of input samples done after each block.
+        """
+        c = len(self.ch_names)
+        count, mean, m2 = 0, np.zeros((c, 1)), np.zeros((c, 1))
+        low, high, peak = np.full(c, np.inf), np.full(c, -np.inf), np.zeros(c)
+        for a, b in self._spans():
+            y, x = self._filtered(a, b)
+            if x.shape[1]:
+                low = np.minimum(low, x.min(axis=1))
+                high = np.maximum(high, x.max(axis=1))
+                peak = np.maximum(peak, np.abs(x).max(axis=1))
+            n = y.shape[1]
+            if n:
+                block_mean = y.mean(axis=1, keepdims=True, dtype=np.float64)
+                block_m2 = ((y - block_mean.astype(np.float32)).astype(np.float64) ** 2).sum(
+                    axis=1, keepdims=True
+                )
+                delta = block_mean - mean
+                total = count + n
+                mean = mean + delta * (n / total)
+                m2 = m2 + block_m2 + delta**2 * (count * n / total)
+                count = total
+            if progress is not None:
+                progress(b - a)
+        self.mean = mean
+        self.std = np.sqrt(m2 / max(count, 1))
+        self.flat = (high - low) <= 1e-6 * peak  # as pipeline.flat_rows
+
+    def _normalised(self, y: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        if cfg.normalize == "zscore":
+            y = filters.standardize(y, self.mean, self.std, cfg.clip)
+        elif cfg.normalize == "p95":  # single block: the block is the recording
+            y = filters.percentile_scale(y, 95.0, cfg.clip)
+        if cfg.normalize is not None and self.flat.any():
+            y = np.array(y, dtype=np.float32)
+            y[self.flat] = 0.0
+        return np.asarray(y, dtype=np.float32)
+
+    def _require_scan(self) -> None:
+        if self.mean is None:
+            self.scan()
+
+    def blocks(self, progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+        """Pass 2: the preprocessed recording as consecutive ``(C_out, n)`` float32 blocks
+        (their lengths add up to ``n_times``). Runs :meth:`scan` first if it has not run."""
+        self._require_scan()
+        for a, b in self._spans():
+            y, _ = self._filtered(a, b)
+            if progress is not None:
+                progress(b - a)
+            yield self._normalised(y)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Preprocessed output samples ``[start, stop)`` (clipped): ``(C_out, n)`` float32."""
+        self._require_scan()
+        start, stop = max(0, int(start)), min(self.n_times, int(stop))
+        if stop <= start:
+            return np.zeros((len(self.ch_names), 0), dtype=np.float32)
+        a = start // self.up * self.down
+        b = min(self.source.n_times, -(-stop // self.up) * self.down)
+        y, _ = self._filtered(a, b)
+        offset = start - self._out_index(a)
+        return self._normalised(y[:, offset : offset + stop - start])
+
+    def recording(self) -> Recording:
+        """The preprocessed recording with lazily computed samples (:class:`LazySignal`):
+        slicing ``data[:, a:b]`` preprocesses just that stretch."""
+        self._require_scan()
+        meta = dict(self.source.meta, **self.montage_meta)
+        meta["preprocess"] = self.config.model_dump()
+        meta["flat"] = [n for n, f in zip(self.ch_names, self.flat) if f]
+        meta["blockwise"] = {"blocks": self.n_blocks, "block_samples": self.block}
+        data = LazySignal(self.read, (len(self.ch_names), self.n_times))
+        return Recording(
+            data=data,  # type: ignore[arg-type]
+            sfreq=self.sfreq,
+            ch_names=list(self.ch_names),
+            events=list(self.source.events),
+            meta=meta,
+        )
+
+
+class LazySignal:
+    """A read-only ``(C, T)`` float32 array-like whose column slices are computed on demand.
+
+    ``signal[:, a:b]`` (or ``signal[rows, a:b]``) calls ``read(a, b)``; ``np.asarray(signal)``
+    computes everything (``T`` samples of every channel in memory).
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, read: Callable[[int, int], np.ndarray], shape: tuple[int, int]) -> None:
+        self._read = read
+        self.shape = shape
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if not isinstance(cols, slice) or cols.step not in (None, 1):
+            raise TypeError("LazySignal supports [rows, start:stop] slicing only")
+        start, stop, _ = cols.indices(self.shape[1])
+        return self._read(start, stop)[rows]
+
+    def __array__(self, dtype=None, copy=None):
+        out = self._read(0, self.shape[1])
+        return out if dtype is None else out.astype(dtype)
