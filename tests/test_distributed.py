@@ -238,3 +238,87 @@ def test_torchrun_standalone_two_processes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "rank 0/2 gloo done" in proc.stdout and "rank 1/2 gloo done" in proc.stdout
     assert (tmp_path / "ck" / "last" / "state.json").is_file()
+
+
+# -- global batches split across ranks (EEGM2 recipes) -----------------------------------------
+
+
+@pytest.mark.parametrize("n, batch, drop_last", [(17, 5, True), (12, 4, False), (7, 8, False)])
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_sharded_batches_partition_every_global_batch(n, batch, drop_last, world):
+    from torch.utils.data import BatchSampler
+
+    from eegssm.recipes.eegm2 import EpochShuffle
+
+    global_batches = list(BatchSampler(EpochShuffle(n, seed=3), batch, drop_last))
+    shards = [
+        list(D.ShardedBatchSampler(EpochShuffle(n, seed=3), batch, drop_last, world, r))
+        for r in range(world)
+    ]
+    assert all(len(s) == len(global_batches) for s in shards)  # the ranks stay in lock-step
+    for k, g in enumerate(global_batches):
+        parts = [s[k] for s in shards]
+        assert all(parts)  # no rank without data
+        assert sorted(i for p in parts for i in p) == sorted(g)  # disjoint, covering
+        for r, part in enumerate(parts):
+            assert part == g[D.shard_rows(len(g), world, r)]
+    if world == 1:
+        assert shards[0] == global_batches
+
+
+def test_sharded_batches_follow_the_epoch_and_refuse_empty_ranks():
+    from eegssm.recipes.eegm2 import EpochShuffle
+
+    s = D.ShardedBatchSampler(EpochShuffle(10, seed=0), 4, True, num_replicas=2, rank=1)
+    first = list(s)
+    s.set_epoch(1)
+    assert list(s) != first and len(s) == 2
+    s.set_epoch(0)
+    assert list(s) == first
+    with pytest.raises(ValueError, match="without data"):
+        D.ShardedBatchSampler(range(9), 4, drop_last=False, num_replicas=2)  # tail of 1 item
+    with pytest.raises(ValueError, match="smaller than"):
+        D.ShardedBatchSampler(range(9), 1, num_replicas=2)
+    with pytest.raises(ValueError, match="rank"):
+        D.ShardedBatchSampler(range(9), 4, num_replicas=2, rank=2)
+    assert D.shard_rows(7, 3, 1) == slice(1, 7, 3)
+    assert D.global_mean_weight(3) == 1.0 and D.all_reduce_sum(3) == 3.0  # not distributed
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_masks_of_a_shard_are_rows_of_the_global_batch_masks(per_channel):
+    from eegssm.models.masking import mask_spans
+
+    x = torch.randn(5, 3, 64)
+    _, full = mask_spans(x, 8, 0.5, torch.Generator().manual_seed(0), per_channel)
+    for r in range(2):
+        rows = D.shard_rows(5, 2, r)
+        xm, m = mask_spans(
+            x[rows], 8, 0.5, torch.Generator().manual_seed(0), per_channel, of_batch=(5, rows)
+        )
+        assert torch.equal(m, full[rows])
+        hidden = m if per_channel else m[:, None, :]
+        assert torch.equal(xm, x[rows].masked_fill(hidden, 0.0))
+    with pytest.raises(ValueError, match="rows"):
+        mask_spans(x, 8, 0.5, of_batch=(5, D.shard_rows(5, 2, 0)))
+
+
+def test_eegm2_loader_reshuffles_each_epoch_under_the_trainer():
+    """The trainer calls ``set_epoch`` on a DataLoader's batch sampler (the EEGM2 loader)."""
+    from eegssm.recipes.eegm2 import EpochShuffle, make_loader
+
+    x = np.arange(8, dtype=np.float32)[:, None].repeat(2, axis=1)
+    loader = make_loader(x, None, batch_size=4, seed=5)
+    seen = []
+
+    def loss(model, batch):
+        seen.extend(batch[0][:, 0].long().tolist())
+        return model(batch[0]).square().mean()
+
+    Trainer(nn.Linear(2, 1), loss, _cfg(None, max_steps=6, checkpoint_every=0)).fit(loader)
+    expected = []
+    for epoch in range(3):
+        order = EpochShuffle(8, seed=5)
+        order.set_epoch(epoch)
+        expected += list(order)
+    assert seen == expected

@@ -35,8 +35,8 @@ class TemporalSpectralLoss(nn.Module):
       visible samples are easy to reproduce, in masked training this term mostly measures how
       well the hidden spans keep the window's spectrum.
 
-    Computed in float32. Returns a scalar. ``last_terms`` holds the two unweighted terms of the
-    last call (detached), for logging.
+    Computed in float32 (float64 for float64 inputs). Returns a scalar. ``last_terms`` holds the
+    two unweighted terms of the last call (detached), for logging.
     """
 
     def __init__(self, alpha: float = 1.0, beta: float = 1.0, fft_norm: str = "backward") -> None:
@@ -45,9 +45,19 @@ class TemporalSpectralLoss(nn.Module):
         self.last_terms: dict[str, float] = {}
 
     def forward(self, x_hat: Tensor, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        temporal, spectral = self.terms(x_hat, x, mask)
+        return self.alpha * temporal + self.beta * spectral
+
+    def terms(self, x_hat: Tensor, x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The unweighted ``(temporal, spectral)`` terms, with gradients (``forward`` weighs them).
+
+        A data-parallel caller weighs them separately: the temporal term is a mean over hidden
+        samples, the spectral term a mean over windows (``ReconstructionObjective``).
+        """
         if x_hat.shape != x.shape:
             raise ValueError(f"shape mismatch: x_hat {tuple(x_hat.shape)} vs x {tuple(x.shape)}")
-        x_hat, x = x_hat.float(), x.float()
+        dtype = torch.promote_types(x.dtype, torch.float32)  # float32, or float64 if given
+        x_hat, x = x_hat.to(dtype), x.to(dtype)
         err = (x - x_hat).abs()
         if mask is None:
             temporal = err.mean()
@@ -58,7 +68,7 @@ class TemporalSpectralLoss(nn.Module):
         spec = torch.fft.rfft(x - x_hat, dim=-1, norm=self.fft_norm)
         spectral = (spec.real.square() + spec.imag.square()).mean()
         self.last_terms = {"temporal": temporal.item(), "spectral": spectral.item()}
-        return self.alpha * temporal + self.beta * spectral
+        return temporal, spectral
 
 
 class FocalLoss(nn.Module):

@@ -15,12 +15,17 @@ per recording and channel by the 95th percentile of |x|, and cut into non-overla
 Subjects in data.val_subjects are held out; their reconstruction loss picks OUTPUT/best.
 Checkpoints (safetensors weights + JSON config/state) go to OUTPUT/last and OUTPUT/best;
 --resume continues from OUTPUT/last. Unknown keys in CONFIG are errors.
+
+Under torchrun (one process per GPU, or gloo processes on CPU) train.batch_size is the global
+batch, shared out among the ranks; rank 0 alone writes checkpoints, the log and progress bars
+(docs/distributed.md).
 """
 
 EPILOG = """\
 examples:
   eegssm pretrain configs/eegm2_pretrain_cpu.yaml
   eegssm pretrain configs/eegm2_pretrain_cpu.yaml --data-dir ~/eegmat --output-dir runs/pt --resume
+  torchrun --standalone --nproc_per_node=gpu -m eegssm.cli pretrain CONFIG.yaml --device cuda
 """
 
 
@@ -70,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_recipe(args: argparse.Namespace, kind: str) -> int:
-    """Shared body of ``pretrain`` and ``finetune``: load, override, run, print a JSON summary."""
+    """Shared body of ``pretrain`` and ``finetune``: load, override, run, print a JSON summary.
+
+    Under ``torchrun`` (``WORLD_SIZE > 1``) it joins the process group first (gloo on CPU, NCCL on
+    GPUs, ``cuda:LOCAL_RANK`` per rank); rank 0 alone shows progress and prints the summary.
+    """
     import json
     import sys
 
@@ -82,13 +91,25 @@ def run_recipe(args: argparse.Namespace, kind: str) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from eegssm.recipes import eegm2
+    import torch
 
+    if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+        print("error: device cuda but CUDA is not available", file=sys.stderr)
+        return 2
+    from eegssm.recipes import eegm2
+    from eegssm.train import distributed
+
+    env = distributed.init_distributed(device=cfg.device)
+    if env.distributed:
+        cfg = cfg.model_copy(update={"device": env.device})
     fn = eegm2.run_pretrain if kind == "pretrain" else eegm2.run_finetune
     try:
-        summary = fn(cfg, resume=args.resume, progress=not args.no_progress)
+        summary = fn(cfg, resume=args.resume, progress=not args.no_progress and env.is_main)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(json.dumps(summary, indent=2))
+    finally:
+        distributed.cleanup()
+    if env.is_main:
+        print(json.dumps(summary, indent=2))
     return 0

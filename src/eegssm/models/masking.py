@@ -58,6 +58,7 @@ def mask_spans(
     generator: torch.Generator | None = None,
     per_channel: bool = False,
     fill: float = 0.0,
+    of_batch: tuple[int, slice] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Hide random time spans of a batch of signals.
 
@@ -69,16 +70,22 @@ def mask_spans(
         per_channel: draw spans independently per channel (mask ``(B, C, T)``) instead of the
             same spans for all channels (mask ``(B, T)``).
         fill: value written into hidden samples (0 = the mean of a normalised signal).
+        of_batch: ``(n, rows)`` when ``x`` holds the rows ``rows`` of a batch of ``n`` windows
+            (one rank's shard in data-parallel training): masks are drawn for all ``n`` windows,
+            the random draws of a single process on the whole batch, and those of ``rows`` kept.
 
     Returns:
         ``(x_masked (B, C, T), mask)`` with ``mask`` bool ``(B, T)`` (or ``(B, C, T)`` when
         ``per_channel``), True where hidden.
     """
     B, C, T = x.shape
+    n, rows = (B, slice(None)) if of_batch is None else of_batch
     if per_channel:
-        mask = span_mask(B * C, T, span, ratio, generator, x.device).reshape(B, C, T)
+        mask = span_mask(n * C, T, span, ratio, generator, x.device).reshape(n, C, T)[rows]
         hidden = mask
     else:
-        mask = span_mask(B, T, span, ratio, generator, x.device)
+        mask = span_mask(n, T, span, ratio, generator, x.device)[rows]
         hidden = mask[:, None, :]
+    if mask.shape[0] != B:
+        raise ValueError(f"of_batch rows select {mask.shape[0]} windows, x has {B}")
     return x.masked_fill(hidden, fill), mask

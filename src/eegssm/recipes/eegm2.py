@@ -7,6 +7,10 @@ Data flow (all in memory: eegmat, 48 recordings, is ~60 MB at 128 Hz)::
         ──pretrain──▶ EEGM2 (TemporalSpectralLoss, optionally masked)   ─┐ checkpoint folder
         ──finetune──▶ EEGM2Light / EEGM2Fine / LinearProbe / EEGNet    ─┘ (safetensors + JSON)
 
+Under ``torchrun`` (docs/distributed.md) ``train.batch_size`` stays the global batch: each rank
+loads an interleaved shard of every global batch, masks are drawn for the whole global batch and the
+losses are weighted so that DDP's gradient average equals one process on the global batch.
+
 Normalisation is per recording (DESIGN.md §7: rest and task recordings of eegmat differ in raw
 amplitude, so a global scale lets a classifier recognise the recording, not the state). Only fully
 valid windows are kept (no zero padding at the end of a recording). Splits are always by subject.
@@ -37,6 +41,7 @@ from eegssm.config import (
     PretrainConfig,
 )
 from eegssm.models.eegm2 import EEGM2
+from eegssm.train import distributed as D
 
 # -- data --------------------------------------------------------------------------------------
 
@@ -197,15 +202,18 @@ class EpochShuffle(Sampler[int]):
 
 
 def make_loader(x: np.ndarray, y: np.ndarray | None, batch_size: int, seed: int) -> DataLoader:
-    """Shuffled batches ``(x,)`` or ``(x, y)``; the last incomplete batch is dropped if possible."""
+    """Shuffled batches ``(x,)`` or ``(x, y)``; the last incomplete batch is dropped if possible.
+
+    ``batch_size`` is the global batch. Under ``torchrun`` each rank loads its interleaved shard of
+    every global batch (:class:`~eegssm.train.distributed.ShardedBatchSampler`); a plain run loads
+    whole batches.
+    """
     tensors = [torch.from_numpy(x)] + ([torch.from_numpy(y)] if y is not None else [])
     drop_last = len(x) > batch_size
-    return DataLoader(
-        TensorDataset(*tensors),
-        batch_size=batch_size,
-        sampler=EpochShuffle(len(x), seed),
-        drop_last=drop_last,
+    batches = D.ShardedBatchSampler(
+        EpochShuffle(len(x), seed), batch_size, drop_last, **D.sampler_kwargs()
     )
+    return DataLoader(TensorDataset(*tensors), batch_sampler=batches)
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -269,6 +277,13 @@ class ReconstructionObjective:
 
     With masking, spans of ``span_s`` seconds are hidden (filled with 0, the signal's centre) and
     the temporal term covers the hidden samples only (``loss_on="hidden"``) or all of them.
+
+    ``sharded`` (default: inside a torchrun process group) means ``batch`` is this rank's shard
+    (:func:`~eegssm.train.distributed.shard_rows`) of a global batch: the masks are those of the
+    whole global batch, and each term is weighted by
+    :func:`~eegssm.train.distributed.global_mean_weight` (windows for the spectral term, hidden
+    samples for the masked temporal term), so that DDP's gradient average is the gradient of the
+    loss on the global batch. Every rank must then call it at the same step (it all-reduces).
     """
 
     def __init__(self, loss: LossConfig, mask: MaskConfig, sfreq: float) -> None:
@@ -278,14 +293,34 @@ class ReconstructionObjective:
         self.mask = mask
         self.span = max(1, int(round(mask.span_s * sfreq)))
 
-    def __call__(self, model: nn.Module, batch: Sequence[Tensor], generator=None) -> Tensor:
+    def __call__(
+        self,
+        model: nn.Module,
+        batch: Sequence[Tensor],
+        generator=None,
+        sharded: bool | None = None,
+    ) -> Tensor:
         from eegssm.models.masking import mask_spans
 
         x = batch[0].to(next(model.parameters()).device)
+        if not (D.is_distributed() if sharded is None else sharded):
+            if not self.mask.enabled:
+                return self.loss(model(x), x)
+            xm, m = mask_spans(x, self.span, self.mask.ratio, generator, self.mask.per_channel)
+            return self.loss(model(xm), x, m if self.mask.loss_on == "hidden" else None)
+        n = int(D.all_reduce_sum(len(x)))  # the global batch
+        windows = D.global_mean_weight(len(x), n)
         if not self.mask.enabled:
-            return self.loss(model(x), x)
-        xm, m = mask_spans(x, self.span, self.mask.ratio, generator, self.mask.per_channel)
-        return self.loss(model(xm), x, m if self.mask.loss_on == "hidden" else None)
+            return self.loss(model(x), x) * windows
+        xm, m = mask_spans(
+            x, self.span, self.mask.ratio, generator, self.mask.per_channel,
+            of_batch=(n, D.shard_rows(n)),
+        )  # fmt: skip
+        if self.mask.loss_on != "hidden":
+            return self.loss(model(xm), x) * windows
+        temporal, spectral = self.loss.terms(model(xm), x, m)
+        hidden = D.global_mean_weight(float(m.sum()))
+        return self.loss.alpha * temporal * hidden + self.loss.beta * spectral * windows
 
 
 @torch.no_grad()
@@ -297,7 +332,7 @@ def reconstruction_loss(
     total, n = 0.0, 0
     for i in range(0, len(x), batch_size):
         xb = torch.from_numpy(x[i : i + batch_size])
-        total += float(objective(model, (xb,), generator=gen)) * len(xb)
+        total += float(objective(model, (xb,), generator=gen, sharded=False)) * len(xb)
         n += len(xb)
     return total / max(n, 1)
 
@@ -488,7 +523,15 @@ def finetune(
     def loss_fn(m: nn.Module, batch: Sequence[Tensor]) -> Tensor:
         device = next(m.parameters()).device
         x, y = batch[0].to(device), batch[1].to(device)
-        return F.cross_entropy(m(x), y, weight=None if weight is None else weight.to(device))
+        logits = m(x)
+        w = None
+        if weight is not None:  # float32, or float64 for a float64 model
+            w = weight.to(device, torch.promote_types(weight.dtype, logits.dtype))
+        loss = F.cross_entropy(logits, y, weight=w)
+        if not D.is_distributed():
+            return loss
+        # a (weighted) mean over this rank's shard → its share of the global-batch mean
+        return loss * D.global_mean_weight(len(y) if w is None else float(w[y].sum()))
 
     evaluate = None
     if val is not None and len(val):
@@ -505,6 +548,8 @@ def finetune(
         progress,
         metric="balanced_accuracy" if evaluate else None,
         mode="max",
+        # DDP: the Fine head leaves the EEGM2 decoder unused (no gradient)
+        find_unused_parameters=cfg.head == "fine",
     )
     meta = {
         "kind": "classifier",
@@ -557,7 +602,7 @@ def run_finetune(
     n_classes = int(labelled.max()) + 1 if len(labelled) else None
     model, result = finetune(cfg, train, val, resume=resume, progress=progress, n_classes=n_classes)
     summary = _summary(cfg.output_dir, result, len(recs), len(train), val)
-    if val is not None and len(val):
+    if val is not None and len(val) and D.is_main_process():
         v = val.take(val.y >= 0)
         summary["val_last"] = classification_metrics(v.y, predict_proba(model, v.x))
     return summary

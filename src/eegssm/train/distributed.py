@@ -17,6 +17,12 @@ exactly the gradient of the mean over the global batch when every rank holds the
 items; :class:`~eegssm.data.sampling.BalancedSampler` pads its draw so that every rank has the same
 length (:func:`sampler_kwargs` gives it ``num_replicas`` / ``rank``).
 
+Recipes whose batch size is the *global* batch (EEGM2 ``pretrain`` / ``finetune``) instead give each
+rank an interleaved shard of every global batch (:class:`ShardedBatchSampler`, rows
+:func:`shard_rows`) and scale their loss by :func:`global_mean_weight`, which keeps the update equal
+to a single process on the global batch also for unequal shards and for ratio losses (a weighted
+cross-entropy, a mean over masked samples).
+
 Typical script (see ``docs/distributed.md``)::
 
     env = init_distributed()
@@ -31,12 +37,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.utils.data import BatchSampler, Sampler
 
 #: Environment variables ``torchrun`` sets for every process.
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -214,3 +222,109 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def all_reduce_sum(value: float) -> float:
+    """Sum of a number over ranks (float64; the number itself when not distributed)."""
+    if not is_distributed():
+        return float(value)
+    out = torch.tensor(float(value), dtype=torch.float64, device=_collective_device())
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return float(out)
+
+
+def _collective_device() -> torch.device:
+    """Where tensors for collectives live: the current CUDA device under NCCL, else the CPU."""
+    if dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def shard_rows(n: int, num_replicas: int | None = None, rank: int | None = None) -> slice:
+    """This rank's rows of a global batch of ``n`` items: ``rank, rank + world, ...``.
+
+    The convention of :class:`ShardedBatchSampler`; a loss that draws random numbers per item
+    (masks) draws them for the ``n`` rows of the global batch and keeps these rows, so that the
+    draws are those of a single process on the whole batch.
+    """
+    world = get_world_size() if num_replicas is None else num_replicas
+    r = get_rank() if rank is None else rank
+    return slice(r, n, world)
+
+
+def global_mean_weight(local_count: float, global_count: float | None = None) -> float:
+    """Factor that turns this rank's mean into its share of the mean over the global batch.
+
+    DDP averages gradients over the ``world`` ranks. A loss that is a mean over ``local_count``
+    things on this rank (items, or weights / masked samples in a ratio loss), multiplied by
+    ``world · local_count / global_count``, then has the gradient of the mean over the global
+    batch, whatever the split; the trainer's logged loss (the mean over ranks) is the global mean.
+
+    Args:
+        local_count: this rank's denominator (e.g. ``len(batch)``, ``weight[y].sum()``).
+        global_count: the sum over ranks when already known (e.g. a mask drawn for the whole global
+            batch); otherwise it is all-reduced (every rank must call this at the same point).
+
+    Returns:
+        ``1.0`` when not distributed (or when the global count is 0).
+    """
+    world = get_world_size()
+    if world == 1:
+        return 1.0
+    total = all_reduce_sum(local_count) if global_count is None else float(global_count)
+    return world * float(local_count) / total if total > 0 else 1.0
+
+
+class ShardedBatchSampler(Sampler[list[int]]):
+    """Global batches of ``sampler``'s order, of which this rank takes its interleaved shard.
+
+    The global batch is ``batch_size`` consecutive indices of ``sampler`` (as ``BatchSampler``
+    gives a single process); rank ``r`` of ``num_replicas`` yields its rows :func:`shard_rows`
+    (``r, r + num_replicas, ...``). Shards of one global batch are disjoint and cover it; every rank
+    yields the same number of batches (the trainer's steps stay in lock-step). With
+    ``num_replicas=1`` it is ``BatchSampler(sampler, batch_size, drop_last)``.
+
+    ``set_epoch`` is passed on to ``sampler``, whose order must be the same on every rank (e.g. it
+    depends on a seed and the epoch only).
+
+    Raises:
+        ValueError: a global batch would have fewer items than ranks (a rank without data).
+    """
+
+    def __init__(
+        self,
+        sampler: Sampler[int] | Iterable[int],
+        batch_size: int,
+        drop_last: bool = False,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        if num_replicas < 1 or not 0 <= rank < num_replicas:
+            raise ValueError(f"need 0 <= rank < num_replicas, got rank {rank} of {num_replicas}")
+        if batch_size < num_replicas:
+            raise ValueError(
+                f"global batch size {batch_size} is smaller than the {num_replicas} ranks: "
+                "raise the batch size or use fewer processes"
+            )
+        self.sampler = sampler
+        self.batches = BatchSampler(sampler, batch_size, drop_last)
+        self.batch_size, self.drop_last = batch_size, drop_last
+        self.num_replicas, self.rank = num_replicas, rank
+        if isinstance(sampler, Sized):
+            tail = len(sampler) % batch_size
+            if tail and not drop_last and tail < num_replicas:
+                raise ValueError(
+                    f"{len(sampler)} items in batches of {batch_size}: a batch of fewer items "
+                    f"than the {num_replicas} ranks would leave a rank without data"
+                )
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.sampler, "set_epoch"):
+            self.sampler.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in self.batches:
+            yield batch[shard_rows(len(batch), self.num_replicas, self.rank)]
+
+    def __len__(self) -> int:
+        return len(self.batches)

@@ -1,8 +1,8 @@
 """One training loop for every recipe (EEGM2 pretraining and fine-tuning, the seizure detector).
 
 The recipe supplies the model, a loss function ``loss_fn(model, batch) -> scalar tensor``, an
-iterable of batches (a ``DataLoader``; a sampler with ``set_epoch`` is re-seeded each epoch) and
-optionally ``evaluate(model) -> {metric: value}``. The trainer owns the rest:
+iterable of batches (a ``DataLoader``; a sampler or batch sampler with ``set_epoch`` is re-seeded
+each epoch) and optionally ``evaluate(model) -> {metric: value}``. The trainer owns the rest:
 
 - AdamW with no weight decay on flagged SSM parameters, biases and norms (``optim.param_groups``);
   warm-up + cosine, one-cycle or constant learning rate; gradient clipping;
@@ -319,9 +319,11 @@ class Trainer:
         )
         started = time.perf_counter()
         while self.step < self.cfg.max_steps and not stopped:
-            sampler = getattr(batches, "sampler", None)
-            if hasattr(sampler, "set_epoch"):
-                sampler.set_epoch(self.epoch)
+            # a sampler or batch sampler with set_epoch reorders each epoch (DataLoader attributes)
+            for name in ("sampler", "batch_sampler"):
+                sampler = getattr(batches, name, None)
+                if hasattr(sampler, "set_epoch"):
+                    sampler.set_epoch(self.epoch)
             n_batches = 0
             for i, batch in enumerate(self._epoch_batches(batches)):
                 n_batches += 1
