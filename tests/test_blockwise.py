@@ -189,3 +189,23 @@ def test_write_synthetic_long_round_trip(tmp_path):
         assert np.abs(got - np.clip(piece.data, -3276.8, 3276.7)).max() <= 0.051  # 0.1 µV steps
     starts = [e.start for e in read_csv_bi(csv).events]
     assert len(starts) == 3 and all(s0 < s1 for s0, s1 in zip(starts, starts[1:]))
+
+
+@pytest.mark.slow
+def test_detect_command_on_hours_of_eeg_stays_under_2_gb(tmp_path):
+    """`eegssm detect` on 4 hours (three blocks) in a fresh process: peak memory < 2 GB and the
+    generated seizures found (benchmarks/detect_long.py measures 24 hours)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    edf, _ = write_synthetic_long(tmp_path / "four_hours", hours=4.0, seed=11)
+    cmd = [sys.executable, "-m", "eegssm.cli", "detect", str(edf), "--out", str(tmp_path), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read().decode()
+    assert usage.ru_maxrss / 2**20 < 2.0  # KiB → GiB
+    doc = json.loads((tmp_path / "four_hours.json").read_text())
+    assert doc["duration_s"] == 4 * 3600 and "scan (read + preprocess, pass 1)" in doc["timings_s"]
+    assert doc["overlap_score"]["hits"] >= 3 and doc["overlap_score"]["targets"] == 4

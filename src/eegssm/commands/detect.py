@@ -66,7 +66,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
     p.add_argument("--workers", type=thread_count, default=None, help="CPU threads for the model")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def find_inputs(paths: list[str]) -> list[Path]:
