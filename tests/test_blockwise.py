@@ -145,8 +145,9 @@ def test_predict_proba_blocks_equals_whole(n_times, window, stride, sizes):
         predict_proba_blocks(model, blocks[:-1] or [data[:, :1]], n_times, window, stride)
 
 
-def test_run_file_blockwise_matches_in_memory(edf_500hz):
+def test_run_file_blockwise_matches_in_memory(edf_500hz, tmp_path):
     from eegssm.detection import Detector
+    from eegssm.report.html import write_report
 
     detector = Detector.from_checkpoint()
     whole = detector.run(read_recording(edf_500hz), threshold=0.5)
@@ -161,6 +162,18 @@ def test_run_file_blockwise_matches_in_memory(edf_500hz):
         (round(e.start), round(e.stop)) for e in whole.events
     ]
     assert "model" in long.timings and "scan (read + preprocess, pass 1)" in long.timings
+    # the report pages slice the lazy recording around each event
+    report = write_report(
+        tmp_path / "r.html",
+        long.recording,
+        long.probs,
+        long.recording.sfreq,
+        long.events,
+        long.recording.events,
+        threshold=0.5,
+    )
+    html = Path(report).read_text()
+    assert len(long.events) >= 1 and html.count("data:image/png;base64") >= 1 + len(long.events)
 
 
 def test_run_file_blockwise_exact_with_float64_filters(edf_500hz):
