@@ -50,6 +50,7 @@ from eegssm.nn.graph import (
     SSGConv,
     dynamic_laplacian_pe,
     dynamic_laplacian_pe_stream,
+    gcn_normalize,
     pair_indices,
     pairs_to_adjacency,
     topk_adjacency,
@@ -258,11 +259,12 @@ class EdgeStream(nn.Module):
         Lp = pairs.shape[-1]
         h = self.inp(pairs.reshape(B * P, Lp, 1))
         w = F.softplus(self.out(self.ssm(h))).reshape(B, P, Lp)
-        if self.pool > 1:
-            if self.causal:
-                w = F.pad(w, (1, 0))[..., :-1]
-            w = w.repeat_interleave(self.pool, dim=-1)[..., :L]
-        return topk_adjacency(pairs_to_adjacency(w.transpose(1, 2), C), self.top_k)
+        if self.causal and self.pool > 1:
+            w = F.pad(w, (1, 0))[..., :-1]
+        adj = topk_adjacency(pairs_to_adjacency(w.transpose(1, 2), C), self.top_k)
+        if self.pool > 1:  # one graph per pooled step, held for its ``pool`` steps
+            adj = adj.repeat_interleave(self.pool, dim=1)[:, :L]
+        return adj
 
     def forward_stream(self, e: Tensor, state: tuple | None = None) -> tuple[Tensor, tuple]:
         """Causal adjacency for the next ``L`` steps ``e (B, C, L, d)`` → ``(B, L, C, C)``.
@@ -315,10 +317,11 @@ class GraphStream(nn.Module):
 
     def forward(self, x: Tensor, adj: Tensor) -> Tensor:
         h = x.transpose(1, 2)  # (B, L, C, d)
-        if self.pe_proj is not None:
-            h = h + self.pe_proj(dynamic_laplacian_pe(adj, self.pe_k, self.pe_interval))
+        if self.pe_proj is not None:  # projected at the recomputed steps, then held
+            h = h + dynamic_laplacian_pe(adj, self.pe_k, self.pe_interval, project=self.pe_proj)
+        a_hat = gcn_normalize(adj)  # one normalisation for all layers
         for conv in self.convs:
-            h = h + F.gelu(conv(h, adj))
+            h = h + F.gelu(conv(h, a_hat, normalized=True))
         return h.transpose(1, 2)
 
     def forward_stream(
@@ -330,8 +333,9 @@ class GraphStream(nn.Module):
         if self.pe_proj is not None:
             pe, last = dynamic_laplacian_pe_stream(adj, step, last, self.pe_k, self.pe_interval)
             h = h + self.pe_proj(pe)
+        a_hat = gcn_normalize(adj)
         for conv in self.convs:
-            h = h + F.gelu(conv(h, adj))
+            h = h + F.gelu(conv(h, a_hat, normalized=True))
         return h.transpose(1, 2), (step + adj.shape[1], last)
 
 

@@ -10,6 +10,8 @@ ordered as ``torch.triu_indices(C, C, 1)`` (``C·(C-1)/2`` pairs: 171 for 19 ele
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -109,7 +111,11 @@ def laplacian_pe(adj: Tensor, k: int = 16, jitter: float = 1e-6) -> Tensor:
 
 
 def dynamic_laplacian_pe(
-    adj: Tensor, k: int = 16, interval: int = 5, jitter: float = 1e-6
+    adj: Tensor,
+    k: int = 16,
+    interval: int = 5,
+    jitter: float = 1e-6,
+    project: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """Laplacian PE of a graph sequence, recomputed every ``interval`` steps and held in between.
 
@@ -117,12 +123,18 @@ def dynamic_laplacian_pe(
 
     Args:
         adj: ``(B, L, C, C)``.
+        project: optional map applied to each step's PE ``(..., C, k)`` → ``(..., C, d)``
+            independently (e.g. a ``Linear``); it is applied to the ``ceil(L / interval)``
+            recomputed PEs before they are held, which gives ``project(pe)`` of the held
+            sequence at ``1 / interval`` of the cost.
 
     Returns:
-        ``(B, L, C, k)``.
+        ``(B, L, C, k)``, or ``(B, L, C, d)`` with ``project``.
     """
     L = adj.shape[1]
     pe = laplacian_pe(adj[:, ::interval], k, jitter)  # (B, ceil(L / interval), C, k)
+    if project is not None:
+        pe = project(pe)
     return pe.repeat_interleave(interval, dim=1)[:, :L]
 
 
@@ -185,10 +197,12 @@ class SSGConv(nn.Module):
         self.alpha, self.K = alpha, K
         self.lin = nn.Linear(in_features, out_features)
 
-    def forward(self, x: Tensor, adj: Tensor) -> Tensor:
-        a_hat = gcn_normalize(adj)
-        h, acc = x, torch.zeros_like(x)
-        for _ in range(self.K):
+    def forward(self, x: Tensor, adj: Tensor, normalized: bool = False) -> Tensor:
+        """``normalized=True``: ``adj`` is already ``gcn_normalize(adj)`` (layers that share
+        one graph normalise it once)."""
+        a_hat = adj if normalized else gcn_normalize(adj)
+        h = acc = a_hat @ x
+        for _ in range(self.K - 1):
             h = a_hat @ h
             acc = acc + h
         return self.lin(self.alpha * x + (1 - self.alpha) / self.K * acc)
