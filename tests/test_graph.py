@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from eegssm.nn import graph
 from eegssm.nn.fusion import GatedFusion
 from eegssm.nn.graph import (
     SSGConv,
+    batched_eigh,
     dynamic_laplacian_pe,
     fix_signs,
     laplacian_pe,
@@ -111,6 +113,27 @@ def test_laplacian_pe_falls_back_when_eigh_fails(monkeypatch):
     monkeypatch.setattr(torch.linalg, "eigh", broken)
     pe = laplacian_pe(random_graph(19).float(), k=16)
     assert pe.shape == (19, 16) and bool((pe == 0).all())
+
+
+def test_batched_eigh_split_across_threads_is_identical(monkeypatch):
+    lap = graph.normalized_laplacian(random_graph(19, seed=5, batch=(3, 50)))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)  # 150 matrices → three parts of 50
+        got = batched_eigh(lap)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(got, torch.linalg.eigh(lap)[1])
+
+    def broken(a):
+        raise torch.linalg.LinAlgError("did not converge")
+
+    monkeypatch.setattr(torch.linalg, "eigh", broken)
+    torch.set_num_threads(3)
+    try:  # a worker's failure reaches laplacian_pe's guard (zeros)
+        assert bool((laplacian_pe(random_graph(19, batch=(150,))) == 0).all())
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_dynamic_pe_held_between_updates():

@@ -10,7 +10,9 @@ ordered as ``torch.triu_indices(C, C, 1)`` (``C·(C-1)/2`` pairs: 171 for 19 ele
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor, nn
@@ -75,6 +77,42 @@ def fix_signs(vectors: Tensor) -> Tensor:
     return vectors * torch.where(sign == 0, torch.ones_like(sign), sign)
 
 
+#: Fewest matrices per thread before ``batched_eigh`` splits a CPU batch across threads.
+EIGH_MIN_PER_THREAD = 32
+_eigh_pool: tuple[int, ThreadPoolExecutor] | None = None  # (owner pid, pool)
+
+
+def _pool() -> ThreadPoolExecutor:
+    """A small thread pool owned by this process (recreated after ``fork``: a forked child
+    inherits the pool object but not its threads)."""
+    global _eigh_pool
+    if _eigh_pool is None or _eigh_pool[0] != os.getpid():
+        _eigh_pool = (os.getpid(), ThreadPoolExecutor(max_workers=3, thread_name_prefix="eigh"))
+    return _eigh_pool[1]
+
+
+def batched_eigh(mats: Tensor) -> Tensor:
+    """Eigenvectors of a batch of symmetric matrices ``(..., n, n)`` (``torch.linalg.eigh``).
+
+    On the CPU, torch solves a batch one matrix after another on one thread; with several
+    intra-op threads (``torch.get_num_threads()``) and a large batch, the batch is split into
+    contiguous parts solved concurrently (``eigh`` releases the GIL). Each matrix is solved by
+    the same LAPACK call either way, so the result is identical.
+    """
+    n = mats.shape[-1]
+    batch = mats.numel() // max(1, n * n)
+    parts = min(torch.get_num_threads(), 4, batch // EIGH_MIN_PER_THREAD)
+    if mats.device.type != "cpu" or parts < 2:
+        return torch.linalg.eigh(mats)[1]
+    chunks = mats.reshape(batch, n, n).tensor_split(parts)
+    futures = [_pool().submit(torch.linalg.eigh, c) for c in chunks[1:]]
+    try:
+        first = torch.linalg.eigh(chunks[0])[1]
+    finally:
+        results = [f.result() for f in futures]  # wait for all (re-raises a worker's error)
+    return torch.cat([first, *(r[1] for r in results)]).reshape(mats.shape)
+
+
 def laplacian_pe(adj: Tensor, k: int = 16, jitter: float = 1e-6) -> Tensor:
     """Laplacian positional encoding: eigenvectors of the ``k`` smallest eigenvalues.
 
@@ -99,7 +137,7 @@ def laplacian_pe(adj: Tensor, k: int = 16, jitter: float = 1e-6) -> Tensor:
         finite = torch.isfinite(lap).all(-1).all(-1)  # (...)
         lap = torch.where(finite[..., None, None], lap, eye) + jitter * eye
         try:
-            _, vecs = torch.linalg.eigh(lap)
+            vecs = batched_eigh(lap)
         except RuntimeError:  # torch.linalg.LinAlgError: did not converge
             return adj.new_zeros(*adj.shape[:-1], k)
         vecs = vecs[..., :k_eff]
