@@ -117,3 +117,29 @@ def test_detect_command_errors(checkpoint, tmp_path, capsys):
     code = main(["detect", str(bad), "--checkpoint", str(checkpoint), "--out", str(tmp_path)])
     assert code == 1 and "bad.edf" in capsys.readouterr().err
     assert main(["detect", "--checkpoint", str(checkpoint), "--fa-per-24h", "3"]) == 2
+
+
+def test_cli_imports_only_the_command_it_runs():
+    """``eegssm detect ...`` builds a parser with ``detect`` alone (the other command modules,
+    e.g. ``train``, stay unimported: faster start-up); ``eegssm --help`` lists them all."""
+    import subprocess
+    import sys
+
+    code = (
+        "import contextlib, io, sys\n"
+        "from eegssm import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n"
+        "        cli.main(sys.argv[1:])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('eegssm.commands.')))\n"
+        "print('train' in out.getvalue())\n"
+    )
+    run = [sys.executable, "-c", code]
+    lines = subprocess.run(run + ["detect", "--help"], capture_output=True, text=True, check=True)
+    mods, _ = lines.stdout.strip().splitlines()
+    assert "eegssm.commands.detect" in mods and "eegssm.commands.train" not in mods
+    lines = subprocess.run(run + ["--help"], capture_output=True, text=True, check=True)
+    mods, listed = lines.stdout.strip().splitlines()
+    assert "eegssm.commands.train" in mods and listed == "True"

@@ -32,7 +32,14 @@ COMMAND_MODULES = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_name(module: str) -> str:
+    """Sub-command registered by a module: ``eegssm.commands.build_cache`` → ``build-cache``."""
+    return module.rsplit(".", 1)[-1].replace("_", "-")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``eegssm`` parser; ``only``: import and register just that sub-command (its module
+    alone is imported, e.g. for ``eegssm detect FILE``), instead of all of them."""
     parser = argparse.ArgumentParser(
         prog="eegssm",
         description="Long-sequence EEG modeling with state-space models.",
@@ -40,12 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"eegssm {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+        if only is None or command_name(name) == only:
+            importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    known = {command_name(m) for m in COMMAND_MODULES}
+    parser = build_parser(argv[0] if argv and argv[0] in known else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
