@@ -488,7 +488,8 @@ class SeizureDetector(nn.Module):
             raise ValueError(f"expected (B, C, W), got shape {tuple(x.shape)}")
         B, C, W = x.shape
         S = self.config.stride
-        x = F.pad(x, (0, (-W) % S))
+        if W % S:  # (F.pad copies even when there is nothing to pad)
+            x = F.pad(x, (0, (-W) % S))
         e = self.electrode_features(x)  # (B, C, L, d)
         h = self.node_features(e)
         if self.graph is not None:
