@@ -226,7 +226,7 @@ interleaved rounds and the best round kept. Peak MiB: maximum resident memory du
 minus the resident memory before them (each model in its own process; includes the output and
 all activations of one batch).
 
-Command: `python benchmarks/{Path(__file__).name} {" ".join(sys.argv[1:])}` with
+Command: `{" ".join(["python", f"benchmarks/{Path(__file__).name}", *sys.argv[1:]])}` with
 `THP_MEM_ALLOC_ENABLE={os.environ.get("THP_MEM_ALLOC_ENABLE", "")}`.
 Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, Python
 {platform.python_version()}; shared with other work: load average (1, 5, 15 min)
@@ -281,13 +281,14 @@ graph, Laplacian eigenvectors of 384 19 × 19 graphs per batch, SSGConv, decoder
 `fast`'s own code can speed up. The baseline's time is dense convolutions and attention at
 512 channels, which the CPU runs near its matrix throughput.
 
-**Bit-exactness above the graph.** The top-3 graphs often have repeated eigenvalues (e.g. an
-exact eigenvalue 1 of multiplicity ≥ 2), where `eigh` may return any basis of the eigenspace:
-a last-bit change in the adjacency weights can rotate those eigenvectors and move the output
-probabilities by ~1e-2. Speed changes to the front end, the pair similarities and the edge
-stream must therefore keep their results bit-identical (the changes made for issue #5 do, on
-the bundled checkpoints); changes downstream of the adjacency only need to stay within
-round-off.
+**Bit-exactness up to the graph.** The output is not a continuous function of the edge
+weights: a near-tie between two pair weights decides which edge the top-3 selection keeps, and
+the graphs can have a repeated Laplacian eigenvalue (1, of multiplicity ≥ 2: 53 of the 384 PE
+graphs of a batch of noise for the `causal` checkpoint), where `eigh` may return any basis of
+the eigenspace. A last-bit change in the front end, the pair similarities or the edge stream
+(e.g. summing in another order) then moves the bundled checkpoints' output probabilities by
+up to ~1e-2, so speed changes there must keep their results bit-identical (the changes made for
+issue #5 do); changes downstream of the adjacency only need to stay within round-off.
 """
     )
     print(f"\nwrote {DOC}")
