@@ -7,7 +7,7 @@ import functools
 import pytest
 import torch
 
-from eegssm.nn.ssd import chunk_scan, segsum, ssd_chunked, ssd_naive
+from eegssm.nn.ssd import chunk_scan, segsum, ssd_chunked, ssd_chunked_packed, ssd_naive
 
 from _reference import rel_err, ssd_inputs
 
@@ -114,3 +114,101 @@ def test_chunk_scan_matches_loop(c):
         torch.testing.assert_close(entering[:, k], S)
         S = torch.exp(ld[:, :, k])[..., None, None] * S + X[:, k]
     torch.testing.assert_close(final, S)
+
+
+@pytest.mark.parametrize("block", [1, 200, 1 << 20], ids=lambda e: f"E{e}")
+@pytest.mark.parametrize(
+    "l,chunk,g", [(1, 4, 1), (13, 4, 2), (37, 8, 1), (100, 16, 2)], ids=lambda v: str(v)
+)
+def test_blocks_and_skip_gradients_match_naive_float64(monkeypatch, block, l, chunk, g):
+    """Several blocks per sequence (the backward carries gradients across blocks), a padded last
+    chunk, the fused D skip and an initial state: values and all gradients equal the naive
+    recurrence's."""
+    import eegssm.nn.ssd as ssd
+
+    monkeypatch.setattr(ssd, "BLOCK_ELEMENTS", block)
+    x, dt, A, B, C, s0 = ssd_inputs(2, l, 4, 3, g, 5, dtype=torch.float64, seed=l)
+    D = torch.randn(4, dtype=torch.float64)
+    wy = torch.randn(2, l, 4, 3, dtype=torch.float64)
+    ws = torch.randn(2, 4, 3, 5, dtype=torch.float64)
+    results = []
+    for fused in (False, True):
+        leaves = [t.clone().requires_grad_(True) for t in (x, dt, A, B, C, s0, D)]
+        if fused:
+            y, s = ssd_chunked(*leaves[:5], chunk, initial_state=leaves[5], D=leaves[6])
+        else:
+            y, s = ssd_naive(*leaves[:5], initial_state=leaves[5])
+            y = y + leaves[0] * leaves[6][:, None]
+        ((y * wy).sum() + (s * ws).sum()).backward()
+        results.append([y.detach(), s.detach()] + [t.grad for t in leaves])
+    for got, want in zip(*results[::-1]):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-10)
+
+
+def test_only_output_or_only_state_gradient(monkeypatch):
+    """Backward with no gradient for the final state, or for the output only through it."""
+    import eegssm.nn.ssd as ssd
+
+    monkeypatch.setattr(ssd, "BLOCK_ELEMENTS", 100)
+    x, dt, A, B, C, _ = ssd_inputs(1, 30, 2, 3, 1, 4, dtype=torch.float64, seed=5)
+    for pick in (0, 1):
+        grads = []
+        for fn in (ssd_naive, lambda *a: ssd_chunked(*a, chunk_size=8)):
+            leaves = [t.clone().requires_grad_(True) for t in (x, dt, A, B, C)]
+            fn(*leaves)[pick].square().sum().backward()
+            grads.append([t.grad for t in leaves])
+        for got, want in zip(*grads[::-1]):
+            if want is None:  # C does not reach the final state
+                assert got is None or not got.any()
+            else:
+                torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-10)
+
+
+def test_chunked_float32_gradients_long(monkeypatch):
+    """float32, several blocks, length 1000: gradients within 1e-4 of the float64 reference."""
+    import eegssm.nn.ssd as ssd
+
+    monkeypatch.setattr(ssd, "BLOCK_ELEMENTS", 4096)
+    x, dt, A, B, C, s0 = ssd_inputs(2, 1000, 4, 8, 2, 16, seed=11)
+    grads = []
+    for fn, dtype in ((ssd_naive, torch.float64), (ssd_chunked, torch.float32)):
+        leaves = [t.to(dtype).requires_grad_(True) for t in (x, dt, A, B, C, s0)]
+        kw = {} if fn is ssd_naive else {"chunk_size": 32}
+        y, s = fn(*leaves[:5], initial_state=leaves[5], **kw)
+        (y.square().mean() + s.square().mean()).backward()
+        grads.append([t.grad for t in leaves])
+    for got, want in zip(grads[1], grads[0]):
+        assert rel_err(got, want) <= 1e-4
+
+
+@pytest.mark.parametrize("g", [1, 2], ids=lambda g: f"G{g}")
+def test_packed_equals_separate(g):
+    """``ssd_chunked_packed`` on ``[x | B | C]`` gives the same values and gradients."""
+    x, dt, A, B, C, s0 = ssd_inputs(2, 70, 4, 8, g, 16, dtype=torch.float64, seed=g)
+    D = torch.randn(4, dtype=torch.float64)
+    xbc = torch.cat([x.flatten(2), B.flatten(2), C.flatten(2)], dim=-1)
+    leaves = [t.clone().requires_grad_(True) for t in (xbc, dt, A, s0, D)]
+    y1, s1 = ssd_chunked_packed(leaves[0], leaves[1], leaves[2], g, 16, 16, leaves[3], leaves[4])
+    (y1.square().sum() + s1.sum()).backward()
+    xb, Bb, Cb = leaves_sep = [
+        t.clone().requires_grad_(True) for t in xbc.split([32, 16 * g, 16 * g], -1)
+    ]
+    others = [t.clone().requires_grad_(True) for t in (dt, A, s0, D)]
+    y2, s2 = ssd_chunked(
+        xb.view(2, 70, 4, 8),
+        others[0],
+        others[1],
+        Bb.view(2, 70, g, 16),
+        Cb.view(2, 70, g, 16),
+        16,
+        others[2],
+        others[3],
+    )
+    (y2.square().sum() + s2.sum()).backward()
+    torch.testing.assert_close(y1, y2)
+    torch.testing.assert_close(s1, s2)
+    torch.testing.assert_close(leaves[0].grad, torch.cat([t.grad for t in leaves_sep], -1))
+    for a, b in zip(leaves[1:], others):
+        torch.testing.assert_close(a.grad, b.grad)
+    with pytest.raises(ValueError, match="xbc must be"):
+        ssd_chunked_packed(xbc[..., :41], dt, A, g, 16)

@@ -7,23 +7,32 @@ The recurrence, per batch ``b``, head ``h``, head channel ``p`` and state index 
 
 Shapes (all functions): ``x (b, l, h, p)``, ``dt (b, l, h)`` (already positive, e.g. after
 softplus), ``A (h,)`` (negative), ``B, C (b, l, g, n)`` with ``h`` divisible by ``g`` (head ``i``
-reads group ``i // (h // g)``), state ``(b, h, p, n)``. No ``D`` skip: the block adds it.
+reads group ``i // (h // g)``), state ``(b, h, p, n)``. ``ssd_chunked`` optionally adds the
+``D`` skip (``y += D_h x``) itself.
 
 ``ssd_naive`` is the reference: a plain loop over time. ``ssd_chunked`` is the same maths in
 chunks of ``Q`` steps: a quadratic (attention-like) term inside each chunk, the chunk's end state,
-and a linear recurrence that carries states from chunk to chunk. Its cost is O(l·Q) and its
-memory O(l·Q), so it is linear in the sequence length. ``A·dt`` and its cumulative sums are kept in
-at least float32, and every ``exp`` is taken of a masked cumulative sum (never a difference of two
+and a linear recurrence that carries states from chunk to chunk. Its cost is O(l·Q), so it is
+linear in the sequence length. It runs block by block (a few chunks of every sequence at a time,
+reusing block-sized buffers) and has a hand-written backward that keeps only the inputs and one
+state per block, recomputing decays, scores and chunk states block by block (what the CUDA
+kernels do). ``A·dt`` and its cumulative sums are kept in at least float32, and every ``exp`` of
+a partial sum inside a chunk is taken of a masked cumulative sum (never a difference of two
 cumulative sums), so large ``|A·dt|`` gives finite values and finite gradients.
+``ssd_chunked_packed`` takes ``x, B, C`` packed in one tensor (the Mamba-2 conv output).
+``chunk_scan`` is a standalone whole-tensor form of the inter-chunk recurrence (not used by
+``ssd_chunked``, which carries states in place).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["chunk_scan", "segsum", "ssd_chunked", "ssd_naive", "ssd_step"]
+__all__ = ["chunk_scan", "segsum", "ssd_chunked", "ssd_chunked_packed", "ssd_naive", "ssd_step"]
 
 
 def _check_shapes(x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[int, int]:
@@ -169,6 +178,391 @@ def chunk_scan(
     return entering.reshape(b, c, h, p, n), state.reshape(b, h, p, n)
 
 
+#: Elements of ``x`` (``b·tokens·h·p``) per block of chunks in :func:`ssd_chunked`: the work runs
+#: block by block so that every temporary is block-sized and reused from block to block.
+BLOCK_ELEMENTS = 1 << 20
+
+
+class _Workspace:
+    """Named scratch buffers reused from block to block (no fresh memory inside the loop: on a
+    CPU, first touches of freshly mapped pages cost more than the arithmetic on them)."""
+
+    def __init__(self, dtype: torch.dtype, device: torch.device) -> None:
+        self.dtype, self.device, self.buffers = dtype, device, {}
+
+    def __call__(self, name: str, *shape: int) -> Tensor:
+        """A contiguous ``shape`` tensor (uninitialised) backed by buffer ``name``."""
+        numel = math.prod(shape)
+        buf = self.buffers.get(name)
+        if buf is None or buf.numel() < numel:
+            buf = self.buffers[name] = torch.empty(numel, dtype=self.dtype, device=self.device)
+        return buf[:numel].view(shape)
+
+
+def _decay_matrix(a: Tensor, out: Tensor | None = None) -> Tensor:
+    """``exp(segsum(a))``, zero above the diagonal, in one buffer: ``(..., T)`` → ``(..., T, T)``.
+
+    ``out[..., i, j] = exp(a[j+1] + ... + a[i])`` for ``i >= j``: each entry is the exponential
+    of a masked cumulative sum (as in :func:`segsum`), never of a difference of cumulative sums.
+    """
+    T = a.shape[-1]
+    strictly_lower = torch.ones(T, T, dtype=torch.bool, device=a.device).tril(-1)
+    zero = torch.zeros((), dtype=a.dtype, device=a.device)
+    if out is None:
+        out = torch.where(strictly_lower, a.unsqueeze(-1), zero)
+    else:
+        torch.where(strictly_lower, a.unsqueeze(-1), zero, out=out)
+    out = out.cumsum_(dim=-2).exp_()
+    return out.masked_fill_(~torch.ones(T, T, dtype=torch.bool, device=a.device).tril(0), 0.0)
+
+
+def _mm(a: Tensor, b: Tensor, out: Tensor) -> Tensor:
+    """``out = a @ b`` for ``(N, g, i, k) @ (N, g, k, j)``; ``out (N, g, i, j)`` contiguous."""
+    if a.shape[1] == 1:  # one group: a single batched GEMM straight into ``out``
+        torch.bmm(a[:, 0], b[:, 0], out=out[:, 0])
+    else:
+        out.copy_(torch.matmul(a, b))
+    return out
+
+
+class _Block:
+    """One block of ``k`` consecutive chunks of every sequence, and what both passes recompute.
+
+    Inputs: ``x (b, k, Q, h, p)``, ``dt (b, k, Q, h)``, ``B, C (b, k, Q, g, n)`` (zero padded
+    past the sequence end: ``dt = 0`` steps are identities). With ``N = b·k`` chunks and
+    ``r = h / g`` heads per group:
+
+    - ``L (b, k, h, Q, Q)``: decay from step ``s`` (excl.) to ``l`` (incl.), zero above the
+      diagonal; ``e (b, k, h, Q)`` from the chunk start to ``l`` (incl.); ``w (b, k, h, Q)`` from
+      ``s`` (excl.) to the chunk end; ``decay (b, k, g, 1, r, 1)`` the whole chunk's.
+    - ``Bg, Cg (N, g, Q, n)``; ``CB (N, g, Q, Q)``; scores ``M = CB · L`` per head.
+    - states are ``(N, g, n, r·p)``: head ``gi·r + ri`` at ``[:, gi, :, ri·p:(ri+1)·p]``.
+    """
+
+    def __init__(self, ws: _Workspace, x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor):
+        self.ws, self.x, self.dt, self.A = ws, x, dt, A
+        b, k, Q, h, p = x.shape
+        g, n = B.shape[-2:]
+        self.shape = b, k, Q, h, p, g, n, h // g
+        N = b * k
+        a = (dt * A).transpose(2, 3)  # (b, k, h, Q) log-decay per step
+        self.L = _decay_matrix(a, out=ws("L", b, k, h, Q, Q))
+        self.e = torch.exp(a.cumsum(dim=-1))
+        self.w = self.L[..., -1, :]
+        self.decay = self.e[..., -1].reshape(b, k, g, 1, h // g, 1)
+        self.et = self.e.transpose(2, 3).unsqueeze(-1)  # (b, k, Q, h, 1)
+        self.wt = self.w.transpose(2, 3).unsqueeze(-1)
+        self.Bg = B.reshape(N, Q, g, n).transpose(1, 2)
+        self.Cg = C.reshape(N, Q, g, n).transpose(1, 2)
+        self.CB = torch.matmul(self.Cg, self.Bg.transpose(-1, -2))
+
+    def grouped(self, t: Tensor) -> Tensor:
+        """``(b, k, Q, h, p)`` → ``(N, g, Q, r·p)`` (a view)."""
+        b, k, Q, h, p, g, n, r = self.shape
+        return t.view(b * k, Q, g, r * p).transpose(1, 2)
+
+    def ungrouped(self, t: Tensor) -> Tensor:
+        """``(N, g, Q, r·p)`` → ``(b, k, Q, h, p)`` (a view for one group, else a copy)."""
+        b, k, Q, h, p, g, n, r = self.shape
+        return t.transpose(1, 2).reshape(b, k, Q, h, p)
+
+    def scores(self) -> Tensor:
+        """``M = CB · L`` as ``(b·k·h, Q, Q)``."""
+        b, k, Q, h, p, g, n, r = self.shape
+        M = self.ws("M", b * k, g, r, Q, Q)
+        torch.mul(self.L.view(b * k, g, r, Q, Q), self.CB.unsqueeze(2), out=M)
+        return M.view(-1, Q, Q)
+
+    def scaled_inputs(self) -> Tensor:
+        """``X = dt · x`` as ``(b·k·h, Q, p)`` (per-head matrices for the GEMMs)."""
+        b, k, Q, h, p, g, n, r = self.shape
+        X = self.ws("X", b, k, h, Q, p)
+        torch.mul(self.x.transpose(2, 3), self.dt.transpose(2, 3).unsqueeze(-1), out=X)
+        return X.view(-1, Q, p)
+
+    def weighted_inputs(self) -> Tensor:
+        """``w · dt · x`` ``(b, k, Q, h, p)``: each step's input as seen at its chunk's end."""
+        b, k, Q, h, p, g, n, r = self.shape
+        Xw = self.ws("Xw", b, k, Q, h, p)
+        return torch.mul(self.x, (self.dt.unsqueeze(-1) * self.wt), out=Xw)
+
+    def entering_states(self, Xw: Tensor, carry: Tensor | None, last: Tensor | None) -> Tensor:
+        """States entering each chunk ``(N, g, n, r·p)``, from the state entering the block
+        (``carry (b, g, n, r, p)``, None = 0); writes the state after the block into ``last``."""
+        b, k, Q, h, p, g, n, r = self.shape
+        N = b * k
+        # What each chunk adds, sum_s w_s dt_s x_s B_s^T (one GEMM per chunk and group), goes to
+        # slots 1..N; the loop then makes slot 1 + i·k + j the state after chunk j of sequence i,
+        # so slot i·k + j is the state entering chunk j (j >= 1); slot i·k is then overwritten
+        # with the state entering the block.
+        buf = self.ws("states", N + 1, g, n, r * p)
+        _mm(self.Bg.transpose(-1, -2), self.grouped(Xw), buf[1:])
+        after = buf[1:].view(b, k, g, n, r, p)
+        if carry is not None:
+            after[:, 0].addcmul_(carry, self.decay[:, 0])
+        for j in range(1, k):
+            after[:, j].addcmul_(after[:, j - 1], self.decay[:, j])
+        if last is not None:
+            last.copy_(after[:, -1])
+        entering = buf[:N].view(b, k, g, n, r, p)
+        if carry is None:
+            entering[:, 0].zero_()
+        else:
+            entering[:, 0].copy_(carry)
+        return buf[:N]
+
+    def forward(self, D: Tensor | None, carry: Tensor | None, last: Tensor, y: Tensor) -> None:
+        """Writes the block's output into ``y (b, k, Q, h, p)`` (any strides) and the state after
+        the block into ``last (b, g, n, r, p)``."""
+        b, k, Q, h, p, g, n, r = self.shape
+        states = self.entering_states(self.weighted_inputs(), carry, last)
+        U = _mm(self.Cg, states, self.ws("U", b * k, g, Q, r * p))  # C_l . entering state
+        intra = self.ws("Y", b, k, h, Q, p)
+        torch.bmm(self.scores(), self.scaled_inputs(), out=intra.view(-1, Q, p))
+        torch.addcmul(intra.transpose(2, 3), self.ungrouped(U), self.et, out=y)
+        if D is not None:
+            y.addcmul_(self.x, D.view(h, 1))
+
+    def backward(
+        self,
+        dy: Tensor,
+        D: Tensor | None,
+        carry: Tensor | None,
+        dlast: Tensor | None,
+        dx: Tensor,
+    ) -> tuple[Tensor, ...]:
+        """Gradients for the block from ``dy (b, k, Q, h, p)`` and ``dlast``, the gradient of the
+        state after the block (None = 0). Writes ``dx`` (any strides); returns
+        ``(ddt, dA, dB, dC, dD, dcarry)``."""
+        b, k, Q, h, p, g, n, r = self.shape
+        N = b * k
+        ws, x, dt = self.ws, self.x, self.dt
+        Xw = self.weighted_inputs()
+        states = self.entering_states(Xw, carry, None)
+
+        # y_l += e_l C_l . state: gradients of C, log e and the entering states.
+        dye = torch.mul(dy, self.et, out=ws("dye", b, k, Q, h, p))
+        U = self.ungrouped(_mm(self.Cg, states, ws("U", N, g, Q, r * p)))
+        dlog_e = U.mul_(dye).sum(-1)  # (b, k, Q, h)
+        dC = torch.matmul(self.grouped(dye), states.transpose(-1, -2))  # (N, g, Q, n)
+        buf = ws("dstates", N + 1, g, n, r * p)
+        _mm(self.Cg.transpose(-1, -2), self.grouped(dye), buf[:N])
+
+        # The chunk recurrence in reverse, in place: slot 1 + i·k + j becomes the gradient of
+        # the state after chunk j of sequence i (= of what chunk j adds).
+        after = buf[1:].view(b, k, g, n, r, p)
+        entering = buf[:N].view(b, k, g, n, r, p)
+        st = states.view(b, k, g, n, r, p)
+        dcarry = entering[:, 0].clone()
+        if dlast is None:
+            after[:, -1].zero_()
+        else:
+            after[:, -1].copy_(dlast)
+        dlog_chunk = torch.empty(k, b, g, r, dtype=x.dtype, device=x.device)
+        prod = ws("prod", b, g, n, r, p)
+        for j in range(k - 1, -1, -1):
+            torch.sum(torch.mul(after[:, j], st[:, j], out=prod), dim=(2, 4), out=dlog_chunk[j])
+            if j:
+                after[:, j - 1].addcmul_(after[:, j], self.decay[:, j])
+        dcarry.addcmul_(after[:, 0], self.decay[:, 0])
+        dlog_chunk = dlog_chunk.view(k, b, h).transpose(0, 1) * self.e[..., -1]  # (b, k, h)
+        dstates = buf[1:]
+
+        # state_j += sum_s w_s X_s B_s^T: gradients of B, X and log w.
+        T = self.ungrouped(_mm(self.Bg, dstates, ws("T", N, g, Q, r * p)))  # B_s . dstate
+        dB = torch.matmul(self.grouped(Xw), dstates.transpose(-1, -2))  # (N, g, Q, n)
+        dlog_w = Xw.mul_(T).sum(-1)  # (b, k, Q, h)
+        dX = T.mul_(self.wt)  # (b, k, Q, h, p)
+
+        # y = (CB · L) @ X per head inside each chunk.
+        dyh = ws("dyh", b, k, h, Q, p)
+        dyh.copy_(dy.transpose(2, 3))
+        dyh = dyh.view(-1, Q, p)
+        tmp = ws("Y", b, k, h, Q, p)
+        torch.bmm(self.scores().transpose(-1, -2), dyh, out=tmp.view(-1, Q, p))
+        dX.add_(tmp.transpose(2, 3))
+        dM = ws("dM", b * k * h, Q, Q)
+        torch.bmm(dyh, self.scaled_inputs().transpose(-1, -2), out=dM)
+        dLog = dM.view(N, g, r, Q, Q).mul_(self.L.view(N, g, r, Q, Q))  # d log L, before CB
+        dCB = dLog.sum(2)  # (N, g, Q, Q)
+        dLog = dLog.mul_(self.CB.unsqueeze(2)).view(b, k, h, Q, Q)
+        dC.add_(torch.matmul(dCB, self.Bg))
+        dB.add_(torch.matmul(dCB.transpose(-1, -2), self.Cg))
+
+        # Log-decays a = dt A through their cumulative sum acum within each chunk:
+        # log e_l = acum_l, log w_s = acum_{Q-1} - acum_s, log L[l, s] = acum_l - acum_s,
+        # log(chunk decay) = acum_{Q-1}; then da_j = sum_{l >= j} dacum_l.
+        dacum = dlog_e.transpose(2, 3) - dlog_w.transpose(2, 3) + dLog.sum(-1) - dLog.sum(-2)
+        dacum[..., -1] += dlog_w.sum(2) + dlog_chunk
+        da = dacum.flip(-1).cumsum(-1).flip(-1).transpose(2, 3)  # (b, k, Q, h)
+
+        torch.mul(dX, dt.unsqueeze(-1), out=dx)
+        dD = None
+        if D is not None:
+            dx.addcmul_(dy, D.view(h, 1))
+            dD = torch.mul(dy, x, out=dye).sum((0, 1, 2, 4))  # dye is free by now
+        ddt = dX.mul_(x).sum(-1).addcmul_(da, self.A)
+        dA = (da * dt).sum((0, 1, 2))
+        dB = dB.transpose(1, 2).reshape(b, k, Q, g, n)
+        dC = dC.transpose(1, 2).reshape(b, k, Q, g, n)
+        return ddt, dA, dB, dC, dD, dcarry
+
+
+def _block_bounds(b: int, l: int, h: int, p: int, Q: int) -> list[tuple[int, int]]:
+    """Token ranges ``[t0, t1)`` of the blocks: whole chunks, about ``BLOCK_ELEMENTS`` each; the
+    last one may run past ``l`` (padded)."""
+    c = -(-l // Q)
+    k = max(1, min(c, BLOCK_ELEMENTS // (b * Q * h * p)))
+    return [(j * Q, min(j + k, c) * Q) for j in range(0, c, k)]
+
+
+def _chunk(t: Tensor, t0: int, t1: int, Q: int) -> Tensor:
+    """Steps ``t0 .. t1`` of ``t (b, l, ...)`` as ``(b, (t1 - t0) / Q, Q, ...)``, zero padded
+    past ``l`` (a view unless padded)."""
+    piece = t[:, t0 : min(t1, t.shape[1])]
+    pad = t1 - t0 - piece.shape[1]
+    if pad:
+        piece = F.pad(piece, (0, 0) * (t.dim() - 2) + (0, pad))
+    return piece.reshape(t.shape[0], (t1 - t0) // Q, Q, *t.shape[2:])
+
+
+def _out_view(t: Tensor, t0: int, t1: int, Q: int) -> tuple[Tensor, bool]:
+    """Where a block's result goes: a ``(b, k, Q, ...)`` view of ``t`` at steps ``t0 .. t1``, or
+    a fresh tensor (``True``: copy its first rows into ``t`` afterwards) when padded."""
+    if t1 <= t.shape[1]:
+        return t[:, t0:t1].view(t.shape[0], (t1 - t0) // Q, Q, *t.shape[2:]), False
+    return t.new_empty(t.shape[0], (t1 - t0) // Q, Q, *t.shape[2:]), True
+
+
+def _write_back(t: Tensor, block: Tensor, t0: int) -> None:
+    """Copy a padded block's valid steps into ``t`` from step ``t0``."""
+    m = t.shape[1] - t0
+    t[:, t0:] = block.reshape(t.shape[0], -1, *t.shape[2:])[:, :m]
+
+
+def _ssd_forward(x, dt, A, B, C, D, initial, Q: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Block-by-block forward. Returns ``(y (b, l, h, p), final (b, h, p, n), carries)`` with
+    ``carries (blocks, b, g, n, r, p)`` the state entering each block (for the backward)."""
+    b, l, h, p = x.shape
+    g, n = B.shape[-2:]
+    r = h // g
+    bounds = _block_bounds(b, l, h, p, Q)
+    ws = _Workspace(x.dtype, x.device)
+    y = torch.empty(b, l, h, p, dtype=x.dtype, device=x.device)
+    # carries[i]: the state entering block i; carries[-1]: the final state
+    carries = torch.empty(len(bounds) + 1, b, g, n, r, p, dtype=x.dtype, device=x.device)
+    if initial is None:
+        carries[0].zero_()
+    else:
+        carries[0].copy_(initial.view(b, g, r, p, n).permute(0, 1, 4, 2, 3))
+    for i, (t0, t1) in enumerate(bounds):
+        blk = _Block(ws, *(_chunk(t, t0, t1, Q) for t in (x, dt)), A,
+                     *(_chunk(t, t0, t1, Q) for t in (B, C)))  # fmt: skip
+        yb, padded = _out_view(y, t0, t1, Q)
+        blk.forward(D, carries[i] if i or initial is not None else None, carries[i + 1], yb)
+        if padded:
+            _write_back(y, yb, t0)
+    final = carries[-1].permute(0, 1, 3, 4, 2).reshape(b, h, p, n)
+    return y, final, carries[:-1]
+
+
+def _ssd_backward(x, dt, A, B, C, D, carries, has_initial: bool, Q: int, dy, dfinal, dx, dB, dC):
+    """Block-by-block backward, last block first. Writes ``dx, dB, dC`` (preallocated, any
+    strides); returns ``(ddt, dA, dD, dinitial)``."""
+    b, l, h, p = x.shape
+    g, n = B.shape[-2:]
+    r = h // g
+    ws = _Workspace(x.dtype, x.device)
+    ddt = torch.empty_like(dt)
+    dA = torch.zeros_like(A)
+    dD = None if D is None else torch.zeros_like(D)
+    dcarry = None if dfinal is None else dfinal.view(b, g, r, p, n).permute(0, 1, 4, 2, 3)
+    bounds = _block_bounds(b, l, h, p, Q)
+    for i in range(len(bounds) - 1, -1, -1):
+        t0, t1 = bounds[i]
+        blk = _Block(ws, *(_chunk(t, t0, t1, Q) for t in (x, dt)), A,
+                     *(_chunk(t, t0, t1, Q) for t in (B, C)))  # fmt: skip
+        dyb = torch.zeros_like(blk.x) if dy is None else _chunk(dy, t0, t1, Q)
+        carry = carries[i] if i or has_initial else None
+        dxb, padded = _out_view(dx, t0, t1, Q)
+        ddtb, dAb, dBb, dCb, dDb, dcarry = blk.backward(dyb, D, carry, dcarry, dxb)
+        if padded:
+            _write_back(dx, dxb, t0)
+        _write_back(ddt[:, : min(t1, l)], ddtb, t0)
+        _write_back(dB[:, : min(t1, l)], dBb, t0)
+        _write_back(dC[:, : min(t1, l)], dCb, t0)
+        dA += dAb
+        if dD is not None:
+            dD += dDb
+    dinitial = None
+    if has_initial:
+        dinitial = dcarry.permute(0, 1, 3, 4, 2).reshape(b, h, p, n)
+    return ddt, dA, dD, dinitial
+
+
+class _SSDChunked(torch.autograd.Function):
+    """Chunked SSD, block by block, with a hand-written backward.
+
+    Saves the inputs and the state entering each block only; the backward walks the blocks in
+    reverse and recomputes, per block, the decays, the scores and the chunk states (cheap,
+    O(block)) instead of keeping them.
+    """
+
+    @staticmethod
+    def forward(ctx, x, dt, A, B, C, D, initial, chunk_size):
+        y, final, carries = _ssd_forward(x, dt, A, B, C, D, initial, chunk_size)
+        ctx.save_for_backward(x, dt, A, B, C, D, carries)
+        ctx.has_initial, ctx.chunk_size = initial is not None, chunk_size
+        ctx.set_materialize_grads(False)
+        return y, final
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy, dfinal):
+        x, dt, A, B, C, D, carries = ctx.saved_tensors
+        dx, dB, dC = (torch.empty_like(t) for t in (x, B, C))
+        ddt, dA, dD, dinitial = _ssd_backward(
+            x, dt, A, B, C, D, carries, ctx.has_initial, ctx.chunk_size, dy, dfinal, dx, dB, dC
+        )
+        if dy is None:  # C only reaches the output
+            dC = None
+        return dx, ddt, dA, dB, dC, dD, dinitial, None
+
+
+class _SSDPacked(torch.autograd.Function):
+    """:class:`_SSDChunked` on ``x, B, C`` packed in one tensor (the Mamba-2 conv output); its
+    gradient is written straight into one packed buffer (no concatenation)."""
+
+    @staticmethod
+    def forward(ctx, xbc, dt, A, D, initial, chunk_size, heads, ngroups, d_state):
+        x, B, C = _split_packed(xbc, heads, ngroups, d_state)
+        y, final, carries = _ssd_forward(x, dt, A, B, C, D, initial, chunk_size)
+        ctx.save_for_backward(xbc, dt, A, D, carries)
+        ctx.has_initial, ctx.chunk_size = initial is not None, chunk_size
+        ctx.split = heads, ngroups, d_state
+        ctx.set_materialize_grads(False)
+        return y, final
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dy, dfinal):
+        xbc, dt, A, D, carries = ctx.saved_tensors
+        x, B, C = _split_packed(xbc, *ctx.split)
+        dxbc = torch.empty(xbc.shape, dtype=xbc.dtype, device=xbc.device)
+        dx, dB, dC = _split_packed(dxbc, *ctx.split)
+        ddt, dA, dD, dinitial = _ssd_backward(
+            x, dt, A, B, C, D, carries, ctx.has_initial, ctx.chunk_size, dy, dfinal, dx, dB, dC
+        )
+        return dxbc, ddt, dA, dD, dinitial, None, None, None, None
+
+
+def _split_packed(xbc: Tensor, h: int, g: int, n: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Views ``x (b, l, h, p)``, ``B, C (b, l, g, n)`` of ``xbc (b, l, h·p + 2·g·n)``."""
+    b, l, width = xbc.shape
+    x, B, C = xbc.split([width - 2 * g * n, g * n, g * n], dim=-1)
+    return x.view(b, l, h, -1), B.view(b, l, g, n), C.view(b, l, g, n)
+
+
 def ssd_chunked(
     x: Tensor,
     dt: Tensor,
@@ -177,11 +571,19 @@ def ssd_chunked(
     C: Tensor,
     chunk_size: int = 64,
     initial_state: Tensor | None = None,
+    D: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Chunked SSD (the Mamba-2 "state space dual" algorithm), linear in the sequence length.
 
     Any ``l >= 1`` works: the sequence is zero-padded to a multiple of ``chunk_size`` with
     ``dt = 0`` (identity steps), which leaves outputs and the final state unchanged.
+
+    Inside each chunk of ``Q`` steps the output is a quadratic (attention-like) term with the
+    ``(Q, Q)`` decay matrix; each chunk's end state is one GEMM per chunk; a loop over the chunks
+    carries the states. The work runs in blocks of consecutive chunks (``BLOCK_ELEMENTS``), so
+    temporaries stay small, and the backward is written by hand (:class:`_SSDChunked`): it keeps
+    only the inputs and one state per block and recomputes the rest block by block. Cost
+    O(l·Q); memory beyond inputs and outputs O(block).
 
     Args:
         x: ``(b, l, h, p)`` inputs.
@@ -190,58 +592,62 @@ def ssd_chunked(
         B, C: ``(b, l, g, n)`` input and output projections of the state.
         chunk_size: steps per chunk ``Q``.
         initial_state: optional ``(b, h, p, n)`` state before the first step.
+        D: optional ``(h,)`` skip: adds ``D_h · x`` to the output (fused: saves passes).
 
     Returns:
         ``(y (b, l, h, p), final_state (b, h, p, n))``; ``y`` in the dtype of ``x``, the state in
         float32 (float64 for float64 inputs).
     """
-    g, r = _check_shapes(x, dt, A, B, C)
+    _check_shapes(x, dt, A, B, C)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    b, l, h, p = x.shape
-    n = B.shape[-1]
-    Q = chunk_size
     dtype = _compute_dtype(x)
-    pad = (-l) % Q
-    c = (l + pad) // Q
-
-    def chunks(t: Tensor) -> Tensor:  # (b, l, ...) -> (b, c, Q, ...), zero padded
-        t = t.to(dtype)
-        if pad:
-            t = F.pad(t, (0, 0) * (t.dim() - 2) + (0, pad))
-        return t.reshape(b, c, Q, *t.shape[2:])
-
-    xc = chunks(x)  # (b, c, Q, h, p)
-    dtc = chunks(dt)  # (b, c, Q, h)
-    Bc = chunks(B)  # (b, c, Q, g, n)
-    Cc = chunks(C)
-    X = xc * dtc.unsqueeze(-1)  # dt-scaled inputs
-    a = (dtc * A.to(dtype)).permute(0, 3, 1, 2)  # (b, h, c, Q) log-decay per step
-    a_cum = a.cumsum(dim=-1)  # (b, h, c, Q) log-decay from chunk start (inclusive)
-    decay = torch.exp(segsum(a))  # (b, h, c, Q, Q): decay from step s (excl.) to l (incl.)
-
-    # 1. Within each chunk: y_l += sum_{s<=l} (C_l . B_s) decay[l, s] X_s.
-    CB = torch.einsum("bclgn,bcsgn->bcgls", Cc, Bc)  # (b, c, g, Q, Q)
-    scores = CB.unsqueeze(3) * decay.permute(0, 2, 1, 3, 4).reshape(b, c, g, r, Q, Q)
-    Xg = X.reshape(b, c, Q, g, r, p)
-    y = torch.einsum("bcgrls,bcsgrp->bclgrp", scores, Xg)
-
-    # 2. State each chunk contributes at its end: sum_s decay[last, s] B_s X_s^T.
-    to_end = decay[..., -1, :].permute(0, 2, 3, 1).reshape(b, c, Q, g, r, 1)  # (b,c,Q,g,r,1)
-    chunk_states = torch.einsum("bcsgn,bcsgrp->bcgrpn", Bc, Xg * to_end).reshape(b, c, h, p, n)
-
-    # 3. Carry states across chunks: a linear recurrence over the c chunks.
-    initial = (
-        torch.zeros(b, h, p, n, dtype=dtype, device=x.device)
-        if initial_state is None
-        else initial_state.to(dtype)
+    y, state = _SSDChunked.apply(
+        x.to(dtype),
+        dt.to(dtype),
+        A.to(dtype),
+        B.to(dtype),
+        C.to(dtype),
+        None if D is None else D.to(dtype),
+        None if initial_state is None else initial_state.to(dtype).contiguous(),
+        chunk_size,
     )
-    states_in, state = chunk_scan(chunk_states, a_cum[..., -1], initial)
-    states_in = states_in.reshape(b, c, g, r, p, n)
-
-    # 4. Contribution of the state entering each chunk: C_l . (decay from chunk start) state.
-    from_start = torch.exp(a_cum).permute(0, 2, 3, 1).reshape(b, c, Q, g, r, 1)
-    y = y + torch.einsum("bclgn,bcgrpn->bclgrp", Cc, states_in) * from_start
-
-    y = y.reshape(b, c * Q, h, p)[:, :l]
     return y.to(x.dtype), state
+
+
+def ssd_chunked_packed(
+    xbc: Tensor,
+    dt: Tensor,
+    A: Tensor,
+    ngroups: int,
+    d_state: int,
+    chunk_size: int = 64,
+    initial_state: Tensor | None = None,
+    D: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """:func:`ssd_chunked` on ``x, B, C`` packed as ``xbc (b, l, h·p + 2·g·n)`` (``[x | B | C]``,
+    the layout of the Mamba-2 conv output); the number of heads ``h`` is ``dt.shape[-1]``.
+    Same results; the gradient of ``xbc`` is built in place instead of concatenated."""
+    h, gn = dt.shape[-1], ngroups * d_state
+    if xbc.dim() != 3 or (xbc.shape[-1] - 2 * gn) % h or xbc.shape[-1] <= 2 * gn:
+        raise ValueError(
+            f"xbc must be (b, l, h·p + 2·g·n) with h = {h}, g·n = {gn}; got {tuple(xbc.shape)}"
+        )
+    dtype = _compute_dtype(xbc)
+    xbc_c = xbc.to(dtype)
+    x, B, C = _split_packed(xbc_c, h, ngroups, d_state)
+    _check_shapes(x, dt, A, B, C)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    y, state = _SSDPacked.apply(
+        xbc_c,
+        dt.to(dtype),
+        A.to(dtype),
+        None if D is None else D.to(dtype),
+        None if initial_state is None else initial_state.to(dtype).contiguous(),
+        chunk_size,
+        h,
+        ngroups,
+        d_state,
+    )
+    return y.to(xbc.dtype), state
