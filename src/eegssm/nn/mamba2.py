@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from eegssm.nn import kernels
 from eegssm.nn.conv import CausalDepthwiseConv1d
 from eegssm.nn.norm import RMSNormGated
-from eegssm.nn.ssd import ssd_chunked, ssd_step
+from eegssm.nn.ssd import ssd_chunked_packed, ssd_step
 
 #: Fastest chunk length for the pure-PyTorch SSD on a 2-core CPU (d_model 64 and 256, L = 4096;
 #: ``benchmarks/sequence_core.py`` → ``docs/benchmarks/sequence_core.md``). Speed only: outputs
@@ -118,6 +118,15 @@ class Mamba2(nn.Module):
         conv_dim = self.d_inner + 2 * self.ngroups * self.d_state
         return torch.split(zxbcdt, [self.d_inner, conv_dim, self.nheads], dim=-1)
 
+    def _project(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``in_proj(u)`` split into ``z, xBC, dt``, each contiguous: one GEMM per part with a
+        slice of the weight, so the backward sums three products instead of concatenating a
+        full-width gradient (same parameters and results as ``_split(in_proj(u))``)."""
+        sizes = [self.d_inner, self.d_inner + 2 * self.ngroups * self.d_state, self.nheads]
+        weights = torch.split(self.in_proj.weight, sizes)
+        biases = [None] * 3 if self.in_proj.bias is None else torch.split(self.in_proj.bias, sizes)
+        return tuple(F.linear(u, w, b_) for w, b_ in zip(weights, biases))
+
     def _split_xbc(self, xbc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         gn = self.ngroups * self.d_state
         x, B, C = torch.split(xbc, [self.d_inner, gn, gn], dim=-1)
@@ -141,7 +150,7 @@ class Mamba2(nn.Module):
         Returns:
             ``y (B, L, d_model)``, or ``(y, state)`` when ``return_state``.
         """
-        z, xbc, dt = self._split(self.in_proj(u))
+        z, xbc, dt = self._project(u)
         xbc, conv_tail = self.conv1d(xbc, None if state is None else state.conv)
         x, B, C = self._split_xbc(xbc)
         dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
@@ -149,9 +158,11 @@ class Mamba2(nn.Module):
         initial = None if state is None else state.ssm
         if kernels.use_ssd(x):
             y, ssm_state = kernels.ssd(x, dt, A, B, C, self.chunk_size, initial)
-        else:
-            y, ssm_state = ssd_chunked(x, dt, A, B, C, self.chunk_size, initial)
-        y = y + x * self.D.to(y.dtype)[:, None]
+            y = y + x * self.D.to(y.dtype)[:, None]
+        else:  # x, B, C stay packed (gradient built in place); the D skip is fused in
+            y, ssm_state = ssd_chunked_packed(
+                xbc, dt, A, self.ngroups, self.d_state, self.chunk_size, initial, D=self.D
+            )
         y = self.norm(y.reshape(*u.shape[:-1], self.d_inner), z)
         out = self.out_proj(y)
         if return_state:
