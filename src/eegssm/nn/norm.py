@@ -31,7 +31,7 @@ class _GatedRMSNorm(torch.autograd.Function):
     """Gated RMSNorm on ``(..., G, gs)`` inputs (statistics over the last dim), weight
     ``(G, gs)``: ``rmsnorm(x · silu(z)) · w`` (``before=False``) or ``rmsnorm(x) · w · silu(z)``
     (``before=True``). Saves ``x, z`` and the per-group ``1 / rms`` only; the backward recomputes
-    the gate and the normalised input, with four full-size buffers in all."""
+    the gate and the normalised input in two full-size buffers, which become ``dx`` and ``dz``."""
 
     @staticmethod
     def forward(ctx, x, z, w, eps, before):
@@ -52,23 +52,24 @@ class _GatedRMSNorm(torch.autograd.Function):
         x, z, w, rstd = ctx.saved_tensors
         gs = x.shape[-1]
         # u is the normalised input (x · silu(z), or x), o = u · rstd, do the gradient of o:
-        # du = rstd · (do - o · mean(do · o)).
-        gate = _silu(z)
-        if not ctx.before:  # out = o · w
-            o = torch.mul(x, gate).mul_(rstd)
-            buf = torch.mul(dout, o)
+        # du = rstd · (do - o · mean(do · o)). Two full-size buffers, which become dx and dz.
+        if not ctx.before:  # out = o · w, u = v = x · silu(z)
+            v = _silu(z).mul_(x)
+            buf = torch.mul(dout, v).mul_(rstd)  # dout · o
             dw = _rows_sum(buf)
             do = torch.mul(dout, w, out=buf)
-            du = do.addcmul_(o, _group_dot(do, o).div_(-gs)).mul_(rstd)
-            dx = torch.mul(du, gate)
+            dot = _group_dot(do, v).mul_(rstd).div_(-gs)  # -mean(do · o)
+            du = do.addcmul_(v, dot.mul_(rstd)).mul_(rstd)
+            dx = torch.sigmoid(z, out=v).mul_(z).mul_(du)  # du · silu(z)
             dz = torch.ops.aten.silu_backward.grad_input(du.mul_(x), z, grad_input=du)
-        else:  # out = o · w · silu(z)
-            o = torch.mul(x, rstd)
-            buf = torch.mul(dout, o)  # then the gradient of silu(z) / w
-            dw = _rows_sum(torch.mul(buf, gate))
-            do = torch.mul(dout, w).mul_(gate)
-            dx = do.addcmul_(o, _group_dot(do, o).div_(-gs)).mul_(rstd)
+        else:  # out = o · w · silu(z), u = x
+            gate = _silu(z)
+            buf = torch.mul(dout, x).mul_(rstd)  # dout · o
+            dw = torch.einsum("...gi,...gi->gi", buf, gate)
             dz = torch.ops.aten.silu_backward.grad_input(buf.mul_(w), z, grad_input=buf)
+            do = gate.mul_(dout).mul_(w)
+            dot = _group_dot(do, x).mul_(rstd).div_(-gs)  # -mean(do · o)
+            dx = do.addcmul_(x, dot.mul_(rstd)).mul_(rstd)
         return dx, dz, dw, None, None
 
 
