@@ -249,6 +249,20 @@ def test_mamba2_projection_split_equals_in_proj():
         for a, b in zip(block._project(u), block._split(block.in_proj(u))):
             assert a.is_contiguous()
             torch.testing.assert_close(a, b)
+        # gradients, also when some parts get none (the dt part unused)
+        from eegssm.nn.mamba2 import _SplitLinear
+
+        w = block.in_proj.weight.detach().clone().requires_grad_(True)
+        b_ = None if not bias else block.in_proj.bias.detach().clone().requires_grad_(True)
+        uu = u[:, :3, :5].clone().requires_grad_(True)
+        w5 = w[:, :5]
+        args = (uu, w5) + ((b_,) if bias else ())
+
+        def fn(uu, w5, *bb):
+            z, xbc, _ = _SplitLinear.apply(uu, w5, bb[0] if bb else None, [64, 128, 4])
+            return z, xbc
+
+        assert torch.autograd.gradcheck(fn, args)
 
 
 def test_mamba2_gradients_match_reference_float64():

@@ -30,6 +30,52 @@ from eegssm.nn.ssd import ssd_chunked_packed, ssd_step
 DEFAULT_CHUNK_SIZE = 32
 
 
+class _SplitLinear(torch.autograd.Function):
+    """``F.linear(u, weight, bias)`` split along the output features into parts of ``sizes``,
+    each a contiguous tensor (one GEMM per part). The backward accumulates the input gradient
+    in one buffer (GEMM, then in-place ``addmm_``) and writes the weight gradient of each part
+    into its rows: no concatenation of the parts' gradients."""
+
+    @staticmethod
+    def forward(ctx, u, weight, bias, sizes):
+        ctx.save_for_backward(u, weight)
+        ctx.sizes, ctx.has_bias = sizes, bias is not None
+        ctx.set_materialize_grads(False)
+        weights = torch.split(weight, sizes)
+        biases = [None] * len(sizes) if bias is None else torch.split(bias, sizes)
+        return tuple(F.linear(u, w, b) for w, b in zip(weights, biases))
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, *grads):
+        u, weight = ctx.saved_tensors
+        u2 = u.reshape(-1, u.shape[-1])
+        du = dw = db = None
+        if ctx.needs_input_grad[1]:
+            dw = torch.zeros_like(weight)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            db = weight.new_zeros(weight.shape[0])
+        start = 0
+        for size, g in zip(ctx.sizes, grads):
+            rows = slice(start, start + size)
+            start += size
+            if g is None:
+                continue
+            g2 = g.reshape(-1, size)
+            if ctx.needs_input_grad[0]:
+                if du is None:
+                    du = torch.mm(g2, weight[rows])
+                else:
+                    du.addmm_(g2, weight[rows])
+            if dw is not None:
+                torch.mm(g2.t(), u2, out=dw[rows])
+            if db is not None:
+                db[rows] = g2.sum(0)
+        if du is not None:
+            du = du.view(u.shape)
+        return du, dw, db, None
+
+
 @dataclass
 class Mamba2State:
     """Streaming state of a Mamba-2 block.
@@ -120,12 +166,10 @@ class Mamba2(nn.Module):
 
     def _project(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``in_proj(u)`` split into ``z, xBC, dt``, each contiguous: one GEMM per part with a
-        slice of the weight, so the backward sums three products instead of concatenating a
-        full-width gradient (same parameters and results as ``_split(in_proj(u))``)."""
+        slice of the weight (:class:`_SplitLinear`: no full-width gradient concatenation in the
+        backward; same parameters and results as ``_split(in_proj(u))``)."""
         sizes = [self.d_inner, self.d_inner + 2 * self.ngroups * self.d_state, self.nheads]
-        weights = torch.split(self.in_proj.weight, sizes)
-        biases = [None] * 3 if self.in_proj.bias is None else torch.split(self.in_proj.bias, sizes)
-        return tuple(F.linear(u, w, b_) for w, b_ in zip(weights, biases))
+        return _SplitLinear.apply(u, self.in_proj.weight, self.in_proj.bias, sizes)
 
     def _split_xbc(self, xbc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         gn = self.ngroups * self.d_state
