@@ -7,7 +7,7 @@ import functools
 import pytest
 import torch
 
-from eegssm.nn.ssd import chunk_scan, segsum, ssd_chunked, ssd_chunked_packed, ssd_naive
+from eegssm.nn.ssd import chunk_scan, segsum, ssd_chunked, ssd_conv_chunked, ssd_naive
 
 from _reference import rel_err, ssd_inputs
 
@@ -181,34 +181,62 @@ def test_chunked_float32_gradients_long(monkeypatch):
         assert rel_err(got, want) <= 1e-4
 
 
-@pytest.mark.parametrize("g", [1, 2], ids=lambda g: f"G{g}")
-def test_packed_equals_separate(g):
-    """``ssd_chunked_packed`` on ``[x | B | C]`` gives the same values and gradients."""
-    x, dt, A, B, C, s0 = ssd_inputs(2, 70, 4, 8, g, 16, dtype=torch.float64, seed=g)
-    D = torch.randn(4, dtype=torch.float64)
-    xbc = torch.cat([x.flatten(2), B.flatten(2), C.flatten(2)], dim=-1)
-    leaves = [t.clone().requires_grad_(True) for t in (xbc, dt, A, s0, D)]
-    y1, s1 = ssd_chunked_packed(leaves[0], leaves[1], leaves[2], g, 16, 16, leaves[3], leaves[4])
-    (y1.square().sum() + s1.sum()).backward()
-    xb, Bb, Cb = leaves_sep = [
-        t.clone().requires_grad_(True) for t in xbc.split([32, 16 * g, 16 * g], -1)
-    ]
-    others = [t.clone().requires_grad_(True) for t in (dt, A, s0, D)]
-    y2, s2 = ssd_chunked(
-        xb.view(2, 70, 4, 8),
-        others[0],
-        others[1],
-        Bb.view(2, 70, g, 16),
-        Cb.view(2, 70, g, 16),
-        16,
-        others[2],
-        others[3],
-    )
-    (y2.square().sum() + s2.sum()).backward()
-    torch.testing.assert_close(y1, y2)
-    torch.testing.assert_close(s1, s2)
-    torch.testing.assert_close(leaves[0].grad, torch.cat([t.grad for t in leaves_sep], -1))
-    for a, b in zip(leaves[1:], others):
-        torch.testing.assert_close(a.grad, b.grad)
-    with pytest.raises(ValueError, match="xbc must be"):
-        ssd_chunked_packed(xbc[..., :41], dt, A, g, 16)
+@pytest.mark.parametrize("block", [1, 300, 1 << 20], ids=lambda e: f"E{e}")
+@pytest.mark.parametrize(
+    "l,chunk,g,with_tail",
+    [(2, 2, 1, True), (13, 2, 2, True), (37, 8, 1, False), (50, 4, 2, True)],
+    ids=lambda v: str(v),
+)
+def test_conv_fused_equals_conv_then_scan_float64(monkeypatch, block, l, chunk, g, with_tail):
+    """``ssd_conv_chunked`` (conv + SiLU + scan + D fused block by block) against ``F.conv1d``,
+    SiLU and the naive scan: values and the gradients of every input, with several blocks
+    (conv gradients crossing block edges), chunks shorter than the conv, a carried conv tail
+    and initial state."""
+    import eegssm.nn.ssd as ssd
+
+    monkeypatch.setattr(ssd, "BLOCK_ELEMENTS", block)
+    h, p, n, k = 4, 3, 5, 4
+    width = h * p + 2 * g * n
+    gen = torch.Generator().manual_seed(l)
+    _, dt, A, _, _, s0 = ssd_inputs(2, l, h, p, g, n, dtype=torch.float64, seed=l)
+    raw = torch.randn(2, l, width, generator=gen, dtype=torch.float64)
+    weight = torch.randn(width, 1, k, generator=gen, dtype=torch.float64) * 0.5
+    bias = torch.randn(width, generator=gen, dtype=torch.float64) * 0.1
+    tail = torch.randn(2, width, k - 1, generator=gen, dtype=torch.float64) if with_tail else None
+    D = torch.randn(h, dtype=torch.float64)
+    wy = torch.randn(2, l, h, p, generator=gen, dtype=torch.float64)
+    ws = torch.randn(2, h, p, n, generator=gen, dtype=torch.float64)
+    results = []
+    for fused in (True, False):
+        leaves = [t.clone().requires_grad_(True) for t in (raw, weight, bias, dt, A, s0, D)]
+        tl = None if tail is None else tail.clone().requires_grad_(True)
+        if fused:
+            y, s = ssd_conv_chunked(
+                leaves[0], leaves[1], leaves[2], leaves[3], leaves[4], g, n, chunk, tl,
+                leaves[5], leaves[6],
+            )  # fmt: skip
+        else:
+            pad = torch.zeros(2, width, k - 1, dtype=torch.float64) if tl is None else tl
+            xp = torch.cat([pad, leaves[0].transpose(1, 2)], dim=-1)
+            xbc = torch.nn.functional.conv1d(xp, leaves[1], leaves[2], groups=width)
+            xbc = torch.nn.functional.silu(xbc).transpose(1, 2)
+            x, B, C = xbc.split([h * p, g * n, g * n], -1)
+            x = x.reshape(2, l, h, p)
+            y, s = ssd_naive(
+                x, leaves[3], leaves[4], B.reshape(2, l, g, n), C.reshape(2, l, g, n), leaves[5]
+            )
+            y = y + x * leaves[6][:, None]
+        ((y * wy).sum() + (s * ws).sum()).backward()
+        grads = [t.grad for t in leaves] + ([] if tl is None else [tl.grad])
+        results.append([y.detach(), s.detach()] + grads)
+    for got, want in zip(*results):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-10)
+
+
+def test_conv_fused_shape_errors():
+    x, dt, A, B, C, _ = ssd_inputs(1, 10, 4, 8, 1, 16)
+    raw = torch.randn(1, 10, 41)  # 41 - 32 is not a multiple of the 4 heads
+    with pytest.raises(ValueError, match="raw must be"):
+        ssd_conv_chunked(raw, torch.randn(41, 1, 4), None, dt, A, 1, 16)
+    with pytest.raises(ValueError, match="dt must be"):
+        ssd_conv_chunked(torch.randn(1, 10, 64), torch.randn(64, 1, 4), None, dt[:, :5], A, 1, 16)

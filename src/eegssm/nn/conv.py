@@ -29,11 +29,17 @@ def _sum_products(a: Tensor, b: Tensor) -> Tensor:
     return out
 
 
-def _pre_activation(x: Tensor, tail: Tensor | None, w: Tensor, bias: Tensor | None) -> Tensor:
+def _pre_activation(
+    x: Tensor, tail: Tensor | None, w: Tensor, bias: Tensor | None, out: Tensor | None = None
+) -> Tensor:
     """``bias + sum_i w_i x_{t-k+1+i}`` for ``x (B, L, D)``, ``tail (B, k-1, D)`` (the inputs
-    before ``x``; None = zeros), ``w (k, D)``: one multiply-add pass per tap, no padded copy."""
+    before ``x``; None = zeros), ``w (k, D)``: one multiply-add pass per tap, no padded copy.
+    Written into ``out`` when given."""
     k, L = w.shape[0], x.shape[1]
-    pre = torch.mul(x, w[k - 1]) if bias is None else torch.addcmul(bias, x, w[k - 1])
+    if bias is None:
+        pre = torch.mul(x, w[k - 1], out=out)
+    else:
+        pre = torch.addcmul(bias, x, w[k - 1], out=out)
     for s in range(1, k):  # tap k-1-s reads the input s steps back
         if s < L:
             pre[:, s:].addcmul_(x[:, : L - s], w[k - 1 - s])
@@ -140,14 +146,18 @@ class CausalDepthwiseConv1d(nn.Module):
         # copy, output contiguous like the input.
         tail_t = None if tail is None else tail.to(x.dtype).transpose(1, 2)  # (B, k-1, D)
         y = _CausalConvSiLU.apply(x, tail_t, self.conv.weight, self.conv.bias)
-        L = x.shape[1]
+        return y, self.next_tail(x, tail)
+
+    def next_tail(self, x: Tensor, tail: Tensor | None = None) -> Tensor:
+        """The tail after ``x (B, L, D)``: its last ``k-1`` inputs ``(B, D, k-1)``, preceded by
+        the end of ``tail`` (None = zeros) when ``L < k-1``."""
+        k, L = self.kernel_size, x.shape[1]
+        xt = x.transpose(1, 2)
         if L >= k - 1:
-            new_tail = xt[..., L - (k - 1) :].clone()
-        else:
-            if tail is None:
-                tail = self.empty_tail(x.shape[0], x.device, x.dtype)
-            new_tail = torch.cat([tail.to(x.dtype)[..., L:], xt], dim=-1)
-        return y, new_tail
+            return xt[..., L - (k - 1) :].clone()
+        if tail is None:
+            tail = self.empty_tail(x.shape[0], x.device, x.dtype)
+        return torch.cat([tail.to(x.dtype)[..., L:], xt], dim=-1)
 
     def step(self, x_t: Tensor, tail: Tensor) -> tuple[Tensor, Tensor]:
         """One time step: ``x_t (B, D)``, ``tail (B, D, k-1)`` → ``(y_t (B, D), new_tail)``."""

@@ -19,7 +19,7 @@ state per block, recomputing decays, scores and chunk states block by block (wha
 kernels do). ``A·dt`` and its cumulative sums are kept in at least float32, and every ``exp`` of
 a partial sum inside a chunk is taken of a masked cumulative sum (never a difference of two
 cumulative sums), so large ``|A·dt|`` gives finite values and finite gradients.
-``ssd_chunked_packed`` takes ``x, B, C`` packed in one tensor (the Mamba-2 conv output).
+``ssd_conv_chunked`` fuses the Mamba-2 causal conv + SiLU in front of it (block by block).
 ``chunk_scan`` is a standalone whole-tensor form of the inter-chunk recurrence (not used by
 ``ssd_chunked``, which carries states in place).
 """
@@ -32,7 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["chunk_scan", "segsum", "ssd_chunked", "ssd_chunked_packed", "ssd_naive", "ssd_step"]
+from eegssm.nn.conv import _pre_activation, _sum_products
+
+__all__ = ["chunk_scan", "segsum", "ssd_chunked", "ssd_conv_chunked", "ssd_naive", "ssd_step"]
 
 
 def _check_shapes(x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[int, int]:
@@ -330,10 +332,12 @@ class _Block:
         carry: Tensor | None,
         dlast: Tensor | None,
         dx: Tensor,
+        dB_out: Tensor,
+        dC_out: Tensor,
     ) -> tuple[Tensor, ...]:
         """Gradients for the block from ``dy (b, k, Q, h, p)`` and ``dlast``, the gradient of the
-        state after the block (None = 0). Writes ``dx`` (any strides); returns
-        ``(ddt, dA, dB, dC, dD, dcarry)``."""
+        state after the block (None = 0). Writes ``dx (b, k, Q, h, p)`` and ``dB_out, dC_out
+        (b, k, Q, g, n)`` (any strides); returns ``(ddt, dA, dD, dcarry)``."""
         b, k, Q, h, p, g, n, r = self.shape
         N = b * k
         ws, x, dt = self.ws, self.x, self.dt
@@ -403,16 +407,16 @@ class _Block:
             dD = torch.mul(dy, x, out=dye).sum((0, 1, 2, 4))  # dye is free by now
         ddt = dX.mul_(x).sum(-1).addcmul_(da, self.A)
         dA = (da * dt).sum((0, 1, 2))
-        dB = dB.transpose(1, 2).reshape(b, k, Q, g, n)
-        dC = dC.transpose(1, 2).reshape(b, k, Q, g, n)
-        return ddt, dA, dB, dC, dD, dcarry
+        dB_out.copy_(dB.view(b, k, g, Q, n).transpose(2, 3))
+        dC_out.copy_(dC.view(b, k, g, Q, n).transpose(2, 3))
+        return ddt, dA, dD, dcarry
 
 
-def _block_bounds(b: int, l: int, h: int, p: int, Q: int) -> list[tuple[int, int]]:
-    """Token ranges ``[t0, t1)`` of the blocks: whole chunks, about ``BLOCK_ELEMENTS`` each; the
-    last one may run past ``l`` (padded)."""
+def _block_bounds(b: int, l: int, h: int, p: int, Q: int, min_steps: int = 1) -> list:
+    """Token ranges ``[t0, t1)`` of the blocks: whole chunks, about ``BLOCK_ELEMENTS`` each and at
+    least ``min_steps`` steps; the last one may run past ``l`` (padded)."""
     c = -(-l // Q)
-    k = max(1, min(c, BLOCK_ELEMENTS // (b * Q * h * p)))
+    k = max(1, -(-min_steps // Q), min(c, BLOCK_ELEMENTS // (b * Q * h * p)))
     return [(j * Q, min(j + k, c) * Q) for j in range(0, c, k)]
 
 
@@ -440,24 +444,134 @@ def _write_back(t: Tensor, block: Tensor, t0: int) -> None:
     t[:, t0:] = block.reshape(t.shape[0], -1, *t.shape[2:])[:, :m]
 
 
-def _ssd_forward(x, dt, A, B, C, D, initial, Q: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Block-by-block forward. Returns ``(y (b, l, h, p), final (b, h, p, n), carries)`` with
-    ``carries (blocks, b, g, n, r, p)`` the state entering each block (for the backward)."""
-    b, l, h, p = x.shape
-    g, n = B.shape[-2:]
+class _Slices:
+    """Block inputs ``x, B, C`` sliced from whole-sequence tensors; block gradients written into
+    whole-sequence gradient tensors (given, any strides)."""
+
+    min_steps = 1
+
+    def __init__(self, x: Tensor, B: Tensor, C: Tensor, Q: int) -> None:
+        self.x, self.B, self.C, self.Q = x, B, C, Q
+
+    def inputs(self, t0: int, t1: int) -> tuple[Tensor, Tensor, Tensor]:
+        return tuple(_chunk(t, t0, t1, self.Q) for t in (self.x, self.B, self.C))
+
+    def grad_views(self, t0: int, t1: int, dx: Tensor, dB: Tensor, dC: Tensor) -> list:
+        self.views = [_out_view(t, t0, t1, self.Q) for t in (dx, dB, dC)]
+        self.targets = dx, dB, dC
+        return [v for v, _ in self.views]
+
+    def finish(self, t0: int, t1: int) -> None:
+        for target, (view, padded) in zip(self.targets, self.views):
+            if padded:
+                _write_back(target, view, t0)
+
+
+class _Conv:
+    """Block inputs ``x, B, C = split(silu(causal depthwise conv(raw)))`` computed block by block
+    from the conv input ``raw (b, l, D)`` (the conv output is never stored whole); the backward
+    runs the conv's backward block by block, into ``draw`` and the weight and bias gradients.
+
+    ``w (k, D)`` taps (``w[k-1]`` multiplies the current step), ``bias (D,)`` or None,
+    ``tail (b, k-1, D)``: the inputs before ``raw`` (None = zeros).
+    """
+
+    def __init__(self, ws, raw, w, bias, tail, split, Q: int) -> None:
+        self.ws, self.raw, self.w, self.bias, self.tail, self.Q = ws, raw, w, bias, tail, Q
+        self.h, self.g, self.n = split
+        self.k = w.shape[0]
+        self.min_steps = max(1, self.k - 1)  # conv gradients reach one block back at most
+        self.g_next = None  # the first k-1 rows of the pre-activation gradient of the next block
+
+    def _halo(self, t0: int) -> Tensor | None:
+        """The ``k-1`` inputs before step ``t0`` ``(b, k-1, D)``."""
+        k = self.k
+        if t0 >= k - 1:
+            return self.raw[:, t0 - (k - 1) : t0]
+        if self.tail is None:
+            return F.pad(self.raw[:, :t0], (0, 0, k - 1 - t0, 0))
+        return torch.cat([self.tail[:, t0:], self.raw[:, :t0]], dim=1)
+
+    def _split(self, xbc: Tensor, t0: int, t1: int) -> list:
+        b, T, _ = xbc.shape
+        h, g, n, Q = self.h, self.g, self.n, self.Q
+        x, B, C = xbc.split([xbc.shape[-1] - 2 * g * n, g * n, g * n], dim=-1)
+        return [
+            x.view(b, T // Q, Q, h, -1),
+            B.view(b, T // Q, Q, g, n),
+            C.view(b, T // Q, Q, g, n),
+        ]
+
+    def inputs(self, t0: int, t1: int) -> tuple[Tensor, Tensor, Tensor]:
+        b, l, D = self.raw.shape
+        m = min(t1, l) - t0
+        pre = self.ws("conv_pre", b, t1 - t0, D)
+        _pre_activation(self.raw[:, t0 : t0 + m], self._halo(t0), self.w, self.bias, pre[:, :m])
+        xbc = self.ws("conv_out", b, t1 - t0, D)
+        torch.sigmoid(pre[:, :m], out=xbc[:, :m]).mul_(pre[:, :m])
+        xbc[:, m:].zero_()
+        return self._split(xbc, t0, t1)
+
+    def start_backward(self, draw: Tensor, dtail: Tensor | None) -> None:
+        self.draw, self.dtail = draw, dtail
+        self.dw = torch.zeros_like(self.w)
+        self.dbias = None if self.bias is None else torch.zeros_like(self.bias)
+
+    def grad_views(self, t0: int, t1: int, *_) -> list:
+        b, l, D = self.raw.shape
+        return self._split(self.ws("conv_dout", b, t1 - t0, D), t0, t1)
+
+    def finish(self, t0: int, t1: int) -> None:
+        """Backward of ``silu(conv)`` for the block, once its output gradient is complete."""
+        b, l, D = self.raw.shape
+        k, w = self.k, self.w
+        m = min(t1, l) - t0
+        pre = self.ws("conv_pre", b, t1 - t0, D)[:, :m]
+        gbuf = self.ws("conv_dout", b, t1 - t0, D)[:, :m]
+        g = torch.ops.aten.silu_backward.grad_input(gbuf, pre, grad_input=gbuf)
+        halo = self._halo(t0)
+        raw = self.raw[:, t0 : t0 + m]
+        # input gradient: draw[t] = sum_s w[k-1-s] g[t+s], with g of the next block past the end
+        dr = torch.mul(g, w[k - 1], out=self.draw[:, t0 : t0 + m])
+        for s in range(1, k):
+            if s < m:
+                dr[:, : m - s].addcmul_(g[:, s:], w[k - 1 - s])
+            if self.g_next is not None:
+                j = min(s, self.g_next.shape[1])  # rows t0+m-s .. of draw take g_next[:, :j]
+                lo = max(0, m - s)
+                dr[:, lo : m - s + j].addcmul_(self.g_next[:, lo - (m - s) : j], w[k - 1 - s])
+        # inputs before step 0 (the carried tail) and the taps' weights
+        for s in range(1, k):
+            if s < m:
+                self.dw[k - 1 - s] += _sum_products(g[:, s:], raw[:, : m - s])
+            j = min(s, m)  # rows 0 .. j read the halo
+            self.dw[k - 1 - s] += _sum_products(g[:, :j], halo[:, k - 1 - s : k - 1 - s + j])
+            if t0 == 0 and self.dtail is not None:
+                self.dtail[:, k - 1 - s : k - 1 - s + j].addcmul_(g[:, :j], w[k - 1 - s])
+        self.dw[k - 1] += _sum_products(g, raw)
+        if self.dbias is not None:
+            self.dbias += g.sum((0, 1))
+        self.g_next = g[:, : k - 1].clone()
+
+
+def _ssd_forward(source, dt, A, D, initial, Q: int, shape) -> tuple[Tensor, Tensor, Tensor]:
+    """Block-by-block forward over ``source`` (:class:`_Slices` or :class:`_Conv`) for
+    ``shape = (b, l, h, p, g, n)``. Returns ``(y (b, l, h, p), final (b, h, p, n), carries)``
+    with ``carries (blocks, b, g, n, r, p)`` the state entering each block."""
+    b, l, h, p, g, n = shape
     r = h // g
-    bounds = _block_bounds(b, l, h, p, Q)
-    ws = _Workspace(x.dtype, x.device)
-    y = torch.empty(b, l, h, p, dtype=x.dtype, device=x.device)
+    bounds = _block_bounds(b, l, h, p, Q, source.min_steps)
+    ws = _Workspace(dt.dtype, dt.device)
+    y = torch.empty(b, l, h, p, dtype=dt.dtype, device=dt.device)
     # carries[i]: the state entering block i; carries[-1]: the final state
-    carries = torch.empty(len(bounds) + 1, b, g, n, r, p, dtype=x.dtype, device=x.device)
+    carries = torch.empty(len(bounds) + 1, b, g, n, r, p, dtype=dt.dtype, device=dt.device)
     if initial is None:
         carries[0].zero_()
     else:
         carries[0].copy_(initial.view(b, g, r, p, n).permute(0, 1, 4, 2, 3))
     for i, (t0, t1) in enumerate(bounds):
-        blk = _Block(ws, *(_chunk(t, t0, t1, Q) for t in (x, dt)), A,
-                     *(_chunk(t, t0, t1, Q) for t in (B, C)))  # fmt: skip
+        x, B, C = source.inputs(t0, t1)
+        blk = _Block(ws, x, _chunk(dt, t0, t1, Q), A, B, C)
         yb, padded = _out_view(y, t0, t1, Q)
         blk.forward(D, carries[i] if i or initial is not None else None, carries[i + 1], yb)
         if padded:
@@ -466,31 +580,28 @@ def _ssd_forward(x, dt, A, B, C, D, initial, Q: int) -> tuple[Tensor, Tensor, Te
     return y, final, carries[:-1]
 
 
-def _ssd_backward(x, dt, A, B, C, D, carries, has_initial: bool, Q: int, dy, dfinal, dx, dB, dC):
-    """Block-by-block backward, last block first. Writes ``dx, dB, dC`` (preallocated, any
-    strides); returns ``(ddt, dA, dD, dinitial)``."""
-    b, l, h, p = x.shape
-    g, n = B.shape[-2:]
+def _ssd_backward(source, dt, A, D, carries, has_initial, Q, shape, dy, dfinal, grads=()):
+    """Block-by-block backward, last block first. Block gradients of ``x, B, C`` go through
+    ``source`` (into ``grads = (dx, dB, dC)`` for :class:`_Slices`); returns
+    ``(ddt, dA, dD, dinitial)``."""
+    b, l, h, p, g, n = shape
     r = h // g
-    ws = _Workspace(x.dtype, x.device)
+    ws = _Workspace(dt.dtype, dt.device)
     ddt = torch.empty_like(dt)
     dA = torch.zeros_like(A)
     dD = None if D is None else torch.zeros_like(D)
     dcarry = None if dfinal is None else dfinal.view(b, g, r, p, n).permute(0, 1, 4, 2, 3)
-    bounds = _block_bounds(b, l, h, p, Q)
+    bounds = _block_bounds(b, l, h, p, Q, source.min_steps)
     for i in range(len(bounds) - 1, -1, -1):
         t0, t1 = bounds[i]
-        blk = _Block(ws, *(_chunk(t, t0, t1, Q) for t in (x, dt)), A,
-                     *(_chunk(t, t0, t1, Q) for t in (B, C)))  # fmt: skip
+        x, B, C = source.inputs(t0, t1)
+        blk = _Block(ws, x, _chunk(dt, t0, t1, Q), A, B, C)
         dyb = torch.zeros_like(blk.x) if dy is None else _chunk(dy, t0, t1, Q)
         carry = carries[i] if i or has_initial else None
-        dxb, padded = _out_view(dx, t0, t1, Q)
-        ddtb, dAb, dBb, dCb, dDb, dcarry = blk.backward(dyb, D, carry, dcarry, dxb)
-        if padded:
-            _write_back(dx, dxb, t0)
+        dxb, dBb, dCb = source.grad_views(t0, t1, *grads)
+        ddtb, dAb, dDb, dcarry = blk.backward(dyb, D, carry, dcarry, dxb, dBb, dCb)
+        source.finish(t0, t1)
         _write_back(ddt[:, : min(t1, l)], ddtb, t0)
-        _write_back(dB[:, : min(t1, l)], dBb, t0)
-        _write_back(dC[:, : min(t1, l)], dCb, t0)
         dA += dAb
         if dD is not None:
             dD += dDb
@@ -510,9 +621,11 @@ class _SSDChunked(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, dt, A, B, C, D, initial, chunk_size):
-        y, final, carries = _ssd_forward(x, dt, A, B, C, D, initial, chunk_size)
+        shape = (*x.shape, *B.shape[-2:])
+        source = _Slices(x, B, C, chunk_size)
+        y, final, carries = _ssd_forward(source, dt, A, D, initial, chunk_size, shape)
         ctx.save_for_backward(x, dt, A, B, C, D, carries)
-        ctx.has_initial, ctx.chunk_size = initial is not None, chunk_size
+        ctx.has_initial, ctx.chunk_size, ctx.shape = initial is not None, chunk_size, shape
         ctx.set_materialize_grads(False)
         return y, final
 
@@ -520,47 +633,51 @@ class _SSDChunked(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dfinal):
         x, dt, A, B, C, D, carries = ctx.saved_tensors
-        dx, dB, dC = (torch.empty_like(t) for t in (x, B, C))
+        grads = dx, dB, dC = tuple(torch.empty_like(t) for t in (x, B, C))
+        source = _Slices(x, B, C, ctx.chunk_size)
         ddt, dA, dD, dinitial = _ssd_backward(
-            x, dt, A, B, C, D, carries, ctx.has_initial, ctx.chunk_size, dy, dfinal, dx, dB, dC
-        )
+            source, dt, A, D, carries, ctx.has_initial, ctx.chunk_size, ctx.shape, dy, dfinal,
+            grads,
+        )  # fmt: skip
         if dy is None:  # C only reaches the output
             dC = None
         return dx, ddt, dA, dB, dC, dD, dinitial, None
 
 
-class _SSDPacked(torch.autograd.Function):
-    """:class:`_SSDChunked` on ``x, B, C`` packed in one tensor (the Mamba-2 conv output); its
-    gradient is written straight into one packed buffer (no concatenation)."""
+class _ConvSSD(torch.autograd.Function):
+    """``silu(causal depthwise conv)`` followed by the chunked SSD, fused block by block: the
+    conv output (``x, B, C``) is computed per block in both passes and never stored whole."""
 
     @staticmethod
-    def forward(ctx, xbc, dt, A, D, initial, chunk_size, heads, ngroups, d_state):
-        x, B, C = _split_packed(xbc, heads, ngroups, d_state)
-        y, final, carries = _ssd_forward(x, dt, A, B, C, D, initial, chunk_size)
-        ctx.save_for_backward(xbc, dt, A, D, carries)
-        ctx.has_initial, ctx.chunk_size = initial is not None, chunk_size
-        ctx.split = heads, ngroups, d_state
+    def forward(ctx, raw, weight, bias, tail, dt, A, D, initial, chunk_size, split):
+        b, l, width = raw.shape
+        h, g, n = split
+        shape = (b, l, h, (width - 2 * g * n) // h, g, n)
+        ws = _Workspace(raw.dtype, raw.device)
+        w = weight[:, 0].t().contiguous()  # (k, D)
+        source = _Conv(ws, raw, w, bias, tail, split, chunk_size)
+        y, final, carries = _ssd_forward(source, dt, A, D, initial, chunk_size, shape)
+        ctx.save_for_backward(raw, weight, bias, tail, dt, A, D, carries)
+        ctx.has_initial, ctx.chunk_size, ctx.shape = initial is not None, chunk_size, shape
+        ctx.split = split
         ctx.set_materialize_grads(False)
         return y, final
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dy, dfinal):
-        xbc, dt, A, D, carries = ctx.saved_tensors
-        x, B, C = _split_packed(xbc, *ctx.split)
-        dxbc = torch.empty(xbc.shape, dtype=xbc.dtype, device=xbc.device)
-        dx, dB, dC = _split_packed(dxbc, *ctx.split)
+        raw, weight, bias, tail, dt, A, D, carries = ctx.saved_tensors
+        ws = _Workspace(raw.dtype, raw.device)
+        w = weight[:, 0].t().contiguous()
+        source = _Conv(ws, raw, w, bias, tail, ctx.split, ctx.chunk_size)
+        draw = torch.empty_like(raw)
+        dtail = None if tail is None or not ctx.needs_input_grad[3] else torch.zeros_like(tail)
+        source.start_backward(draw, dtail)
         ddt, dA, dD, dinitial = _ssd_backward(
-            x, dt, A, B, C, D, carries, ctx.has_initial, ctx.chunk_size, dy, dfinal, dx, dB, dC
+            source, dt, A, D, carries, ctx.has_initial, ctx.chunk_size, ctx.shape, dy, dfinal
         )
-        return dxbc, ddt, dA, dD, dinitial, None, None, None, None
-
-
-def _split_packed(xbc: Tensor, h: int, g: int, n: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Views ``x (b, l, h, p)``, ``B, C (b, l, g, n)`` of ``xbc (b, l, h·p + 2·g·n)``."""
-    b, l, width = xbc.shape
-    x, B, C = xbc.split([width - 2 * g * n, g * n, g * n], dim=-1)
-    return x.view(b, l, h, -1), B.view(b, l, g, n), C.view(b, l, g, n)
+        dw = source.dw.t().unsqueeze(1)
+        return draw, dw, source.dbias, dtail, ddt, dA, dD, dinitial, None, None
 
 
 def ssd_chunked(
@@ -615,39 +732,58 @@ def ssd_chunked(
     return y.to(x.dtype), state
 
 
-def ssd_chunked_packed(
-    xbc: Tensor,
+def ssd_conv_chunked(
+    raw: Tensor,
+    conv_weight: Tensor,
+    conv_bias: Tensor | None,
     dt: Tensor,
     A: Tensor,
     ngroups: int,
     d_state: int,
     chunk_size: int = 64,
+    conv_tail: Tensor | None = None,
     initial_state: Tensor | None = None,
     D: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """:func:`ssd_chunked` on ``x, B, C`` packed as ``xbc (b, l, h·p + 2·g·n)`` (``[x | B | C]``,
-    the layout of the Mamba-2 conv output); the number of heads ``h`` is ``dt.shape[-1]``.
-    Same results; the gradient of ``xbc`` is built in place instead of concatenated."""
+    """The Mamba-2 mixer core: ``x, B, C = split(silu(causal depthwise conv(raw)))``, then
+    :func:`ssd_chunked`, fused block by block (the conv output is never stored whole; both
+    passes recompute it per block). Same results as the two steps.
+
+    Args:
+        raw: ``(b, l, h·p + 2·g·n)`` the conv input ``[x | B | C]``; ``h = dt.shape[-1]``.
+        conv_weight: ``(h·p + 2·g·n, 1, k)`` depthwise taps (``nn.Conv1d`` layout);
+            ``conv_bias``: ``(h·p + 2·g·n,)`` or None.
+        dt, A, chunk_size, initial_state, D: as in :func:`ssd_chunked`.
+        ngroups, d_state: ``g`` and ``n``.
+        conv_tail: ``(b, h·p + 2·g·n, k-1)`` the conv inputs before ``raw`` (None = zeros).
+
+    Returns:
+        ``(y (b, l, h, p), final_state (b, h, p, n))``.
+    """
     h, gn = dt.shape[-1], ngroups * d_state
-    if xbc.dim() != 3 or (xbc.shape[-1] - 2 * gn) % h or xbc.shape[-1] <= 2 * gn:
+    if raw.dim() != 3 or raw.shape[-1] <= 2 * gn or (raw.shape[-1] - 2 * gn) % h:
         raise ValueError(
-            f"xbc must be (b, l, h·p + 2·g·n) with h = {h}, g·n = {gn}; got {tuple(xbc.shape)}"
+            f"raw must be (b, l, h·p + 2·g·n) with h = {h}, g·n = {gn}; got {tuple(raw.shape)}"
         )
-    dtype = _compute_dtype(xbc)
-    xbc_c = xbc.to(dtype)
-    x, B, C = _split_packed(xbc_c, h, ngroups, d_state)
-    _check_shapes(x, dt, A, B, C)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    y, state = _SSDPacked.apply(
-        xbc_c,
+    b, l, width = raw.shape
+    x_shape = (b, l, h, (width - 2 * gn) // h)
+    bc_shape = (b, l, ngroups, d_state)
+    meta = [torch.empty(s, device="meta") for s in (x_shape, bc_shape)]
+    _check_shapes(meta[0], dt, A, meta[1], meta[1])
+    dtype = _compute_dtype(raw)
+    tail = None if conv_tail is None else conv_tail.to(dtype).transpose(1, 2)
+    y, state = _ConvSSD.apply(
+        raw.to(dtype),
+        conv_weight.to(dtype),
+        None if conv_bias is None else conv_bias.to(dtype),
+        tail,
         dt.to(dtype),
         A.to(dtype),
         None if D is None else D.to(dtype),
         None if initial_state is None else initial_state.to(dtype).contiguous(),
         chunk_size,
-        h,
-        ngroups,
-        d_state,
+        (h, ngroups, d_state),
     )
-    return y.to(xbc.dtype), state
+    return y.to(raw.dtype), state
