@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from eegssm.nn import kernels
 from eegssm.nn.conv import CausalDepthwiseConv1d
 from eegssm.nn.norm import RMSNormGated
-from eegssm.nn.ssd import ssd_chunked_packed, ssd_step
+from eegssm.nn.ssd import ssd_conv_chunked, ssd_step
 
 #: Fastest chunk length for the pure-PyTorch SSD on a 2-core CPU (d_model 64 and 256, L = 4096;
 #: ``benchmarks/sequence_core.py`` → ``docs/benchmarks/sequence_core.md``). Speed only: outputs
@@ -195,18 +195,22 @@ class Mamba2(nn.Module):
             ``y (B, L, d_model)``, or ``(y, state)`` when ``return_state``.
         """
         z, xbc, dt = self._project(u)
-        xbc, conv_tail = self.conv1d(xbc, None if state is None else state.conv)
-        x, B, C = self._split_xbc(xbc)
         dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
         A = -torch.exp(self.A_log.float())
         initial = None if state is None else state.ssm
-        if kernels.use_ssd(x):
+        tail = None if state is None else state.conv
+        if kernels.use_ssd(xbc):
+            xbc, conv_tail = self.conv1d(xbc, tail)
+            x, B, C = self._split_xbc(xbc)
             y, ssm_state = kernels.ssd(x, dt, A, B, C, self.chunk_size, initial)
             y = y + x * self.D.to(y.dtype)[:, None]
-        else:  # x, B, C stay packed (gradient built in place); the D skip is fused in
-            y, ssm_state = ssd_chunked_packed(
-                xbc, dt, A, self.ngroups, self.d_state, self.chunk_size, initial, D=self.D
-            )
+        else:  # conv + SiLU + scan + D skip fused block by block (conv output never stored)
+            conv = self.conv1d.conv
+            y, ssm_state = ssd_conv_chunked(
+                xbc, conv.weight, conv.bias, dt, A, self.ngroups, self.d_state,
+                self.chunk_size, tail, initial, D=self.D,
+            )  # fmt: skip
+            conv_tail = self.conv1d.next_tail(xbc, tail)
         y = self.norm(y.reshape(*u.shape[:-1], self.d_inner), z)
         out = self.out_proj(y)
         if return_state:
