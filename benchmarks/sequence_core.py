@@ -51,8 +51,8 @@ def measure_all(args: argparse.Namespace) -> dict:
     for d_model in args.d_models:
         for length in args.lengths:
             for layer in args.layers:
-                repeats = args.repeats if length < 8192 else max(1, args.repeats - 1)
-                m = measure(layer, d_model, length, args.batch, args.chunk, repeats, env=env)
+                n = passes(layer, length, args)
+                m = measure(layer, d_model, length, args.batch, args.chunk, n, env=env)
                 rows.append(m)
                 print(
                     f"{layer:15s} d={d_model:3d} L={length:5d}: {m.seconds:8.3f} s "
@@ -84,12 +84,21 @@ def measure_all(args: argparse.Namespace) -> dict:
         "torch": torch.__version__,
         "allocator": allocator_name(args),
         "batch": args.batch,
+        "repeats": args.repeats,
         "lengths": args.lengths,
         "sweep_length": args.sweep_length,
         "rows": [asdict(m) for m in rows],
         "sweep": [asdict(m) for m in sweep],
         "alloc": [[asdict(a), asdict(b)] for a, b in alloc],
     }
+
+
+def passes(layer: str, length: int, args: argparse.Namespace) -> int:
+    """Timed passes for one configuration: ``--repeats``, two fewer for the Transformer from
+    L = 8192 on (its passes take 3-30 s each; the others' a few seconds at most)."""
+    if layer == "transformer" and length >= 8192:
+        return max(1, args.repeats - 2)
+    return args.repeats
 
 
 def scheduling() -> str:
@@ -162,7 +171,8 @@ def report(parts: list[dict]) -> str:
         "`GatedDeltaNet(d_model, num_heads=4, head_dim=d_model/4, expand_v=2)`, "
         "`nn.TransformerEncoderLayer(d_model, nhead=4, dim_feedforward=4·d_model, dropout=0, "
         "batch_first=True)` (SDPA attention). Time: median of the timed passes after one warm-up "
-        "(3 timed passes below L = 8192, 2 from 8192 on); peak: extra resident memory during the "
+        f"({first['repeats']} timed passes; {max(1, first['repeats'] - 2)} for the Transformer "
+        "from L = 8192 on); peak: extra resident memory during the "
         "warm-up pass; each configuration in a fresh process. The layers of one width and length "
         "run one after the other in the same part, so the ratios are side by side. "
         f"Allocator: {first['allocator']}.\n"
@@ -225,7 +235,7 @@ def main() -> None:
     p.add_argument(
         "--chunk", type=int, default=None, help="chunk size (default: each layer's default)"
     )
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5, help="timed passes (median reported)")
     p.add_argument("--chunk-sweep", type=int, nargs="*", default=[16, 32, 64, 128, 256])
     p.add_argument("--sweep-length", type=int, default=4096)
     p.add_argument(
@@ -254,7 +264,7 @@ def main() -> None:
         print(f"wrote {args.out}")
         return
     if args.quick:
-        args.lengths, args.d_models, args.repeats = [512, 1024, 2048], [64], 2
+        args.lengths, args.d_models, args.repeats = [512, 1024, 2048], [64], 3
         args.chunk_sweep, args.allocator = [], False
     args.load = subprocess.run(
         ["cat", "/proc/loadavg"], capture_output=True, text=True
