@@ -413,10 +413,13 @@ class _Block:
 
 
 def _block_bounds(b: int, l: int, h: int, p: int, Q: int, min_steps: int = 1) -> list:
-    """Token ranges ``[t0, t1)`` of the blocks: whole chunks, about ``BLOCK_ELEMENTS`` each and at
-    least ``min_steps`` steps; the last one may run past ``l`` (padded)."""
+    """Token ranges ``[t0, t1)`` of the blocks: whole chunks, at least ``min_steps`` steps, and
+    about ``BLOCK_ELEMENTS`` elements of ``x`` each, or a quarter of the input when that is less
+    (down to ``BLOCK_ELEMENTS / 4``: the block buffers, fresh memory on every call, then stay
+    small next to the input); the last block may run past ``l`` (padded)."""
     c = -(-l // Q)
-    k = max(1, -(-min_steps // Q), min(c, BLOCK_ELEMENTS // (b * Q * h * p)))
+    per_block = min(BLOCK_ELEMENTS, max(BLOCK_ELEMENTS // 4, b * c * Q * h * p // 4))
+    k = max(1, -(-min_steps // Q), min(c, per_block // (b * Q * h * p)))
     return [(j * Q, min(j + k, c) * Q) for j in range(0, c, k)]
 
 
