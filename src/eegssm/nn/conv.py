@@ -11,6 +11,86 @@ from torch import Tensor, nn
 
 from eegssm.nn import kernels
 
+#: Elements of the scratch product per pass in the conv weight gradient (:func:`_sum_products`).
+_REDUCE_ELEMENTS = 1 << 20
+
+
+def _sum_products(a: Tensor, b: Tensor) -> Tensor:
+    """``(a * b).sum((0, 1))`` for ``(B, T, D)`` tensors, in slices along ``T`` (one small
+    scratch buffer instead of a full-size product)."""
+    B, T, D = a.shape
+    step = max(1, _REDUCE_ELEMENTS // max(1, B * D))
+    out = torch.zeros(D, dtype=a.dtype, device=a.device)
+    scratch = torch.empty(B, min(step, T), D, dtype=a.dtype, device=a.device)
+    for t0 in range(0, T, step):
+        t1 = min(T, t0 + step)
+        prod = torch.mul(a[:, t0:t1], b[:, t0:t1], out=scratch[:, : t1 - t0])
+        out += prod.sum((0, 1))
+    return out
+
+
+def _pre_activation(
+    x: Tensor, tail: Tensor | None, w: Tensor, bias: Tensor | None, out: Tensor | None = None
+) -> Tensor:
+    """``bias + sum_i w_i x_{t-k+1+i}`` for ``x (B, L, D)``, ``tail (B, k-1, D)`` (the inputs
+    before ``x``; None = zeros), ``w (k, D)``: one multiply-add pass per tap, no padded copy.
+    Written into ``out`` when given."""
+    k, L = w.shape[0], x.shape[1]
+    if bias is None:
+        pre = torch.mul(x, w[k - 1], out=out)
+    else:
+        pre = torch.addcmul(bias, x, w[k - 1], out=out)
+    for s in range(1, k):  # tap k-1-s reads the input s steps back
+        if s < L:
+            pre[:, s:].addcmul_(x[:, : L - s], w[k - 1 - s])
+        if tail is not None:
+            m = min(s, L)
+            pre[:, :m].addcmul_(tail[:, k - 1 - s : k - 1 - s + m], w[k - 1 - s])
+    return pre
+
+
+class _CausalConvSiLU(torch.autograd.Function):
+    """``silu(causal depthwise conv)`` on ``(B, L, D)``; the backward recomputes the
+    pre-activation instead of saving it."""
+
+    @staticmethod
+    def forward(ctx, x, tail, weight, bias):
+        w = weight[:, 0].t().contiguous()  # (k, D)
+        y = F.silu(_pre_activation(x, tail, w, bias), inplace=True)
+        ctx.save_for_backward(x, tail, weight, bias)
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gy):
+        x, tail, weight, bias = ctx.saved_tensors
+        k, L = weight.shape[-1], x.shape[1]
+        w = weight[:, 0].t().contiguous()
+        g = _pre_activation(x, tail, w, bias)  # then overwritten with the pre-activation grad
+        g = torch.ops.aten.silu_backward.grad_input(gy, g, grad_input=g)
+        dx = dtail = dw = dbias = None
+        if ctx.needs_input_grad[0]:
+            dx = torch.mul(g, w[k - 1])
+            for s in range(1, min(k, L)):
+                dx[:, : L - s].addcmul_(g[:, s:], w[k - 1 - s])
+        if ctx.needs_input_grad[1]:
+            dtail = torch.zeros_like(tail)
+            for s in range(1, k):
+                m = min(s, L)
+                dtail[:, k - 1 - s : k - 1 - s + m].addcmul_(g[:, :m], w[k - 1 - s])
+        if ctx.needs_input_grad[2]:
+            dw = torch.empty_like(w)
+            dw[k - 1] = _sum_products(g, x)
+            for s in range(1, k):
+                dw[k - 1 - s] = _sum_products(g[:, s:], x[:, : L - s]) if s < L else 0.0
+                if tail is not None:
+                    m = min(s, L)
+                    dw[k - 1 - s] += _sum_products(g[:, :m], tail[:, k - 1 - s : k - 1 - s + m])
+            dw = dw.t().unsqueeze(1)
+        if bias is not None and ctx.needs_input_grad[3]:
+            dbias = g.sum((0, 1))
+        return dx, dtail, dw, dbias
+
 
 class CausalDepthwiseConv1d(nn.Module):
     """Depthwise causal convolution followed by SiLU, on ``(B, L, D)`` sequences.
@@ -62,12 +142,22 @@ class CausalDepthwiseConv1d(nn.Module):
             last = xt[..., max(0, xt.shape[-1] - (k - 1)) :]
             new_tail = F.pad(last, (k - 1 - last.shape[-1], 0))
             return y.transpose(1, 2), new_tail
+        # (B, L, D) layout throughout: one multiply-add pass per tap, no transposed or padded
+        # copy, output contiguous like the input.
+        tail_t = None if tail is None else tail.to(x.dtype).transpose(1, 2)  # (B, k-1, D)
+        y = _CausalConvSiLU.apply(x, tail_t, self.conv.weight, self.conv.bias)
+        return y, self.next_tail(x, tail)
+
+    def next_tail(self, x: Tensor, tail: Tensor | None = None) -> Tensor:
+        """The tail after ``x (B, L, D)``: its last ``k-1`` inputs ``(B, D, k-1)``, preceded by
+        the end of ``tail`` (None = zeros) when ``L < k-1``."""
+        k, L = self.kernel_size, x.shape[1]
+        xt = x.transpose(1, 2)
+        if L >= k - 1:
+            return xt[..., L - (k - 1) :].clone()
         if tail is None:
             tail = self.empty_tail(x.shape[0], x.device, x.dtype)
-        padded = torch.cat([tail.to(xt.dtype), xt], dim=-1)  # (B, D, k-1+L)
-        y = F.silu(self.conv(padded))
-        new_tail = padded[..., padded.shape[-1] - (k - 1) :]
-        return y.transpose(1, 2), new_tail
+        return torch.cat([tail.to(x.dtype)[..., L:], xt], dim=-1)
 
     def step(self, x_t: Tensor, tail: Tensor) -> tuple[Tensor, Tensor]:
         """One time step: ``x_t (B, D)``, ``tail (B, D, k-1)`` → ``(y_t (B, D), new_tail)``."""

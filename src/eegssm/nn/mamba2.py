@@ -22,12 +22,58 @@ from torch import Tensor, nn
 from eegssm.nn import kernels
 from eegssm.nn.conv import CausalDepthwiseConv1d
 from eegssm.nn.norm import RMSNormGated
-from eegssm.nn.ssd import ssd_chunked, ssd_step
+from eegssm.nn.ssd import ssd_conv_chunked, ssd_step
 
 #: Fastest chunk length for the pure-PyTorch SSD on a 2-core CPU (d_model 64 and 256, L = 4096;
 #: ``benchmarks/sequence_core.py`` → ``docs/benchmarks/sequence_core.md``). Speed only: outputs
 #: do not depend on it.
 DEFAULT_CHUNK_SIZE = 32
+
+
+class _SplitLinear(torch.autograd.Function):
+    """``F.linear(u, weight, bias)`` split along the output features into parts of ``sizes``,
+    each a contiguous tensor (one GEMM per part). The backward accumulates the input gradient
+    in one buffer (GEMM, then in-place ``addmm_``) and writes the weight gradient of each part
+    into its rows: no concatenation of the parts' gradients."""
+
+    @staticmethod
+    def forward(ctx, u, weight, bias, sizes):
+        ctx.save_for_backward(u, weight)
+        ctx.sizes, ctx.has_bias = sizes, bias is not None
+        ctx.set_materialize_grads(False)
+        weights = torch.split(weight, sizes)
+        biases = [None] * len(sizes) if bias is None else torch.split(bias, sizes)
+        return tuple(F.linear(u, w, b) for w, b in zip(weights, biases))
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, *grads):
+        u, weight = ctx.saved_tensors
+        u2 = u.reshape(-1, u.shape[-1])
+        du = dw = db = None
+        if ctx.needs_input_grad[1]:
+            dw = torch.zeros_like(weight)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            db = weight.new_zeros(weight.shape[0])
+        start = 0
+        for size, g in zip(ctx.sizes, grads):
+            rows = slice(start, start + size)
+            start += size
+            if g is None:
+                continue
+            g2 = g.reshape(-1, size)
+            if ctx.needs_input_grad[0]:
+                if du is None:
+                    du = torch.mm(g2, weight[rows])
+                else:
+                    du.addmm_(g2, weight[rows])
+            if dw is not None:
+                torch.mm(g2.t(), u2, out=dw[rows])
+            if db is not None:
+                db[rows] = g2.sum(0)
+        if du is not None:
+            du = du.view(u.shape)
+        return du, dw, db, None
 
 
 @dataclass
@@ -118,6 +164,13 @@ class Mamba2(nn.Module):
         conv_dim = self.d_inner + 2 * self.ngroups * self.d_state
         return torch.split(zxbcdt, [self.d_inner, conv_dim, self.nheads], dim=-1)
 
+    def _project(self, u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``in_proj(u)`` split into ``z, xBC, dt``, each contiguous: one GEMM per part with a
+        slice of the weight (:class:`_SplitLinear`: no full-width gradient concatenation in the
+        backward; same parameters and results as ``_split(in_proj(u))``)."""
+        sizes = [self.d_inner, self.d_inner + 2 * self.ngroups * self.d_state, self.nheads]
+        return _SplitLinear.apply(u, self.in_proj.weight, self.in_proj.bias, sizes)
+
     def _split_xbc(self, xbc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         gn = self.ngroups * self.d_state
         x, B, C = torch.split(xbc, [self.d_inner, gn, gn], dim=-1)
@@ -141,17 +194,23 @@ class Mamba2(nn.Module):
         Returns:
             ``y (B, L, d_model)``, or ``(y, state)`` when ``return_state``.
         """
-        z, xbc, dt = self._split(self.in_proj(u))
-        xbc, conv_tail = self.conv1d(xbc, None if state is None else state.conv)
-        x, B, C = self._split_xbc(xbc)
+        z, xbc, dt = self._project(u)
         dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
         A = -torch.exp(self.A_log.float())
         initial = None if state is None else state.ssm
-        if kernels.use_ssd(x):
+        tail = None if state is None else state.conv
+        if kernels.use_ssd(xbc):
+            xbc, conv_tail = self.conv1d(xbc, tail)
+            x, B, C = self._split_xbc(xbc)
             y, ssm_state = kernels.ssd(x, dt, A, B, C, self.chunk_size, initial)
-        else:
-            y, ssm_state = ssd_chunked(x, dt, A, B, C, self.chunk_size, initial)
-        y = y + x * self.D.to(y.dtype)[:, None]
+            y = y + x * self.D.to(y.dtype)[:, None]
+        else:  # conv + SiLU + scan + D skip fused block by block (conv output never stored)
+            conv = self.conv1d.conv
+            y, ssm_state = ssd_conv_chunked(
+                xbc, conv.weight, conv.bias, dt, A, self.ngroups, self.d_state,
+                self.chunk_size, tail, initial, D=self.D,
+            )  # fmt: skip
+            conv_tail = self.conv1d.next_tail(xbc, tail)
         y = self.norm(y.reshape(*u.shape[:-1], self.d_inner), z)
         out = self.out_proj(y)
         if return_state:
