@@ -267,6 +267,99 @@ def test_mask_per_channel_and_limits():
         span_mask(3, 100, 10, 1.5)
 
 
+class _OffsetEncoder(nn.Module):
+    """Stand-in encoder whose features are a large per-channel offset plus a tiny signal.
+
+    ``encode(x (B, 1, L))`` → ``(B, 8, L)`` = ``offset + 0.001 · x``: the class difference of the
+    features (0.002) is tiny next to their offset (up to 3). On eegmat the pretrained EEGM2's
+    pooled features vary ~10× less across windows than their offset, and only part of that
+    variation is the class. Adam moves each weight by about ``lr`` per step, so a raw input
+    difference of δ needs weight changes of order 1/δ to separate the classes.
+    """
+
+    feature_dim = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offset = nn.Parameter(torch.linspace(-3.0, 3.0, 8)[None, :, None])
+
+    def encode(self, x: torch.Tensor, mediator: bool = False) -> torch.Tensor:
+        return self.offset + 1e-3 * x.expand(-1, 8, -1)
+
+
+def _offset_task(n: int = 32, length: int = 64):
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(n) % 2
+    x = (2.0 * y - 1.0)[:, None, None] + 0.3 * torch.randn(n, 1, length, generator=gen)
+    return x, y
+
+
+def _fit(head: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 60) -> float:
+    """Full-batch Adam at lr 1e-3; training accuracy in eval mode after BN recomputation."""
+    from eegssm.recipes.eegm2 import recompute_batchnorm
+
+    torch.manual_seed(0)
+    opt = torch.optim.Adam([p for p in head.parameters() if p.requires_grad], lr=1e-3)
+    for _ in range(steps):
+        head.train()
+        loss = nn.functional.cross_entropy(head(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    recompute_batchnorm(head, x.numpy())
+    head.eval()
+    with torch.no_grad():
+        return float((head(x).argmax(1) == y).float().mean())
+
+
+@pytest.mark.parametrize("kind", ["light", "fine"])
+def test_heads_standardize_offset_dominated_features(kind):
+    """The failure behind the one-class predictions on eegmat, and its fix.
+
+    With features whose class signal is tiny next to a common offset, the standardised head fits
+    the training windows in 60 steps at lr 1e-3; the head without standardisation does not.
+    """
+    x, y = _offset_task()
+
+    def make(standardize: bool) -> nn.Module:
+        torch.manual_seed(0)
+        if kind == "light":
+            return EEGM2Light(_OffsetEncoder(), 2, standardize=standardize)
+        return EEGM2Fine(_OffsetEncoder(), 2, dropout=0.0, standardize=standardize)
+
+    assert _fit(make(True), x, y) == 1.0
+    assert _fit(make(False), x, y) < 0.9
+
+
+def test_head_standardization_layers():
+    model = _model("cpu", 5)
+    light = EEGM2Light(model, 2)
+    assert isinstance(light.norm, nn.BatchNorm1d) and not light.norm.affine
+    assert light.norm.num_features == model.feature_dim * 9
+    fine = EEGM2Fine(_model("cpu", 5), 2)
+    assert isinstance(fine.norm, nn.BatchNorm1d) and fine.norm.num_features == 2 * 128
+    # as published: no norm, no extra state
+    plain = EEGM2Light(_model("cpu", 5), 2, standardize=False)
+    assert isinstance(plain.norm, nn.Identity)
+    assert not any(k.startswith("norm.") for k in plain.state_dict())
+    plain_fine = EEGM2Fine(_model("cpu", 5), 2, standardize=False)
+    assert isinstance(plain_fine.norm, nn.Identity)
+    # the norm adds no trainable parameters
+    assert count_parameters(light, True) == count_parameters(plain, True)
+
+
+def test_light_head_eval_uses_training_set_statistics():
+    """After ``recompute_batchnorm`` the Light norm holds the training features' mean."""
+    from eegssm.recipes.eegm2 import recompute_batchnorm
+
+    x, _ = _offset_task(n=20)
+    head = EEGM2Light(_OffsetEncoder(), 2)
+    recompute_batchnorm(head, x.numpy(), batch_size=8)
+    with torch.no_grad():
+        feats = head.features(x)
+    torch.testing.assert_close(head.norm.running_mean, feats.mean(0), rtol=1e-4, atol=1e-5)
+
+
 # --- optimiser groups ------------------------------------------------------------------------
 
 
