@@ -46,13 +46,16 @@ DOC = ROOT / "docs" / "results" / "eegm2.md"
 PNG = ROOT / "docs" / "results" / "eegm2_efficiency.png"
 
 # -- budget (single thread, shared 2-core machine) ---------------------------------------------
+# Changing a budget: pretraining checkpoints are keyed by their step count
+# (``ckpt/fold0_plain_s250``) and every result JSON records its steps, but eegmat/Bonn result
+# files are not keyed: move the old ``eegmat/`` (and ``bonn/*scratch_fine*``) results away first.
 N_FOLDS = 4
-PRETRAIN = OptimConfig(max_steps=60, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0)
+PRETRAIN = OptimConfig(max_steps=250, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0)
 FT = {  # window_s -> fine-tuning optimisation (Fine heads; Light/probe/EEGNet below)
-    10.0: OptimConfig(max_steps=50, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0),
-    30.0: OptimConfig(max_steps=25, batch_size=8, lr=1e-3, schedule="onecycle", eval_every=0),
+    10.0: OptimConfig(max_steps=120, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0),
+    30.0: OptimConfig(max_steps=120, batch_size=8, lr=1e-3, schedule="onecycle", eval_every=0),
 }
-FROZEN = OptimConfig(max_steps=60, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0)
+FROZEN = OptimConfig(max_steps=150, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0)
 EEGNET = OptimConfig(max_steps=150, batch_size=16, lr=2e-3, schedule="onecycle", eval_every=0)
 MASK = MaskConfig(enabled=True, span_s=1.0, ratio=0.5, loss_on="hidden")
 METHODS = ["scratch_fine", "pre_light", "pre_fine", "probe", "masked_fine", "eegnet"]
@@ -110,8 +113,10 @@ def folds_for(recs) -> list[list[str]]:
     return R.subject_folds([r.subject for r in recs], N_FOLDS, seed=0)
 
 
-def pretrained(fold: int, variant: str, train: R.WindowSet) -> torch.nn.Module:
-    """Pretrain (or load) an EEGM2 variant on the training windows of ``fold``."""
+def pretrained(
+    fold: int, variant: str, train: R.WindowSet, opt: OptimConfig = PRETRAIN
+) -> torch.nn.Module:
+    """Pretrain (or load) an EEGM2 variant on the training windows of ``fold`` for ``opt``."""
     model_cfg, loss_cfg, mask_cfg = ModelConfig(), LossConfig(), MaskConfig()
     if variant == "masked":
         mask_cfg = MASK
@@ -123,11 +128,11 @@ def pretrained(fold: int, variant: str, train: R.WindowSet) -> torch.nn.Module:
         model_cfg = ModelConfig(core="attention")
     elif variant != "plain":
         raise ValueError(variant)
-    out = CACHE / "ckpt" / f"fold{fold}_{variant}"
+    out = ckpt_dir(fold, variant, opt.max_steps)
     done = out / "done.json"
     if not done.is_file():
-        cfg = PretrainConfig(model=model_cfg, loss=loss_cfg, mask=mask_cfg, train=PRETRAIN)
-        log(f"pretrain fold {fold} {variant}: {len(train)} windows, {PRETRAIN.max_steps} steps")
+        cfg = PretrainConfig(model=model_cfg, loss=loss_cfg, mask=mask_cfg, train=opt)
+        log(f"pretrain fold {fold} {variant}: {len(train)} windows, {opt.max_steps} steps")
         t0 = time.perf_counter()
         _, res = R.pretrain(cfg, train, resume=True, progress=False, output_dir=out)
         losses = [h["loss"] for h in res.history if "loss" in h]
@@ -142,6 +147,10 @@ def pretrained(fold: int, variant: str, train: R.WindowSet) -> torch.nn.Module:
             )
         )
     return R.load_pretrained(out / "last")
+
+
+def ckpt_dir(fold: int, variant: str, steps: int) -> Path:
+    return CACHE / "ckpt" / f"fold{fold}_{variant}_s{steps}"
 
 
 def train_eval(method, fold, window_s, train, test, encoders) -> dict:
@@ -175,6 +184,7 @@ def train_eval(method, fold, window_s, train, test, encoders) -> dict:
         "window_s": window_s,
         "method": method,
         "steps": res.step,
+        "pretrain_steps": PRETRAIN.max_steps if enc is not None else 0,
         **R.classification_metrics(test.y, proba),
         "per_subject": {},
     }
@@ -225,7 +235,7 @@ BONN_TASKS = {
     "ZONF_vs_S": [["Z", "O", "N", "F"], ["S"]],
     "5class": [["Z"], ["O"], ["N"], ["F"], ["S"]],
 }
-BONN_FT = OptimConfig(max_steps=60, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0)
+BONN_FT = OptimConfig(max_steps=150, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0)
 
 
 def bonn_segments() -> dict[str, np.ndarray]:
@@ -374,8 +384,9 @@ def recon_metrics(model, x: np.ndarray, sfreq: float) -> dict:
     }
 
 
-def run_recon() -> None:
+def run_recon(steps: int = PRETRAIN.max_steps) -> None:
     torch.set_num_threads(1)
+    opt = PRETRAIN.model_copy(update={"max_steps": steps})
     recs = eegmat_recordings()
     test_subjects = folds_for(recs)[0]
     ws = R.cut_windows(recs, 10.0)
@@ -383,8 +394,8 @@ def run_recon() -> None:
     for variant in RECON_VARIANTS:
 
         def compute(variant=variant):
-            model = pretrained(0, variant, train)
-            info = json.loads((CACHE / "ckpt" / f"fold0_{variant}" / "done.json").read_text())
+            model = pretrained(0, variant, train, opt)
+            info = json.loads((ckpt_dir(0, variant, steps) / "done.json").read_text())
             log(f"recon eval {variant}")
             return {
                 "variant": variant,
@@ -393,7 +404,7 @@ def run_recon() -> None:
                 **recon_metrics(model, test.x, ws.sfreq),
             }
 
-        cached(CACHE / "recon" / f"{variant}.json", compute)
+        cached(CACHE / "recon" / f"{variant}_s{steps}.json", compute)
     log("recon done")
 
 
@@ -417,7 +428,7 @@ def measure_one(core: str, length: int) -> dict:
         before = int(f.read().split()[1]) * resource.getpagesize() / 2**20
     times = []
     with torch.no_grad():
-        for _ in range(2 if length <= 4096 else 1):
+        for _ in range(2):
             t0 = time.perf_counter()
             model(x)
             times.append(time.perf_counter() - t0)
@@ -431,9 +442,9 @@ def measure_one(core: str, length: int) -> dict:
     }
 
 
-def run_eff() -> None:
-    for length in EFF_LENGTHS:
-        for core in ("mamba2", "attention"):
+def run_eff(lengths: list[int] | None = None, cores: list[str] | None = None) -> None:
+    for length in lengths or EFF_LENGTHS:
+        for core in cores or ["mamba2", "attention"]:
             path = CACHE / "eff" / f"{core}_{length}.json"
             gb = 8 * 1 * length**2 * 4 / 1e9  # batch x heads(64/64) x L^2 float32, stage 1
             if core == "attention" and gb > EFF_MAX_ATTN_GB:
@@ -498,18 +509,20 @@ def report() -> None:
     lines.append(f"Folds with every method and window length done: {len(n_done)} of {N_FOLDS}.\n")
     lines.append(
         "| window | method | balanced acc. (mean ± std over folds) | AUROC | "
-        "per-subject bal. acc. (mean ± std over subjects) | folds |"
+        "per-subject bal. acc. (mean ± std over subjects) | folds | steps (pretrain + head) |"
     )
-    lines.append("|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|")
     for w in (10.0, 30.0):
         for m in METHODS:
             rs = rows.get((w, m), [])
             if not rs:
                 continue
             subj = [v["balanced_accuracy"] for r in rs for v in r["per_subject"].values()]
+            steps = sorted({(r.get("pretrain_steps", 0), r["steps"]) for r in rs})
+            st = ", ".join(f"{p} + {h}" if p else f"{h}" for p, h in steps)
             lines.append(
                 f"| {w:.0f} s | {LABELS[m]} | {_ms([r['balanced_accuracy'] for r in rs])}"
-                f" | {_ms([r['auroc'] for r in rs])} | {_ms(subj)} | {len(rs)} |"
+                f" | {_ms([r['auroc'] for r in rs])} | {_ms(subj)} | {len(rs)} | {st} |"
             )
     lines.append("")
     lines.append(
@@ -546,14 +559,15 @@ def report() -> None:
     rec = _load_dir("recon")
     lines.append("## Reconstruction on held-out subjects (fold 0)\n")
     lines.append(
-        "| variant | params | NMSE (visible input) | NMSE on hidden 1-s spans | "
+        "| variant | pretrain steps | params | NMSE (visible input) | NMSE on hidden 1-s spans | "
         "spectral error (dB, 1–40 Hz) | pretrain s | loss first → last |"
     )
-    lines.append("|---|---|---|---|---|---|---|")
-    for r in rec:
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for r in sorted(rec, key=lambda r: (-r["pretrain"]["steps"], r["variant"])):
         p = r["pretrain"]
         lines.append(
-            f"| {r['variant']} | {r['params']:,} | {r['nmse']:.4f} ± {r['nmse_std']:.4f}"
+            f"| {r['variant']} | {p['steps']} | {r['params']:,}"
+            f" | {r['nmse']:.4f} ± {r['nmse_std']:.4f}"
             f" | {r['nmse_hidden']:.3f} ± {r['nmse_hidden_std']:.3f} | "
             f"{r['spectral_db']:.2f} ± {r['spectral_db_std']:.2f} | {p['seconds']:.0f} |"
             f" {p['loss_first']:.3g} → {p['loss_last']:.3g} |"
@@ -622,13 +636,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("parts", nargs="+", choices=["eegmat", "bonn", "recon", "eff", "report"])
     ap.add_argument("--folds", type=int, nargs="+", help="eegmat: run only these folds")
+    ap.add_argument("--lengths", type=int, nargs="+", help="eff: measure only these lengths")
+    ap.add_argument("--cores", nargs="+", choices=["mamba2", "attention"], help="eff: only these")
+    ap.add_argument(
+        "--recon-steps", type=int, default=PRETRAIN.max_steps, help="recon: pretraining steps"
+    )
     args = ap.parse_args()
     for part in args.parts:
         {
             "eegmat": lambda: run_eegmat(args.folds),
             "bonn": run_bonn,
-            "recon": run_recon,
-            "eff": run_eff,
+            "recon": lambda: run_recon(args.recon_steps),
+            "eff": lambda: run_eff(args.lengths, args.cores),
             "report": report,
         }[part]()
 
