@@ -66,6 +66,9 @@ LABELS = {
     "probe": "(d) pretrained → linear probe",
     "masked_fine": "(e) masked pretraining → Fine",
     "eegnet": "(f) EEGNet-8,2",
+    # Bonn rows of the previous run, kept for comparison: Fine head without standardisation,
+    # 60 steps (their cache files were renamed to this method by hand).
+    "scratch_fine_v0": "(a) EEGM2-Fine from scratch, previous run (unstandardised, 60 steps)",
 }
 
 
@@ -213,11 +216,13 @@ def run_eegmat(only_folds: list[int] | None = None) -> None:
 
             return copy.deepcopy(enc_cache[variant])
 
-        for window_s in (10.0, 30.0):
+        # masked pretraining (e) last: it needs a second pretraining per fold
+        phases = [[m for m in METHODS if m != "masked_fine"], ["masked_fine"]]
+        for methods, window_s in [(ms, w) for ms in phases for w in (10.0, 30.0)]:
             ws = ws10 if window_s == 10.0 else R.cut_windows(recs, window_s)
             train = ws.of_subjects(test_subjects, exclude=True)
             test = ws.of_subjects(test_subjects)
-            for method in METHODS:
+            for method in methods:
                 path = CACHE / "eegmat" / f"fold{fold}_{window_s:.0f}s_{method}.json"
                 cached(
                     path,
