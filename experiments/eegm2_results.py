@@ -538,6 +538,31 @@ def report() -> None:
             )
     lines.append("")
     lines.append(
+        "Paired differences in balanced accuracy (same test fold; mean over folds, and how many"
+    )
+    lines.append("folds favour the method):\n")
+    lines.append("| window | method | − (a) from scratch | − (f) EEGNet |")
+    lines.append("|---|---|---|---|")
+    by_fold = {(r["window_s"], r["method"], r["fold"]): r["balanced_accuracy"] for r in res}
+
+    def paired(w, m, ref):
+        d = [
+            by_fold[(w, m, f)] - by_fold[(w, ref, f)]
+            for f in range(N_FOLDS)
+            if (w, m, f) in by_fold and (w, ref, f) in by_fold
+        ]
+        if not d:
+            return "–"
+        return f"{np.mean(d):+.3f} ({sum(x > 0 for x in d)} of {len(d)})"
+
+    for w in (10.0, 30.0):
+        for m in METHODS:
+            if m == "eegnet" or (w, m) not in rows:
+                continue
+            ref_a = "–" if m == "scratch_fine" else paired(w, m, "scratch_fine")
+            lines.append(f"| {w:.0f} s | {LABELS[m]} | {ref_a} | {paired(w, m, 'eegnet')} |")
+    lines.append("")
+    lines.append(
         "Per-subject balanced accuracy, 10-s windows (each subject scored by the model of the"
     )
     lines.append("fold that held it out; 18 rest + 6 task windows per subject):\n")
