@@ -611,7 +611,9 @@ def report() -> None:
         )
     lines.append("")
     eff = _load_dir("eff")
-    lines.append("## Efficiency: paper preset, forward pass, batch 8, 16 channels, 1 thread\n")
+    lines.append(
+        "## Efficiency: paper preset, forward pass, batch 8, 16 channels, 1 thread, best of 2\n"
+    )
     lines.append("| samples | EEGM2 (Mamba-2) s | peak MiB | attention s | peak MiB |")
     lines.append("|---|---|---|---|---|")
     by = {(r["core"], r["length"]): r for r in eff}
