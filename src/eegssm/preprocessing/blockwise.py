@@ -28,7 +28,6 @@ recording's length.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 
@@ -39,12 +38,12 @@ from eegssm.io.types import Recording
 from eegssm.preprocessing import filters
 from eegssm.preprocessing.montages import apply_montage
 from eegssm.preprocessing.pipeline import (
-    MAX_UPSAMPLING,
     NonFiniteSignalError,
     PreprocessConfig,
     PreprocessError,
     check_length,
     get_preset,
+    warn_upsampling,
 )
 
 #: Raw float64 samples of one block (all kept channels) are kept below this many bytes
@@ -125,13 +124,7 @@ class BlockwisePreprocessor:
 
         factor = Fraction(1)
         if cfg.sfreq is not None and cfg.sfreq != sfreq_in:
-            if cfg.sfreq > MAX_UPSAMPLING * sfreq_in:
-                warnings.warn(
-                    f"{self.name}: upsampling {sfreq_in:g} Hz to {cfg.sfreq:g} Hz; the recording "
-                    f"holds no signal above {sfreq_in / 2:g} Hz",
-                    UserWarning,
-                    stacklevel=2,
-                )
+            warn_upsampling(self.name, sfreq_in, cfg.sfreq, stacklevel=3)
             factor = filters.resample_factors(sfreq_in, cfg.sfreq)
         self.up, self.down = factor.numerator, factor.denominator
         self.sfreq = sfreq_in * self.up / self.down

@@ -144,13 +144,7 @@ def preprocess(
     data, sfreq = rec.data, float(rec.sfreq)
 
     if cfg.sfreq is not None and cfg.sfreq != sfreq:
-        if cfg.sfreq > MAX_UPSAMPLING * sfreq:
-            warnings.warn(
-                f"{source}: upsampling {sfreq:g} Hz to {cfg.sfreq:g} Hz; the recording holds no "
-                f"signal above {sfreq / 2:g} Hz",
-                UserWarning,
-                stacklevel=2,
-            )
+        warn_upsampling(source, sfreq, cfg.sfreq, stacklevel=3)
         data, sfreq = clock("resample", filters.resample, data, sfreq, cfg.sfreq)
 
     sos = filters.design_filter(
@@ -173,6 +167,17 @@ def preprocess(
     meta = dict(rec.meta, preprocess=cfg.model_dump())
     meta["flat"] = [name for name, f in zip(rec.ch_names, flat) if f]
     return rec.copy_with(data=np.asarray(data, dtype=np.float32), sfreq=sfreq, meta=meta)
+
+
+def warn_upsampling(source: str, sfreq_in: float, sfreq_out: float, stacklevel: int = 2) -> None:
+    """Warn when ``sfreq_out`` is more than :data:`MAX_UPSAMPLING` times ``sfreq_in``."""
+    if sfreq_out > MAX_UPSAMPLING * sfreq_in:
+        warnings.warn(
+            f"{source}: upsampling {sfreq_in:g} Hz to {sfreq_out:g} Hz; the recording holds no "
+            f"signal above {sfreq_in / 2:g} Hz",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def _check_finite(
