@@ -40,6 +40,7 @@ FORMER_TRACEBACKS = [
     (["train", ""], "IsADirectoryError reading the config '.'"),
     (["pretrain", "\x00"], "ValueError: embedded null byte"),
     (["finetune", "\x00"], "ValueError: embedded null byte"),
+    (["score", "a.csv_bi", "--", "--"], "TypeError: argparse 3.11 gave HYP = []"),
 ]
 
 

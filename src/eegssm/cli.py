@@ -52,6 +52,20 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _check_single_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a usage error where a one-value positional came back as a list.
+
+    Python 3.11's argparse turns ``eegssm score REF -- --`` into ``hyp=[]`` (a second ``--``
+    after the first is swallowed); later versions pass ``"--"``. Neither is a usable path.
+    """
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command = sub.choices[args.command]
+    for action in command._actions:
+        if not action.option_strings and action.nargs is None:
+            if isinstance(getattr(args, action.dest, None), list):
+                command.error(f"argument {action.metavar or action.dest}: expected one value")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     known = {command_name(m) for m in COMMAND_MODULES}
@@ -60,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    _check_single_values(parser, args)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
