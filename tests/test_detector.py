@@ -99,10 +99,12 @@ def test_fast_weights_shared_across_electrodes():
 
 
 def test_fast_logits_invariant_to_electrode_order():
-    """With the graph built from features alone (no PE, whose eigenvectors are only defined up to
-    rotations inside repeated eigenvalues), the whole model is invariant to electrode order."""
+    """The graph is built from features alone and the heat-kernel PE permutes with the nodes, so
+    the whole model is invariant to electrode order (the published eigenvector PE is not: its
+    eigenvectors are only defined up to rotations inside repeated eigenvalues)."""
     torch.manual_seed(0)
-    model = SeizureDetector.from_preset("fast", pe_k=0).eval()
+    model = SeizureDetector.from_preset("fast").eval()
+    assert model.config.pe_kind == "heat"
     x = torch.randn(2, 19, 2048)
     perm = torch.randperm(19)
     with torch.no_grad():
@@ -153,6 +155,19 @@ def test_save_load_round_trip(tmp_path):
     assert sorted(os.listdir(path)) == ["config.json", "model.safetensors"]
 
 
+def test_checkpoint_saved_before_pe_kind_loads_with_eigenvectors(tmp_path):
+    """Configs written before ``pe_kind`` existed were trained with the eigenvector PE."""
+    import json
+
+    torch.manual_seed(0)
+    path = SeizureDetector.from_preset("fast", pe_kind="laplacian").save_pretrained(tmp_path / "d")
+    meta = json.loads((path / "config.json").read_text())
+    del meta["config"]["pe_kind"]
+    (path / "config.json").write_text(json.dumps(meta))
+    assert SeizureDetector.from_pretrained(path).config.pe_kind == "laplacian"
+    assert SeizureDetector.from_preset("bgb-v4", n_chans=19).config.pe_kind == "laplacian"
+
+
 def test_config_errors():
     with pytest.raises(ValueError, match="unknown preset"):
         SeizureDetector.from_preset("nope")
@@ -160,6 +175,8 @@ def test_config_errors():
         SeizureDetector.from_preset("fast", core="lstm")
     with pytest.raises(ValueError, match="stride"):
         DetectorConfig(decoder_factors=(4, 4, 2))
+    with pytest.raises(ValueError, match="pe_kind"):
+        DetectorConfig(pe_kind="eigen")
 
 
 def test_baseline_forward_backward():

@@ -1,4 +1,5 @@
-"""Electrode graph ops: pairs, top-k adjacency, Laplacian PE (vs numpy, guards), SSGConv, fusion."""
+"""Electrode graph ops: pairs, top-k adjacency, Laplacian and heat-kernel PE (vs direct
+formulas, continuity, guards), SSGConv, fusion."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from eegssm.nn.fusion import GatedFusion
 from eegssm.nn.graph import (
     SSGConv,
     batched_eigh,
-    dynamic_laplacian_pe,
+    dynamic_graph_pe,
+    dynamic_graph_pe_stream,
     fix_signs,
+    graph_pe,
+    heat_kernel_pe,
+    heat_times,
     laplacian_pe,
     pair_indices,
     pairs_to_adjacency,
@@ -120,10 +125,11 @@ def test_batched_eigh_split_across_threads_is_identical(monkeypatch):
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(3)  # 150 matrices → three parts of 50
-        got = batched_eigh(lap)
+        vals, vecs = batched_eigh(lap)
     finally:
         torch.set_num_threads(threads)
-    assert torch.equal(got, torch.linalg.eigh(lap)[1])
+    ref_vals, ref_vecs = torch.linalg.eigh(lap)
+    assert torch.equal(vecs, ref_vecs) and torch.equal(vals, ref_vals)
 
     def broken(a):
         raise torch.linalg.LinAlgError("did not converge")
@@ -136,13 +142,122 @@ def test_batched_eigh_split_across_threads_is_identical(monkeypatch):
         torch.set_num_threads(threads)
 
 
-def test_dynamic_pe_held_between_updates():
+@pytest.mark.parametrize("kind", ["laplacian", "heat"])
+def test_dynamic_pe_held_between_updates(kind):
     adj = random_graph(19, seed=3, batch=(2, 13)).float()
-    pe = dynamic_laplacian_pe(adj, k=16, interval=5)
+    pe = dynamic_graph_pe(adj, k=16, interval=5, kind=kind)
     assert pe.shape == (2, 13, 19, 16)
     for t in range(13):
         s = 5 * (t // 5)
-        torch.testing.assert_close(pe[:, t], laplacian_pe(adj[:, s], 16), atol=1e-6, rtol=0)
+        torch.testing.assert_close(pe[:, t], graph_pe(adj[:, s], kind, 16), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["laplacian", "heat"])
+def test_pe_stream_equals_dynamic_pe(kind):
+    torch.manual_seed(0)
+    w = torch.rand(2, 23, 19 * 18 // 2)
+    adj = topk_adjacency(pairs_to_adjacency(w, 19), 3)
+    ref = dynamic_graph_pe(adj, 16, 5, kind)
+    pieces, last, step = [], None, 0
+    for n in (3, 1, 7, 4, 8):
+        pe, last = dynamic_graph_pe_stream(adj[:, step : step + n], step, last, 16, 5, kind)
+        pieces.append(pe)
+        step += n
+    torch.testing.assert_close(torch.cat(pieces, 1), ref, atol=1e-6, rtol=0)
+
+
+def test_graph_pe_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="heat"):
+        graph_pe(random_graph(5), "random_walk")
+
+
+# -- heat-kernel PE -----------------------------------------------------------------------------
+
+
+def heat_reference(adj: torch.Tensor, k: int) -> torch.Tensor:
+    """Direct formula: the diagonal of ``matrix_exp(-t L)`` for each diffusion time."""
+    lap = graph.normalized_laplacian(adj.to(torch.float64))
+    return torch.stack(
+        [torch.linalg.matrix_exp(-t * lap).diagonal(dim1=-2, dim2=-1) for t in heat_times(k)], -1
+    )
+
+
+def symmetric_graphs(n: int = 19) -> torch.Tensor:
+    """Graphs with repeated Laplacian eigenvalues: a cycle, four equal cliques + isolated
+    nodes, and a top-k graph of a random model-like weight set that splits into components."""
+    cycle = torch.zeros(n, n, dtype=torch.float64)
+    idx = torch.arange(n)
+    cycle[idx, (idx + 1) % n] = cycle[(idx + 1) % n, idx] = 1.0
+    cliques = torch.zeros(n, n, dtype=torch.float64)
+    for s in range(0, 16, 4):
+        cliques[s : s + 4, s : s + 4] = 0.5
+    cliques.fill_diagonal_(0)
+    return torch.stack([cycle, cliques, degenerate_graphs(n)[0].double()])
+
+
+@pytest.mark.parametrize("n,k", [(19, 16), (6, 16), (23, 4), (1, 3)])
+def test_heat_kernel_pe_matches_matrix_exp(n, k):
+    adj = torch.cat([random_graph(n, seed=n, batch=(2,)), topk_adjacency(random_graph(n), 3)[None]])
+    pe = heat_kernel_pe(adj, k=k, jitter=0.0)
+    assert pe.shape == (3, n, k) and pe.dtype == torch.float64
+    torch.testing.assert_close(pe, heat_reference(adj, k), atol=1e-12, rtol=0)
+    sym = symmetric_graphs()
+    torch.testing.assert_close(
+        heat_kernel_pe(sym, 16, 0.0), heat_reference(sym, 16), atol=1e-12, rtol=0
+    )
+    # float32 in → float32 out, same values to float32 precision; the jitter is exp(-t·jitter)
+    got32 = heat_kernel_pe(adj.float(), k=k)
+    assert got32.dtype == torch.float32
+    torch.testing.assert_close(got32.double(), heat_reference(adj, k), atol=1e-4, rtol=0)
+
+
+def test_heat_kernel_pe_is_continuous_where_eigenvectors_are_not():
+    """Repeated eigenvalues: a 1e-9 change of the weights rotates the eigenvectors (the
+    published PE jumps by O(1)) but moves the heat-kernel PE by O(1e-9)."""
+    adj = symmetric_graphs()
+    g = torch.Generator().manual_seed(0)
+    noise = 1e-9 * torch.rand(adj.shape, generator=g, dtype=torch.float64)
+    bumped = adj + (noise + noise.transpose(-1, -2)) * (adj > 0)
+    lap_jump = (laplacian_pe(bumped) - laplacian_pe(adj)).abs().amax(dim=(-1, -2))
+    heat_jump = (heat_kernel_pe(bumped) - heat_kernel_pe(adj)).abs().amax(dim=(-1, -2))
+    assert float(lap_jump.max()) > 0.1  # at least one graph's eigenvectors rotate
+    assert float(heat_jump.max()) < 1e-7
+
+
+def test_heat_kernel_pe_permutes_with_the_nodes():
+    adj = torch.cat([random_graph(19, seed=2, batch=(2,)), symmetric_graphs()])
+    perm = torch.randperm(19, generator=torch.Generator().manual_seed(3))
+    got = heat_kernel_pe(adj[:, perm][:, :, perm])
+    torch.testing.assert_close(got, heat_kernel_pe(adj)[:, perm], atol=1e-12, rtol=0)
+
+
+def test_heat_kernel_pe_limits():
+    """Large t on a connected graph: d_i / vol; an isolated node decays as exp(-t); in (0, 1]."""
+    adj = random_graph(7, seed=4)
+    lap = graph.normalized_laplacian(adj)
+    vals = torch.linalg.eigvalsh(lap)
+    pe = heat_kernel_pe(adj, k=16, jitter=0.0)
+    deg = adj.sum(-1)
+    slowest = float(vals[1])  # the spectral gap
+    tail = float(torch.exp(-heat_times(16)[-1] * slowest))
+    torch.testing.assert_close(pe[:, -1], deg / deg.sum(), atol=tail + 1e-12, rtol=0)
+    iso = degenerate_graphs()[0].double()  # node 5 isolated
+    torch.testing.assert_close(
+        heat_kernel_pe(iso, 16, 0.0)[5], torch.exp(-heat_times(16)), atol=1e-12, rtol=0
+    )
+    assert bool((pe > 0).all() and (pe <= 1 + 1e-12).all())
+
+
+def test_heat_kernel_pe_guards_degenerate_graphs(monkeypatch):
+    pe = heat_kernel_pe(degenerate_graphs())
+    assert bool(torch.isfinite(pe).all()) and bool((pe[2] == 0).all())
+    assert bool((pe[:2] > 0).all())
+
+    def broken(*args, **kwargs):
+        raise torch.linalg.LinAlgError("did not converge")
+
+    monkeypatch.setattr(torch.linalg, "eigh", broken)
+    assert bool((heat_kernel_pe(random_graph(19).float()) == 0).all())
 
 
 def test_gradients_finite_through_pe_path():

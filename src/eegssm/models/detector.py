@@ -8,7 +8,7 @@
     node stream  SSM blocks over (B·C, L, d), weights shared by all electrodes   → n
     edge stream  cosine similarity of e for the C·(C-1)/2 pairs, per step → SSM over
                  (B·P, L, d_edge) → softplus weight → top-k adjacency          → A (B, L, C, C)
-    graph        n + Linear(LapPE(A), k eigenvectors, recomputed every 5 steps)
+    graph        n + Linear(PE(A), k features per node, recomputed every 5 steps)
                  → SSGConv × layers (residual), dense over all B·L graphs      → g
     fusion       n + σ(W[n; g])·g
     readout      mean + max over electrodes (montage-free) or flatten C·d → (B, D, L)
@@ -20,14 +20,17 @@ Presets (``SeizureDetector.from_preset``):
   dilations 1…128 at 256 Hz; 16× downsampling to (B, 512, 960) for a 60 s window; projection to
   19 × 64; node stream 6 bidirectional layers d_model 64, d_state 16; edge stream 2 layers
   d_model 16, d_state 8; top-k 3; LapPE k 16 every 5 steps; 2 SSGConv layers α 0.05).
+  ``pe_kind="laplacian"``: the published eigenvector encoding.
 - ``"fast"`` (default): downsamples first (per-electrode stride-64 conv stem → 4 Hz), runs a
   small TCN and the streams at 4 Hz, and keeps per-sample output through a light upsampling
-  decoder. Its weights do not depend on the number of electrodes.
+  decoder. Its weights do not depend on the number of electrodes. Its graph PE is the
+  heat-kernel signature (``pe_kind="heat"``, ``nn.graph.heat_kernel_pe``), which unlike the
+  eigenvectors is a continuous function of the graph (see ``laplacian_pe``).
 
 ``core`` selects ``"mamba2"`` or ``"gated_deltanet"`` for both streams. ``causal=True`` uses
 unidirectional cores and causal convolutions, and the decoder sees the previous frame (frame
 ``j - 1`` for samples ``[S·j, S·(j+1))``): the logit at sample ``t`` depends only on input
-samples ``< t`` (latency 1…S samples, at most 0.25 s for ``fast`` at 256 Hz). The Laplacian PE
+samples ``< t`` (latency 1…S samples, at most 0.25 s for ``fast`` at 256 Hz). The graph PE
 at step ``t`` uses the graph of step ``5·floor(t/5)``, also causal.
 """
 
@@ -47,9 +50,10 @@ from eegssm.nn.bidirectional import Bidirectional
 from eegssm.nn.deltanet import GatedDeltaNet
 from eegssm.nn.fusion import GatedFusion
 from eegssm.nn.graph import (
+    PE_KINDS,
     SSGConv,
-    dynamic_laplacian_pe,
-    dynamic_laplacian_pe_stream,
+    dynamic_graph_pe,
+    dynamic_graph_pe_stream,
     gcn_normalize,
     pair_indices,
     pairs_to_adjacency,
@@ -71,7 +75,9 @@ class DetectorConfig:
     weights shared, output ``d_node``); otherwise the encoder mixes all channels into
     ``front_dim`` features and a Linear projects them to ``n_chans × d_node``.
     Total stride ``S = prod(stem_strides) · downsample`` must equal ``prod(decoder_factors)``.
-    ``pe_k = 0`` disables the Laplacian PE; ``graph_layers = 0`` disables the graph stream (and
+    ``pe_kind``: ``"heat"`` (heat-kernel signature at ``pe_k`` diffusion times) or
+    ``"laplacian"`` (``pe_k`` eigenvectors, as published); ``pe_k = 0`` disables the PE.
+    ``graph_layers = 0`` disables the graph stream (and
     the edge stream that feeds it). For ``core="gated_deltanet"`` the key width per head is
     ``d_state`` and there are ``max(1, d_model // d_state)`` heads (value width ``2·d_state``);
     ``headdim`` applies to Mamba-2 only.
@@ -100,6 +106,7 @@ class DetectorConfig:
     edge_chunk: int = 16
     edge_pool: int = 4
     top_k: int = 3
+    pe_kind: str = "heat"
     pe_k: int = 16
     pe_interval: int = 5
     graph_layers: int = 2
@@ -115,6 +122,8 @@ class DetectorConfig:
     def __post_init__(self) -> None:
         if self.core not in CORES:
             raise ValueError(f"core must be one of {CORES}, got {self.core!r}")
+        if self.pe_kind not in PE_KINDS:
+            raise ValueError(f"pe_kind must be one of {PE_KINDS}, got {self.pe_kind!r}")
         if self.readout not in ("pool", "flatten"):
             raise ValueError(f"readout must be 'pool' or 'flatten', got {self.readout!r}")
         if len(self.decoder_channels) != len(self.decoder_factors):
@@ -154,6 +163,7 @@ PRESETS: dict[str, dict] = {
         readout_dim=512,
         decoder_channels=(256, 128, 64, 32),
         decoder_factors=(2, 2, 2, 2),
+        pe_kind="laplacian",
         dropout=0.15,
     ),
 }
@@ -304,21 +314,32 @@ class EdgeStream(nn.Module):
 
 
 class GraphStream(nn.Module):
-    """Laplacian PE + residual SSGConv layers over every (batch, step) graph at once.
+    """Graph PE + residual SSGConv layers over every (batch, step) graph at once.
 
     Shapes: ``x (B, C, L, d)``, ``adj (B, L, C, C)`` → ``(B, C, L, d)``.
     """
 
-    def __init__(self, d: int, n_layers: int, K: int, alpha: float, pe_k: int, pe_interval: int):
+    def __init__(
+        self,
+        d: int,
+        n_layers: int,
+        K: int,
+        alpha: float,
+        pe_k: int,
+        pe_interval: int,
+        pe_kind: str = "heat",
+    ):
         super().__init__()
-        self.pe_k, self.pe_interval = pe_k, pe_interval
+        self.pe_k, self.pe_interval, self.pe_kind = pe_k, pe_interval, pe_kind
         self.pe_proj = nn.Linear(pe_k, d) if pe_k > 0 else None
         self.convs = nn.ModuleList(SSGConv(d, d, alpha, K) for _ in range(n_layers))
 
     def forward(self, x: Tensor, adj: Tensor) -> Tensor:
         h = x.transpose(1, 2)  # (B, L, C, d)
         if self.pe_proj is not None:  # projected at the recomputed steps, then held
-            h = h + dynamic_laplacian_pe(adj, self.pe_k, self.pe_interval, project=self.pe_proj)
+            h = h + dynamic_graph_pe(
+                adj, self.pe_k, self.pe_interval, self.pe_kind, project=self.pe_proj
+            )
         a_hat = gcn_normalize(adj)  # one normalisation for all layers
         for conv in self.convs:
             h = h + F.gelu(conv(h, a_hat, normalized=True))
@@ -331,7 +352,9 @@ class GraphStream(nn.Module):
         step, last = state if state is not None else (0, None)
         h = x.transpose(1, 2)  # (B, L, C, d)
         if self.pe_proj is not None:
-            pe, last = dynamic_laplacian_pe_stream(adj, step, last, self.pe_k, self.pe_interval)
+            pe, last = dynamic_graph_pe_stream(
+                adj, step, last, self.pe_k, self.pe_interval, self.pe_kind
+            )
             h = h + self.pe_proj(pe)
         a_hat = gcn_normalize(adj)
         for conv in self.convs:
@@ -430,7 +453,13 @@ class SeizureDetector(nn.Module):
                 **block,
             )
             self.graph = GraphStream(
-                d, cfg.graph_layers, cfg.graph_K, cfg.graph_alpha, cfg.pe_k, cfg.pe_interval
+                d,
+                cfg.graph_layers,
+                cfg.graph_K,
+                cfg.graph_alpha,
+                cfg.pe_k,
+                cfg.pe_interval,
+                cfg.pe_kind,
             )
             self.fusion = GatedFusion(d)
         readout_in = 2 * d if cfg.readout == "pool" else n_chans * d
@@ -583,6 +612,7 @@ class SeizureDetector(nn.Module):
         meta = json.loads((path / CONFIG_NAME).read_text())
         names = {f.name for f in fields(DetectorConfig)}
         cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}
+        cfg.setdefault("pe_kind", "laplacian")  # saved before pe_kind existed: eigenvectors
         config = replace(DetectorConfig(), **{k: v for k, v in cfg.items() if k in names})
         model = cls(meta["n_chans"], meta["n_times"], meta["sfreq"], config)
         model.load_state_dict(load_file(str(path / WEIGHTS_NAME), device=str(device)))

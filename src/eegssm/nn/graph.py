@@ -1,4 +1,4 @@
-"""Electrode graphs: pair indexing, top-k adjacency, Laplacian positional encodings, SSGConv.
+"""Electrode graphs: pair indexing, top-k adjacency, spectral positional encodings, SSGConv.
 
 All functions are dense and batched over leading dimensions: an EEG montage has 19–23 nodes, so a
 ``(..., C, C)`` adjacency for every (batch, time step) is small and one ``matmul`` handles all of
@@ -10,6 +10,7 @@ ordered as ``torch.triu_indices(C, C, 1)`` (``C·(C-1)/2`` pairs: 171 for 19 ele
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -91,8 +92,10 @@ def _pool() -> ThreadPoolExecutor:
     return _eigh_pool[1]
 
 
-def batched_eigh(mats: Tensor) -> Tensor:
-    """Eigenvectors of a batch of symmetric matrices ``(..., n, n)`` (``torch.linalg.eigh``).
+def batched_eigh(mats: Tensor) -> tuple[Tensor, Tensor]:
+    """``torch.linalg.eigh`` of a batch of symmetric matrices ``(..., n, n)``.
+
+    Returns ``(eigenvalues (..., n) ascending, eigenvectors (..., n, n) as columns)``.
 
     On the CPU, torch solves a batch one matrix after another on one thread; with several
     intra-op threads (``torch.get_num_threads()``) and a large batch, the batch is split into
@@ -103,18 +106,46 @@ def batched_eigh(mats: Tensor) -> Tensor:
     batch = mats.numel() // max(1, n * n)
     parts = min(torch.get_num_threads(), 4, batch // EIGH_MIN_PER_THREAD)
     if mats.device.type != "cpu" or parts < 2:
-        return torch.linalg.eigh(mats)[1]
+        return torch.linalg.eigh(mats)
     chunks = mats.reshape(batch, n, n).tensor_split(parts)
     futures = [_pool().submit(torch.linalg.eigh, c) for c in chunks[1:]]
     try:
-        first = torch.linalg.eigh(chunks[0])[1]
+        first = torch.linalg.eigh(chunks[0])
     finally:
         results = [f.result() for f in futures]  # wait for all (re-raises a worker's error)
-    return torch.cat([first, *(r[1] for r in results)]).reshape(mats.shape)
+    vals = torch.cat([first[0], *(r[0] for r in results)]).reshape(mats.shape[:-1])
+    vecs = torch.cat([first[1], *(r[1] for r in results)]).reshape(mats.shape)
+    return vals, vecs
+
+
+def _guarded_eigh(adj: Tensor, jitter: float) -> tuple[Tensor, Tensor, Tensor] | None:
+    """Eigen-decomposition of ``normalized_laplacian(adj) + jitter·I`` in float64, no gradients.
+
+    Returns ``(eigenvalues (..., C), eigenvectors (..., C, C), ok (...))`` where ``ok`` is False
+    for graphs with non-finite entries or eigenvectors (their rows are to be zeroed by the
+    caller), or None when LAPACK fails on the batch.
+    """
+    n = adj.shape[-1]
+    a = adj.detach().to(torch.float64)
+    lap = normalized_laplacian(a)
+    eye = torch.eye(n, dtype=lap.dtype, device=lap.device)
+    finite = torch.isfinite(lap).all(-1).all(-1)  # (...)
+    lap = torch.where(finite[..., None, None], lap, eye) + jitter * eye
+    try:
+        vals, vecs = batched_eigh(lap)
+    except RuntimeError:  # torch.linalg.LinAlgError: did not converge
+        return None
+    ok = finite & torch.isfinite(vecs).all(-1).all(-1) & torch.isfinite(vals).all(-1)
+    return vals, vecs, ok
 
 
 def laplacian_pe(adj: Tensor, k: int = 16, jitter: float = 1e-6) -> Tensor:
     """Laplacian positional encoding: eigenvectors of the ``k`` smallest eigenvalues.
+
+    The published detector's encoding. Note that it is not a continuous function of the graph:
+    where eigenvalues repeat (every disconnected top-k graph has a repeated eigenvalue 0), any
+    rotation of the eigenspace is an equally valid answer and ``eigh`` may return a different
+    one after a 1e-7 change of the edge weights. ``heat_kernel_pe`` has no such ambiguity.
 
     Computed without gradients on the detached adjacency (the backward pass of ``eigh`` explodes
     for close eigenvalues), in float64, on ``L + jitter·I``. Guards: a matrix with non-finite
@@ -131,36 +162,96 @@ def laplacian_pe(adj: Tensor, k: int = 16, jitter: float = 1e-6) -> Tensor:
     n = adj.shape[-1]
     k_eff = min(k, n)
     with torch.no_grad():
-        a = adj.detach().to(torch.float64)
-        lap = normalized_laplacian(a)
-        eye = torch.eye(n, dtype=lap.dtype, device=lap.device)
-        finite = torch.isfinite(lap).all(-1).all(-1)  # (...)
-        lap = torch.where(finite[..., None, None], lap, eye) + jitter * eye
-        try:
-            vecs = batched_eigh(lap)
-        except RuntimeError:  # torch.linalg.LinAlgError: did not converge
+        eig = _guarded_eigh(adj, jitter)
+        if eig is None:
             return adj.new_zeros(*adj.shape[:-1], k)
+        _, vecs, ok = eig
         vecs = vecs[..., :k_eff]
-        ok = finite & torch.isfinite(vecs).all(-1).all(-1)
         vecs = torch.where(ok[..., None, None], fix_signs(vecs), torch.zeros_like(vecs))
         if k_eff < k:
             vecs = torch.nn.functional.pad(vecs, (0, k - k_eff))
     return vecs.to(adj.dtype)
 
 
-def dynamic_laplacian_pe(
+#: Diffusion times of ``heat_kernel_pe``: log-spaced from ``HEAT_T_MIN`` to ``HEAT_T_MAX``. The
+#: normalised Laplacian's eigenvalues lie in [0, 2]: t = 0.5 sees the neighbourhood of a node,
+#: and t = 50 has decayed every eigenvalue above ~0.1 (what is left: the graph's components and
+#: its slowest-mixing cuts).
+HEAT_T_MIN, HEAT_T_MAX = 0.5, 50.0
+
+
+def heat_times(k: int, dtype=torch.float64, device=None) -> Tensor:
+    """The ``k`` diffusion times of ``heat_kernel_pe``: ``(k,)`` log-spaced in [0.5, 50]."""
+    return torch.logspace(
+        math.log10(HEAT_T_MIN), math.log10(HEAT_T_MAX), k, dtype=dtype, device=device
+    )
+
+
+def heat_kernel_pe(adj: Tensor, k: int = 16, jitter: float = 1e-6) -> Tensor:
+    """Heat-kernel positional encoding: ``pe[..., i, m] = exp(-t_m · L)[i, i]``.
+
+    The heat kernel signature (Sun, Ovsjanikov & Guibas 2009) of every node at ``k`` diffusion
+    times ``t_m`` (``heat_times``), on the normalised Laplacian ``L``: how much of a unit of heat
+    placed on node ``i`` is still there after time ``t``. Small ``t`` sees the node's
+    neighbourhood; as ``t`` grows it tends to ``d_i / vol(component of i)``, so it tells apart
+    nodes in small and large clusters (an isolated node, ``L_ii = 1`` here, decays as
+    ``exp(-t)``). It is a spectral encoding like ``laplacian_pe``
+    but basis-invariant, ``Σ_j V_ij² exp(-t λ_j)`` sums over whole eigenspaces, so it is a
+    continuous function of the edge weights even where eigenvalues repeat, and it permutes with
+    the nodes. (A deviation from the published detector, which uses eigenvectors: see
+    ``docs/architecture.md``.)
+
+    Computed without gradients from one ``eigh`` per graph, in float64, on ``L + jitter·I``
+    (the jitter scales every entry by ``exp(-t·jitter)``). Guards as in ``laplacian_pe``.
+
+    Args:
+        adj: ``(..., C, C)`` symmetric, non-negative.
+        k: diffusion times (features per node).
+
+    Returns:
+        ``(..., C, k)`` in the dtype of ``adj``, values in (0, 1].
+    """
+    with torch.no_grad():
+        eig = _guarded_eigh(adj, jitter)
+        if eig is None:
+            return adj.new_zeros(*adj.shape[:-1], k)
+        vals, vecs, ok = eig
+        decay = torch.exp(-vals[..., :, None] * heat_times(k, vals.dtype, vals.device))
+        pe = vecs.square() @ decay  # (..., C, C) @ (..., C, k)
+        pe = torch.where(ok[..., None, None], pe, torch.zeros_like(pe))
+    return pe.to(adj.dtype)
+
+
+PE_KINDS = ("laplacian", "heat")
+
+
+def graph_pe(adj: Tensor, kind: str, k: int = 16, jitter: float = 1e-6) -> Tensor:
+    """``laplacian_pe`` (``kind="laplacian"``) or ``heat_kernel_pe`` (``"heat"``).
+
+    Shapes: ``adj (..., C, C)`` → ``(..., C, k)``.
+    """
+    if kind == "laplacian":
+        return laplacian_pe(adj, k, jitter)
+    if kind == "heat":
+        return heat_kernel_pe(adj, k, jitter)
+    raise ValueError(f"positional encoding kind must be one of {PE_KINDS}, got {kind!r}")
+
+
+def dynamic_graph_pe(
     adj: Tensor,
     k: int = 16,
     interval: int = 5,
+    kind: str = "laplacian",
     jitter: float = 1e-6,
     project: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
-    """Laplacian PE of a graph sequence, recomputed every ``interval`` steps and held in between.
+    """Graph PE of a graph sequence, recomputed every ``interval`` steps and held in between.
 
     Step ``t`` uses the graph at step ``interval·floor(t / interval) <= t`` (so it stays causal).
 
     Args:
         adj: ``(B, L, C, C)``.
+        kind: ``"laplacian"`` or ``"heat"`` (``graph_pe``).
         project: optional map applied to each step's PE ``(..., C, k)`` → ``(..., C, d)``
             independently (e.g. a ``Linear``); it is applied to the ``ceil(L / interval)``
             recomputed PEs before they are held, which gives ``project(pe)`` of the held
@@ -170,21 +261,22 @@ def dynamic_laplacian_pe(
         ``(B, L, C, k)``, or ``(B, L, C, d)`` with ``project``.
     """
     L = adj.shape[1]
-    pe = laplacian_pe(adj[:, ::interval], k, jitter)  # (B, ceil(L / interval), C, k)
+    pe = graph_pe(adj[:, ::interval], kind, k, jitter)  # (B, ceil(L / interval), C, k)
     if project is not None:
         pe = project(pe)
     return pe.repeat_interleave(interval, dim=1)[:, :L]
 
 
-def dynamic_laplacian_pe_stream(
+def dynamic_graph_pe_stream(
     adj: Tensor,
     start: int,
     last: Tensor | None,
     k: int = 16,
     interval: int = 5,
+    kind: str = "laplacian",
     jitter: float = 1e-6,
 ) -> tuple[Tensor, Tensor]:
-    """``dynamic_laplacian_pe`` for the next piece of a graph sequence.
+    """``dynamic_graph_pe`` for the next piece of a graph sequence.
 
     Args:
         adj: ``(B, n, C, C)`` graphs of steps ``start … start + n - 1``.
@@ -193,7 +285,7 @@ def dynamic_laplacian_pe_stream(
 
     Returns:
         ``(pe (B, n, C, k), new_last (B, C, k))``; equal, piece by piece, to
-        ``dynamic_laplacian_pe`` on the whole sequence (the eigenvectors of the same graphs).
+        ``dynamic_graph_pe`` on the whole sequence (the PE of the same graphs).
     """
     B, n, C, _ = adj.shape
     steps = torch.arange(start, start + n, device=adj.device)
@@ -202,7 +294,7 @@ def dynamic_laplacian_pe_stream(
         last = adj.new_zeros(B, C, k)
     table = last[:, None]
     if bool(fresh.any()):
-        table = torch.cat([table, laplacian_pe(adj[:, fresh], k, jitter)], dim=1)
+        table = torch.cat([table, graph_pe(adj[:, fresh], kind, k, jitter)], dim=1)
     pe = table[:, torch.cumsum(fresh.long(), 0)]  # 0: the PE held from before this piece
     return pe, table[:, -1]
 
