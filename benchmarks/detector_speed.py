@@ -214,6 +214,13 @@ def main() -> None:
     if args.no_write:
         return
     DOC.parent.mkdir(parents=True, exist_ok=True)
+    summary = {  # read by experiments/detector_results.py for docs/results/detector.md
+        "threads": args.threads,
+        "batch": BATCH,
+        "seconds_per_batch": {k: v["seconds"] for k, v in results.items()},
+        "fast_vs_baseline": ratio,
+    }
+    DOC.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     DOC.write_text(
         f"""# Seizure detector inference speed
 
@@ -260,7 +267,7 @@ Per electrode (weights shared, so the same weights run on 19, 22 or 23 electrode
 conv stem (two convs, stride 8 each) to 4 Hz, a 3-block TCN (kernel 7, dilations 1, 2, 4) at
 4 Hz, 3 bidirectional SSM layers (d_model 32, d_state 16) over all electrodes as one batch; edge
 stream on electrode-pair similarity pooled to 1 Hz (1 layer, d_model 8); top-3 adjacency,
-Laplacian PE (16 eigenvectors every 5 steps), 2 SSGConv layers, gated fusion; mean+max readout
+heat-kernel PE (16 diffusion times every 5 steps), 2 SSGConv layers, gated fusion; mean+max readout
 over electrodes; decoder ×4 ×4 ×4 (nearest + conv) back to one logit per sample.
 
 Target (issue #5): `fast, mamba2` at least 6x faster than the baseline. This run:
@@ -277,18 +284,17 @@ at d_model 32 and 1 bidirectional edge-stream block over 1,368 pair sequences ×
 d_model 8, each direction one layer) take most of the time; inside them, the chunked SSD scan
 and the projections around it (`in_proj`, the depthwise conv, the gated RMSNorm) are
 memory-bound passes over small tensors. The rest (TCN front end, pair similarities, top-k
-graph, Laplacian eigenvectors of 384 19 × 19 graphs per batch, SSGConv, decoder) is what
+graph, one `eigh` for the PE of each of 384 19 × 19 graphs per batch, SSGConv, decoder) is what
 `fast`'s own code can speed up. The baseline's time is dense convolutions and attention at
 512 channels, which the CPU runs near its matrix throughput.
 
-**Bit-exactness up to the graph.** The output is not a continuous function of the edge
-weights: a near-tie between two pair weights decides which edge the top-3 selection keeps, and
-the graphs can have a repeated Laplacian eigenvalue (1, of multiplicity ≥ 2: 53 of the 384 PE
-graphs of a batch of noise for the `causal` checkpoint), where `eigh` may return any basis of
-the eigenspace. A last-bit change in the front end, the pair similarities or the edge stream
-(e.g. summing in another order) then moves the bundled checkpoints' output probabilities by
-up to ~1e-2, so speed changes there must keep their results bit-identical (the changes made for
-issue #5 do); changes downstream of the adjacency only need to stay within round-off.
+**Continuity.** With the heat-kernel PE the output is a continuous function of the edge
+weights except at near-ties between two pair weights, where the top-3 selection decides which
+edge survives; a last-bit change in the front end or the edge stream moves the probabilities by
+round-off (see `docs/benchmarks/streaming.md`). The published eigenvector PE (`bgb-v4`,
+`pe_kind="laplacian"`) is not continuous: where a graph has a repeated Laplacian eigenvalue,
+`eigh` may return any basis of the eigenspace, and with it the checkpoints trained before the
+switch moved by up to ~1e-2 after such a change.
 """
     )
     print(f"\nwrote {DOC}")

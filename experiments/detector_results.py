@@ -306,7 +306,9 @@ def write_report(path: Path, meta, syn, mmidb, chb, png: str | None, args, causa
     L.append("# Seizure detector: results\n")
     L.append(
         "Model: `fast` SeizureDetector (mamba2, bidirectional, "
-        f"{meta.get('n_params', 0):,} parameters), recipe `configs/detector_synthetic.yaml`, "
+        f"{meta.get('n_params', 0):,} parameters, graph PE "
+        f"`{meta.get('config', {}).get('pe_kind', 'laplacian')}`), recipe "
+        "`configs/detector_synthetic.yaml`, "
         "trained by `scripts/train_default_checkpoint.py`; this page by "
         "`experiments/detector_results.py`. Everything runs on CPU.\n"
     )
@@ -345,6 +347,25 @@ def write_report(path: Path, meta, syn, mmidb, chb, png: str | None, args, causa
             )
             + "\n"
         )
+    speed = ROOT / "docs" / "benchmarks" / "detector_speed.json"
+    if speed.is_file():  # written by benchmarks/detector_speed.py
+        sp = json.loads(speed.read_text())
+        sec = sp["seconds_per_batch"]
+        fast, base = sec["fast, mamba2"], sec["SeizureTransformer (baseline)"]
+        L.append(
+            f"- Speed (CPU, {sp['threads']} threads, batches of {sp['batch']} one-minute "
+            "windows; `benchmarks/detector_speed.py` → "
+            "[`docs/benchmarks/detector_speed.md`](../benchmarks/detector_speed.md)): `fast` "
+            f"takes {fast:.2f} s per batch against {base:.2f} s for the SeizureTransformer "
+            f"baseline, **{sp['fast_vs_baseline']:.1f}x faster** (issue #5 target 6x: "
+            + ("met" if sp["fast_vs_baseline"] >= 6 else "not met")
+            + f"), about {fast * 60 / sp['batch']:.1f} s per hour of EEG.\n"
+        )
+    L.append(
+        f"- Training time (issue #5 target: 15 minutes or less on CPU): "
+        f"{tr['fit_seconds'] / 60:.1f} min on {tr['torch_threads']} thread(s) for the "
+        "recipe below (details under Training).\n"
+    )
     L.append("## Training\n")
     L.append(
         f"- data: {tr['train_hours']:.2f} h, {tr['train_subjects']} training subjects "

@@ -4,7 +4,8 @@ Runs the recipe ``configs/detector_synthetic.yaml`` (synthetic seizures on real 
 ``fast`` preset) and copies the final model (``model.safetensors`` + ``config.json`` with the
 dev-chosen operating points) into the package. Rerun from the repository root::
 
-    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python scripts/train_default_checkpoint.py
+    .venv/bin/python scripts/train_default_checkpoint.py --threads 2            # ~5 min
+    .venv/bin/python scripts/train_default_checkpoint.py --threads 2 --causal   # ~3 min
 
 Options: ``--causal`` trains the causal (live-monitoring) variant into ``checkpoints/causal``;
 ``--device cuda``; ``--threads N``; ``--max-steps N``; ``--resume``; ``--skip-training`` only
@@ -58,7 +59,11 @@ def main() -> None:
     src = run / "model"
     meta = json.loads((src / "config.json").read_text())
     meta["trained_on"] = {
-        "summary": recipe.description,
+        "summary": (
+            recipe.description.replace("bidirectional", "causal")
+            if args.causal
+            else recipe.description
+        ),
         "recipe_file": str(
             args.config.relative_to(ROOT) if args.config.is_absolute() else args.config
         ),

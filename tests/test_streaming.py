@@ -1,16 +1,15 @@
-"""Streaming detection: the stateful causal model equals the offline causal model, online
-preprocessing equals whole-signal causal filtering, and ``eegssm monitor`` raises alarms."""
+"""Streaming detection: the stateful causal model (with its real graph PE) equals the offline
+causal model, online preprocessing equals whole-signal causal filtering, and ``eegssm monitor``
+raises alarms."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from scipy import signal
 
 from eegssm.models.detector import SeizureDetector
-from eegssm.nn import graph
 from eegssm.preprocessing.online import OnlinePreprocessor, StreamingResampler, resample_filter
 from eegssm.preprocessing.pipeline import get_preset
 from eegssm.streaming import OnlineAlarm, StreamingDetector
@@ -26,18 +25,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def smooth_pe(adj: torch.Tensor, k: int = 16, jitter: float = 1e-6) -> torch.Tensor:
-    """A continuous stand-in for the Laplacian eigenvectors: the first ``k`` Laplacian columns.
-
-    The eigenvectors of repeated eigenvalues are not a continuous function of the adjacency, so
-    round-off (1e-7) can rotate them in the offline model itself; with this stand-in the PE
-    schedule and state are checked exactly (the eigenvector PE itself is checked on identical
-    graphs in ``test_pe_stream_equals_dynamic_pe``).
-    """
-    lap = graph.normalized_laplacian(adj)
-    return F.pad(lap, (0, max(0, k - lap.shape[-1])))[..., :k]
 
 
 def small_model(core: str, seed: int = 0) -> SeizureDetector:
@@ -67,8 +54,7 @@ def offline(model: SeizureDetector, x: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("core", ["mamba2", "gated_deltanet"])
-def test_streamed_equals_offline(core, monkeypatch):
-    monkeypatch.setattr(graph, "laplacian_pe", smooth_pe)
+def test_streamed_equals_offline(core):
     model = small_model(core)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((19, 150 * SFREQ + 37)).astype(np.float32)  # 150 s, ragged end
@@ -79,12 +65,11 @@ def test_streamed_equals_offline(core, monkeypatch):
         assert np.abs(probs - ref).max() < 1e-4, (chunk_s, np.abs(probs - ref).max())
 
 
-def test_bundled_causal_checkpoint_streams(monkeypatch):
+def test_bundled_causal_checkpoint_streams():
     from eegssm.checkpoints import checkpoint_path
     from eegssm.data.synthetic import make_recording
     from eegssm.preprocessing.pipeline import preprocess
 
-    monkeypatch.setattr(graph, "laplacian_pe", smooth_pe)
     model = SeizureDetector.from_pretrained(checkpoint_path("causal")).eval()
     x = preprocess(make_recording(120.0, n_seizures=1, seed=3)).data
     ref = offline(model, x)
@@ -92,21 +77,7 @@ def test_bundled_causal_checkpoint_streams(monkeypatch):
     assert np.abs(probs - ref).max() < 1e-4
 
 
-def test_pe_stream_equals_dynamic_pe():
-    torch.manual_seed(0)
-    w = torch.rand(2, 23, 19 * 18 // 2)
-    adj = graph.topk_adjacency(graph.pairs_to_adjacency(w, 19), 3)
-    ref = graph.dynamic_laplacian_pe(adj, 16, 5)
-    pieces, last, step = [], None, 0
-    for n in (3, 1, 7, 4, 8):
-        pe, last = graph.dynamic_laplacian_pe_stream(adj[:, step : step + n], step, last, 16, 5)
-        pieces.append(pe)
-        step += n
-    torch.testing.assert_close(torch.cat(pieces, 1), ref, atol=1e-6, rtol=0)
-
-
-def test_interleaved_streams_are_independent(monkeypatch):
-    monkeypatch.setattr(graph, "laplacian_pe", smooth_pe)
+def test_interleaved_streams_are_independent():
     model = small_model("mamba2", seed=1)
     rng = np.random.default_rng(1)
     a, b = (rng.standard_normal((19, 40 * SFREQ)).astype(np.float32) for _ in range(2))
