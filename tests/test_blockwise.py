@@ -157,7 +157,8 @@ def test_run_file_blockwise_matches_in_memory(edf_500hz, tmp_path):
     long = detector.run_file(edf_500hz, threshold=0.5, block_s=150.0)
     assert long.recording.meta["blockwise"]["blocks"] == 4
     # float32 filter round-off (~1e-3 of the normalised signal) moves probabilities a little
-    assert np.abs(long.probs - whole.probs).max() < 0.03
+    # (1.2e-4 measured with the bundled checkpoint)
+    assert np.abs(long.probs - whole.probs).max() < 1e-3
     assert [(round(e.start), round(e.stop)) for e in long.events] == [
         (round(e.start), round(e.stop)) for e in whole.events
     ]
@@ -185,9 +186,10 @@ def test_run_file_blockwise_exact_with_float64_filters(edf_500hz):
     )
     whole = detector.run(read_recording(edf_500hz), threshold=0.5)
     long = detector.run_file(edf_500hz, threshold=0.5, block_s=200.0)
-    # the model is not smooth everywhere (top-k edges, eigenvector PE): 1e-7 at the input can
-    # move a probability by ~1e-3
-    assert np.abs(long.probs - whole.probs).max() < 3e-3
+    # the inputs agree to ~1e-7; with the heat-kernel PE the model is continuous (but for
+    # near-ties in its top-k edges), so the probabilities agree to round-off (7.8e-8 measured;
+    # the eigenvector PE of earlier checkpoints moved them by up to 3e-3)
+    assert np.abs(long.probs - whole.probs).max() < 1e-5
 
 
 def test_write_synthetic_long_round_trip(tmp_path):
