@@ -333,6 +333,7 @@ def run_bonn() -> None:
                         "task": task,
                         "fold": fold,
                         "method": method,
+                        "steps": opt.max_steps,
                         **m,
                         "n_test_segments": len(ys),
                     }
