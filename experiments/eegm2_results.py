@@ -119,7 +119,8 @@ def folds_for(recs) -> list[list[str]]:
 def pretrained(
     fold: int, variant: str, train: R.WindowSet, opt: OptimConfig = PRETRAIN
 ) -> torch.nn.Module:
-    """Pretrain (or load) an EEGM2 variant on the training windows of ``fold`` for ``opt``."""
+    """Pretrain (or load) an EEGM2 variant on the training windows of ``fold`` for ``opt``
+    (``opt.seed`` seeds the initialisation and batch order)."""
     model_cfg, loss_cfg, mask_cfg = ModelConfig(), LossConfig(), MaskConfig()
     if variant == "masked":
         mask_cfg = MASK
@@ -131,7 +132,7 @@ def pretrained(
         model_cfg = ModelConfig(core="attention")
     elif variant != "plain":
         raise ValueError(variant)
-    out = ckpt_dir(fold, variant, opt.max_steps)
+    out = ckpt_dir(fold, variant, opt.max_steps, opt.seed)
     done = out / "done.json"
     if not done.is_file():
         cfg = PretrainConfig(model=model_cfg, loss=loss_cfg, mask=mask_cfg, train=opt)
@@ -152,12 +153,14 @@ def pretrained(
     return R.load_pretrained(out / "last")
 
 
-def ckpt_dir(fold: int, variant: str, steps: int) -> Path:
-    return CACHE / "ckpt" / f"fold{fold}_{variant}_s{steps}"
+def ckpt_dir(fold: int, variant: str, steps: int, seed: int = 0) -> Path:
+    prefix = f"seed{seed}_" if seed else ""
+    return CACHE / "ckpt" / f"{prefix}fold{fold}_{variant}_s{steps}"
 
 
-def train_eval(method, fold, window_s, train, test, encoders) -> dict:
-    """Train one method on ``train`` windows and score it on ``test`` (per window, per subject)."""
+def train_eval(method, fold, window_s, train, test, encoders, seed: int = 0) -> dict:
+    """Train one method on ``train`` windows and score it on ``test`` (per window, per subject);
+    ``seed`` seeds the head's initialisation and the batch order."""
     head = {
         "scratch_fine": "fine",
         "pre_fine": "fine",
@@ -169,6 +172,7 @@ def train_eval(method, fold, window_s, train, test, encoders) -> dict:
     opt = FT[window_s] if head == "fine" else (EEGNET if head == "eegnet" else FROZEN)
     if head in ("light", "probe"):
         opt = opt.model_copy(update={"batch_size": FT[window_s].batch_size})
+    opt = opt.model_copy(update={"seed": seed})
     enc = None
     if method in ("pre_fine", "pre_light", "probe"):
         enc = encoders("plain")
@@ -184,6 +188,7 @@ def train_eval(method, fold, window_s, train, test, encoders) -> dict:
     proba = R.predict_proba(model, test.x)
     out = {
         "fold": fold,
+        "seed": seed,
         "window_s": window_s,
         "method": method,
         "steps": res.step,
@@ -197,8 +202,11 @@ def train_eval(method, fold, window_s, train, test, encoders) -> dict:
     return out
 
 
-def run_eegmat(only_folds: list[int] | None = None) -> None:
+def run_eegmat(only_folds: list[int] | None = None, seed: int = 0) -> None:
+    """The CV for one seed (initialisation and batch order of every pretraining and head; the
+    folds do not change). Seed 0's files have no prefix."""
     torch.set_num_threads(1)
+    prefix = f"seed{seed}_" if seed else ""
     recs = eegmat_recordings()
     folds = folds_for(recs)
     ws10 = R.cut_windows(recs, 10.0)
@@ -210,7 +218,8 @@ def run_eegmat(only_folds: list[int] | None = None) -> None:
 
         def encoders(variant, fold=fold, train10=train10, enc_cache=enc_cache):
             if variant not in enc_cache:
-                enc_cache[variant] = pretrained(fold, variant, train10)
+                opt = PRETRAIN.model_copy(update={"seed": seed})
+                enc_cache[variant] = pretrained(fold, variant, train10, opt)
             # a fresh copy per use: fine-tuning changes the weights
             import copy
 
@@ -223,14 +232,14 @@ def run_eegmat(only_folds: list[int] | None = None) -> None:
             train = ws.of_subjects(test_subjects, exclude=True)
             test = ws.of_subjects(test_subjects)
             for method in methods:
-                path = CACHE / "eegmat" / f"fold{fold}_{window_s:.0f}s_{method}.json"
+                path = CACHE / "eegmat" / f"{prefix}fold{fold}_{window_s:.0f}s_{method}.json"
                 cached(
                     path,
                     lambda m=method, w=window_s, tr=train, te=test, f=fold: train_eval(
-                        m, f, w, tr, te, encoders
+                        m, f, w, tr, te, encoders, seed
                     ),
                 )
-    log("eegmat done")
+    log(f"eegmat seed {seed} done")
 
 
 # -- Bonn --------------------------------------------------------------------------------------
@@ -510,19 +519,30 @@ def report() -> None:
     from eegssm.recipes.eegm2 import subject_folds  # noqa: F401 (documented in the report)
 
     lines = []
-    res = _load_dir("eegmat")
+    every = _load_dir("eegmat")
+    for r in every:
+        r.setdefault("seed", 0)  # seed 0's files predate the field
+    units: dict[int, set] = {}
+    for r in every:
+        units.setdefault(r["seed"], set()).add((r["fold"], r["window_s"], r["method"]))
+    seeds = sorted(s for s, u in units.items() if len(u) == N_FOLDS * 2 * len(METHODS))
+    partial = sorted(set(units) - set(seeds))
+    res = [r for r in every if r["seed"] in seeds]  # complete seeds only: equal weight
     rows = {}
     for r in res:
         rows.setdefault((r["window_s"], r["method"]), []).append(r)
-    units = {}
-    for r in res:
-        units.setdefault(r["fold"], set()).add((r["window_s"], r["method"]))
-    n_done = [f for f, u in units.items() if len(u) == 2 * len(METHODS)]
     lines.append(f"## eegmat: rest vs mental arithmetic, subject-wise {N_FOLDS}-fold CV\n")
-    lines.append(f"Folds with every method and window length done: {len(n_done)} of {N_FOLDS}.\n")
     lines.append(
-        "| window | method | balanced acc. (mean ± std over folds) | AUROC | "
-        "per-subject bal. acc. (mean ± std over subjects) | folds | steps (pretrain + head) |"
+        f"Seeds with every fold, method and window length done: {len(seeds)} "
+        f"({', '.join(map(str, seeds)) or 'none'})"
+        + (f"; left out, incomplete: {', '.join(map(str, partial))}" if partial else "")
+        + ". A seed sets the initialisation and batch order of every pretraining and head; the "
+        "folds are the same for all seeds.\n"
+    )
+    lines.append(
+        "| window | method | balanced acc. (mean ± std over folds × seeds) | 4-fold mean per "
+        "seed | AUROC | per-subject bal. acc. (mean ± std over subjects) | steps (pretrain + "
+        "head) |"
     )
     lines.append("|---|---|---|---|---|---|---|")
     for w in (10.0, 30.0):
@@ -530,27 +550,38 @@ def report() -> None:
             rs = rows.get((w, m), [])
             if not rs:
                 continue
-            subj = [v["balanced_accuracy"] for r in rs for v in r["per_subject"].values()]
+            per_subject: dict[str, list[float]] = {}
+            for r in rs:
+                for subj, v in r["per_subject"].items():
+                    per_subject.setdefault(subj, []).append(v["balanced_accuracy"])
+            subj = [float(np.mean(v)) for v in per_subject.values()]
+            by_seed = [
+                np.mean([r["balanced_accuracy"] for r in rs if r["seed"] == sd]) for sd in seeds
+            ]
             steps = sorted({(r.get("pretrain_steps", 0), r["steps"]) for r in rs})
             st = ", ".join(f"{p} + {h}" if p else f"{h}" for p, h in steps)
             lines.append(
                 f"| {w:.0f} s | {LABELS[m]} | {_ms([r['balanced_accuracy'] for r in rs])}"
-                f" | {_ms([r['auroc'] for r in rs])} | {_ms(subj)} | {len(rs)} | {st} |"
+                f" | {' / '.join(f'{x:.3f}' for x in by_seed)}"
+                f" | {_ms([r['auroc'] for r in rs])} | {_ms(subj)} | {st} |"
             )
     lines.append("")
     lines.append(
-        "Paired differences in balanced accuracy (same test fold; mean over folds, and how many"
+        "Paired differences in balanced accuracy (same test fold and seed; mean over folds ×"
     )
-    lines.append("folds favour the method):\n")
+    lines.append("seeds, and how many of them favour the method):\n")
     lines.append("| window | method | − (a) from scratch | − (f) EEGNet |")
     lines.append("|---|---|---|---|")
-    by_fold = {(r["window_s"], r["method"], r["fold"]): r["balanced_accuracy"] for r in res}
+    by_unit = {
+        (r["window_s"], r["method"], r["fold"], r["seed"]): r["balanced_accuracy"] for r in res
+    }
+    pairs = [(f, sd) for sd in seeds for f in range(N_FOLDS)]
 
     def paired(w, m, ref):
         d = [
-            by_fold[(w, m, f)] - by_fold[(w, ref, f)]
-            for f in range(N_FOLDS)
-            if (w, m, f) in by_fold and (w, ref, f) in by_fold
+            by_unit[(w, m, *u)] - by_unit[(w, ref, *u)]
+            for u in pairs
+            if (w, m, *u) in by_unit and (w, ref, *u) in by_unit
         ]
         if not d:
             return "–"
@@ -564,9 +595,9 @@ def report() -> None:
             lines.append(f"| {w:.0f} s | {LABELS[m]} | {ref_a} | {paired(w, m, 'eegnet')} |")
     lines.append("")
     lines.append(
-        "Per-subject balanced accuracy, 10-s windows (each subject scored by the model of the"
+        "Per-subject balanced accuracy, 10-s windows (each subject scored by the models of the"
     )
-    lines.append("fold that held it out; 18 rest + 6 task windows per subject):\n")
+    lines.append("fold that held it out, mean over seeds; 18 rest + 6 task windows per subject):\n")
     lines.append("| subject | fold | " + " | ".join(m for m in METHODS) + " |")
     lines.append("|---|---|" + "---|" * len(METHODS))
     per: dict[str, dict] = {}
@@ -574,9 +605,10 @@ def report() -> None:
         if r["window_s"] != 10.0:
             continue
         for subj, v in r["per_subject"].items():
-            per.setdefault(subj, {"fold": r["fold"]})[r["method"]] = v["balanced_accuracy"]
+            cell = per.setdefault(subj, {"fold": r["fold"]})
+            cell.setdefault(r["method"], []).append(v["balanced_accuracy"])
     for subj in sorted(per):
-        cells = [f"{per[subj][m]:.2f}" if m in per[subj] else "–" for m in METHODS]
+        cells = [f"{np.mean(per[subj][m]):.2f}" if m in per[subj] else "–" for m in METHODS]
         lines.append(f"| {subj} | {per[subj]['fold']} | " + " | ".join(cells) + " |")
     lines.append("")
     bonn = _load_dir("bonn")
@@ -676,6 +708,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("parts", nargs="+", choices=["eegmat", "bonn", "recon", "eff", "report"])
     ap.add_argument("--folds", type=int, nargs="+", help="eegmat: run only these folds")
+    ap.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], help="eegmat: seeds to run (default 0)"
+    )
     ap.add_argument("--lengths", type=int, nargs="+", help="eff: measure only these lengths")
     ap.add_argument("--cores", nargs="+", choices=["mamba2", "attention"], help="eff: only these")
     ap.add_argument(
@@ -685,7 +720,7 @@ def main() -> None:
     args = ap.parse_args()
     for part in args.parts:
         {
-            "eegmat": lambda: run_eegmat(args.folds),
+            "eegmat": lambda: [run_eegmat(args.folds, s) for s in args.seeds],
             "bonn": run_bonn,
             "recon": lambda: run_recon(args.recon_steps, args.variants),
             "eff": lambda: run_eff(args.lengths, args.cores),
