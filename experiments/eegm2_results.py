@@ -7,7 +7,8 @@ Pretraining checkpoints are cached there too.
 
 Usage (from the repository root; run long parts niced, one thread)::
 
-    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python experiments/eegm2_results.py eegmat
+    nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python experiments/eegm2_results.py eegmat \
+        --seeds 0 1 2 3 4     # ~42 min of one thread per seed; --folds splits the work
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python experiments/eegm2_results.py bonn recon eff
     .venv/bin/python experiments/eegm2_results.py report
 
