@@ -1,6 +1,7 @@
 """Sequence cores and layers. Sequence layers take and return ``(B, L, d_model)``.
 
-- ``ssd``: Mamba-2 structured-state-space-duality scan (naive reference, chunked form, one step).
+- ``ssd``: Mamba-2 structured-state-space-duality scan (naive reference, the paper's four-step
+  chunked algorithm, the layer-facing chunked forms, one step); ``ssd_engine``: its CPU engine.
 - ``gated_delta_rule``: the gated delta rule (naive reference, chunked WY/UT form, one step).
 - ``Mamba2``, ``GatedDeltaNet``: the blocks, with streaming ``state`` / ``step``.
 - ``Bidirectional``, ``BiMamba2``, ``BiGatedDeltaNet``: forward + time-reversed passes.
