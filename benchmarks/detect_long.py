@@ -1,4 +1,4 @@
-"""`eegssm detect` on long recordings: peak memory and throughput (issues #7 and #8).
+"""`eegssm detect` on long recordings: peak memory and throughput.
 
 For each length (default 1, 6 and 24 hours) a synthetic 19-channel 256 Hz EDF with one seizure
 per hour is generated (``write_synthetic_long``: one hour at a time, with its csv_bi beside it),

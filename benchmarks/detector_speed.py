@@ -270,7 +270,7 @@ stream on electrode-pair similarity pooled to 1 Hz (1 layer, d_model 8); top-3 a
 heat-kernel PE (16 diffusion times every 5 steps), 2 SSGConv layers, gated fusion; mean+max readout
 over electrodes; decoder ×4 ×4 ×4 (nearest + conv) back to one logit per sample.
 
-Target (issue #5): `fast, mamba2` at least 6x faster than the baseline. This run:
+Target: `fast, mamba2` at least 6x faster than the baseline. This run:
 **{ratio:.2f}x, {verdict}**.
 
 Where one forward pass of `fast, mamba2` goes (the same process, forward hooks on each

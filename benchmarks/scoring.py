@@ -1,6 +1,6 @@
 """Scoring and post-processing timings.
 
-1. The 40 ``scoring_cases`` (``../shared/data``) with all methods (NEDC ×4 + SzCORE), if present.
+1. The 40 ``scoring_cases`` (``tests/data``) with all methods (NEDC ×4 + SzCORE).
 2. 1,000 synthetic recordings' annotations (random ref/hyp seizure lists generated here).
 3. Post-processing of a 24-hour probability trace at 256 Hz (22 M samples).
 4. The incremental OVERLAP threshold sweep (1,001 thresholds) on that trace.
@@ -25,7 +25,7 @@ from eegssm.scoring.report import NEDC_METHODS
 from eegssm.scoring.segments import SeizureTrack, merge_intervals
 
 REPO = Path(__file__).resolve().parents[1]
-CASES = REPO.parent / "shared" / "data" / "scoring_cases"
+CASES = REPO / "tests" / "data" / "scoring_cases"
 
 
 def best_of(fn, repeat: int = 3) -> float:
@@ -144,7 +144,7 @@ best of 3 where repeated, shared machine, so treat times as upper bounds).
   hence its share of the synthetic total; per-file cost is linear in the duration.
 - The sweep counts OVERLAP hits and false alarms for all thresholds from sorted per-sample
   quantities: O(T log T) once, not O(thresholds × T).
-- Data: `scoring_cases` are synthetic annotation pairs from `../shared/data` (generated for this
+- Data: `scoring_cases` are synthetic annotation pairs in `tests/data` (generated for this
   project); the 1,000 recordings and the 24 h trace are generated in the script (seed 0).
 """
     args.out.parent.mkdir(parents=True, exist_ok=True)

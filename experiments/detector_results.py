@@ -357,12 +357,12 @@ def write_report(path: Path, meta, syn, mmidb, chb, png: str | None, args, causa
             "windows; `benchmarks/detector_speed.py` → "
             "[`docs/benchmarks/detector_speed.md`](../benchmarks/detector_speed.md)): `fast` "
             f"takes {fast:.2f} s per batch against {base:.2f} s for the SeizureTransformer "
-            f"baseline, **{sp['fast_vs_baseline']:.1f}x faster** (issue #5 target 6x: "
+            f"baseline, **{sp['fast_vs_baseline']:.1f}x faster** (target 6x: "
             + ("met" if sp["fast_vs_baseline"] >= 6 else "not met")
             + f"), about {fast * 60 / sp['batch']:.1f} s per hour of EEG.\n"
         )
     L.append(
-        f"- Training time (issue #5 target: 15 minutes or less on CPU): "
+        f"- Training time (target: 15 minutes or less on CPU): "
         f"{tr['fit_seconds'] / 60:.1f} min on {tr['torch_threads']} thread(s) for the "
         "recipe below (details under Training).\n"
     )
@@ -402,7 +402,7 @@ def write_report(path: Path, meta, syn, mmidb, chb, png: str | None, args, causa
         )
     L.append("")
     L.append(
-        "OVERLAP scoring with the DESIGN.md §5 post-processing, thresholds chosen on dev "
+        "OVERLAP scoring with the Brain-Go-Brr v4 post-processing, thresholds chosen on dev "
         "(never on eval):\n"
     )
     L.append(
@@ -513,8 +513,8 @@ def write_report(path: Path, meta, syn, mmidb, chb, png: str | None, args, causa
         "sleep, long-term monitoring with artefacts).\n"
         "- CHB-MIT: 7 onsets of one patient, 140 s, with no seizure-free hours, so no FA/24h; "
         "leave-one-seizure-out fine-tuning sees the same patient's other seizures.\n"
-        "- Not evaluated on TUSZ (not available here); the published BGB v4 TUSZ numbers in "
-        "DESIGN.md §5 are not comparable with any number on this page.\n"
+        "- Not evaluated on TUSZ (not available here); the published Brain-Go-Brr v4 TUSZ "
+        "numbers are not comparable with any number on this page.\n"
     )
     L.append(
         f"\nReproduce: `scripts/train_default_checkpoint.py` then "

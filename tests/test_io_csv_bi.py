@@ -58,8 +58,8 @@ def test_write_empty_has_header_only(tmp_path):
     assert read_csv_bi(path).events == []
 
 
-def test_round_trip_reference_files_byte_for_byte(shared_data, tmp_path):
-    folder = shared_data / "scoring_cases"
+def test_round_trip_reference_files_byte_for_byte(scoring_cases, tmp_path):
+    folder = scoring_cases
     files = sorted((folder / "ref").glob("*.csv_bi")) + sorted((folder / "hyp").glob("*.csv_bi"))
     assert len(files) == 80
     cases = json.loads((folder / "cases.json").read_text())
@@ -76,8 +76,8 @@ def test_round_trip_reference_files_byte_for_byte(shared_data, tmp_path):
         assert f.duration == pytest.approx(case["duration_s"])
 
 
-def test_hypothesis_files_cover_the_recording(shared_data):
-    f = read_csv_bi(shared_data / "scoring_cases" / "hyp" / "case_003.csv_bi")
+def test_hypothesis_files_cover_the_recording(scoring_cases):
+    f = read_csv_bi(scoring_cases / "hyp" / "case_003.csv_bi")
     assert f.events[0].start == 0.0 and f.events[-1].stop == f.duration
     assert fill_background(f.seizures, f.duration) == f.events
 
@@ -143,3 +143,13 @@ def test_no_warning_on_clean_file(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_csv_bi(path)
+
+
+def test_vendored_scoring_cases_equal_the_shared_copy(shared_data, scoring_cases):
+    """``tests/data/scoring_cases`` is a byte-identical copy of the generated cases (bar README)."""
+    source = shared_data / "scoring_cases"
+    names = sorted(p.relative_to(source) for p in source.rglob("*") if p.is_file())
+    names = [n for n in names if n.name != "README.md"]
+    assert len(names) == 85
+    for name in names:
+        assert (scoring_cases / name).read_bytes() == (source / name).read_bytes(), name

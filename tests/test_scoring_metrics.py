@@ -100,12 +100,12 @@ def test_operating_points_chosen_on_dev_applied_to_eval():
         evaluate_operating_points(points, dev, fs, split="dev")
 
 
-def test_score_command(shared_data, tmp_path, capsys):
+def test_score_command(scoring_cases, tmp_path, capsys):
     import argparse
 
     from eegssm.commands import score
 
-    d = shared_data / "scoring_cases"
+    d = scoring_cases
     parser = argparse.ArgumentParser(prog="eegssm")
     score.register(parser.add_subparsers())
     out = tmp_path / "res.json"

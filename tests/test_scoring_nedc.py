@@ -22,8 +22,8 @@ def _tol(value) -> float:
 
 
 @pytest.fixture(scope="module")
-def cases_dir(shared_data):
-    return shared_data / "scoring_cases"
+def cases_dir(scoring_cases):
+    return scoring_cases
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from eegssm.scoring import seizure_track, szcore
 
 
 @pytest.fixture(scope="module")
-def results(shared_data):
-    d = shared_data / "scoring_cases"
+def results(scoring_cases):
+    d = scoring_cases
     out = {}
     for r, h in zip((d / "ref.list").read_text().split(), (d / "hyp.list").read_text().split()):
         fr, fh = read_csv_bi(d / r), read_csv_bi(d / h)

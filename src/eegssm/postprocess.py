@@ -1,6 +1,7 @@
 """Clinical post-processing: per-sample seizure probabilities → seizure events.
 
-Pipeline (all parameters in seconds, defaults from DESIGN.md §5), vectorised over the trace:
+Pipeline (all parameters in seconds, defaults from Brain-Go-Brr v4, which extends
+SeizureTransformer's, Wu et al. 2025), vectorised over the trace:
 
 1. hysteresis: an event starts where ``p >= on_threshold`` has held for ``min_onset_s`` and lasts
    while ``p >= off_threshold``; dips below ``off_threshold`` shorter than ``min_offset_s`` do not
@@ -194,7 +195,7 @@ def detect(
     Args:
         probs: ``(T,)`` seizure probabilities at ``sfreq``.
         sfreq: sampling rate in Hz.
-        config: parameters (defaults: DESIGN.md §5).
+        config: parameters (defaults: :class:`PostprocessConfig`).
 
     Returns:
         ``(starts, stops, confidence)``: int64 ``(K,)`` sample indices (stop exclusive) and

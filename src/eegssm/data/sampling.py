@@ -1,4 +1,4 @@
-"""Balanced window sampling for seizure detection (DESIGN.md §5).
+"""Balanced window sampling for seizure detection (as in Brain-Go-Brr v4).
 
 Seizure windows are rare (TUSZ: a few percent of the time), so each epoch draws a fixed mix:
 a share of the partial-seizure windows (onsets and offsets, the most informative; all of them by

@@ -16,8 +16,8 @@ A recording (:func:`make_recording`) on the 19-channel 10-20 set (µV, float32) 
   stays regional, in 30 % of seizures). Ground truth is one :class:`~eegssm.io.types.Event`
   (``label="seiz"``, channel ``TERM``) per seizure, from the first involved sample to the end.
 
-:func:`add_seizures` superimposes the same seizures on a real recording (DESIGN.md §7: a better
-training set than fully synthetic data). Everything is deterministic given ``seed``; the
+:func:`add_seizures` superimposes the same seizures on a real recording (a better training set than
+fully synthetic data: the background is real EEG). Everything is deterministic given ``seed``; the
 background of :func:`make_recording` does not depend on the number of seizures.
 """
 

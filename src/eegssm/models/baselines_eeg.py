@@ -12,9 +12,9 @@ flattens a fixed length). The spatial filters carry EEGNet's max-norm 1 constrai
 classifier max-norm 0.25, applied after each optimiser step by :meth:`EEGNet.apply_max_norm`
 (cheap; optional).
 
-**Batch-norm statistics.** braindecode's EEGNet uses BN momentum 0.01, so after a short training
-run the running statistics still mostly hold their initial values and the model predicts one
-class in eval mode (DESIGN.md §7). Here the momentum is PyTorch's default 0.1, and recipes call
+**Batch-norm statistics.** braindecode's EEGNet uses BN momentum 0.01, so after a short training run
+the running statistics still mostly hold their initial values and the model predicts one class in
+eval mode. Here the momentum is PyTorch's default 0.1, and recipes call
 :func:`eegssm.recipes.eegm2.recompute_batchnorm` on the training windows before evaluating, which
 replaces the running statistics by exact averages over the training set.
 """

@@ -7,8 +7,9 @@ All take ``x (B, n_chans, T)`` and return class logits ``(B, n_outputs)``; the l
 - ``EEGM2Fine``: encoder + mediator fine-tuned end to end, pooled classifier.
 - ``LinearProbe``: frozen encoder, pooled features, one linear layer.
 
-**Reading of the Light head.** DESIGN.md §4: "encoder to T/8, per-channel 9 statistics (min, max,
-mean, std, 5/25/50/75/95 % quantiles) → MLP 128→32→classes (0.25 M parameters)". The channels at
+**Reading of the Light head.** The paper (Hong et al. 2025) describes it as: encoder to T/8,
+per-channel 9 statistics (min, max, mean, std, 5/25/50/75/95 % quantiles) → MLP 128→32→classes
+(0.25 M parameters). The channels at
 T/8 are the encoder's ``w3 = 256`` feature channels (the EEG channels no longer exist there), so the
 head summarises each feature channel over time: ``256 × 9 = 2304`` features → 128 → 32 → K. Its
 trainable parameters: ``2304·128+128 + 128·32+32 + 32·K+K`` = **299,234** for K = 2 (0.30 M), a

@@ -2,8 +2,9 @@
 
 Available (:func:`get_montage` names):
 
-- ``"ref19"`` — the 19 referential 10-20 electrodes of the seizure detector (DESIGN.md §5), in the
-  order Fp1 F3 C3 P3 F7 T3 T5 O1 Fz Cz Pz Fp2 F4 C4 P4 F8 T4 T6 O2.
+- ``"ref19"`` — the 19 referential 10-20 electrodes of the seizure detector (Brain-Go-Brr v4;
+  SeizureTransformer, Wu et al. 2025), in the order Fp1 F3 C3 P3 F7 T3 T5 O1 Fz Cz Pz Fp2 F4 C4 P4
+  F8 T4 T6 O2.
 - ``"tcp"`` — the 22-channel temporal central parasagittal (TCP) bipolar montage in TUSZ's
   ``01_tcp_ar`` order (FP1-F7 ... P4-O2); output names are spelled as in TUSZ (upper case).
 - ``"chbmit18"`` (alias ``"double_banana"``) — CHB-MIT's 18 bipolar double-banana channels;
@@ -48,7 +49,7 @@ from eegssm.preprocessing.channels import (
     standard_positions,
 )
 
-#: The 19 referential electrodes of the seizure detector, in its order (DESIGN.md §5).
+#: The 19 referential electrodes of the seizure detector, in its order (Brain-Go-Brr v4).
 REFERENTIAL_19: tuple[str, ...] = (
     "Fp1", "F3", "C3", "P3", "F7", "T3", "T5", "O1", "Fz", "Cz", "Pz",
     "Fp2", "F4", "C4", "P4", "F8", "T4", "T6", "O2",

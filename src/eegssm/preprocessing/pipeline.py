@@ -6,10 +6,11 @@ at the lower rate), then one zero-phase SOS cascade (band-pass + notches), then 
 
 Presets (:data:`PRESETS`, :func:`get_preset`):
 
-- ``"seizure"`` (DESIGN.md §5): 19 referential channels, 256 Hz, 0.5–120 Hz band-pass, 60 Hz
-  notch (and 120 Hz), per-channel z-score clipped to ±10, windows 60 s with stride 10 s.
-- ``"eegm2"`` (DESIGN.md §4): 19 referential channels, 128 Hz, per-channel scaling by the 95th
-  percentile of ``|x|``, windows 10 s without overlap; no band-pass or notch (the resampler's
+- ``"seizure"`` (Brain-Go-Brr v4, after SeizureTransformer, Wu et al. 2025): 19 referential
+  channels, 256 Hz, 0.5–120 Hz band-pass, 60 Hz notch (and 120 Hz), per-channel z-score clipped to
+  ±10, windows 60 s with stride 10 s.
+- ``"eegm2"`` (EEGM2, Hong et al. 2025): 19 referential channels, 128 Hz, per-channel scaling by the
+  95th percentile of ``|x|``, windows 10 s without overlap; no band-pass or notch (the resampler's
   anti-alias filter is the only low-pass).
 """
 

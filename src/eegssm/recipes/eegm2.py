@@ -11,9 +11,9 @@ Under ``torchrun`` (docs/distributed.md) ``train.batch_size`` stays the global b
 loads an interleaved shard of every global batch, masks are drawn for the whole global batch and the
 losses are weighted so that DDP's gradient average equals one process on the global batch.
 
-Normalisation is per recording (DESIGN.md §7: rest and task recordings of eegmat differ in raw
-amplitude, so a global scale lets a classifier recognise the recording, not the state). Only fully
-valid windows are kept (no zero padding at the end of a recording). Splits are always by subject.
+Normalisation is per recording (rest and task recordings of eegmat differ in raw amplitude, so a
+global scale lets a classifier recognise the recording, not the state). Only fully valid windows are
+kept (no zero padding at the end of a recording). Splits are always by subject.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """A seizure-detection corpus: synthetic seizures on real eegmat backgrounds (EDF + csv_bi).
 
-DESIGN.md §7: real seizure-free EEG is the better background, synthetic seizures (evolving rhythmic
-discharges with focal onset and spread, :func:`eegssm.data.synthetic.add_seizures`) supply the
-positives. The corpus holds, per split:
+Real seizure-free EEG is the better background (real recordings are few, and a detector must keep
+its false alarms low on real EEG); synthetic seizures (evolving rhythmic discharges with focal onset
+and spread, :func:`eegssm.data.synthetic.add_seizures`) supply the positives. The corpus holds, per
+split:
 
 - **real + synthetic seizures**: each eegmat recording of the split's subjects (19 scalp channels,
   500 Hz; ``_1`` rest ~182 s, ``_2`` task ~62 s), ``copies`` times with different seizures;
