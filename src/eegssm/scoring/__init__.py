@@ -9,6 +9,11 @@
 | ``report`` | many files × methods, NEDC-style summary, JSON |
 | ``metrics`` | threshold-free metrics on per-sample probabilities, sensitivity-vs-FA sweep |
 | ``operating_points`` | thresholds for target FA/24h chosen on dev, applied to eval |
+
+NEDC methods: Shah et al. (2021), "Objective evaluation metrics for automatic classification of EEG
+events" (Temple NEDC ``nedc_eeg_eval`` v6.0.0). SzCORE: Dan et al. (2024), "SzCORE: Seizure
+Community Open-Source Research Evaluation framework" (*Epilepsia*). Both are checked against the
+golden cases in ``tests/data/scoring_cases``.
 """
 
 from eegssm.scoring.counting import Counts, MethodReport, score_files

@@ -1,8 +1,8 @@
 """Score many ref/hyp pairs with several methods; NEDC-style summary text and JSON.
 
-The JSON layout is the one of ``nedc_expected.json`` (``total`` and ``cases`` keyed by ``bname``,
-methods in capitals, the same field names) plus an ``SZCORE`` entry per case and in total with the
-fields of ``szcore_expected.json``.
+The JSON layout is the one of ``nedc_expected.json`` (``tests/data/scoring_cases``; ``total`` and
+``cases`` keyed by ``bname``, methods in capitals, the same field names) plus an ``SZCORE`` entry
+per case and in total with the fields of ``szcore_expected.json``.
 """
 
 from __future__ import annotations
