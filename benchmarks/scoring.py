@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from eegssm.io.annotations import read_csv_bi
-from eegssm.postprocess import detect
+from eegssm.postprocess import postprocess_runs
 from eegssm.scoring import score_pairs, seizure_track
 from eegssm.scoring.metrics import overlap_sweep
 from eegssm.scoring.report import NEDC_METHODS
@@ -115,8 +115,8 @@ def main() -> None:
 
     fs = 256
     p = trace_24h(fs)
-    t = best_of(lambda: detect(p, fs))
-    n_ev = detect(p, fs)[0].size
+    t = best_of(lambda: postprocess_runs(p, fs))
+    n_ev = postprocess_runs(p, fs)[0].size
     rows.append(
         ("post-process 24 h trace at 256 Hz", f"{t:.3f} s", f"{p.size:,} samples, {n_ev} events")
     )

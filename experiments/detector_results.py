@@ -61,10 +61,10 @@ def kind_of(name: str) -> str:
 def score_points(recs, probs, points, postprocess):
     """OVERLAP counts at each operating point (post-processed): list of dicts."""
     from eegssm.postprocess import PostprocessConfig
-    from eegssm.recipes.detector import seizure_track_of
     from eegssm.scoring.metrics import postprocessed_sweep
+    from eegssm.scoring.traces import track_from_labels
 
-    pairs = [(p, seizure_track_of(r.labels, r.sfreq, r.name)) for r, p in zip(recs, probs)]
+    pairs = [(p, track_from_labels(r.labels, r.sfreq, r.name)) for r, p in zip(recs, probs)]
     pp = PostprocessConfig(**postprocess)
     gap = pp.on_threshold - pp.off_threshold
     out = []
@@ -175,7 +175,8 @@ def split_counts(corpus: Path) -> str:
 # -- experiments ------------------------------------------------------------------------------
 def synthetic_heldout(model, meta, cache_dir: Path, device: str, limit: int | None = None):
     from eegssm.data import WindowDataset
-    from eegssm.recipes.detector import predict_recordings, recordings_from_cache
+    from eegssm.data.recordings import recordings_from_cache
+    from eegssm.inference import predict_recordings
     from eegssm.scoring.metrics import auroc, pr_auc
 
     recs = recordings_from_cache(WindowDataset(cache_dir, split="eval"), limit)
@@ -226,9 +227,10 @@ def synthetic_heldout(model, meta, cache_dir: Path, device: str, limit: int | No
 
 
 def eegmmidb_false_alarms(model, meta, device: str, limit: int | None = None):
+    from eegssm.data.recordings import EvalRecording
+    from eegssm.inference import predict_recordings
     from eegssm.io.read import read_recording
     from eegssm.preprocessing.pipeline import PreprocessConfig, preprocess
-    from eegssm.recipes.detector import EvalRecording, predict_recordings
 
     if not EEGMMIDB.is_dir():
         return None
@@ -575,14 +577,16 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    from eegssm.recipes.detector import (
-        load_detector,
-        predict_recordings,
-        recordings_from_cache,
-        score_probabilities,
-        train_detector,
-    )
+    from eegssm.data.recordings import recordings_from_cache
+    from eegssm.detection import Detector
+    from eegssm.inference import predict_recordings
+    from eegssm.recipes.detector import train_detector
     from eegssm.recipes.detector_config import load_recipe
+    from eegssm.scoring.traces import score_probabilities
+
+    def load_detector(path, device):
+        detector = Detector.from_checkpoint(path, device)
+        return detector.model, detector.meta
 
     recipe = load_recipe(args.config)
     if not (args.model_dir / "config.json").is_file():

@@ -41,7 +41,8 @@ def main() -> None:
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
 
-    from eegssm.recipes.detector import load_detector, train_detector
+    from eegssm.detection import Detector
+    from eegssm.recipes.detector import train_detector
     from eegssm.recipes.detector_config import load_recipe
 
     torch.set_num_threads(args.threads)
@@ -86,7 +87,7 @@ def main() -> None:
     size = sum(p.stat().st_size for p in dst.iterdir())
     if size > MAX_BYTES:
         raise SystemExit(f"{dst}: {size / 1e6:.1f} MB is over the 20 MB budget")
-    model, _ = load_detector(dst)
+    model = Detector.from_checkpoint(dst).model
     x = torch.randn(1, model.n_chans, 256 * 10)
     with torch.no_grad():
         p = torch.sigmoid(model(x))

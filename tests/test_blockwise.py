@@ -1,4 +1,4 @@
-"""Long recordings, block by block: ``BlockwisePreprocessor``, ``predict_proba_blocks`` and
+"""Long recordings, block by block: ``BlockwisePreprocessor``, ``predict_recording_blocks`` and
 ``Detector.run_file`` against the whole-recording pipeline they replace."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from eegssm.data.synthetic import make_recording, write_synthetic, write_synthetic_long
-from eegssm.inference import predict_proba, predict_proba_blocks
+from eegssm.inference import predict_recording, predict_recording_blocks
 from eegssm.io import open_recording, read_recording
 from eegssm.io.types import Recording
 from eegssm.preprocessing.blockwise import BlockwisePreprocessor, LazySignal
@@ -125,7 +125,7 @@ def test_p95_needs_one_block():
         (1000, 100, 150, [400, 600]),  # stride longer than a window: gaps
     ],
 )
-def test_predict_proba_blocks_equals_whole(n_times, window, stride, sizes):
+def test_predict_recording_blocks_equals_whole(n_times, window, stride, sizes):
     rng = np.random.default_rng(0)
     data = rng.standard_normal((3, n_times)).astype(np.float32)
     weights = rng.standard_normal(3).astype(np.float32)
@@ -136,13 +136,13 @@ def test_predict_proba_blocks_equals_whole(n_times, window, stride, sizes):
         pos = torch.linspace(-1, 1, x.shape[-1])
         return torch.einsum("bcw,c->bw", x, torch.from_numpy(weights)) + pos
 
-    whole = predict_proba(model, data, window, stride, batch_size=3)
+    whole = predict_recording(model, data, window, stride, batch_size=3)
     bounds = np.cumsum([0, *sizes])
     blocks = [data[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-    parts = predict_proba_blocks(model, blocks, n_times, window, stride, batch_size=3)
+    parts = predict_recording_blocks(model, blocks, n_times, window, stride, batch_size=3)
     np.testing.assert_allclose(parts, whole, atol=1e-6)
     with pytest.raises(ValueError, match="expected n_times"):
-        predict_proba_blocks(model, blocks[:-1] or [data[:, :1]], n_times, window, stride)
+        predict_recording_blocks(model, blocks[:-1] or [data[:, :1]], n_times, window, stride)
 
 
 def test_run_file_blockwise_matches_in_memory(edf_500hz, tmp_path):

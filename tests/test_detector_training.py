@@ -120,10 +120,10 @@ def test_crop_batch_keeps_alignment_and_finds_seizures():
 
 def test_recordings_from_cache_rebuild_the_signal(tmp_path):
     from eegssm.data import WindowDataset, build_cache
+    from eegssm.data.recordings import recordings_from_cache
     from eegssm.data.synthetic import make_recording, write_synthetic
     from eegssm.io.read import read_recording
     from eegssm.preprocessing.pipeline import preprocess
-    from eegssm.recipes.detector import recordings_from_cache
 
     kw = {"n_seizures": 1, "seed": 3, "seizure_duration_s": (10.0, 20.0)}
     write_synthetic(tmp_path / "data" / "s1" / "rec", duration_s=75.0, **kw)
@@ -195,21 +195,22 @@ def test_resume_continues_from_last(trained):
 def test_bundled_checkpoint_loads_and_detects_a_synthetic_seizure():
     from eegssm.checkpoints import checkpoint_path
     from eegssm.data.synthetic import make_recording
-    from eegssm.inference import predict_proba
+    from eegssm.detection import Detector
+    from eegssm.inference import predict_recording
     from eegssm.preprocessing.pipeline import PreprocessConfig, preprocess
     from eegssm.preprocessing.windowing import sample_labels
-    from eegssm.recipes.detector import load_detector
     from eegssm.scoring.metrics import auroc
 
     path = checkpoint_path()
     assert sum(p.stat().st_size for p in path.iterdir()) < 20 * 1024 * 1024
-    model, meta = load_detector(path)
+    detector = Detector.from_checkpoint(path)
+    model, meta = detector.model, detector.meta
     assert meta["preset"] == "fast" and len(meta["operating_points"]) == 4
     assert "eegmat" in json.dumps(meta["trained_on"])
     rec = make_recording(150.0, n_seizures=1, seed=12345, seizure_duration_s=(30.0, 40.0))
     pre = preprocess(rec, PreprocessConfig(**meta["preprocess"]["config"]))
     window = int(meta["window_s"] * pre.sfreq)
-    probs = predict_proba(model, pre.data, window, int(meta["stride_s"] * pre.sfreq))
+    probs = predict_recording(model, pre.data, window, int(meta["stride_s"] * pre.sfreq))
     assert probs.shape == (pre.data.shape[1],)
     assert np.isfinite(probs).all() and probs.min() >= 0 and probs.max() <= 1
     labels = sample_labels(rec.events, pre.data.shape[1], pre.sfreq)
@@ -218,9 +219,9 @@ def test_bundled_checkpoint_loads_and_detects_a_synthetic_seizure():
 
 def test_operating_point_lookup_and_postprocess_thresholds():
     from eegssm.checkpoints import checkpoint_path
-    from eegssm.recipes.detector import load_detector, operating_point, with_thresholds
+    from eegssm.detection import Detector, operating_point, with_thresholds
 
-    _, meta = load_detector(checkpoint_path())
+    meta = Detector.from_checkpoint(checkpoint_path()).meta
     point = operating_point(meta, 2.5)
     assert point["target_fa_per_24h"] == 2.5
     cfg = with_thresholds(meta["postprocess"], point)
@@ -231,11 +232,12 @@ def test_operating_point_lookup_and_postprocess_thresholds():
 
 def test_bundled_causal_checkpoint_ignores_the_future():
     from eegssm.checkpoints import available, checkpoint_path
-    from eegssm.recipes.detector import load_detector
+    from eegssm.detection import Detector
 
     if "causal" not in available():
         pytest.skip("no bundled causal checkpoint")
-    model, meta = load_detector(checkpoint_path("causal"))
+    detector = Detector.from_checkpoint(checkpoint_path("causal"))
+    model, meta = detector.model, detector.meta
     assert meta["causal"] is True and model.config.causal
     torch.manual_seed(0)
     x = torch.randn(1, 19, 256 * 20)

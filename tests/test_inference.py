@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from eegssm.inference import predict_proba, window_starts
-from eegssm.postprocess import OverlapAdd, stitch_windows
+from eegssm.inference import OverlapAdd, predict_recording, stitch_windows, window_starts
 
 
 @pytest.mark.parametrize(
@@ -31,7 +30,7 @@ def test_pointwise_model_gives_exact_trace():
     rng = np.random.default_rng(0)
     data = rng.normal(size=(3, 1003)).astype(np.float32)
     for window, stride in [(100, 100), (100, 30), (250, 250), (2000, 100)]:
-        probs = predict_proba(lambda x: x[:, 0, :], data, window, stride, batch_size=4)
+        probs = predict_recording(lambda x: x[:, 0, :], data, window, stride, batch_size=4)
         np.testing.assert_allclose(probs, 1 / (1 + np.exp(-data[0])), rtol=1e-6, atol=1e-7)
 
 
@@ -46,7 +45,7 @@ def test_overlaps_are_averaged():
         first = x[:, 0, :1]  # value of the first sample = window start
         return torch.logit(torch.sigmoid(first).expand(-1, x.shape[-1]))
 
-    probs = predict_proba(model, data, window, stride)
+    probs = predict_recording(model, data, window, stride)
     starts = window_starts(50, window, stride)
     expected = np.zeros(50)
     for t in range(50):
@@ -70,7 +69,26 @@ def test_overlap_add_in_batches_equals_stitch():
 
 def test_bad_input():
     with pytest.raises(ValueError, match="C, T"):
-        predict_proba(lambda x: x[:, 0], np.zeros(10), 4, 2)
+        predict_recording(lambda x: x[:, 0], np.zeros(10), 4, 2)
     with pytest.raises(ValueError, match=">= 1"):
         window_starts(10, 0, 1)
-    assert predict_proba(lambda x: x[:, 0], np.zeros((2, 0)), 4, 2).shape == (0,)
+    assert predict_recording(lambda x: x[:, 0], np.zeros((2, 0)), 4, 2).shape == (0,)
+
+
+def test_stitch_equals_direct_average():
+    rng = np.random.default_rng(0)
+    n, w, total = 7, 50, 260
+    probs = rng.random((n, w))
+    starts = np.array([-10, 0, 25, 40, 100, 200, 230])
+    got = stitch_windows(probs, starts, total, fill_value=-1.0)
+    for t in range(total):
+        vals = [probs[i, t - s] for i, s in enumerate(starts) if 0 <= t - s < w]
+        want = np.mean(vals) if vals else -1.0
+        assert got[t] == pytest.approx(want, rel=1e-6)
+
+
+def test_stitch_shape_errors():
+    with pytest.raises(ValueError, match=r"\(N, W\)"):
+        stitch_windows(np.zeros(5), np.zeros(1), 10)
+    with pytest.raises(ValueError, match="window starts"):
+        stitch_windows(np.zeros((2, 5)), np.zeros(3), 10)

@@ -1,4 +1,4 @@
-"""Post-processing: hysteresis, morphology, merging, durations, confidence, stitching."""
+"""Post-processing: hysteresis, morphology, merging, durations, confidence."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from scipy import ndimage
 from eegssm.postprocess import (
     PostprocessConfig,
     closing,
-    detect,
     hysteresis,
     mask_from_runs,
     opening,
     postprocess,
+    postprocess_runs,
     runs,
-    stitch_windows,
 )
 
 FS = 10.0
@@ -95,25 +94,6 @@ def test_invalid_config():
         PostprocessConfig(on_threshold=0.5, off_threshold=0.6)
 
 
-def test_stitch_equals_direct_average():
-    rng = np.random.default_rng(0)
-    n, w, total = 7, 50, 260
-    probs = rng.random((n, w))
-    starts = np.array([-10, 0, 25, 40, 100, 200, 230])
-    got = stitch_windows(probs, starts, total, fill_value=-1.0)
-    for t in range(total):
-        vals = [probs[i, t - s] for i, s in enumerate(starts) if 0 <= t - s < w]
-        want = np.mean(vals) if vals else -1.0
-        assert got[t] == pytest.approx(want, rel=1e-6)
-
-
-def test_stitch_shape_errors():
-    with pytest.raises(ValueError, match=r"\(N, W\)"):
-        stitch_windows(np.zeros(5), np.zeros(1), 10)
-    with pytest.raises(ValueError, match="window starts"):
-        stitch_windows(np.zeros((2, 5)), np.zeros(3), 10)
-
-
 @pytest.mark.slow
 def test_24h_trace_under_a_second():
     import time
@@ -122,6 +102,6 @@ def test_24h_trace_under_a_second():
     rng = np.random.default_rng(0)
     p = np.repeat(rng.random(24 * 3600), fs).astype(np.float32)
     t = time.perf_counter()
-    s, _, _ = detect(p, fs)
+    s, _, _ = postprocess_runs(p, fs)
     assert time.perf_counter() - t < 1.0
     assert s.size > 0

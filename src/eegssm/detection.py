@@ -6,7 +6,7 @@ probability trace ``(T,)`` ──post-processing at a threshold / FA-rate operat
 A checkpoint is a folder with ``model.safetensors`` and ``config.json``; besides the architecture
 the JSON holds the preprocessing preset and config, ``window_s`` / ``stride_s``, the
 post-processing settings and the operating points chosen on the dev split (see
-``eegssm.recipes.detector.model_metadata``).
+``eegssm.recipes.detector.model_metadata``, which writes it).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ class Detector:
         progress: bool | str = False,
     ) -> DetectionResult:
         """Preprocess, infer and post-process one raw recording."""
-        from eegssm.inference import predict_proba
+        from eegssm.inference import predict_recording
         from eegssm.preprocessing.pipeline import preprocess
 
         pp = self.postprocess_config(threshold, fa_per_24h)
@@ -157,7 +157,7 @@ class Detector:
         t1 = time.perf_counter()
         window = int(round(self.window_s * clean.sfreq))
         stride = int(round(self.stride_s * clean.sfreq))
-        probs = predict_proba(
+        probs = predict_recording(
             self.model, clean.data, window, stride, self.batch_size, self.device, progress
         )
         t2 = time.perf_counter()
@@ -187,7 +187,7 @@ class Detector:
                 whatever its length (default: whole if it fits, else blocks sized from the
                 file's channels and rate).
         """
-        from eegssm.inference import predict_proba_blocks
+        from eegssm.inference import predict_recording_blocks
         from eegssm.io import open_recording
         from eegssm.preprocessing.blockwise import BlockwisePreprocessor, fits_in_memory
 
@@ -209,7 +209,7 @@ class Detector:
         stride = int(round(self.stride_s * pre.sfreq))
         with _progress(source.n_times, f"{name}: detection", progress) as bar:
             blocks = _Timed(pre.blocks(bar.update))
-            probs = predict_proba_blocks(
+            probs = predict_recording_blocks(
                 self.model, blocks, pre.n_times, window, stride, self.batch_size, self.device
             )
         t2 = time.perf_counter()

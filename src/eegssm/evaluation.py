@@ -23,17 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from eegssm.data.recordings import EvalRecording
 from eegssm.detection import Detector, operating_point, with_thresholds
-from eegssm.io.types import Event
+from eegssm.inference import predict_recordings
 from eegssm.postprocess import postprocess
-
-
-def reference_events(labels: np.ndarray, sfreq: float) -> list[Event]:
-    """Seizure events (seconds) from per-sample labels ``(T,)``."""
-    from eegssm.postprocess import runs
-
-    starts, stops = runs(np.asarray(labels) > 0)
-    return [Event(float(a) / sfreq, float(b) / sfreq) for a, b in zip(starts, stops)]
+from eegssm.scoring.traces import events_from_labels, score_probabilities, track_from_labels
 
 
 def _plot_curve(curve, path: Path, points: list[dict[str, Any]]) -> None:
@@ -80,15 +74,15 @@ def _plot_calibration(y: np.ndarray, p: np.ndarray, path: Path, n_bins: int = 10
 
 def evaluate(
     detector: Detector,
-    recordings: list,
+    recordings: list[EvalRecording],
     split: str,
     out: str | Path,
     fa_per_24h: float | None = None,
     n_thresholds: int = 99,
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate on ``recordings`` (``recipes.detector.EvalRecording``: preprocessed data and
-    per-sample labels) and write the outputs listed in the module docstring.
+    """Evaluate on ``recordings`` (preprocessed data and per-sample labels) and write the outputs
+    listed in the module docstring.
 
     Args:
         detector: the checkpoint to evaluate.
@@ -102,7 +96,6 @@ def evaluate(
     """
     from eegssm import atomic
     from eegssm.io.annotations import write_csv_bi
-    from eegssm.recipes.detector import predict_recordings, score_probabilities, seizure_track_of
     from eegssm.scoring import overlap
     from eegssm.scoring.metrics import ece
     from eegssm.scoring.report import score_pairs
@@ -140,7 +133,7 @@ def evaluate(
         (out / sub).mkdir(parents=True, exist_ok=True)
     for r, pr in zip(recordings, probs):
         name = Path(r.name).with_suffix("").as_posix().replace("/", "__")
-        ref_events = reference_events(r.labels, r.sfreq)
+        ref_events = events_from_labels(r.labels, r.sfreq)
         hyp_events = postprocess(pr, r.sfreq, pp)
         ref_paths.append(write_csv_bi(out / "ref" / f"{name}.csv_bi", ref_events, r.duration, name))
         hyp_paths.append(write_csv_bi(out / "hyp" / f"{name}.csv_bi", hyp_events, r.duration, name))
@@ -161,7 +154,7 @@ def evaluate(
         counts = None
         for r, pr in zip(recordings, probs):
             c = overlap.score(
-                seizure_track_of(r.labels, r.sfreq, r.name),
+                track_from_labels(r.labels, r.sfreq, r.name),
                 seizure_track(postprocess(pr, r.sfreq, cfg), r.duration, r.name),
             )
             counts = c if counts is None else counts + c

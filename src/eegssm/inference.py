@@ -1,22 +1,94 @@
 """Whole-recording inference: windows in, one probability trace out, memory bounded.
 
 A per-sample model (``(B, C, W)`` → logits ``(B, W)``) is run over overlapping windows of a
-preprocessed recording; window probabilities are averaged where windows overlap
-(``postprocess.OverlapAdd``). Windows are views into the signal (no copy of the recording) and
-are fed ``batch_size`` at a time, so memory is the recording plus two trace-length arrays.
-:func:`predict_proba_blocks` does the same for a recording that arrives block by block (see
-``eegssm.preprocessing.blockwise``), holding one block at a time.
+preprocessed recording (:func:`predict_recording`); window probabilities are averaged where
+windows overlap (:class:`OverlapAdd`, :func:`stitch_windows`). Windows are views into the signal
+(no copy of the recording) and are fed ``batch_size`` at a time, so memory is the recording plus
+two trace-length arrays. :func:`predict_recording_blocks` does the same for a recording that
+arrives block by block (see ``eegssm.preprocessing.blockwise``), holding one block at a time;
+:func:`predict_recordings` runs a list of recordings in eval mode.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from eegssm.postprocess import OverlapAdd
+
+class OverlapAdd:
+    """Running overlap-add average of window predictions, fed one batch at a time.
+
+    Memory is two arrays of the recording's length (float32 sums, uint16 counts: 6 bytes per
+    sample) whatever the number of windows: a 24-hour trace at 256 Hz needs about 130 MB, and
+    :meth:`result` adds the float32 output (88 MB) without other full-length temporaries.
+    Sums of at most 65,535 probabilities in float32 are exact to ~1e-7 relative.
+
+    Args:
+        total_len: length ``T`` of the recording in samples.
+    """
+
+    def __init__(self, total_len: int) -> None:
+        self.total_len = int(total_len)
+        self.sums = np.zeros(self.total_len, dtype=np.float32)
+        self.counts = np.zeros(self.total_len, dtype=np.uint16)
+
+    def add(self, probs: np.ndarray, starts: np.ndarray) -> None:
+        """Add ``probs (N, W)`` of windows starting at ``starts (N,)`` samples; parts outside
+        ``[0, T)`` are ignored."""
+        probs = np.asarray(probs)
+        if probs.ndim != 2:
+            raise ValueError(f"probs must be (N, W), got shape {probs.shape}")
+        n, w = probs.shape
+        starts = np.asarray(starts, dtype=np.int64).ravel()
+        if starts.size != n:
+            raise ValueError(f"{starts.size} window starts for {n} windows")
+        if n == 0:
+            return
+        lo = max(0, int(starts.min()))
+        hi = min(self.total_len, int(starts.max()) + w)
+        if hi <= lo:
+            return
+        idx = starts[:, None] + np.arange(w, dtype=np.int64)[None, :]
+        inside = (idx >= lo) & (idx < hi)
+        sums = np.bincount(idx[inside] - lo, weights=probs[inside], minlength=hi - lo)
+        counts = np.bincount(idx[inside] - lo, minlength=hi - lo)
+        if int(self.counts[lo:hi].max()) + int(counts.max()) > np.iinfo(np.uint16).max:
+            raise ValueError("more than 65,535 windows overlap one sample; use a longer stride")
+        self.sums[lo:hi] += sums.astype(np.float32)
+        self.counts[lo:hi] += counts.astype(np.uint16)
+
+    def result(self, fill_value: float = 0.0, chunk: int = 1 << 20) -> np.ndarray:
+        """float32 ``(T,)``: the mean of the windows covering each sample (``fill_value`` where
+        none does)."""
+        out = np.empty(self.total_len, dtype=np.float32)
+        for a in range(0, self.total_len, chunk):
+            sums, counts = self.sums[a : a + chunk], self.counts[a : a + chunk]
+            np.divide(sums, counts, out=out[a : a + chunk], where=counts > 0)
+            out[a : a + chunk][counts == 0] = fill_value
+        return out
+
+
+def stitch_windows(
+    probs: np.ndarray, starts: np.ndarray, total_len: int, fill_value: float = 0.0
+) -> np.ndarray:
+    """Average overlapping window predictions into one trace (overlap-add with counts).
+
+    Args:
+        probs: ``(N, W)`` per-sample predictions of ``N`` windows of ``W`` samples.
+        starts: ``(N,)`` first sample of each window in the recording.
+        total_len: length ``T`` of the recording in samples; window parts outside ``[0, T)``
+            are ignored.
+        fill_value: value of samples no window covers.
+
+    Returns:
+        float32 ``(T,)``: at each sample, the mean of the windows covering it.
+    """
+    acc = OverlapAdd(total_len)
+    acc.add(probs, starts)
+    return acc.result(fill_value)
 
 
 def window_starts(n_times: int, window: int, stride: int) -> np.ndarray:
@@ -39,7 +111,7 @@ def window_starts(n_times: int, window: int, stride: int) -> np.ndarray:
     return starts
 
 
-def predict_proba(
+def predict_recording(
     model: nn.Module | Callable[[Tensor], Tensor],
     data: np.ndarray,
     window: int,
@@ -64,13 +136,13 @@ def predict_proba(
     data = np.asarray(data, dtype=np.float32)
     if data.ndim != 2:
         raise ValueError(f"data must be (C, T), got shape {data.shape}")
-    return predict_proba_blocks(
+    return predict_recording_blocks(
         model, [data], data.shape[1], window, stride, batch_size, device, progress
     )
 
 
 @torch.no_grad()
-def predict_proba_blocks(
+def predict_recording_blocks(
     model: nn.Module | Callable[[Tensor], Tensor],
     blocks: Iterable[np.ndarray],
     n_times: int,
@@ -80,16 +152,16 @@ def predict_proba_blocks(
     device: str | torch.device = "cpu",
     progress: bool | str = False,
 ) -> np.ndarray:
-    """:func:`predict_proba` for a recording that arrives as consecutive blocks.
+    """:func:`predict_recording` for a recording that arrives as consecutive blocks.
 
     The same windows (:func:`window_starts` of ``n_times``) and the same result as
-    :func:`predict_proba` on the concatenated blocks, with only the current block and less than
+    :func:`predict_recording` on the concatenated blocks, with only the current block and less than
     one window of the previous one in memory.
 
     Args:
         blocks: ``(C, n_i)`` arrays whose lengths add up to ``n_times``.
         n_times: total length in samples.
-        (others as :func:`predict_proba`.)
+        (others as :func:`predict_recording`.)
 
     Returns:
         float32 ``(n_times,)`` probabilities in [0, 1].
@@ -151,3 +223,31 @@ def predict_proba_blocks(
         run(pending, pending_idx)
     bar.close()
     return acc.result()
+
+
+def predict_recordings(
+    model: nn.Module,
+    recordings: Sequence,
+    window: int,
+    stride: int,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+) -> list[np.ndarray]:
+    """Per-sample probabilities ``(T,)`` of each recording (:func:`predict_recording`).
+
+    Args:
+        recordings: objects with a preprocessed ``data (C, T)`` array, e.g.
+            :class:`eegssm.data.recordings.EvalRecording`.
+        (others as :func:`predict_recording`.)
+
+    The model runs in eval mode; its training flag is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        return [
+            predict_recording(model, r.data, window, stride, batch_size=batch_size, device=device)
+            for r in recordings
+        ]
+    finally:
+        model.train(was_training)

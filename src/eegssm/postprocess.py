@@ -14,7 +14,9 @@ SeizureTransformer's, Wu et al. 2025), vectorised over the trace:
 5. splitting of events longer than ``max_duration_s`` into equal pieces no longer than it;
 6. confidence per event: mean or max probability over its samples.
 
-:func:`stitch_windows` turns overlapping window predictions into one trace (overlap-add average).
+:func:`postprocess` returns :class:`~eegssm.io.types.Event` objects in seconds,
+:func:`postprocess_runs` the same events as sample-index arrays. (Stitching overlapping window
+predictions into one trace is inference: :mod:`eegssm.inference`.)
 """
 
 from __future__ import annotations
@@ -187,10 +189,10 @@ def segment_reduce(p: np.ndarray, starts: np.ndarray, stops: np.ndarray, how: st
     return np.add.reduceat(vals, offsets) / lengths
 
 
-def detect(
+def postprocess_runs(
     probs: np.ndarray, sfreq: float, config: PostprocessConfig | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Events of a probability trace, as arrays.
+    """Events of a probability trace, as sample-index arrays (:func:`postprocess` in samples).
 
     Args:
         probs: ``(T,)`` seizure probabilities at ``sfreq``.
@@ -227,81 +229,8 @@ def postprocess(
 ) -> list[Event]:
     """Seizure events (seconds) of a ``(T,)`` probability trace at ``sfreq`` Hz."""
     cfg = config or PostprocessConfig()
-    s, e, conf = detect(probs, sfreq, cfg)
+    s, e, conf = postprocess_runs(probs, sfreq, cfg)
     return [
         Event(float(a) / sfreq, float(b) / sfreq, cfg.label, TERM, float(c))
         for a, b, c in zip(s, e, conf)
     ]
-
-
-class OverlapAdd:
-    """Running overlap-add average of window predictions, fed one batch at a time.
-
-    Memory is two arrays of the recording's length (float32 sums, uint16 counts: 6 bytes per
-    sample) whatever the number of windows: a 24-hour trace at 256 Hz needs about 130 MB, and
-    :meth:`result` adds the float32 output (88 MB) without other full-length temporaries.
-    Sums of at most 65,535 probabilities in float32 are exact to ~1e-7 relative.
-
-    Args:
-        total_len: length ``T`` of the recording in samples.
-    """
-
-    def __init__(self, total_len: int) -> None:
-        self.total_len = int(total_len)
-        self.sums = np.zeros(self.total_len, dtype=np.float32)
-        self.counts = np.zeros(self.total_len, dtype=np.uint16)
-
-    def add(self, probs: np.ndarray, starts: np.ndarray) -> None:
-        """Add ``probs (N, W)`` of windows starting at ``starts (N,)`` samples; parts outside
-        ``[0, T)`` are ignored."""
-        probs = np.asarray(probs)
-        if probs.ndim != 2:
-            raise ValueError(f"probs must be (N, W), got shape {probs.shape}")
-        n, w = probs.shape
-        starts = np.asarray(starts, dtype=np.int64).ravel()
-        if starts.size != n:
-            raise ValueError(f"{starts.size} window starts for {n} windows")
-        if n == 0:
-            return
-        lo = max(0, int(starts.min()))
-        hi = min(self.total_len, int(starts.max()) + w)
-        if hi <= lo:
-            return
-        idx = starts[:, None] + np.arange(w, dtype=np.int64)[None, :]
-        inside = (idx >= lo) & (idx < hi)
-        sums = np.bincount(idx[inside] - lo, weights=probs[inside], minlength=hi - lo)
-        counts = np.bincount(idx[inside] - lo, minlength=hi - lo)
-        if int(self.counts[lo:hi].max()) + int(counts.max()) > np.iinfo(np.uint16).max:
-            raise ValueError("more than 65,535 windows overlap one sample; use a longer stride")
-        self.sums[lo:hi] += sums.astype(np.float32)
-        self.counts[lo:hi] += counts.astype(np.uint16)
-
-    def result(self, fill_value: float = 0.0, chunk: int = 1 << 20) -> np.ndarray:
-        """float32 ``(T,)``: the mean of the windows covering each sample (``fill_value`` where
-        none does)."""
-        out = np.empty(self.total_len, dtype=np.float32)
-        for a in range(0, self.total_len, chunk):
-            sums, counts = self.sums[a : a + chunk], self.counts[a : a + chunk]
-            np.divide(sums, counts, out=out[a : a + chunk], where=counts > 0)
-            out[a : a + chunk][counts == 0] = fill_value
-        return out
-
-
-def stitch_windows(
-    probs: np.ndarray, starts: np.ndarray, total_len: int, fill_value: float = 0.0
-) -> np.ndarray:
-    """Average overlapping window predictions into one trace (overlap-add with counts).
-
-    Args:
-        probs: ``(N, W)`` per-sample predictions of ``N`` windows of ``W`` samples.
-        starts: ``(N,)`` first sample of each window in the recording.
-        total_len: length ``T`` of the recording in samples; window parts outside ``[0, T)``
-            are ignored.
-        fill_value: value of samples no window covers.
-
-    Returns:
-        float32 ``(T,)``: at each sample, the mean of the windows covering it.
-    """
-    acc = OverlapAdd(total_len)
-    acc.add(probs, starts)
-    return acc.result(fill_value)

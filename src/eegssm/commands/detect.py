@@ -145,6 +145,7 @@ def print_summary(rows: list[dict]) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from eegssm.data.recordings import reference_seizures
     from eegssm.detection import Detector
     from eegssm.io import EEGReadError
 
@@ -172,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
             result = detector.run_file(
                 path, args.threshold, args.fa_per_24h, progress=not args.quiet and path.name
             )
-            reference = _reference_events(path, result.recording)
+            reference = reference_seizures(path, result.recording)
         except (EEGReadError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             failed += 1
@@ -188,19 +189,6 @@ def run(args: argparse.Namespace) -> int:
         + (f"; {failed} failed" if failed else "")
     )
     return 1 if failed else 0
-
-
-def _reference_events(path: Path, recording):
-    """Seizure annotations beside the file (csv_bi, events.tsv, CHB-MIT/Siena lists) or in the
-    EDF+ itself; None when there are none at all."""
-    from eegssm.data.discovery import sidecar_annotations
-    from eegssm.io.annotations import is_seizure
-
-    found = sidecar_annotations(path)
-    events = list(found.events) + list(recording.events)
-    if not found.sources and not recording.events:
-        return None
-    return [e for e in events if is_seizure(e.label)]
 
 
 def _write_report(target: Path, result, reference, detector) -> None:

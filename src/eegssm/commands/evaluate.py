@@ -43,33 +43,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def recordings_from_folder(folder: Path, detector, limit: int | None) -> list:
     """Preprocessed recordings with per-sample labels from EDF files and their annotations."""
-    import numpy as np
-
-    from eegssm.commands.detect import _reference_events, find_inputs
+    from eegssm.commands.detect import find_inputs
+    from eegssm.data.recordings import EvalRecording, labels_from_events, reference_seizures
     from eegssm.io import read_recording
     from eegssm.preprocessing.pipeline import preprocess
-    from eegssm.recipes.detector import EvalRecording
 
     out = []
     for path in find_inputs([str(folder)])[:limit]:
         raw = read_recording(path)
-        reference = _reference_events(path, raw)
+        reference = reference_seizures(path, raw)
         if reference is None:
             print(f"skipping {path.name}: no annotations", file=sys.stderr)
             continue
         rec = preprocess(raw, detector.preprocess_config)
-        labels = np.zeros(rec.n_times, np.uint8)
-        for e in reference:
-            labels[int(round(e.start * rec.sfreq)) : int(round(e.stop * rec.sfreq))] = 1
+        labels = labels_from_events(reference, rec.n_times, rec.sfreq)
         out.append(
             EvalRecording(path.name, str(raw.meta.get("subject")), rec.data, labels, rec.sfreq)
         )
     return out
 
 
-def recordings_from_cache(cache: Path, split: str, seed: int, limit: int | None) -> list:
+def recordings_from_split(cache: Path, split: str, seed: int, limit: int | None) -> list:
+    """The whole labelled recordings of one split of a cache (TUSZ folder split, or subjects)."""
     from eegssm.data import Manifest, WindowDataset, split_by_subject
-    from eegssm.recipes.detector import recordings_from_cache as rebuild
+    from eegssm.data.recordings import recordings_from_cache
 
     manifest = Manifest.load(cache)
     if any(r.get("split") for r in manifest.recordings):
@@ -79,7 +76,7 @@ def recordings_from_cache(cache: Path, split: str, seed: int, limit: int | None)
         if split not in subjects:
             raise ValueError(f"split {split!r}: this cache has train/dev/eval by subject")
         dataset = WindowDataset(cache, subjects=subjects[split])
-    return rebuild(dataset, limit)
+    return recordings_from_cache(dataset, limit)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     detector = Detector.from_checkpoint(args.checkpoint, args.device, args.batch_size)
     if (args.data / "manifest.json").is_file():
-        recordings = recordings_from_cache(
+        recordings = recordings_from_split(
             args.data, args.split, args.fraction_seed, args.max_recordings
         )
     elif args.data.is_dir():

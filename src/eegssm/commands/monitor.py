@@ -148,7 +148,7 @@ def edf_chunks(path: Path, chunk_s: float, speed: float, config):
     is applied up front. With ``speed > 0`` each chunk is released when its last sample would
     have been recorded at ``speed`` × real time.
     """
-    from eegssm.commands.detect import _reference_events
+    from eegssm.data.recordings import reference_seizures
     from eegssm.io import read_recording
     from eegssm.preprocessing.montages import apply_montage
 
@@ -156,7 +156,7 @@ def edf_chunks(path: Path, chunk_s: float, speed: float, config):
         print(f"error: {path}: no such file", file=sys.stderr)
         return None
     raw = read_recording(path)
-    reference = _reference_events(path, raw)
+    reference = reference_seizures(path, raw)
     rec = apply_montage(raw, config.montage, config.missing, config.ears)
     n = max(1, int(round(chunk_s * rec.sfreq)))
 

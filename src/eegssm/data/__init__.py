@@ -7,6 +7,7 @@
 | ``manifest`` | cache layout, ``Manifest``, per-recording fragments, ``split_by_subject`` |
 | ``cache`` | ``build_cache`` (resumable, atomic, parallel) |
 | ``dataset`` | ``WindowDataset`` (lazy memory maps; imports torch) |
+| ``recordings`` | ``EvalRecording`` (whole labelled recordings) from the cache or annotated files |
 | ``sampling`` | ``BalancedSampler`` (imports torch) |
 | ``synthetic`` | seeded synthetic EEG with seizures, EDF + csv_bi writer |
 
@@ -25,6 +26,8 @@ _LAZY = {
     "split_by_subject": "eegssm.data.manifest",
     "summarize": "eegssm.data.manifest",
     "WindowDataset": "eegssm.data.dataset",
+    "EvalRecording": "eegssm.data.recordings",
+    "recordings_from_cache": "eegssm.data.recordings",
     "BalancedSampler": "eegssm.data.sampling",
 }
 

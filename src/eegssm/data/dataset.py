@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from eegssm.data.manifest import Manifest, window_classes
+from eegssm.data.manifest import Manifest, entry_window_classes
 
 
 class WindowDataset(Dataset):
@@ -52,7 +52,7 @@ class WindowDataset(Dataset):
         sizes = np.array([e["n_windows"] for e in self.entries], dtype=np.int64)
         self.cumulative_sizes = np.cumsum(sizes)
         self.classes = (
-            np.concatenate([window_classes(e) for e in self.entries])
+            np.concatenate([entry_window_classes(e) for e in self.entries])
             if self.entries
             else np.zeros(0, dtype=np.int8)
         )

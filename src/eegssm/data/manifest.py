@@ -186,8 +186,9 @@ def assemble(
     )
 
 
-def window_classes(entry: dict[str, Any]) -> np.ndarray:
-    """``(n_windows,)`` int8 :class:`~eegssm.preprocessing.WindowClass` values of one entry."""
+def entry_window_classes(entry: dict[str, Any]) -> np.ndarray:
+    """``(n_windows,)`` int8 :class:`~eegssm.preprocessing.WindowClass` values stored in one
+    entry (computed at build time by :func:`eegssm.preprocessing.window_classes`)."""
     lookup = {name: i for i, name in enumerate(CLASS_NAMES)}
     return np.array([lookup[c] for c in entry["classes"]], dtype=np.int8)
 

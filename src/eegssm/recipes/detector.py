@@ -13,15 +13,16 @@
    warm-up + cosine, gradient clipping, NaN guard, bfloat16 autocast on CUDA only, atomic
    checkpoints, resume);
 3. early stopping on dev: whole dev recordings are rebuilt from the cache, run through
-   :func:`eegssm.inference.predict_proba` (overlapping windows averaged), post-processed at every
-   threshold and scored with OVERLAP (:func:`eegssm.scoring.metrics.postprocessed_sweep`); the
+   :func:`eegssm.inference.predict_recordings` (overlapping windows averaged), post-processed at
+   every threshold and scored with OVERLAP (:func:`eegssm.scoring.traces.score_probabilities`); the
    metric ``score`` is the sensitivity at ``stop_fa_per_24h`` plus ``1e-3 ×`` sample AUROC as
    tie-break (AUROC alone when dev holds no seizure);
 4. operating points: with the best weights, thresholds for each FA/24h target are chosen on dev
-   (:func:`eegssm.scoring.operating_points.choose_operating_points`) and written with the
+   (:func:`eegssm.scoring.traces.operating_points_for`) and written with the
    preprocessing preset, window / stride and post-processing settings into
    ``output_dir/model/config.json`` beside ``model.safetensors`` (loadable with
-   ``SeizureDetector.from_pretrained``; :func:`load_detector` also returns the metadata).
+   ``SeizureDetector.from_pretrained``, or with its metadata as
+   :meth:`eegssm.detection.Detector.from_checkpoint`).
 """
 
 from __future__ import annotations
@@ -29,16 +30,17 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from eegssm.detection import operating_point, with_thresholds  # noqa: F401 (re-exported)
+from eegssm.data.recordings import EvalRecording, recordings_from_cache
+from eegssm.inference import predict_recordings
 from eegssm.recipes.detector_config import DetectorRecipe
+from eegssm.scoring.traces import operating_points_for, score_probabilities, sensitivity_at
 
 log = logging.getLogger(__name__)
 
@@ -90,44 +92,6 @@ def split_selection(cache_dir: str | Path, recipe: DetectorRecipe) -> dict[str, 
     }
 
 
-@dataclass
-class EvalRecording:
-    """One whole preprocessed recording: ``data (C, T)``, ``labels (T,)`` uint8, at ``sfreq``."""
-
-    name: str
-    subject: str
-    data: np.ndarray
-    labels: np.ndarray
-    sfreq: float
-
-    @property
-    def duration(self) -> float:
-        return self.labels.shape[0] / self.sfreq
-
-
-def recordings_from_cache(dataset, max_recordings: int | None = None) -> list[EvalRecording]:
-    """Rebuild whole recordings from a :class:`WindowDataset`'s cached windows.
-
-    Window ``i`` starts at ``i · stride``; the valid (masked) samples of each window are written
-    back into a ``(C, T)`` array, ``T = round(duration_s · sfreq)``.
-    """
-    out = []
-    for rec, entry in enumerate(dataset.entries[:max_recordings]):
-        x, y, mask = dataset.arrays(rec)
-        sfreq, stride = float(entry["sfreq"]), int(entry["stride_samples"])
-        n_times = int(round(entry["duration_s"] * sfreq))
-        data = np.zeros((x.shape[1], n_times), dtype=np.float32)
-        labels = np.zeros(n_times, dtype=np.uint8)
-        for i in range(x.shape[0]):
-            a = i * stride
-            n = min(int(mask[i].sum()), n_times - a)
-            if n > 0:
-                data[:, a : a + n] = x[i, :, :n]
-                labels[a : a + n] = y[i, :n]
-        out.append(EvalRecording(entry["relpath"], entry["subject"], data, labels, sfreq))
-    return out
-
-
 def crop_batch(
     x: Tensor, y: Tensor, mask: Tensor, length: int, seizure_prob: float
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -154,87 +118,6 @@ def crop_batch(
 
 
 # -- evaluation -------------------------------------------------------------------------------
-def predict_recordings(
-    model: torch.nn.Module,
-    recordings: list[EvalRecording],
-    window: int,
-    stride: int,
-    batch_size: int = 8,
-    device: str | torch.device = "cpu",
-) -> list[np.ndarray]:
-    """Per-sample probabilities ``(T,)`` of each recording (overlapping windows averaged)."""
-    from eegssm.inference import predict_proba
-
-    was_training = model.training
-    model.eval()
-    try:
-        return [
-            predict_proba(model, r.data, window, stride, batch_size=batch_size, device=device)
-            for r in recordings
-        ]
-    finally:
-        model.train(was_training)
-
-
-def seizure_track_of(labels: np.ndarray, sfreq: float, name: str = ""):
-    """The :class:`SeizureTrack` of per-sample labels ``(T,)`` (runs of 1 → intervals in s)."""
-    from eegssm.postprocess import runs
-    from eegssm.scoring.segments import SeizureTrack
-
-    s, e = runs(np.asarray(labels) > 0)
-    intervals = np.stack([s, e], axis=1).astype(np.float64) / sfreq
-    return SeizureTrack(intervals, len(labels) / sfreq, name)
-
-
-def thresholds_grid(n: int) -> np.ndarray:
-    """``n`` evenly spaced thresholds strictly inside (0, 1)."""
-    return np.linspace(0.0, 1.0, n + 2)[1:-1]
-
-
-def score_probabilities(
-    recordings: list[EvalRecording],
-    probs: list[np.ndarray],
-    postprocess: dict[str, Any],
-    n_thresholds: int,
-):
-    """Sample AUROC / PR-AUC and the post-processed OVERLAP sweep over ``n_thresholds``.
-
-    Returns:
-        ``(metrics dict, SweepCurve)``; metrics: ``auroc``, ``pr_auc``, ``hours``, ``seizures``.
-    """
-    from eegssm.postprocess import PostprocessConfig
-    from eegssm.scoring.metrics import auroc, postprocessed_sweep, pr_auc
-
-    y = np.concatenate([r.labels for r in recordings]) if recordings else np.zeros(0)
-    p = np.concatenate(probs) if probs else np.zeros(0)
-    sfreq = recordings[0].sfreq if recordings else 256.0
-    pairs = [(pr, seizure_track_of(r.labels, r.sfreq, r.name)) for r, pr in zip(recordings, probs)]
-    curve = postprocessed_sweep(
-        pairs, sfreq, thresholds_grid(n_thresholds), PostprocessConfig(**postprocess)
-    )
-    metrics = {
-        "auroc": auroc(y, p),
-        "pr_auc": pr_auc(y, p),
-        "hours": float(sum(r.duration for r in recordings) / 3600),
-        "seizures": int(curve.targets),
-    }
-    return metrics, curve
-
-
-def sensitivity_at(curve, fa_per_24h: float) -> tuple[float, float, float]:
-    """Best sensitivity with FA/24h ≤ budget: ``(sensitivity, fa_per_24h, threshold)``
-    (``(0, nan, nan)`` when no threshold meets the budget)."""
-    ok = np.flatnonzero(curve.fa_per_24h <= fa_per_24h)
-    if not ok.size:
-        return 0.0, math.nan, math.nan
-    best = ok[np.lexsort((-curve.thresholds[ok], -curve.sensitivity[ok]))[0]]
-    return (
-        float(curve.sensitivity[best]),
-        float(curve.fa_per_24h[best]),
-        float(curve.thresholds[best]),
-    )
-
-
 def make_dev_evaluator(recipe: DetectorRecipe, recordings: list[EvalRecording], device: str):
     """``evaluate(model) -> {"score", "auroc", "pr_auc", "sensitivity", "fa_per_24h", ...}``."""
     ev = recipe.evaluation
@@ -296,31 +179,6 @@ def model_metadata(model, recipe: DetectorRecipe) -> dict[str, Any]:
         "description": recipe.description,
         "eegssm_version": __version__,
     }
-
-
-def load_detector(path: str | Path, device: str = "cpu"):
-    """``(SeizureDetector, metadata dict)`` from a model folder (``config.json`` + weights)."""
-    from eegssm.detection import Detector
-
-    detector = Detector.from_checkpoint(path, device)
-    return detector.model, detector.meta
-
-
-def operating_points_for(
-    curve, targets: list[float], postprocess: dict[str, Any], split: str = "dev"
-) -> list[dict[str, Any]]:
-    """Operating points as JSON dicts with the post-processing off-threshold for each."""
-    from eegssm.postprocess import PostprocessConfig
-    from eegssm.scoring.operating_points import choose_operating_points
-
-    pp = PostprocessConfig(**postprocess)
-    gap = pp.on_threshold - pp.off_threshold
-    out = []
-    for p in choose_operating_points(curve, targets, split):
-        d = asdict(p)
-        d["off_threshold"] = max(p.threshold - gap, 0.0)
-        out.append(d)
-    return out
 
 
 # -- the recipe -------------------------------------------------------------------------------

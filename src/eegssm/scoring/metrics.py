@@ -18,7 +18,7 @@
   searches per threshold. Cost O(T log T + n_thresholds · log T) per recording.
 * :func:`postprocessed_sweep`: the same curve with the full post-processing (hysteresis,
   morphology, merging, durations) at each threshold. These steps are not monotone in the
-  threshold, so it re-runs :func:`eegssm.postprocess.detect` per threshold: cost
+  threshold, so it re-runs :func:`eegssm.postprocess.postprocess_runs` per threshold: cost
   O(n_thresholds · T) (about 0.3 s per threshold for 24 h at 256 Hz).
 """
 
@@ -210,13 +210,13 @@ def postprocessed_sweep(
     thresholds: np.ndarray,
     config=None,
 ) -> SweepCurve:
-    """OVERLAP curve with full post-processing, one :func:`~eegssm.postprocess.detect` per
+    """OVERLAP curve with full post-processing, one :func:`~eegssm.postprocess.postprocess_runs` per
     threshold: the on-threshold is ``θ`` and the off-threshold keeps the configured gap below
     it (clipped at 0). Cost O(n_thresholds · T).
     """
     from dataclasses import replace
 
-    from eegssm.postprocess import PostprocessConfig, detect
+    from eegssm.postprocess import PostprocessConfig, postprocess_runs
 
     cfg = config or PostprocessConfig()
     gap = cfg.on_threshold - cfg.off_threshold
@@ -229,7 +229,7 @@ def postprocessed_sweep(
         dur += ref.duration
         for k, t in enumerate(th):
             c = replace(cfg, on_threshold=float(t), off_threshold=float(max(t - gap, 0.0)))
-            s, e, _ = detect(probs, sfreq, c)
+            s, e, _ = postprocess_runs(probs, sfreq, c)
             hyp = SeizureTrack(np.stack([s, e], axis=1) / sfreq, ref.duration)
             counts = overlap.score(ref, hyp)
             hits[k] += int(counts.hits)
