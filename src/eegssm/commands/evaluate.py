@@ -44,9 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def recordings_from_folder(folder: Path, detector, limit: int | None) -> list:
     """Preprocessed recordings with per-sample labels from EDF files and their annotations."""
     from eegssm.commands.detect import find_inputs
-    from eegssm.data.recordings import EvalRecording, labels_from_events, reference_seizures
+    from eegssm.data.recordings import EvalRecording, reference_seizures
     from eegssm.io import read_recording
     from eegssm.preprocessing.pipeline import preprocess
+    from eegssm.preprocessing.windowing import sample_labels
 
     out = []
     for path in find_inputs([str(folder)])[:limit]:
@@ -56,7 +57,7 @@ def recordings_from_folder(folder: Path, detector, limit: int | None) -> list:
             print(f"skipping {path.name}: no annotations", file=sys.stderr)
             continue
         rec = preprocess(raw, detector.preprocess_config)
-        labels = labels_from_events(reference, rec.n_times, rec.sfreq)
+        labels = sample_labels(reference, rec.n_times, rec.sfreq)
         out.append(
             EvalRecording(path.name, str(raw.meta.get("subject")), rec.data, labels, rec.sfreq)
         )

@@ -3,12 +3,11 @@
 :class:`EvalRecording` is one preprocessed recording with per-sample seizure labels, what
 training's dev evaluation and ``eegssm evaluate`` score. It comes from the window cache
 (:func:`recordings_from_cache`) or from an EDF file with its annotations
-(:func:`reference_seizures`, :func:`labels_from_events`).
+(:func:`reference_seizures`, then :func:`eegssm.preprocessing.windowing.sample_labels`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,11 +66,3 @@ def reference_seizures(path: str | Path, recording) -> list[Event] | None:
     if not found.sources and not recording.events:
         return None
     return [e for e in events if is_seizure(e.label)]
-
-
-def labels_from_events(events: Sequence[Event], n_times: int, sfreq: float) -> np.ndarray:
-    """uint8 ``(n_times,)`` per-sample labels: 1 inside any event (seconds, rounded to samples)."""
-    labels = np.zeros(n_times, np.uint8)
-    for e in events:
-        labels[int(round(e.start * sfreq)) : int(round(e.stop * sfreq))] = 1
-    return labels
