@@ -577,21 +577,23 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
+    from eegssm.config import DetectorRecipe, load_config
     from eegssm.data.recordings import recordings_from_cache
     from eegssm.detection import Detector
     from eegssm.inference import predict_recordings
     from eegssm.recipes.detector import train_detector
-    from eegssm.recipes.detector_config import load_recipe
     from eegssm.scoring.traces import score_probabilities
 
     def load_detector(path, device):
         detector = Detector.from_checkpoint(path, device)
         return detector.model, detector.meta
 
-    recipe = load_recipe(args.config)
+    recipe = load_config(args.config, DetectorRecipe)
     if not (args.model_dir / "config.json").is_file():
         print(f"{args.model_dir}: no model; training the recipe first", file=sys.stderr)
-        recipe = load_recipe(args.config, {"output_dir": str(args.model_dir.parent)})
+        recipe = load_config(
+            args.config, DetectorRecipe, {"output_dir": str(args.model_dir.parent)}
+        )
         train_detector(recipe, device=args.device, progress=False)
     model, meta = load_detector(args.model_dir, args.device)
     meta["n_params"] = sum(p.numel() for p in model.parameters())

@@ -30,13 +30,13 @@ import numpy as np
 import torch
 
 from eegssm.config import (
-    DataConfig,
+    EEGM2DataConfig,
+    EEGM2ModelConfig,
+    EEGM2TrainingConfig,
     FinetuneConfig,
-    LossConfig,
     MaskConfig,
-    ModelConfig,
-    OptimConfig,
     PretrainConfig,
+    ReconstructionLossConfig,
 )
 from eegssm.recipes import eegm2 as R
 
@@ -51,13 +51,23 @@ PNG = ROOT / "docs" / "results" / "eegm2_efficiency.png"
 # (``ckpt/fold0_plain_s250``) and every result JSON records its steps, but eegmat/Bonn result
 # files are not keyed: move the old ``eegmat/`` (and ``bonn/*scratch_fine*``) results away first.
 N_FOLDS = 4
-PRETRAIN = OptimConfig(max_steps=250, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0)
+PRETRAIN = EEGM2TrainingConfig(
+    max_steps=250, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0
+)
 FT = {  # window_s -> fine-tuning optimisation (Fine heads; Light/probe/EEGNet below)
-    10.0: OptimConfig(max_steps=120, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0),
-    30.0: OptimConfig(max_steps=80, batch_size=8, lr=1e-3, schedule="onecycle", eval_every=0),
+    10.0: EEGM2TrainingConfig(
+        max_steps=120, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0
+    ),
+    30.0: EEGM2TrainingConfig(
+        max_steps=80, batch_size=8, lr=1e-3, schedule="onecycle", eval_every=0
+    ),
 }
-FROZEN = OptimConfig(max_steps=100, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0)
-EEGNET = OptimConfig(max_steps=150, batch_size=16, lr=2e-3, schedule="onecycle", eval_every=0)
+FROZEN = EEGM2TrainingConfig(
+    max_steps=100, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0
+)
+EEGNET = EEGM2TrainingConfig(
+    max_steps=150, batch_size=16, lr=2e-3, schedule="onecycle", eval_every=0
+)
 MASK = MaskConfig(enabled=True, span_s=1.0, ratio=0.5, loss_on="hidden")
 METHODS = ["scratch_fine", "pre_light", "pre_fine", "probe", "masked_fine", "eegnet"]
 LABELS = {
@@ -98,7 +108,7 @@ def eegmat_recordings() -> list[R.LoadedRecording]:
     """The 48 eegmat recordings, preprocessed (eegm2 preset), cached as one .npz."""
     npz = CACHE / "eegmat_128hz.npz"
     if not npz.is_file():
-        recs = R.load_recordings(DataConfig(data_dir=str(DATA / "eegmat")), progress=False)
+        recs = R.load_recordings(EEGM2DataConfig(data_dir=str(DATA / "eegmat")), progress=False)
         CACHE.mkdir(parents=True, exist_ok=True)
         np.savez(
             npz,
@@ -118,19 +128,19 @@ def folds_for(recs) -> list[list[str]]:
 
 
 def pretrained(
-    fold: int, variant: str, train: R.WindowSet, opt: OptimConfig = PRETRAIN
+    fold: int, variant: str, train: R.WindowSet, opt: EEGM2TrainingConfig = PRETRAIN
 ) -> torch.nn.Module:
     """Pretrain (or load) an EEGM2 variant on the training windows of ``fold`` for ``opt``
     (``opt.seed`` seeds the initialisation and batch order)."""
-    model_cfg, loss_cfg, mask_cfg = ModelConfig(), LossConfig(), MaskConfig()
+    model_cfg, loss_cfg, mask_cfg = EEGM2ModelConfig(), ReconstructionLossConfig(), MaskConfig()
     if variant == "masked":
         mask_cfg = MASK
     elif variant == "l1":
-        loss_cfg = LossConfig(beta=0.0)
+        loss_cfg = ReconstructionLossConfig(beta=0.0)
     elif variant == "nomb":
-        model_cfg = ModelConfig(multi_branch=False)
+        model_cfg = EEGM2ModelConfig(multi_branch=False)
     elif variant == "attention":
-        model_cfg = ModelConfig(core="attention")
+        model_cfg = EEGM2ModelConfig(core="attention")
     elif variant != "plain":
         raise ValueError(variant)
     out = ckpt_dir(fold, variant, opt.max_steps, opt.seed)
@@ -250,7 +260,9 @@ BONN_TASKS = {
     "ZONF_vs_S": [["Z", "O", "N", "F"], ["S"]],
     "5class": [["Z"], ["O"], ["N"], ["F"], ["S"]],
 }
-BONN_FT = OptimConfig(max_steps=150, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0)
+BONN_FT = EEGM2TrainingConfig(
+    max_steps=150, batch_size=16, lr=1e-3, schedule="onecycle", eval_every=0
+)
 
 
 def bonn_segments() -> dict[str, np.ndarray]:

@@ -41,9 +41,9 @@ def main() -> None:
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
 
+    from eegssm.config import DetectorRecipe, load_config
     from eegssm.detection import Detector
     from eegssm.recipes.detector import train_detector
-    from eegssm.recipes.detector_config import load_recipe
 
     torch.set_num_threads(args.threads)
     name = "causal" if args.causal else "default"
@@ -52,7 +52,7 @@ def main() -> None:
         overrides["model.causal"] = True
     if args.max_steps:
         overrides["optim.max_steps"] = args.max_steps
-    recipe = load_recipe(args.config, overrides)
+    recipe = load_config(args.config, DetectorRecipe, overrides)
     run = Path(recipe.output_dir)
     t0 = time.perf_counter()
     if not args.skip_training:

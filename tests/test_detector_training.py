@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from eegssm.recipes.detector_config import RecipeConfigError, load_recipe, validate_recipe
+from eegssm.config import ConfigError, DetectorRecipe, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,8 +58,8 @@ def test_unknown_key_is_a_clear_error(tmp_path):
     raw = tiny_recipe(tmp_path)
     raw["sampling"]["batchsize"] = 4
     raw["data"]["generate"]["copiez"] = 2
-    with pytest.raises(RecipeConfigError) as err:
-        validate_recipe(raw, source="bad.yaml")
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, DetectorRecipe, "bad.yaml")
     msg = str(err.value)
     assert "bad.yaml" in msg
     assert "sampling.batchsize: unknown key" in msg
@@ -70,18 +70,20 @@ def test_bad_values_and_model_overrides_are_refused(tmp_path):
     raw = tiny_recipe(tmp_path)
     raw["model"]["overrides"] = {"d_nodes": 8}
     raw["optim"]["max_steps"] = 0
-    with pytest.raises(RecipeConfigError) as err:
-        validate_recipe(raw)
+    with pytest.raises(ConfigError) as err:
+        parse_config(raw, DetectorRecipe)
     assert "d_nodes" in str(err.value)
     assert "optim.max_steps" in str(err.value)
     raw = tiny_recipe(tmp_path)
     raw["evaluation"]["postprocess"] = {"on_threshold": 0.2, "off_threshold": 0.5}
-    with pytest.raises(RecipeConfigError, match="evaluation.postprocess"):
-        validate_recipe(raw)
+    with pytest.raises(ConfigError, match="evaluation.postprocess"):
+        parse_config(raw, DetectorRecipe)
 
 
 def test_shipped_recipe_is_valid_and_overrides_apply():
-    recipe = load_recipe(ROOT / "configs" / "detector_synthetic.yaml", {"optim.max_steps": 7})
+    recipe = load_config(
+        ROOT / "configs" / "detector_synthetic.yaml", DetectorRecipe, {"optim.max_steps": 7}
+    )
     assert recipe.optim.max_steps == 7
     assert recipe.model.preset == "fast"
     assert (recipe.loss.alpha, recipe.loss.gamma) == (0.5, 2.0)
@@ -143,7 +145,7 @@ def trained(tmp_path_factory):
     from eegssm.recipes.detector import train_detector
 
     root = tmp_path_factory.mktemp("detector")
-    recipe = validate_recipe(tiny_recipe(root))
+    recipe = parse_config(tiny_recipe(root), DetectorRecipe)
     summary = train_detector(recipe, progress=False)
     return root, recipe, summary
 
@@ -181,7 +183,7 @@ def test_resume_continues_from_last(trained):
     root, _, _ = trained
     first = json.loads((root / "run/checkpoints/last/state.json").read_text())
     assert first["step"] == 3
-    recipe = validate_recipe(tiny_recipe(root, max_steps=5, eval_every=5))
+    recipe = parse_config(tiny_recipe(root, max_steps=5, eval_every=5), DetectorRecipe)
     summary = train_detector(recipe, resume=True, progress=False)
     assert summary["steps"] == 5
     log = [json.loads(line) for line in (root / "run/checkpoints/train_log.jsonl").open()]

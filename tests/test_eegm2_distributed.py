@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 import torch
 
-from eegssm.config import FinetuneConfig, PretrainConfig
+from eegssm.config import EEGM2ModelConfig, FinetuneConfig, PretrainConfig
 from eegssm.recipes import eegm2 as R
 from eegssm.train import distributed as D
 
@@ -63,7 +63,7 @@ def _pretrain_cfg(**train) -> PretrainConfig:
 
 def _encoder():
     torch.manual_seed(1)
-    return R.build_eegm2(R.ModelConfig(), 4, 64.0)
+    return R.build_eegm2(EEGM2ModelConfig(), 4, 64.0)
 
 
 def _jobs(out: Path) -> dict:
@@ -168,7 +168,7 @@ def test_two_gloo_ranks_equal_one_process(runs, job):
     # not vacuous: training moved the weights
     if job != "finetune":
         torch.manual_seed(0)  # the initialisation of pretrain()
-        init = R.build_eegm2(R.ModelConfig(), 4, 64.0).state_dict()
+        init = R.build_eegm2(EEGM2ModelConfig(), 4, 64.0).state_dict()
         assert _max_diff(single[job][0], init) > 1e-4
 
 

@@ -27,7 +27,7 @@ N_DEFAULT, N_SLOW = 600, 10_000
 STUBBED = {"bench"}  # would run a benchmark for real
 #: Commands run for real by the fuzzer (the others are parsed only). Commands outside the
 #: reliability work are added here once their tracebacks below are fixed.
-RUN_FOR_REAL = {"info", "score", "build-cache", "cache-info", "bench"}
+RUN_FOR_REAL = {"info", "score", "build-cache", "cache-info", "bench", "config"}
 #: Tracebacks this fuzzer once found in commands it only parses; each must now end cleanly
 #: (see ``test_former_cli_tracebacks_end_cleanly``).
 FORMER_TRACEBACKS = [

@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "eegssm.commands.train",
     "eegssm.commands.pretrain",
     "eegssm.commands.finetune",
+    "eegssm.commands.config",
 ]
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from eegssm.config import DetectorEvaluationConfig
 from eegssm.data.recordings import EvalRecording
 from eegssm.detection import Detector, operating_point, with_thresholds
 from eegssm.inference import predict_recordings
@@ -78,7 +79,7 @@ def evaluate(
     split: str,
     out: str | Path,
     fa_per_24h: float | None = None,
-    n_thresholds: int = 99,
+    n_thresholds: int = DetectorEvaluationConfig().n_thresholds,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Evaluate on ``recordings`` (preprocessed data and per-sample labels) and write the outputs
@@ -111,7 +112,9 @@ def evaluate(
         detector.model, recordings, window, stride, detector.batch_size, detector.device
     )
     pp_dict = asdict(detector.postprocess_defaults)
-    metrics, curve = score_probabilities(recordings, probs, pp_dict, n_thresholds)
+    metrics, curve = score_probabilities(
+        recordings, probs, detector.postprocess_defaults, n_thresholds
+    )
     y = np.concatenate([r.labels for r in recordings]).astype(np.float64)
     p = np.concatenate(probs).astype(np.float64)
     metrics["ece"] = ece(y, p) if y.size else math.nan

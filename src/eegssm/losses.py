@@ -6,6 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from eegssm.config.training import FocalLossConfig, ReconstructionLossConfig
+
+#: Default settings (defined once, in :mod:`eegssm.config.training`).
+_FOCAL, _RECONSTRUCTION = FocalLossConfig(), ReconstructionLossConfig()
+
 
 def _broadcast_mask(mask: Tensor, like: Tensor) -> Tensor:
     """``(B, T)`` or ``(B, C, T)`` bool mask → ``(B, C, T)`` float, matching ``like (B, C, T)``."""
@@ -39,7 +44,12 @@ class TemporalSpectralLoss(nn.Module):
     two unweighted terms of the last call (detached), for logging.
     """
 
-    def __init__(self, alpha: float = 1.0, beta: float = 1.0, fft_norm: str = "backward") -> None:
+    def __init__(
+        self,
+        alpha: float = _RECONSTRUCTION.alpha,
+        beta: float = _RECONSTRUCTION.beta,
+        fft_norm: str = _RECONSTRUCTION.fft_norm,
+    ) -> None:
         super().__init__()
         self.alpha, self.beta, self.fft_norm = alpha, beta, fft_norm
         self.last_terms: dict[str, float] = {}
@@ -89,7 +99,7 @@ class FocalLoss(nn.Module):
     none counts).
     """
 
-    def __init__(self, alpha: float | None = 0.5, gamma: float = 2.0) -> None:
+    def __init__(self, alpha: float | None = _FOCAL.alpha, gamma: float = _FOCAL.gamma) -> None:
         super().__init__()
         if gamma < 0:
             raise ValueError(f"gamma must be >= 0, got {gamma}")

@@ -16,59 +16,16 @@ SeizureTransformer's, Wu et al. 2025), vectorised over the trace:
 
 :func:`postprocess` returns :class:`~eegssm.io.types.Event` objects in seconds,
 :func:`postprocess_runs` the same events as sample-index arrays. (Stitching overlapping window
-predictions into one trace is inference: :mod:`eegssm.inference`.)
+predictions into one trace is inference: :mod:`eegssm.inference`.) The parameters are a
+:class:`PostprocessConfig` (defined in :mod:`eegssm.config.postprocess`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 
+from eegssm.config.postprocess import PostprocessConfig
 from eegssm.io.types import TERM, Event
-
-
-@dataclass(frozen=True)
-class PostprocessConfig:
-    """Post-processing parameters (seconds, probabilities in [0, 1]).
-
-    Attributes:
-        on_threshold: probability at which an event may start.
-        off_threshold: an event continues while the probability stays at or above this.
-        min_onset_s: ``p >= on_threshold`` must hold this long to start an event (0: one sample).
-        min_offset_s: ``p < off_threshold`` must hold this long to end an event (0: one sample).
-        opening_s: morphological opening length (0 disables); detections shorter vanish.
-        closing_s: morphological closing length (0 disables); gaps shorter are filled.
-        merge_gap_s: events separated by at most this gap are merged.
-        min_duration_s: events shorter than this are dropped.
-        max_duration_s: events longer than this are split into equal pieces (``inf`` disables).
-        confidence: ``"mean"`` or ``"max"`` probability over the event.
-        label: label of the output events.
-    """
-
-    on_threshold: float = 0.86
-    off_threshold: float = 0.78
-    min_onset_s: float = 0.0
-    min_offset_s: float = 0.0
-    opening_s: float = 1.0
-    closing_s: float = 1.0
-    merge_gap_s: float = 2.0
-    min_duration_s: float = 3.0
-    max_duration_s: float = 600.0
-    confidence: Literal["mean", "max"] = "mean"
-    label: str = "seiz"
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.off_threshold <= self.on_threshold <= 1.0:
-            raise ValueError(
-                "need 0 <= off_threshold <= on_threshold <= 1, got "
-                f"off={self.off_threshold}, on={self.on_threshold}"
-            )
-        if self.confidence not in ("mean", "max"):
-            raise ValueError(f"confidence must be 'mean' or 'max', got {self.confidence!r}")
-        if not self.max_duration_s > 0:
-            raise ValueError(f"max_duration_s must be positive, got {self.max_duration_s}")
 
 
 def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

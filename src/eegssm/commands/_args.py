@@ -28,3 +28,17 @@ def torch_device(text: str) -> str:
             f"{text!r} is not a torch device (examples: cpu, cuda, cuda:1)"
         ) from None
     return text
+
+
+def key_value(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` → ``(KEY, VALUE)``: a dotted configuration key and a YAML value
+    (``optim.max_steps=50`` → ``("optim.max_steps", 50)``)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: the value is not YAML ({err})") from None

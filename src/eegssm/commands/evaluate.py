@@ -66,6 +66,7 @@ def recordings_from_folder(folder: Path, detector, limit: int | None) -> list:
 
 def recordings_from_split(cache: Path, split: str, seed: int, limit: int | None) -> list:
     """The whole labelled recordings of one split of a cache (TUSZ folder split, or subjects)."""
+    from eegssm.config import SPLIT_FRACTIONS
     from eegssm.data import Manifest, WindowDataset, split_by_subject
     from eegssm.data.recordings import recordings_from_cache
 
@@ -73,7 +74,7 @@ def recordings_from_split(cache: Path, split: str, seed: int, limit: int | None)
     if any(r.get("split") for r in manifest.recordings):
         dataset = WindowDataset(cache, split=split)
     else:
-        subjects = split_by_subject(manifest, {"train": 0.7, "dev": 0.15, "eval": 0.15}, seed)
+        subjects = split_by_subject(manifest, dict(SPLIT_FRACTIONS), seed)
         if split not in subjects:
             raise ValueError(f"split {split!r}: this cache has train/dev/eval by subject")
         dataset = WindowDataset(cache, subjects=subjects[split])

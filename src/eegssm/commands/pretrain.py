@@ -40,22 +40,16 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def apply_overrides(cfg, args: argparse.Namespace):
-    """A copy of ``cfg`` with the command-line overrides applied (and validated)."""
-    from eegssm.config import parse_config
-
-    raw = cfg.model_dump()
-    if args.data_dir:
-        raw["data"]["data_dir"] = args.data_dir
-    if args.output_dir:
-        raw["output_dir"] = args.output_dir
-    if args.device:
-        raw["device"] = args.device
-    if args.max_steps:
-        raw["train"]["max_steps"] = args.max_steps
-    if getattr(args, "pretrained", None):
-        raw["pretrained"] = args.pretrained
-    return parse_config(raw, type(cfg), "command line")
+def cli_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The command-line options that replace configuration values, as dotted keys."""
+    options = {
+        "data.data_dir": args.data_dir,
+        "output_dir": args.output_dir,
+        "device": args.device,
+        "train.max_steps": args.max_steps,
+        "pretrained": getattr(args, "pretrained", None),
+    }
+    return {key: value for key, value in options.items() if value}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -87,7 +81,7 @@ def run_recipe(args: argparse.Namespace, kind: str) -> int:
 
     cls = PretrainConfig if kind == "pretrain" else FinetuneConfig
     try:
-        cfg = apply_overrides(load_config(args.config, cls), args)
+        cfg = load_config(args.config, cls, cli_overrides(args))
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

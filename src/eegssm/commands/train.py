@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from eegssm.commands._args import thread_count, torch_device
+from eegssm.commands._args import key_value, thread_count, torch_device
 
 DESCRIPTION = """\
 Train the seizure detector described by a YAML recipe (see configs/detector_synthetic.yaml):
@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--set",
         action="append",
         default=[],
+        type=key_value,
         metavar="KEY=VALUE",
         help="override a recipe value (dotted key, YAML value), e.g. optim.max_steps=50",
     )
@@ -54,28 +55,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def parse_overrides(items: list[str]) -> dict[str, object]:
-    """``["a.b=3", "c=x"]`` → ``{"a.b": 3, "c": "x"}`` (values parsed as YAML)."""
-    import yaml
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
-    from eegssm.recipes.detector_config import RecipeConfigError, load_recipe
+    from eegssm.config import ConfigError, DetectorRecipe, load_config
 
     try:
-        overrides = parse_overrides(args.set)
+        overrides = dict(args.set)
         if args.output_dir:
             overrides["output_dir"] = str(args.output_dir)
-        recipe = load_recipe(args.config, overrides)
-    except (RecipeConfigError, ValueError) as err:
+        recipe = load_config(args.config, DetectorRecipe, overrides)
+    except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     import torch

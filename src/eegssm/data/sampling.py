@@ -18,7 +18,11 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Sampler
 
+from eegssm.config.data import SamplingConfig
 from eegssm.preprocessing.windowing import WindowClass
+
+#: Default shares (defined once, in :mod:`eegssm.config.data`).
+_SHARES = SamplingConfig()
 
 _NAMES = {"none": WindowClass.NONE, "partial": WindowClass.PARTIAL, "full": WindowClass.FULL}
 
@@ -48,9 +52,9 @@ class BalancedSampler(Sampler[int]):
     def __init__(
         self,
         classes: Sequence[int] | Sequence[str] | np.ndarray,
-        partial: float = 1.0,
-        full: float = 0.5,
-        background_ratio: float = 2.0,
+        partial: float = _SHARES.partial,
+        full: float = _SHARES.full,
+        background_ratio: float = _SHARES.background_ratio,
         seed: int = 0,
         num_replicas: int = 1,
         rank: int = 0,

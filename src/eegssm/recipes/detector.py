@@ -37,9 +37,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from eegssm.config import DetectorRecipe, TrainConfig
 from eegssm.data.recordings import EvalRecording, recordings_from_cache
 from eegssm.inference import predict_recordings
-from eegssm.recipes.detector_config import DetectorRecipe
 from eegssm.scoring.traces import operating_points_for, score_probabilities, sensitivity_at
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,6 @@ def model_metadata(model, recipe: DetectorRecipe) -> dict[str, Any]:
     """What ``config.json`` holds besides the operating points: the fields
     ``SeizureDetector.from_pretrained`` reads plus preset names, preprocessing and windows."""
     from eegssm import __version__
-    from eegssm.postprocess import PostprocessConfig
     from eegssm.preprocessing.pipeline import get_preset
 
     pre = get_preset(recipe.data.preprocess)
@@ -175,7 +174,7 @@ def model_metadata(model, recipe: DetectorRecipe) -> dict[str, Any]:
         "preprocess": {"preset": recipe.data.preprocess, "config": pre.model_dump()},
         "window_s": pre.window_s,
         "stride_s": recipe.evaluation.stride_s,
-        "postprocess": asdict(PostprocessConfig(**recipe.evaluation.postprocess)),
+        "postprocess": asdict(recipe.evaluation.postprocess),
         "description": recipe.description,
         "eegssm_version": __version__,
     }
@@ -209,7 +208,7 @@ def train_detector(
     from eegssm.losses import FocalLoss
     from eegssm.train import distributed
     from eegssm.train.checkpoint import load_weights, save_weights, write_json_atomic
-    from eegssm.train.trainer import TrainConfig, Trainer
+    from eegssm.train.trainer import Trainer
 
     t_start = time.perf_counter()
     out = Path(recipe.output_dir)
@@ -251,13 +250,9 @@ def train_detector(
     model = build_model(recipe, n_chans, window, sfreq)
     dev_recs = recordings_from_cache(dev_ds, recipe.evaluation.max_recordings)
     evaluate = make_dev_evaluator(recipe, dev_recs, device)
-    o = recipe.optim
     cfg = TrainConfig(
-        max_steps=o.max_steps, lr=o.lr, weight_decay=o.weight_decay, schedule=o.schedule,
-        warmup_steps=o.warmup_steps, grad_clip=o.grad_clip, eval_every=o.eval_every,
-        metric="score", mode="max", patience=o.patience, max_bad_steps=o.max_bad_steps,
-        checkpoint_dir=str(out / "checkpoints"), checkpoint_every=o.checkpoint_every,
-        device=device, amp=o.amp, seed=o.seed, progress=progress,
+        **recipe.optim.model_dump(), metric="score", mode="max",
+        checkpoint_dir=str(out / "checkpoints"), device=device, progress=progress,
     )  # fmt: skip
     meta = model_metadata(model, recipe)
     trainer = Trainer(model, loss_fn, cfg, evaluate=evaluate, model_config=meta)

@@ -32,13 +32,13 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from eegssm.config import (
-    DataConfig,
+    EEGM2DataConfig,
+    EEGM2ModelConfig,
+    EEGM2TrainingConfig,
     FinetuneConfig,
-    LossConfig,
     MaskConfig,
-    ModelConfig,
-    OptimConfig,
     PretrainConfig,
+    ReconstructionLossConfig,
 )
 from eegssm.models.eegm2 import EEGM2
 from eegssm.train import distributed as D
@@ -101,7 +101,7 @@ def subject_of(stem: str, subject_regex: str) -> str:
     return m.group(1) if m and m.groups() and m.group(1) else stem
 
 
-def load_recordings(cfg: DataConfig, progress: bool = False) -> list[LoadedRecording]:
+def load_recordings(cfg: EEGM2DataConfig, progress: bool = False) -> list[LoadedRecording]:
     """Read and preprocess every recording under ``cfg.data_dir`` matching ``cfg.pattern``.
 
     Returns recordings sorted by path. Raises ``FileNotFoundError`` naming the folder when none
@@ -219,29 +219,24 @@ def make_loader(x: np.ndarray, y: np.ndarray | None, batch_size: int, seed: int)
 # -- models ------------------------------------------------------------------------------------
 
 
-def build_eegm2(cfg: ModelConfig, n_chans: int, sfreq: float | None = None) -> EEGM2:
+def build_eegm2(cfg: EEGM2ModelConfig, n_chans: int, sfreq: float | None = None) -> EEGM2:
     """EEGM2 of the configured preset and ablations."""
     return EEGM2.from_preset(
         cfg.preset, n_chans=n_chans, sfreq=sfreq, multi_branch=cfg.multi_branch, core=cfg.core
     )
 
 
-def _train_config(opt: OptimConfig, out: str | Path | None, device: str, progress: bool, **kw):
-    from eegssm.train.trainer import TrainConfig
+def _train_config(
+    opt: EEGM2TrainingConfig, out: str | Path | None, device: str, progress: bool, **kw
+):
+    """The trainer's settings: the recipe's ``train`` section (batch size aside) plus run-time
+    ones (``kw``: metric, mode, ...)."""
+    from eegssm.config import TrainConfig
 
     return TrainConfig(
-        max_steps=opt.max_steps,
-        lr=opt.lr,
-        weight_decay=opt.weight_decay,
-        schedule=opt.schedule,
-        warmup_steps=opt.warmup_steps,
-        grad_clip=opt.grad_clip,
-        eval_every=opt.eval_every,
-        patience=opt.patience,
+        **opt.model_dump(exclude={"batch_size"}),
         checkpoint_dir=None if out is None else str(out),
-        checkpoint_every=opt.checkpoint_every,
         device=device,
-        seed=opt.seed,
         progress=progress,
         **kw,
     )
@@ -264,7 +259,7 @@ def load_pretrained(path: str | Path) -> EEGM2:
     meta = read_json(folder / "config.json")
     if meta.get("kind") != "eegm2":
         raise ValueError(f"{folder}: not an EEGM2 pretraining checkpoint (kind={meta.get('kind')})")
-    model = build_eegm2(ModelConfig(**meta["model"]), meta["n_chans"], meta.get("sfreq"))
+    model = build_eegm2(EEGM2ModelConfig(**meta["model"]), meta["n_chans"], meta.get("sfreq"))
     load_weights(folder / "model.safetensors", model)
     return model
 
@@ -286,7 +281,7 @@ class ReconstructionObjective:
     loss on the global batch. Every rank must then call it at the same step (it all-reduces).
     """
 
-    def __init__(self, loss: LossConfig, mask: MaskConfig, sfreq: float) -> None:
+    def __init__(self, loss: ReconstructionLossConfig, mask: MaskConfig, sfreq: float) -> None:
         from eegssm.losses import TemporalSpectralLoss
 
         self.loss = TemporalSpectralLoss(loss.alpha, loss.beta, loss.fft_norm)

@@ -25,58 +25,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
+from eegssm.config.data import CorpusConfig
 from eegssm.preprocessing.montages import REFERENTIAL_19
 
 SPLITS = ("train", "dev", "eval")
 CORPUS_INDEX = "corpus.json"
-
-
-class CorpusConfig(BaseModel):
-    """What :func:`generate_corpus` writes (durations in seconds, amplitudes in µV).
-
-    Attributes:
-        eegmat_dir: folder with eegmat ``SubjectNN_{1,2}.edf`` (None: fully synthetic only).
-        max_eegmat_subjects: use at most this many eegmat subjects (sorted; None: all).
-        fractions: share of subjects per split (eegmat and synthetic subjects apart).
-        split_seed: seed of the subject assignment.
-        seed: base seed of the seizures (each split, subject, recording and copy gets its own).
-        copies: seizure-bearing copies of each real recording, per split.
-        seizures_rest, seizures_task: seizures per copy of a rest (``_1``) / task (``_2``)
-            recording.
-        seizure_duration_s: range of seizure durations on real backgrounds (uniform).
-        seizure_amplitude_uv: range of peak seizure amplitudes at the focus (uniform).
-        min_gap_s: least time between seizures.
-        synthetic_subjects: fully synthetic subjects (one recording each), split by
-            ``fractions``.
-        synthetic_duration_s: length of each fully synthetic recording.
-        synthetic_seizures: seizures per fully synthetic recording.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    eegmat_dir: str | None = "../shared/data/eegmat"
-    max_eegmat_subjects: int | None = Field(None, ge=3)
-    fractions: dict[Literal["train", "dev", "eval"], float] = {
-        "train": 0.5,
-        "dev": 0.25,
-        "eval": 0.25,
-    }
-    split_seed: int = 0
-    seed: int = 0
-    copies: dict[Literal["train", "dev", "eval"], int] = {"train": 3, "dev": 1, "eval": 1}
-    seizures_rest: int = Field(1, ge=0)
-    seizures_task: int = Field(1, ge=0)
-    seizure_duration_s: tuple[float, float] = (10.0, 50.0)
-    seizure_amplitude_uv: tuple[float, float] = (60.0, 250.0)
-    min_gap_s: float = Field(20.0, ge=0)
-    synthetic_subjects: int = Field(12, ge=0)
-    synthetic_duration_s: float = Field(300.0, gt=0)
-    synthetic_seizures: int = Field(2, ge=0)
 
 
 def eegmat_subjects(eegmat_dir: str | Path) -> dict[str, list[Path]]:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eegssm.config.evaluation import TARGETS_FA_PER_24H
 from eegssm.scoring.metrics import SweepCurve, overlap_sweep
 from eegssm.scoring.segments import SeizureTrack
 
 #: Target false alarms per 24 h (OVERLAP) reported for TUSZ detectors.
-DEFAULT_TARGETS_FA_PER_24H = (10.0, 5.0, 2.5, 1.0)
+DEFAULT_TARGETS_FA_PER_24H = TARGETS_FA_PER_24H
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from eegssm.config.postprocess import PostprocessConfig
 from eegssm.io.types import Event
 from eegssm.scoring.metrics import SweepCurve
 from eegssm.scoring.operating_points import choose_operating_points
@@ -51,7 +52,7 @@ def thresholds_grid(n: int) -> np.ndarray:
 def score_probabilities(
     recordings: Sequence,
     probs: Sequence[np.ndarray],
-    postprocess: dict[str, Any],
+    postprocess: PostprocessConfig,
     n_thresholds: int,
 ) -> tuple[dict[str, Any], SweepCurve]:
     """Sample AUROC / PR-AUC and the post-processed OVERLAP sweep over ``n_thresholds``.
@@ -60,23 +61,19 @@ def score_probabilities(
         recordings: objects with ``labels (T,)``, ``sfreq``, ``name`` and ``duration`` (s), e.g.
             :class:`eegssm.data.recordings.EvalRecording`.
         probs: the probability trace ``(T,)`` of each recording.
-        postprocess: :class:`~eegssm.postprocess.PostprocessConfig` fields (the thresholds are
-            swept).
+        postprocess: the post-processing (its thresholds are swept, the on/off gap kept).
         n_thresholds: thresholds of :func:`thresholds_grid`.
 
     Returns:
         ``(metrics dict, SweepCurve)``; metrics: ``auroc``, ``pr_auc``, ``hours``, ``seizures``.
     """
-    from eegssm.postprocess import PostprocessConfig
     from eegssm.scoring.metrics import auroc, postprocessed_sweep, pr_auc
 
     y = np.concatenate([r.labels for r in recordings]) if recordings else np.zeros(0)
     p = np.concatenate(probs) if probs else np.zeros(0)
     sfreq = recordings[0].sfreq if recordings else 256.0
     pairs = [(pr, track_from_labels(r.labels, r.sfreq, r.name)) for r, pr in zip(recordings, probs)]
-    curve = postprocessed_sweep(
-        pairs, sfreq, thresholds_grid(n_thresholds), PostprocessConfig(**postprocess)
-    )
+    curve = postprocessed_sweep(pairs, sfreq, thresholds_grid(n_thresholds), postprocess)
     metrics = {
         "auroc": auroc(y, p),
         "pr_auc": pr_auc(y, p),
@@ -101,14 +98,11 @@ def sensitivity_at(curve: SweepCurve, fa_per_24h: float) -> tuple[float, float, 
 
 
 def operating_points_for(
-    curve: SweepCurve, targets: Sequence[float], postprocess: dict[str, Any], split: str = "dev"
+    curve: SweepCurve, targets: Sequence[float], postprocess: PostprocessConfig, split: str = "dev"
 ) -> list[dict[str, Any]]:
     """Operating points as JSON dicts with the post-processing off-threshold for each (the
     on/off gap of ``postprocess`` kept below the chosen threshold, clipped at 0)."""
-    from eegssm.postprocess import PostprocessConfig
-
-    pp = PostprocessConfig(**postprocess)
-    gap = pp.on_threshold - pp.off_threshold
+    gap = postprocess.on_threshold - postprocess.off_threshold
     out = []
     for p in choose_operating_points(curve, targets, split):
         d = asdict(p)

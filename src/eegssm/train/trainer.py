@@ -28,13 +28,14 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from eegssm.config.training import TrainConfig
 from eegssm.train import distributed as dist_utils
 from eegssm.train.checkpoint import CheckpointError, load_training_state, save_checkpoint
 from eegssm.train.optim import param_groups
@@ -42,30 +43,6 @@ from eegssm.train.optim import param_groups
 
 class NonFiniteError(RuntimeError):
     """Too many consecutive steps had a non-finite loss or gradient."""
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings. Steps count optimizer updates (one batch each)."""
-
-    max_steps: int = 1000
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    schedule: str = "cosine"  # "cosine" (linear warm-up then cosine), "onecycle", "constant"
-    warmup_steps: int = 50
-    grad_clip: float = 1.0
-    eval_every: int = 200
-    metric: str | None = None  # key of evaluate()'s dict used for best/early stopping
-    mode: str = "max"  # "max" or "min" for that metric
-    patience: int | None = None  # evaluations without improvement before stopping
-    max_bad_steps: int = 10
-    checkpoint_dir: str | None = None
-    checkpoint_every: int = 200
-    device: str = "cpu"
-    amp: bool = True  # bfloat16 autocast, CUDA only
-    seed: int = 0
-    progress: bool = True
-    find_unused_parameters: bool = False  # DDP only: parameters that get no gradient some steps
 
 
 @dataclass
@@ -119,7 +96,7 @@ class Trainer:
     Args:
         model: the network (moved to ``config.device``).
         loss_fn: ``loss_fn(model, batch) -> scalar loss``; it moves the batch to the model's device.
-        config: ``TrainConfig``.
+        config: :class:`eegssm.config.TrainConfig` (importable from here too).
         evaluate: optional ``evaluate(model) -> dict`` called every ``eval_every`` steps (in
             ``eval`` mode, without gradients).
         model_config: JSON description saved with each checkpoint (to rebuild the model).
@@ -170,7 +147,7 @@ class Trainer:
             "evals_without_improvement": self.evals_without_improvement,
             "skipped": self.skipped,
             "epoch_rng_state": _encode_rng(self._epoch_rng),
-            "train_config": asdict(self.cfg),
+            "train_config": self.cfg.model_dump(),
         }
 
     def save(self, name: str) -> Path | None:

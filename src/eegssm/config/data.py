@@ -1,0 +1,137 @@
+"""Data settings: which recordings, how they are labelled, split, cached and sampled."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from eegssm.config.base import NonNegFloat, NonNegInt, PosFloat, PosInt, StrictModel
+
+#: Where the development copy of PhysioNet eegmat lives (beside the repository; override in
+#: the YAML or with ``--data-dir``).
+EEGMAT_DIR = "../shared/data/eegmat"
+
+#: Shares of subjects per split when a corpus has no split folders
+#: (:func:`eegssm.data.split_by_subject`).
+SPLIT_FRACTIONS: dict[str, float] = {"train": 0.7, "dev": 0.15, "eval": 0.15}
+
+Split = Literal["train", "dev", "eval"]
+
+
+class EEGM2DataConfig(StrictModel):
+    """EEGM2 recordings: which files, how they are labelled and split, how they are cut.
+
+    Attributes:
+        data_dir: folder searched (recursively) for ``pattern``.
+        pattern: glob of recordings (EDF/BDF).
+        labels: filename-stem suffix → class index, e.g. ``{"_1": 0, "_2": 1}`` for eegmat
+            (rest vs mental arithmetic). Recordings matching no suffix are unlabelled: used for
+            pretraining only.
+        subject_regex: regular expression whose first group, applied to the file stem, is the
+            subject id (splits are by subject).
+        window_s, stride_s: window length and stride in seconds (stride default = window).
+        sfreq: rate after resampling (Hz); the ``eegm2`` preprocessing preset otherwise
+            (19 referential channels, per-recording 95th-percentile scaling).
+        val_subjects: subjects held out for evaluation (early stopping, metrics); empty: none.
+        max_recordings: use only the first N recordings (sorted; for smoke tests).
+    """
+
+    data_dir: str = EEGMAT_DIR
+    pattern: str = "*.edf"
+    labels: dict[str, int] = Field(default_factory=lambda: {"_1": 0, "_2": 1})
+    subject_regex: str = r"^(.*?)(?:_\d+)?$"
+    window_s: PosFloat = 10.0
+    stride_s: PosFloat | None = None
+    sfreq: PosFloat = 128.0
+    val_subjects: list[str] = Field(default_factory=list)
+    max_recordings: PosInt | None = None
+
+
+class CorpusConfig(StrictModel):
+    """The synthetic seizure corpus (:func:`eegssm.recipes.synthetic_corpus.generate_corpus`);
+    durations in seconds, amplitudes in µV.
+
+    Attributes:
+        eegmat_dir: folder with eegmat ``SubjectNN_{1,2}.edf`` (None: fully synthetic only).
+        max_eegmat_subjects: use at most this many eegmat subjects (sorted; None: all).
+        fractions: share of subjects per split (eegmat and synthetic subjects apart).
+        split_seed: seed of the subject assignment.
+        seed: base seed of the seizures (each split, subject, recording and copy gets its own).
+        copies: seizure-bearing copies of each real recording, per split.
+        seizures_rest, seizures_task: seizures per copy of a rest (``_1``) / task (``_2``)
+            recording.
+        seizure_duration_s: range of seizure durations on real backgrounds (uniform).
+        seizure_amplitude_uv: range of peak seizure amplitudes at the focus (uniform).
+        min_gap_s: least time between seizures.
+        synthetic_subjects: fully synthetic subjects (one recording each), split by
+            ``fractions``.
+        synthetic_duration_s: length of each fully synthetic recording.
+        synthetic_seizures: seizures per fully synthetic recording.
+    """
+
+    eegmat_dir: str | None = EEGMAT_DIR
+    max_eegmat_subjects: int | None = Field(None, ge=3)
+    fractions: dict[Split, float] = Field(
+        default_factory=lambda: {"train": 0.5, "dev": 0.25, "eval": 0.25}
+    )
+    split_seed: int = 0
+    seed: int = 0
+    copies: dict[Split, int] = Field(default_factory=lambda: {"train": 3, "dev": 1, "eval": 1})
+    seizures_rest: NonNegInt = 1
+    seizures_task: NonNegInt = 1
+    seizure_duration_s: tuple[float, float] = (10.0, 50.0)
+    seizure_amplitude_uv: tuple[float, float] = (60.0, 250.0)
+    min_gap_s: NonNegFloat = 20.0
+    synthetic_subjects: NonNegInt = 12
+    synthetic_duration_s: PosFloat = 300.0
+    synthetic_seizures: NonNegInt = 2
+
+
+class DetectorDataConfig(StrictModel):
+    """Where the detector's windows come from.
+
+    Attributes:
+        corpus_dir: EDF + csv_bi corpus folder; generated with ``generate`` when given and the
+            folder has no ``corpus.json`` yet (None: use ``cache_dir`` as it is).
+        generate: synthetic-corpus settings (:class:`CorpusConfig`), or None.
+        cache_dir: window cache (built from ``corpus_dir`` with ``preprocess`` when missing or
+            stale; :func:`eegssm.data.build_cache` skips recordings already cached).
+        preprocess: preprocessing preset name (``"seizure"``: 19 ch, 256 Hz, 60 s / 10 s).
+        train_split, dev_split: split names in the cache (TUSZ layout ``<split>/...``).
+        fractions, split_seed: when the cache has no splits, subjects are assigned with
+            :func:`eegssm.data.split_by_subject` (``train_split`` / ``dev_split`` must be keys).
+        build_workers: worker processes for the cache build.
+    """
+
+    corpus_dir: str | None = None
+    generate: CorpusConfig | None = None
+    cache_dir: str
+    preprocess: Literal["seizure"] = "seizure"
+    train_split: str = "train"
+    dev_split: str = "dev"
+    fractions: dict[str, float] = Field(default_factory=lambda: dict(SPLIT_FRACTIONS))
+    split_seed: int = 0
+    build_workers: PosInt = 1
+
+
+class SamplingConfig(StrictModel):
+    """Balanced sampling (:class:`eegssm.data.BalancedSampler`) and training crops.
+
+    Attributes:
+        partial, full, background_ratio: the sampler's shares per epoch.
+        batch_size: windows per step.
+        crop_s: train on random crops of this length (s) from each cached window (None: the
+            whole window); crops are cheaper and the model is length-agnostic.
+        seizure_crop_prob: probability that a crop of a window holding seizure samples is
+            centred on a random seizure sample (the rest are uniform).
+        num_workers: DataLoader workers.
+    """
+
+    partial: NonNegFloat = 1.0
+    full: NonNegFloat = 0.5
+    background_ratio: NonNegFloat = 2.0
+    batch_size: PosInt = 8
+    crop_s: PosFloat | None = 30.0
+    seizure_crop_prob: float = Field(0.5, ge=0, le=1)
+    num_workers: NonNegInt = 0

@@ -1,0 +1,153 @@
+"""The top-level configurations, one per recipe: ``recipe: pretrain | finetune | detector``.
+
+A YAML file names its recipe in ``recipe:``; files without it (older EEGM2 configs) are
+recognised by the keys only one recipe has (:func:`recipe_kind`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from eegssm.config.base import ConfigError, StrictModel, apply_overrides, parse_config, read_yaml
+from eegssm.config.data import DetectorDataConfig, EEGM2DataConfig, SamplingConfig
+from eegssm.config.evaluation import DetectorEvaluationConfig
+from eegssm.config.model import DetectorModelConfig, EEGM2ModelConfig
+from eegssm.config.training import (
+    DetectorTrainingConfig,
+    EEGM2TrainingConfig,
+    FinetuneTrainingConfig,
+    FocalLossConfig,
+    MaskConfig,
+    ReconstructionLossConfig,
+)
+
+
+class PretrainConfig(StrictModel):
+    """``eegssm pretrain``: EEGM2 reconstruction pretraining (optionally masked)."""
+
+    recipe: Literal["pretrain"] = "pretrain"
+    data: EEGM2DataConfig = Field(default_factory=EEGM2DataConfig)
+    model: EEGM2ModelConfig = Field(default_factory=EEGM2ModelConfig)
+    mask: MaskConfig = Field(default_factory=MaskConfig)
+    loss: ReconstructionLossConfig = Field(default_factory=ReconstructionLossConfig)
+    train: EEGM2TrainingConfig = Field(default_factory=EEGM2TrainingConfig)
+    output_dir: str = "runs/eegm2_pretrain"
+    device: str = "cpu"
+
+
+class FinetuneConfig(StrictModel):
+    """``eegssm finetune``: a classifier on labelled recordings.
+
+    Attributes:
+        head: ``"light"`` (frozen encoder, statistics + MLP), ``"fine"`` (whole encoder and
+            mediator trained), ``"probe"`` (frozen encoder, linear layer) or ``"eegnet"`` (the
+            EEGNet baseline; ``pretrained`` must be empty).
+        pretrained: checkpoint folder of a pretraining run (``OUTPUT/best`` or ``OUTPUT/last``),
+            or None to start from random weights (``model`` then gives the architecture).
+        class_weights: ``"balanced"`` weights the cross-entropy by inverse class frequency (the
+            training windows are imbalanced, e.g. 3:1 rest:task on eegmat); None: unweighted.
+    """
+
+    recipe: Literal["finetune"] = "finetune"
+    data: EEGM2DataConfig = Field(default_factory=EEGM2DataConfig)
+    model: EEGM2ModelConfig = Field(default_factory=EEGM2ModelConfig)
+    head: Literal["light", "fine", "probe", "eegnet"] = "fine"
+    pretrained: str | None = None
+    class_weights: Literal["balanced"] | None = "balanced"
+    train: FinetuneTrainingConfig = Field(default_factory=FinetuneTrainingConfig)
+    output_dir: str = "runs/eegm2_finetune"
+    device: str = "cpu"
+
+    @field_validator("train", mode="before")
+    @classmethod
+    def _any_training(cls, value: Any) -> Any:
+        """Accept an :class:`EEGM2TrainingConfig` object as well (all its values taken)."""
+        return value.model_dump() if isinstance(value, BaseModel) else value
+
+    @model_validator(mode="after")
+    def _check_head(self) -> FinetuneConfig:
+        if self.head == "eegnet" and self.pretrained:
+            raise ValueError("head 'eegnet' is a baseline without pretraining: set pretrained null")
+        if self.head in ("light", "probe") and not self.pretrained:
+            raise ValueError(f"head {self.head!r} freezes the encoder: it needs `pretrained`")
+        return self
+
+
+class DetectorRecipe(StrictModel):
+    """``eegssm train``: the seizure detector.
+
+    Sections: ``data`` (corpus, optional generation, cache, splits), ``model`` (preset, core,
+    causal, architecture overrides), ``sampling`` (balanced windows, crops, batch size), ``loss``
+    (focal), ``optim`` (the trainer), ``evaluation`` (dev inference, post-processing,
+    operating-point targets).
+
+    Attributes:
+        recipe: ``"detector"``.
+        output_dir: run folder: ``checkpoints/{last,best}``, ``train_log.jsonl``, ``model/``
+            (the final model: ``model.safetensors`` + ``config.json`` with operating points).
+        description: free text stored in the model's config.
+    """
+
+    recipe: Literal["detector"] = "detector"
+    output_dir: str
+    description: str = ""
+    data: DetectorDataConfig
+    model: DetectorModelConfig = Field(default_factory=DetectorModelConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    loss: FocalLossConfig = Field(default_factory=FocalLossConfig)
+    optim: DetectorTrainingConfig = Field(default_factory=DetectorTrainingConfig)
+    evaluation: DetectorEvaluationConfig = Field(default_factory=DetectorEvaluationConfig)
+
+
+#: ``recipe:`` value → configuration class.
+RECIPES: dict[str, type[StrictModel]] = {
+    "pretrain": PretrainConfig,
+    "finetune": FinetuneConfig,
+    "detector": DetectorRecipe,
+}
+
+#: Top-level keys only one recipe has (recognises files without ``recipe:``).
+_OWN_KEYS = {
+    "pretrain": {"mask"},
+    "finetune": {"head", "pretrained", "class_weights"},
+    "detector": {"sampling", "optim", "evaluation", "description"},
+}
+
+
+def recipe_kind(raw: dict[str, Any], source: str = "config") -> str:
+    """The recipe of a configuration mapping: its ``recipe:`` value, else the one recipe whose
+    own keys it uses.
+
+    Raises:
+        ConfigError: unknown ``recipe:`` value, or no way to tell.
+    """
+    kind = raw.get("recipe")
+    if kind is not None:
+        if kind not in RECIPES:
+            raise ConfigError(f"{source}: recipe must be one of {sorted(RECIPES)}, got {kind!r}")
+        return kind
+    hits = [k for k, keys in _OWN_KEYS.items() if keys & raw.keys()]
+    if len(hits) != 1:
+        raise ConfigError(
+            f"{source}: cannot tell which recipe this is; add `recipe: "
+            + " | ".join(sorted(RECIPES))
+            + "` at the top level"
+        )
+    return hits[0]
+
+
+def load_recipe(
+    path: str | Path, overrides: dict[str, Any] | None = None, kind: str | None = None
+) -> StrictModel:
+    """Read any recipe file (:func:`recipe_kind`, or ``kind``) into its configuration class,
+    with dotted-key ``overrides`` applied first.
+
+    Raises:
+        ConfigError: unreadable or invalid file (the message names the file and keys).
+    """
+    raw = apply_overrides(read_yaml(path), overrides)
+    kind = kind or recipe_kind(raw, str(path))
+    return parse_config(raw, RECIPES[kind], str(path))
