@@ -183,3 +183,13 @@ def test_config_show_errors_are_one_line_per_problem(tmp_path, capsys):
 
 def test_yaml_reader_is_a_safe_loader():
     assert issubclass(config_base._UniqueKeyLoader, yaml.SafeLoader)
+
+
+def test_config_package_is_light():
+    """``eegssm config show`` and YAML validation need neither torch nor numpy."""
+    import subprocess
+    import sys
+
+    code = "import sys, eegssm.config; print(sorted({'torch', 'numpy', 'mne'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
