@@ -90,12 +90,19 @@ def test_flat_and_unused_channels_match_whole():
     data[3] = 7.0  # a flat electrode
     extra = np.full((1, rec.n_times), np.nan, dtype=np.float32)  # NaN in a channel not used
     rec = rec.copy_with(data=np.concatenate([data, extra]), ch_names=[*rec.ch_names, "X9"])
-    whole = preprocess_whole(rec, "seizure")
+    with pytest.warns(UserWarning, match="flat channel.*P3"):
+        whole = preprocess_whole(rec, "seizure")
     pre = BlockwisePreprocessor(ArraySource(rec), "seizure", block_s=70.0)
-    out = _concat(pre)
-    assert pre.recording().meta["flat"] == whole.meta["flat"] == [whole.ch_names[3]]
-    assert not out[3].any()
+    with pytest.warns(UserWarning, match="flat channel.*P3"):
+        out = _concat(pre)
+    # the flat electrode is treated as missing: interpolated like any missing electrode
+    assert pre.recording().meta["flat_inputs"] == whole.meta["flat_inputs"] == ["P3"]
+    assert whole.meta["interpolated"] == ["P3"] and whole.meta["flat"] == []
+    assert out[3].any()
     assert np.abs(out - whole.data).max() < 5e-3
+    # without the flat-input check, a constant channel stays zero after normalisation
+    kept = preprocess_whole(rec, get_preset("seizure", flat_uv=None))
+    assert kept.meta["flat"] == ["P3"] and not kept.data[3].any()
 
 
 def test_nan_in_used_channel_is_refused_with_name_and_time():

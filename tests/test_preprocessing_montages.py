@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -152,14 +154,14 @@ def test_real_chbmit_clip_double_banana(shared_data):
     clip = np.load(shared_data / "chbmit_clips" / "chb01" / "ictal" / _first_npy(shared_data))
     labels = [n if n != "T8-P8" else "T8-P8-0" for n in CHBMIT_NAMES_23[:-1]] + ["T8-P8-1"]
     rec = Recording(clip.astype(np.float32), 256.0, labels)
-    with pytest.warns(UserWarning, match="already taken"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # mne's numbered duplicate T8-P8-1 is expected: no warning
         out = apply_montage(rec, "chbmit18", missing="raise")
-    np.testing.assert_array_equal(out.data, rec.data[:18])
-    with pytest.warns(UserWarning, match="already taken"):
         full = apply_montage(rec, "chbmit23", missing="raise")
+    np.testing.assert_array_equal(out.data, rec.data[:18])
     np.testing.assert_array_equal(full.data, rec.data)
     # no referential electrodes to build ref19 from
-    with pytest.raises(MissingChannelsError), pytest.warns(UserWarning, match="already taken"):
+    with pytest.raises(MissingChannelsError):
         apply_montage(rec, "ref19", missing="interpolate")
 
 
@@ -167,3 +169,115 @@ def _first_npy(shared_data):
     return sorted(p.name for p in (shared_data / "chbmit_clips" / "chb01" / "ictal").glob("*.npy"))[
         0
     ]
+
+
+# -- any montage in: reading the input's labels ---------------------------------------------
+DOUBLE_BANANA_PAIRS = get_montage("double_banana").pairs
+
+
+def _referential_truth(seed=3, n_times=300):
+    """Potentials of the 19 electrodes plus the ears, against an ideal zero reference."""
+    rng = np.random.default_rng(seed)
+    names = list(REFERENTIAL_19) + ["A1", "A2"]
+    return names, (rng.standard_normal((len(names), n_times)) * 30).astype(np.float32)
+
+
+def _expected_banana(names, truth):
+    row = {n: truth[i] for i, n in enumerate(names)}
+    return np.stack([row[a] - row[c] for a, c in DOUBLE_BANANA_PAIRS])
+
+
+@pytest.mark.parametrize(
+    "style",
+    ["EEG {u}-REF", "{n}", "{u}-LE", "EEG {n}", "EEG {u}-AR", "{n}-A1", "{n}-Cz", "{n}-AVG"],
+)
+def test_double_banana_from_any_referential_label_style(style):
+    names, truth = _referential_truth()
+    ref = {"{n}-A1": "A1", "{n}-Cz": "Cz"}.get(style)
+    # what the amplifier stored: each electrode minus the reference electrode (or an average)
+    base = truth[names.index(ref)] if ref else truth[:19].mean(0)
+    stored = truth[:19] - base
+    labels = [style.format(n=n, u=n.upper()) for n in REFERENTIAL_19]
+    keep = [i for i, n in enumerate(REFERENTIAL_19) if n != ref]  # "Cz-Cz" is not recorded
+    rec = Recording(stored[keep], 256.0, [labels[i] for i in keep] + [], meta={"source": "x"})
+    rec = rec.copy_with(
+        data=np.concatenate([rec.data, truth[-1:]]), ch_names=[*rec.ch_names, "ECG ECG"]
+    )
+    out = apply_montage(rec, "double_banana", missing="raise")
+    assert out.ch_names == list(CHBMIT_NAMES_23[:18])
+    np.testing.assert_allclose(out.data, _expected_banana(names, truth), atol=1e-3)
+    assert out.meta["input"].startswith("referential")
+    if ref:
+        assert f"reference {ref}" in out.meta["input"]
+
+
+def test_describe_input_kinds():
+    from eegssm.preprocessing.montages import describe_input
+
+    chb = [*CHBMIT_NAMES_23[:14], "T8-P8-0", *CHBMIT_NAMES_23[15:22], "T8-P8-1"]
+    chb += ["-", "--0", "ECG", "VNS", "LOC-ROC"]
+    d = describe_input(chb)
+    assert d.kind == "bipolar" and d.reference is None and len(d.derivations) == 22
+    assert set(d.ignored) == {"-", "--0", "ECG", "VNS", "LOC-ROC"}
+    assert "ignored: -" in d.summary()
+    tusz = [f"EEG {n.upper()}-REF" for n in REFERENTIAL_19] + ["EEG A1-REF", "EEG EKG1-REF"]
+    d = describe_input(tusz)
+    assert d.kind == "referential" and len(d.electrodes) == 20 and d.ignored == ("EEG EKG1-REF",)
+    eegmat = [f"EEG {n}" for n in REFERENTIAL_19] + ["EEG A2-A1", "ECG ECG"]
+    assert describe_input(eegmat).kind == "referential"
+    ears = [f"{n}-A2" for n in REFERENTIAL_19]
+    d = describe_input(ears)
+    assert d.kind == "referential" and d.reference == "A2"
+    assert describe_input(ears, "bipolar").kind == "bipolar"
+    assert describe_input(["ECG", "SpO2"]).kind == "none"
+    with pytest.raises(ValueError, match="input montage"):
+        describe_input(ears, "sideways")
+
+
+def test_chbmit_file_with_junk_channels_gives_the_double_banana():
+    labels = [*CHBMIT_NAMES_23[:14], "T8-P8-0", *CHBMIT_NAMES_23[15:22], "T8-P8-1"]
+    labels += ["-", "--0", "ECG", "VNS"]
+    rec = _rec(labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = apply_montage(rec, "double_banana", missing="drop", max_missing=4)
+    assert out.ch_names == list(CHBMIT_NAMES_23[:18]) and out.meta["dropped"] == []
+    np.testing.assert_array_equal(out.data, rec.data[:18])
+
+
+def test_bipolar_input_forced_referential_reads_a_common_second_electrode():
+    # only two channels share "F7": auto reads a chain, "referential" insists on a reference
+    rec = _rec(["FP1-F7", "T3-F7", "C3-P3"])
+    auto = apply_montage(rec, "double_banana", missing="drop")
+    assert auto.meta["input"].startswith("bipolar")
+    forced = apply_montage(rec, "double_banana", missing="drop", input_montage="referential")
+    assert "reference F7" in forced.meta["input"]
+    k = list(forced.ch_names).index("F7-T7")  # F7 - T3 = 0 - (T3 - F7)
+    np.testing.assert_array_equal(forced.data[k], -rec.data[1])
+
+
+def test_drop_leaves_out_what_cannot_be_made_and_names_it_past_the_limit():
+    tcp = [n for n in TCP_NAMES]  # a recording stored in TUSZ's TCP bipolar montage
+    rec = _rec(tcp)
+    out = apply_montage(rec, "double_banana", missing="drop", max_missing=4)
+    assert out.meta["dropped"] == ["FZ-CZ", "CZ-PZ"]
+    assert len(out.ch_names) == 16
+    np.testing.assert_array_equal(out.data[0], rec.data[TCP_NAMES.index("FP1-F7")])
+    with pytest.raises(MissingChannelsError, match="FZ-CZ") as info:
+        apply_montage(rec, "double_banana", missing="drop", max_missing=1)
+    assert "at most 1" in str(info.value)
+    few = _rec(["FP1-F7", "ECG"])
+    with pytest.raises(MissingChannelsError, match="F7-T7"):
+        apply_montage(few, "double_banana", missing="drop", max_missing=4)
+    with pytest.raises(MissingChannelsError):
+        apply_montage(_rec(["ECG", "EMG"]), "double_banana", missing="drop")
+
+
+def test_siena_header_gives_the_double_banana(shared_data):
+    from eegssm.io import read_recording
+
+    path = sorted((shared_data / "annotation_formats" / "siena").rglob("*.edf"))[0]
+    rec = read_recording(path)
+    out = apply_montage(rec, "double_banana", missing="drop", max_missing=0)
+    assert out.ch_names == list(CHBMIT_NAMES_23[:18])
+    assert out.meta["input"].startswith("referential")

@@ -118,6 +118,17 @@ class Detector:
         model = SeizureDetector.from_pretrained(path, device=device)
         return cls(model, json.loads(config.read_text()), device, batch_size)
 
+    def set_input_montage(self, input_montage: str) -> None:
+        """How input channels are read: ``"auto"``, ``"referential"`` or ``"bipolar"`` (see
+        :func:`eegssm.preprocessing.montages.describe_input`)."""
+        from eegssm.preprocessing.montages import INPUT_MONTAGES
+
+        if input_montage not in INPUT_MONTAGES:
+            raise ValueError(f"montage must be one of {INPUT_MONTAGES}, got {input_montage!r}")
+        self.preprocess_config = self.preprocess_config.model_copy(
+            update={"input_montage": input_montage}
+        )
+
     @property
     def name(self) -> str:
         m = self.meta
@@ -255,9 +266,15 @@ def detect(
     threshold: float | None = None,
     fa_per_24h: float | None = None,
     device: str = "cpu",
+    montage: str = "auto",
 ) -> DetectionResult:
     """Detect seizures in a recording (a ``Recording`` or an EDF/BDF path; a path is read
     block by block when long, see :meth:`Detector.run_file`).
+
+    Any 10-20 recording works with the bundled checkpoint: referential (any reference and label
+    style) or bipolar (CHB-MIT's chain, recordings exported as derivations); ``montage`` says how
+    to read the input channels (``"auto"``: from the labels; ``"referential"``, ``"bipolar"``)
+    and ``result.recording.meta["input"]`` how they were read.
 
     Example:
         >>> from eegssm.detection import detect
@@ -265,6 +282,7 @@ def detect(
         >>> [(e.start, e.stop, e.confidence) for e in result.events]
     """
     detector = Detector.from_checkpoint(checkpoint, device)
+    detector.set_input_montage(montage)
     if isinstance(recording, Recording):
         return detector.run(recording, threshold, fa_per_24h)
     return detector.run_file(recording, threshold, fa_per_24h)

@@ -95,8 +95,8 @@ def window_starts(n_times: int, window: int, stride: int) -> np.ndarray:
     """First samples of windows that cover ``[0, n_times)``.
 
     Windows start every ``stride`` samples; when the last one does not reach the end, one more
-    window ends exactly at the end. A recording shorter than one window gets a single window
-    starting at 0 (the model sees it zero-padded).
+    window ends exactly at the end. A recording no longer than one window gets a single window
+    starting at 0 (:func:`predict_proba_blocks` runs the model on the recording as it is).
 
     Returns:
         int64 ``(N,)``, increasing.
@@ -171,6 +171,7 @@ def predict_recording_blocks(
     """
     if n_times == 0:
         return np.zeros(0, dtype=np.float32)
+    window = min(window, n_times)  # a short recording is one window of its own length
     starts = window_starts(n_times, window, stride)
     acc = OverlapAdd(n_times)
     if isinstance(model, nn.Module):
@@ -202,8 +203,6 @@ def predict_recording_blocks(
         seen += block.shape[1]
         if seen > n_times:
             raise ValueError(f"blocks hold more than n_times={n_times} samples")
-        if seen == n_times and n_times < window:  # one zero-padded window
-            buf = np.pad(buf, ((0, 0), (0, window - n_times)))
         while k < len(starts) and starts[k] + window <= buf_start + buf.shape[1]:
             a = int(starts[k]) - buf_start
             pending.append(buf[:, a : a + window])

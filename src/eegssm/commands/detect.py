@@ -48,6 +48,15 @@ def add_options(p: argparse.ArgumentParser) -> None:
         "--checkpoint", type=Path, default=None, help="detector folder (default: bundled)"
     )
     p.add_argument("--out", type=Path, default=Path("eegssm-out"), help="output folder")
+    p.add_argument(
+        "--montage",
+        choices=("auto", "referential", "bipolar"),
+        default="auto",
+        help="how to read the input channels: auto (default: decided from the labels and "
+        "printed), referential (electrodes against a common reference, any label style: "
+        "'EEG FP1-REF', 'Fp1', 'FP1-LE', 'Fp1-A1'), bipolar (derivations such as CHB-MIT's "
+        "'FP1-F7'); the checkpoint's own montage is then derived from them",
+    )
     op = p.add_mutually_exclusive_group()
     op.add_argument("--threshold", type=float, help="probability threshold to start an event")
     op.add_argument(
@@ -99,6 +108,10 @@ def write_outputs(out: Path, stem: str, result, reference, source: str, detector
         "duration_s": duration,
         "sfreq": result.recording.sfreq,
         "channels": result.recording.ch_names,
+        "montage": {
+            k: result.recording.meta.get(k)
+            for k in ("input", "montage", "dropped", "flat_inputs", "interpolated")
+        },
         "model": detector.name,
         "postprocess": vars(result.postprocess),
         "events": [
@@ -112,6 +125,20 @@ def write_outputs(out: Path, stem: str, result, reference, source: str, detector
         doc["overlap_score"] = overlap_score(reference, result.events, duration)
     write_json_atomic(out / f"{stem}.json", doc)
     return doc
+
+
+def describe_montage(meta: dict) -> str:
+    """One line: how the input was read and what the model saw, e.g. ``montage: bipolar (23
+    derivations) → double_banana, 18 channels``."""
+    text = f"montage: {meta.get('input', '?')} → {meta.get('montage', '?')}"
+    notes = []
+    if meta.get("dropped"):
+        notes.append("left out: " + ", ".join(meta["dropped"]))
+    if meta.get("flat_inputs"):
+        notes.append("flat: " + ", ".join(meta["flat_inputs"]))
+    if meta.get("interpolated"):
+        notes.append("interpolated: " + ", ".join(meta["interpolated"]))
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def overlap_score(reference, events, duration: float) -> dict:
@@ -153,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.workers)
     try:
         detector = Detector.from_checkpoint(args.checkpoint, args.device, args.batch_size)
+        detector.set_input_montage(getattr(args, "montage", "auto"))
         detector.postprocess_config(args.threshold, args.fa_per_24h)  # validate early
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -178,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {err}", file=sys.stderr)
             failed += 1
             continue
+        if not args.quiet:
+            print(f"{path.name}: {describe_montage(result.recording.meta)}")
         doc = write_outputs(args.out, path.stem, result, reference, str(path), detector)
         rows.append(doc)
         if args.report:

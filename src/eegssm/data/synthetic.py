@@ -478,6 +478,47 @@ def write_synthetic_long(
     return edf_path, csv_path
 
 
+def write_edf(
+    path: str | Path,
+    data: np.ndarray,
+    sfreq: float,
+    labels: Sequence[str],
+    phys_uv: float | None = None,
+) -> Path:
+    """Write ``data (C, T)`` µV as a plain EDF with 1-s records (labels may repeat, as in
+    CHB-MIT files); the last record is zero-padded to whole seconds.
+
+    Args:
+        sfreq: a whole number of Hz.
+        phys_uv: physical range ±``phys_uv`` µV for every channel (default: the largest
+            absolute value, at least 1 µV); values beyond it are clipped.
+
+    Returns:
+        The path written (through a temporary file and a rename).
+    """
+    from eegssm import atomic
+
+    spr = int(round(sfreq))
+    if not np.isclose(spr, sfreq) or spr < 1:
+        raise ValueError(f"sfreq must be a whole number of Hz for 1-s records, got {sfreq}")
+    data = np.asarray(data, dtype=np.float64)
+    n_records = max(1, -(-data.shape[1] // spr))
+    padded = np.zeros((data.shape[0], n_records * spr))
+    padded[:, : data.shape[1]] = data
+    if phys_uv is None:
+        phys_uv = float(max(1.0, np.ceil(np.abs(data).max(initial=0.0))))
+    gain = 32767.0 / phys_uv
+    digital = np.clip(np.round(padded * gain), -32768, 32767).astype("<i2")
+    records = digital.reshape(len(labels), n_records, spr).transpose(1, 0, 2).tobytes()
+    header = _edf_header(list(labels), spr, n_records, phys_uv)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(header + records)
+
+    return atomic.write_atomic(Path(path), write)
+
+
 def _edf_header(labels: list[str], spr: int, n_records: int, phys_uv: float) -> bytes:
     """EDF header (1-s records, ``spr`` samples per record, ±``phys_uv`` µV ↔ ±32767)."""
 

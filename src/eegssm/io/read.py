@@ -7,6 +7,7 @@ before mne reads, so that mne's common sampling rate is the rate of the EEG chan
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from os import PathLike
@@ -314,10 +315,22 @@ def _warn_mixed_rates(path: Path, header: EdfHeader, kept: list[str], sfreq: flo
         )
 
 
+def _duplicate_derivations_only(text: str) -> bool:
+    """mne's 'not unique' warning about repeated bipolar derivations only (CHB-MIT stores
+    ``T8-P8`` twice): mne numbers them and the montage treats them as one derivation."""
+    from eegssm.preprocessing.channels import is_pair, normalize_name
+
+    found = re.search(r"duplicates for: \{(.*)\}", text)
+    if "not unique" not in text or not found:
+        return False
+    names = [n.strip().strip("'\"") for n in found.group(1).split(",")]
+    return bool(names) and all(is_pair(normalize_name(n)) for n in names)
+
+
 def _forward_mne_warnings(path: Path, caught: list[warnings.WarningMessage]) -> None:
     for w in caught:
         text = str(w.message)
-        if any(q in text for q in _QUIET_MNE_WARNINGS):
+        if any(q in text for q in _QUIET_MNE_WARNINGS) or _duplicate_derivations_only(text):
             continue
         if "expanding outside the data range" in text:
             warn(path, f"annotations extend past the end of the data and were clipped ({text})")

@@ -28,6 +28,7 @@ recording's length.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 
@@ -80,7 +81,7 @@ def montage_matrix(recording_like: Recording, config: PreprocessConfig) -> tuple
         ch_names=list(recording_like.ch_names),
         meta=dict(recording_like.meta),
     )
-    mapped = apply_montage(eye, config.montage, config.missing, config.ears)
+    mapped = apply_montage(eye, **config.montage_kwargs())
     return np.asarray(mapped.data, dtype=np.float32), mapped
 
 
@@ -109,18 +110,8 @@ class BlockwisePreprocessor:
         self.source = source
         self.name = str(source.meta.get("source") or source.path)
         sfreq_in = float(source.sfreq)
-        self.matrix, mapped = montage_matrix(
-            Recording(np.zeros((source.n_channels, 0), np.float32), sfreq_in, source.ch_names),
-            cfg,
-        )
-        self.used = np.flatnonzero(np.any(self.matrix != 0, axis=0))  # input channels used
-        self.matrix = np.ascontiguousarray(self.matrix[:, self.used])
-        self.ch_names = list(mapped.ch_names)
-        self.montage_meta = {
-            k: mapped.meta[k]
-            for k in ("montage", "channel_map", "interpolated", "zeroed")
-            if k in mapped.meta
-        }
+        self.flat_inputs: list[str] = []
+        self._set_montage(list(source.ch_names))
 
         factor = Fraction(1)
         if cfg.sfreq is not None and cfg.sfreq != sfreq_in:
@@ -149,6 +140,23 @@ class BlockwisePreprocessor:
         self.std: np.ndarray | None = None
         self.flat: np.ndarray | None = None
 
+    def _set_montage(self, names: list[str]) -> None:
+        """The montage matrix from the input channels ``names`` (a subset of the source's)."""
+        rows = [self.source.ch_names.index(n) for n in names]
+        self.matrix, mapped = montage_matrix(
+            Recording(np.zeros((len(names), 0), np.float32), float(self.source.sfreq), names),
+            self.config,
+        )
+        used = np.flatnonzero(np.any(self.matrix != 0, axis=0))  # input channels used
+        self.used = np.asarray(rows, dtype=np.int64)[used]
+        self.matrix = np.ascontiguousarray(self.matrix[:, used])
+        self.ch_names = list(mapped.ch_names)
+        self.montage_meta = {
+            k: mapped.meta[k]
+            for k in ("montage", "input", "channel_map", "interpolated", "zeroed", "dropped")
+            if k in mapped.meta
+        }
+
     # -- one block -------------------------------------------------------------------------
     def _out_index(self, raw_index: int) -> int:
         """First output sample at or after input sample ``raw_index``."""
@@ -157,6 +165,7 @@ class BlockwisePreprocessor:
     def _montaged(self, lo: int, hi: int) -> np.ndarray:
         """Input samples ``[lo, hi)`` through the montage: ``(C_out, hi - lo)`` float32."""
         x = self.source.read(lo, hi)[self.used]
+        self._last_raw = x[:, self._core[0] - lo : self._core[1] - lo]
         if not np.isfinite(x).all():
             bad = [
                 self.source.ch_names[self.used[i]]
@@ -175,6 +184,7 @@ class BlockwisePreprocessor:
         """Output samples of input block ``[a, b)`` after montage, resampling and filtering
         (not normalised), and the montaged block itself (for the flat-channel check)."""
         lo, hi = max(0, a - self.margin), min(self.source.n_times, b + self.margin)
+        self._core = (a, b)
         x = self._montaged(lo, hi)
         y = x
         if self.up != self.down:
@@ -197,17 +207,50 @@ class BlockwisePreprocessor:
     def scan(self, progress: Callable[[int], None] | None = None) -> None:
         """Pass 1: whole-recording statistics (sets ``mean``, ``std``, ``flat``).
 
-        ``progress`` is called with the number of input samples done after each block.
+        Input EEG channels found flat (``config.flat_uv``) are left out with a warning, as
+        :func:`~eegssm.preprocessing.pipeline.drop_flat_channels` does, and the statistics are
+        gathered again without them. ``progress`` is called with the number of input samples
+        done after each block.
         """
+        flat = self._scan(progress)
+        if flat:
+            from eegssm.io.channels import is_non_eeg
+            from eegssm.preprocessing.pipeline import FlatRecordingError
+
+            eeg = [n for n in self.source.ch_names if not is_non_eeg(n)]
+            if len(flat) == len(eeg):
+                raise FlatRecordingError(
+                    f"{self.name}: all {len(eeg)} EEG channels are flat (RMS below "
+                    f"{self.config.flat_uv:g} µV): a disconnected amplifier or an empty "
+                    "recording; nothing to analyse"
+                )
+            warnings.warn(
+                f"{self.name}: flat channel(s) {', '.join(flat)} (RMS below "
+                f"{self.config.flat_uv:g} µV) left out, treated as missing",
+                UserWarning,
+                stacklevel=2,
+            )
+            self.flat_inputs = flat
+            self._set_montage([n for n in self.source.ch_names if n not in flat])
+            self._scan(None)
+
+    def _scan(self, progress: Callable[[int], None] | None) -> list[str]:
+        """One statistics pass; returns the flat input EEG channels among those used."""
         c = len(self.ch_names)
         count, mean, m2 = 0, np.zeros((c, 1)), np.zeros((c, 1))
         low, high, peak = np.full(c, np.inf), np.full(c, -np.inf), np.zeros(c)
+        n_in = len(self.used)
+        raw_sum, raw_sq, raw_n = np.zeros(n_in), np.zeros(n_in), 0
         for a, b in self._spans():
             y, x = self._filtered(a, b)
             if x.shape[1]:
                 low = np.minimum(low, x.min(axis=1))
                 high = np.maximum(high, x.max(axis=1))
                 peak = np.maximum(peak, np.abs(x).max(axis=1))
+                raw = self._last_raw
+                raw_sum += raw.sum(axis=1, dtype=np.float64)
+                raw_sq += np.square(raw, dtype=np.float64).sum(axis=1)
+                raw_n += raw.shape[1]
             n = y.shape[1]
             if n:
                 block_mean = y.mean(axis=1, keepdims=True, dtype=np.float64)
@@ -224,6 +267,15 @@ class BlockwisePreprocessor:
         self.mean = mean
         self.std = np.sqrt(m2 / max(count, 1))
         self.flat = (high - low) <= 1e-6 * peak  # as pipeline.flat_rows
+        if self.config.flat_uv is None or raw_n == 0:
+            return []
+        from eegssm.io.channels import is_non_eeg
+
+        var = np.maximum(raw_sq / raw_n - (raw_sum / raw_n) ** 2, 0.0)
+        names = [self.source.ch_names[i] for i in self.used]
+        return [
+            n for n, v in zip(names, var) if np.sqrt(v) < self.config.flat_uv and not is_non_eeg(n)
+        ]
 
     def _normalised(self, y: np.ndarray) -> np.ndarray:
         cfg = self.config
@@ -269,6 +321,8 @@ class BlockwisePreprocessor:
         meta = dict(self.source.meta, **self.montage_meta)
         meta["preprocess"] = self.config.model_dump()
         meta["flat"] = [n for n, f in zip(self.ch_names, self.flat) if f]
+        if self.flat_inputs:
+            meta["flat_inputs"] = list(self.flat_inputs)
         meta["blockwise"] = {"blocks": self.n_blocks, "block_samples": self.block}
         data = LazySignal(self.read, (len(self.ch_names), self.n_times))
         return Recording(

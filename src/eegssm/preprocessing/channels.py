@@ -16,7 +16,8 @@ normalised side by side (``"Fp1-F7"``, ``"T3-T5"``); mne's running number for du
 the ``EEG`` prefix removed, and is reported as unrecognised.
 
 If two raw labels end up with the same name, the first keeps it and later ones get ``-1``, ``-2``
-... appended (mne's convention), with a warning.
+... appended (mne's convention), with a warning (none for labels mne already numbered, such as
+CHB-MIT's second ``T8-P8`` read as ``T8-P8-1``).
 """
 
 from __future__ import annotations
@@ -157,11 +158,12 @@ def normalize_channel_names(raw_names: Sequence[str], aliases: bool = True) -> C
     duplicates: list[str] = []
     for raw in raw_names:
         name = normalize_name(raw, aliases=aliases)
-        if not is_electrode(name) and not _is_pair(name):
+        if not is_electrode(name) and not is_pair(name):
             unrecognised.append(raw)
         if name in seen:
             seen[name] += 1
-            duplicates.append(raw)
+            if not _RUNNING_NUMBER.search(raw.strip()):  # mne's numbered duplicates are known
+                duplicates.append(raw)
             new = f"{name}-{seen[name]}"
             while new in seen:
                 seen[name] += 1
@@ -179,7 +181,8 @@ def normalize_channel_names(raw_names: Sequence[str], aliases: bool = True) -> C
     return ChannelMapping(list(raw_names), names, unrecognised, duplicates)
 
 
-def _is_pair(name: str) -> bool:
+def is_pair(name: str) -> bool:
+    """True when ``name`` is a normalised bipolar pair ``"X-Y"`` of two electrodes."""
     parts = name.split("-")
     return len(parts) == 2 and all(is_electrode(p) for p in parts)
 

@@ -142,14 +142,18 @@ def design_filter(
     sfreq: float,
     l_freq: float | None = None,
     h_freq: float | None = None,
-    notch: float | None = None,
+    notch: float | tuple[float, ...] | None = None,
     order: int = 4,
     notch_quality: float = 30.0,
 ) -> np.ndarray:
-    """One SOS cascade (float64 ``(S, 6)``): band-pass then notches, for a single filtfilt pass."""
+    """One SOS cascade (float64 ``(S, 6)``): band-pass then notches, for a single filtfilt pass.
+
+    ``notch``: one line frequency or several (e.g. ``(50, 60)`` for recordings from either
+    mains); each is notched with its harmonics below Nyquist.
+    """
     parts = [bandpass_sos(sfreq, l_freq, h_freq, order)]
-    if notch:
-        parts.append(notch_sos(sfreq, notch, notch_quality))
+    for line in (notch,) if isinstance(notch, float | int) else notch or ():
+        parts.append(notch_sos(sfreq, line, notch_quality))
     return np.vstack(parts)
 
 

@@ -45,13 +45,20 @@ class PreprocessConfig(BaseModel):
     """Settings of :func:`preprocess` (seconds and Hz).
 
     Attributes:
-        montage: montage name (``"ref19"``, ``"tcp"``, ``"chbmit18"``, ``"chbmit23"``, ``"as_is"``).
-        missing: ``"interpolate"`` or ``"raise"`` for missing electrodes.
+        montage: montage name (``"ref19"``, ``"tcp"``, ``"double_banana"``, ``"chbmit23"``,
+            ``"as_is"``).
+        input_montage: how the input labels are read: ``"auto"`` (from the labels),
+            ``"referential"`` or ``"bipolar"`` (see ``montages.describe_input``).
+        missing: ``"interpolate"``, ``"raise"`` or ``"drop"`` for channels the montage cannot make.
+        max_missing: with ``missing="drop"``, the most montage channels that may be left out.
         ears: ``"zero"``, ``"interpolate"`` or ``"raise"`` for missing A1/A2 (TCP only).
+        flat_uv: input EEG channels whose RMS about their mean is below this (µV) are flat (a
+            disconnected amplifier): left out with a warning, as if missing (None: keep them).
         sfreq: output rate in Hz, or None to keep the input rate.
         l_freq, h_freq: band-pass edges in Hz (None: no high-/low-pass).
         filter_order: Butterworth order of one pass.
-        notch: line frequency (50 or 60 Hz; harmonics below Nyquist too), or None.
+        notch: line frequency or frequencies (50 and/or 60 Hz; harmonics below Nyquist too), or
+            None.
         notch_quality: quality factor of each notch.
         normalize: ``"zscore"``, ``"p95"`` (EEGM2 scaling) or None.
         clip: clip normalised values to ``±clip`` (None: no clipping).
@@ -62,13 +69,16 @@ class PreprocessConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     montage: str = "ref19"
-    missing: Literal["interpolate", "raise"] = "interpolate"
+    input_montage: Literal["auto", "referential", "bipolar"] = "auto"
+    missing: Literal["interpolate", "raise", "drop"] = "interpolate"
+    max_missing: int | None = Field(None, ge=0)
     ears: Literal["zero", "interpolate", "raise"] = "zero"
+    flat_uv: float | None = Field(0.1, ge=0)
     sfreq: float | None = Field(256.0, gt=0)
     l_freq: float | None = Field(0.5, ge=0)
     h_freq: float | None = Field(120.0, gt=0)
     filter_order: int = Field(4, ge=1, le=10)
-    notch: float | None = Field(60.0, gt=0)
+    notch: float | tuple[float, ...] | None = 60.0
     notch_quality: float = Field(30.0, gt=0)
     normalize: Literal["zscore", "p95"] | None = "zscore"
     clip: float | None = Field(10.0, gt=0)
@@ -80,7 +90,27 @@ class PreprocessConfig(BaseModel):
     def _check_band(self) -> PreprocessConfig:
         if self.l_freq is not None and self.h_freq is not None and self.l_freq >= self.h_freq:
             raise ValueError(f"l_freq ({self.l_freq}) must be below h_freq ({self.h_freq})")
+        notches = (self.notch,) if isinstance(self.notch, float | int) else self.notch or ()
+        if any(not f > 0 for f in notches):
+            raise ValueError(f"notch frequencies must be positive, got {self.notch}")
         return self
+
+    @property
+    def notches(self) -> tuple[float, ...]:
+        """The notch (line) frequencies as a tuple (empty: no notch)."""
+        if self.notch is None:
+            return ()
+        return (float(self.notch),) if isinstance(self.notch, float | int) else self.notch
+
+    def montage_kwargs(self) -> dict:
+        """Keyword arguments of :func:`~eegssm.preprocessing.montages.apply_montage`."""
+        return dict(
+            montage=self.montage,
+            missing=self.missing,
+            ears=self.ears,
+            input_montage=self.input_montage,
+            max_missing=self.max_missing,
+        )
 
 
 PRESETS: dict[str, PreprocessConfig] = {
@@ -139,7 +169,8 @@ def preprocess(
     clock = _Clock(timings)
     source = recording.meta.get("source") or "recording"
 
-    rec = clock("montage", apply_montage, recording, cfg.montage, cfg.missing, cfg.ears)
+    recording = drop_flat_channels(recording, cfg.flat_uv, source)
+    rec = clock("montage", lambda: apply_montage(recording, **cfg.montage_kwargs()))
     _check_finite(rec.data, rec.ch_names, source, recording, "")
     flat = flat_rows(rec.data)
     data, sfreq = rec.data, float(rec.sfreq)
@@ -149,7 +180,7 @@ def preprocess(
         data, sfreq = clock("resample", filters.resample, data, sfreq, cfg.sfreq)
 
     sos = filters.design_filter(
-        sfreq, cfg.l_freq, cfg.h_freq, cfg.notch, cfg.filter_order, cfg.notch_quality
+        sfreq, cfg.l_freq, cfg.h_freq, cfg.notches, cfg.filter_order, cfg.notch_quality
     )
     check_length(data.shape[-1], sos, sfreq, source)
     data = clock("filter", filters.filtfilt, data, sos, np.dtype(cfg.filter_dtype).type)
@@ -168,6 +199,52 @@ def preprocess(
     meta = dict(rec.meta, preprocess=cfg.model_dump())
     meta["flat"] = [name for name, f in zip(rec.ch_names, flat) if f]
     return rec.copy_with(data=np.asarray(data, dtype=np.float32), sfreq=sfreq, meta=meta)
+
+
+class FlatRecordingError(PreprocessError):
+    """Every EEG channel of a recording is flat (a disconnected amplifier): nothing to score."""
+
+
+def flat_channels(data: np.ndarray, names: list[str], flat_uv: float) -> list[str]:
+    """EEG channels of ``data (C, T)`` µV whose RMS about their mean is below ``flat_uv``."""
+    from eegssm.io.channels import is_non_eeg
+
+    if data.shape[-1] == 0:
+        return []
+    rms = np.sqrt(np.var(data, axis=-1, dtype=np.float64))
+    return [n for n, r in zip(names, rms) if r < flat_uv and not is_non_eeg(n)]
+
+
+def drop_flat_channels(recording: Recording, flat_uv: float | None, source: str) -> Recording:
+    """``recording`` without its flat EEG channels (warned, by name); ``meta["flat_inputs"]``.
+
+    Raises:
+        FlatRecordingError: every EEG channel is flat.
+    """
+    if flat_uv is None:
+        return recording
+    flat = flat_channels(recording.data, recording.ch_names, flat_uv)
+    if not flat:
+        return recording
+    from eegssm.io.channels import is_non_eeg
+
+    eeg = [n for n in recording.ch_names if not is_non_eeg(n)]
+    if len(flat) == len(eeg):
+        raise FlatRecordingError(
+            f"{source}: all {len(eeg)} EEG channels are flat (RMS below {flat_uv:g} µV): a "
+            "disconnected amplifier or an empty recording; nothing to analyse"
+        )
+    warnings.warn(
+        f"{source}: flat channel(s) {', '.join(flat)} (RMS below {flat_uv:g} µV) left out, "
+        "treated as missing",
+        UserWarning,
+        stacklevel=3,
+    )
+    keep = [i for i, n in enumerate(recording.ch_names) if n not in flat]
+    meta = dict(recording.meta, flat_inputs=flat)
+    return recording.copy_with(
+        data=recording.data[keep], ch_names=[recording.ch_names[i] for i in keep], meta=meta
+    )
 
 
 def warn_upsampling(source: str, sfreq_in: float, sfreq_out: float, stacklevel: int = 2) -> None:

@@ -1,0 +1,526 @@
+"""The bundled seizure detector's recipe: real seizure-free EEG, real and synthetic seizures,
+operating points chosen out of fold on real seizure-free EEG.
+
+``eegssm train configs/detector_real.yaml`` (or ``scripts/train_default_checkpoint.py``):
+
+1. **data** (:func:`load_corpus`): every recording of ``data_dir`` is preprocessed once into the
+   18-channel longitudinal bipolar montage (double banana) without normalisation: PhysioNet eegmat
+   (24 subjects, rest and task, seizure-free) and eegmmidb S001 (14 runs) as seizure-free EEG; the
+   CHB-MIT chb01 clips (7 seizure onsets, 10 s each, and the 10 s before each) as real seizures and
+   as negatives *from the same recordings*; Bonn set S (intracranial ictal, one channel) only as
+   source waveforms of synthetic seizures;
+2. **folds** (:func:`assign_folds`): ``k`` folds (default 7, one per chb01 seizure); fold ``i``
+   holds out chb01 seizure ``i`` (its ictal and pre-ictal clip) and a ``1/k`` share of the
+   seizure-free subjects (eegmmidb's one subject in one fold);
+3. **training** (:func:`train_model`): ``SeizureDetector`` (``fast`` preset) on batches from
+   :class:`eegssm.data.seizure_examples.ExampleSampler`, focal loss, the shared ``Trainer``; a fixed
+   number of steps (no early stopping: nothing held out is looked at during training);
+4. **out of fold** (:func:`cross_validate`): each fold's model scores its held-out recordings
+   exactly as ``eegssm detect`` would (whole-recording z-score, the checkpoint's windows and
+   post-processing); the per-sample probabilities are kept in ``OUT/folds/oof.npz``;
+5. **operating points** (:func:`choose_points`): for each FA/24h target the lowest threshold whose
+   out-of-fold false alarms on all real seizure-free EEG stay within budget. With ~2 h of negatives
+   one false alarm is ≥ 11 FA/24h: the hours and that resolution are stored, and targets that
+   cannot be told apart share a threshold and say so;
+6. **final model** (:func:`train_final`): trained on everything with the same recipe; its
+   ``config.json`` holds the preprocessing, windows, post-processing, operating points and the
+   out-of-fold evidence; a model card ``README.md`` is written beside it.
+
+Everything is seeded; folds resume (a fold whose out-of-fold file exists is not retrained).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from eegssm.data.seizure_examples import ExampleConfig, ExampleSampler, Segment
+
+log = logging.getLogger(__name__)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RealData(_Strict):
+    """Where the development corpora are (``../shared/data`` layout; missing ones are skipped
+    except eegmat). ``preprocess``: ``PreprocessConfig`` fields over the ``seizure`` preset."""
+
+    data_dir: str = "../shared/data"
+    eegmat: str = "eegmat"
+    eegmmidb: str = "eegmmidb_S001"
+    chbmit_clips: list[str] = ["chbmit_clips/chb01"]
+    bonn_ictal: str | None = "bonn/S.zip"
+    preprocess: dict[str, Any] = {
+        "montage": "double_banana",
+        "missing": "drop",
+        "max_missing": 4,
+        "h_freq": 45.0,
+        "notch": [50.0, 60.0],
+        "window_s": 60.0,
+        "stride_s": 30.0,
+    }
+
+
+class RealModel(_Strict):
+    preset: Literal["fast", "bgb-v4"] = "fast"
+    core: Literal["mamba2", "gated_deltanet"] = "mamba2"
+    causal: bool = False
+    overrides: dict[str, Any] = {}
+
+
+class RealOptim(_Strict):
+    steps: int = Field(1500, ge=1)
+    batch_size: int = Field(12, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-2, ge=0)
+    warmup_steps: int = Field(50, ge=0)
+    grad_clip: float = Field(1.0, ge=0)
+    steps_per_epoch: int = Field(100, ge=1)
+    checkpoint_every: int = Field(100, ge=1)
+    focal_alpha: float = Field(0.5, ge=0, le=1)
+    focal_gamma: float = Field(2.0, ge=0)
+    seed: int = 0
+
+
+class RealEvaluation(_Strict):
+    """Inference and operating points (thresholds applied with the post-processing below)."""
+
+    folds: int = Field(7, ge=2)
+    targets_fa_per_24h: list[float] = [10.0, 5.0, 2.5, 1.0]
+    n_thresholds: int = Field(199, ge=2)
+    postprocess: dict[str, Any] = {}
+    batch_size: int = Field(8, ge=1)
+
+    @field_validator("postprocess")
+    @classmethod
+    def _valid(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from eegssm.postprocess import PostprocessConfig
+
+        PostprocessConfig(**value)
+        return value
+
+
+class RealRecipe(_Strict):
+    """``recipe: detector_real`` (``configs/detector_real.yaml``)."""
+
+    recipe: Literal["detector_real"] = "detector_real"
+    output_dir: str
+    description: str = ""
+    data: RealData = RealData()
+    examples: dict[str, Any] = {}
+    model: RealModel = RealModel()
+    optim: RealOptim = RealOptim()
+    evaluation: RealEvaluation = RealEvaluation()
+
+    @field_validator("examples")
+    @classmethod
+    def _examples(cls, value: dict[str, Any]) -> dict[str, Any]:
+        names = {f.name for f in fields(ExampleConfig)}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise ValueError(f"unknown example setting(s) {unknown}; known: {sorted(names)}")
+        return value
+
+    def example_config(self) -> ExampleConfig:
+        return ExampleConfig(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in self.examples.items()}
+        )
+
+    def preprocess_config(self):
+        from eegssm.preprocessing.pipeline import get_preset
+
+        over = {k: tuple(v) if isinstance(v, list) else v for k, v in self.data.preprocess.items()}
+        return get_preset("seizure", **over)
+
+
+def load_real_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> RealRecipe:
+    """Read and validate a ``detector_real`` recipe (errors name the file and each bad key)."""
+    import yaml
+
+    from eegssm.recipes.detector_config import RecipeConfigError
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as err:
+        raise RecipeConfigError(f"{path}: file not found") from err
+    except yaml.YAMLError as err:
+        raise RecipeConfigError(f"{path}: invalid YAML ({err})") from err
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, last = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    try:
+        return RealRecipe.model_validate(raw)
+    except ValidationError as err:
+        lines = [
+            f"  {'.'.join(str(p) for p in e['loc'])}: "
+            + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"])
+            for e in err.errors()
+        ]
+        raise RecipeConfigError(f"{path}: invalid recipe\n" + "\n".join(lines)) from None
+
+
+# -- data -------------------------------------------------------------------------------------
+def load_corpus(recipe: RealRecipe, progress: bool = False) -> tuple[list[Segment], Any]:
+    """``(segments, bonn)``: every development recording preprocessed (not normalised), and the
+    Bonn set S segments at the detector's rate (or None)."""
+    import warnings
+
+    from tqdm.auto import tqdm
+
+    from eegssm.data import ictal
+    from eegssm.data.corpora import read_bonn_set, read_chbmit_clips
+    from eegssm.data.discovery import identify
+    from eegssm.data.seizure_examples import load_segments
+    from eegssm.io import read_recording
+
+    d = recipe.data
+    root = Path(d.data_dir)
+    cfg = recipe.preprocess_config()
+    eegmat = sorted((root / d.eegmat).glob("*.edf"))
+    if not eegmat:
+        raise FileNotFoundError(f"{root / d.eegmat}: no eegmat EDF files (PhysioNet eegmat)")
+    groups = [("eegmat", eegmat), ("eegmmidb", sorted((root / d.eegmmidb).glob("*.edf")))]
+    segments: list[Segment] = []
+    for dataset, paths in groups:
+        for path in tqdm(paths, desc=f"reading {dataset}", disable=not progress, leave=False):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rec = read_recording(path)
+            rec.meta["subject"] = identify(
+                path, root / (d.eegmat if dataset == "eegmat" else d.eegmmidb)
+            ).subject
+            rec.meta["name"] = path.stem
+            rec.events = []  # eegmmidb's T0/T1/T2 are task markers, not seizures
+            segments += load_segments([rec], cfg, dataset)
+    for folder in d.chbmit_clips:
+        clips = read_chbmit_clips(root / folder)
+        segments += load_segments(clips, cfg, "chbmit")
+    bonn = None
+    if d.bonn_ictal and (root / d.bonn_ictal).is_file():
+        bonn = ictal.bonn_at(read_bonn_set(root / d.bonn_ictal), float(cfg.sfreq))
+    return segments, bonn
+
+
+def assign_folds(segments: list[Segment], k: int) -> dict[str, int]:
+    """Segment name → fold. Fold ``i`` gets clip group member ``i`` (a seizure and its pre-ictal
+    clip share a name) and a round-robin share of the seizure-free subjects (sorted)."""
+    folds: dict[str, int] = {}
+    seizures = sorted({s.name for s in segments if s.kind != "recording"})
+    for i, name in enumerate(seizures):
+        folds[name] = i % k
+    subjects = sorted({(s.dataset, s.subject) for s in segments if s.kind == "recording"})
+    offset = len(seizures)
+    by_subject = {subj: (offset + i) % k for i, subj in enumerate(subjects)}
+    for s in segments:
+        if s.kind == "recording":
+            folds[s.name] = by_subject[(s.dataset, s.subject)]
+    return folds
+
+
+# -- training ---------------------------------------------------------------------------------
+def build_model(recipe: RealRecipe, n_chans: int, sfreq: float):
+    from eegssm.models.detector import SeizureDetector
+
+    m = recipe.model
+    over = {k: tuple(v) if isinstance(v, list) else v for k, v in m.overrides.items()}
+    return SeizureDetector.from_preset(
+        m.preset, n_chans=n_chans, sfreq=sfreq, core=m.core, causal=m.causal, **over
+    )
+
+
+def train_model(
+    recipe: RealRecipe,
+    segments: list[Segment],
+    bonn,
+    out_dir: Path,
+    seed: int,
+    progress: bool = False,
+    resume: bool = True,
+):
+    """Train one model on ``segments``; checkpoints in ``out_dir/checkpoints``."""
+    from eegssm.losses import FocalLoss
+    from eegssm.preprocessing import filters
+    from eegssm.train.trainer import TrainConfig, Trainer
+
+    cfg = recipe.preprocess_config()
+    first = segments[0]
+    sos = filters.design_filter(
+        first.sfreq, cfg.l_freq, cfg.h_freq, cfg.notch, cfg.filter_order, cfg.notch_quality
+    )
+    o = recipe.optim
+    sampler = ExampleSampler(
+        segments, sos, bonn, recipe.example_config(), o.batch_size, o.steps_per_epoch, seed
+    )
+    torch.manual_seed(seed)
+    model = build_model(recipe, len(first.ch_names), first.sfreq)
+    focal = FocalLoss(o.focal_alpha, o.focal_gamma)
+
+    def loss_fn(m, batch):
+        x, y, mask = batch
+        dev = next(m.parameters()).device
+        return focal(m(x.to(dev)), y.to(dev), mask.to(dev))
+
+    tc = TrainConfig(
+        max_steps=o.steps, lr=o.lr, weight_decay=o.weight_decay, schedule="cosine",
+        warmup_steps=o.warmup_steps, grad_clip=o.grad_clip, eval_every=0,
+        checkpoint_dir=str(out_dir / "checkpoints"), checkpoint_every=o.checkpoint_every,
+        seed=seed, progress=progress,
+    )  # fmt: skip
+    trainer = Trainer(model, loss_fn, tc, model_config={"recipe": "detector_real"})
+    t0 = time.perf_counter()
+    result = trainer.fit(sampler, resume=resume)
+    return trainer.model.eval(), {"steps": result.step, "seconds": time.perf_counter() - t0}
+
+
+# -- scoring ----------------------------------------------------------------------------------
+def predict_segment(model, seg: Segment, recipe: RealRecipe) -> np.ndarray:
+    """Per-sample probabilities ``(T,)`` of one segment as ``eegssm detect`` computes them."""
+    from eegssm.inference import predict_proba
+    from eegssm.preprocessing.filters import zscore
+
+    cfg = recipe.preprocess_config()
+    x = zscore(seg.data, cfg.clip)
+    window = int(round(cfg.window_s * seg.sfreq))
+    stride = int(round(cfg.stride_s * seg.sfreq))
+    return predict_proba(model, x, window, stride, recipe.evaluation.batch_size)
+
+
+def cross_validate(
+    recipe: RealRecipe, segments: list[Segment], bonn, progress: bool = False
+) -> dict[str, np.ndarray]:
+    """Out-of-fold probabilities of every segment (``name`` → ``(T,)``), fold by fold.
+
+    Each fold's probabilities are saved in ``OUT/folds/<i>/oof.npz`` and reused when present.
+    """
+    out = Path(recipe.output_dir) / "folds"
+    folds = assign_folds(segments, recipe.evaluation.folds)
+    probs: dict[str, np.ndarray] = {}
+    for i in range(recipe.evaluation.folds):
+        held = [s for s in segments if folds[s.name] == i]
+        path = out / str(i) / "oof.npz"
+        if path.is_file():
+            with np.load(path) as z:
+                probs.update({s.name + "|" + s.kind: z[s.name + "|" + s.kind] for s in held})
+            continue
+        train = [s for s in segments if folds[s.name] != i]
+        log.info("fold %d: %d held out, %d for training", i, len(held), len(train))
+        model, _ = train_model(recipe, train, bonn, out / str(i), recipe.optim.seed, progress)
+        fold = {s.name + "|" + s.kind: predict_segment(model, s, recipe) for s in held}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _save_npz(path, fold)
+        probs.update(fold)
+    return probs
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` through a temporary file and a rename (never a half-written file)."""
+    from eegssm import atomic
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic.write_atomic(path, write)
+
+
+def events_at(probs: np.ndarray, sfreq: float, threshold: float, postprocess: dict[str, Any]):
+    """Post-processed events of one probability trace at ``threshold`` (the checkpoint's gap)."""
+    from eegssm.detection import with_thresholds
+    from eegssm.postprocess import PostprocessConfig
+    from eegssm.postprocess import postprocess as run
+
+    pp = PostprocessConfig(**postprocess)
+    gap = pp.on_threshold - pp.off_threshold
+    cfg = with_thresholds(
+        asdict(pp), {"threshold": threshold, "off_threshold": max(threshold - gap, 0.0)}
+    )
+    return run(probs, sfreq, cfg)
+
+
+def choose_points(
+    recipe: RealRecipe, segments: list[Segment], probs: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Operating points and the out-of-fold evidence (see the module docstring).
+
+    Returns a JSON-ready dict: ``operating_points`` (one per target, with ``threshold``,
+    ``off_threshold``, out-of-fold ``fa_per_24h``, ``false_alarms``, ``seizures_flagged``),
+    ``negative_hours``, ``fa_resolution_per_24h``, ``note`` and per-threshold curves.
+    """
+    from eegssm.postprocess import PostprocessConfig
+    from eegssm.scoring.metrics import auroc
+
+    ev = recipe.evaluation
+    pp = PostprocessConfig(**ev.postprocess)
+    gap = pp.on_threshold - pp.off_threshold
+    sfreq = segments[0].sfreq
+    negatives = [s for s in segments if s.kind in ("recording", "preictal")]
+    seizures = [s for s in segments if s.kind == "ictal"]
+    hours = sum(s.duration for s in negatives) / 3600
+    grid = np.linspace(0.0, 1.0, ev.n_thresholds + 2)[1:-1]
+    fa = np.zeros(len(grid), dtype=int)
+    flagged = np.zeros(len(grid), dtype=int)
+    for s in negatives:
+        p = probs[s.name + "|" + s.kind]
+        for j, t in enumerate(grid):
+            if p.max() < t:
+                break
+            fa[j] += len(events_at(p, sfreq, t, ev.postprocess))
+    for s in seizures:
+        p = probs[s.name + "|" + s.kind]
+        for j, t in enumerate(grid):
+            if p.max() < t:
+                break
+            flagged[j] += bool(events_at(p, sfreq, t, ev.postprocess))
+    fa_rate = fa / max(hours, 1e-9) * 24
+    points = []
+    for target in ev.targets_fa_per_24h:
+        ok = np.flatnonzero(fa_rate <= target)
+        j = int(ok[0]) if ok.size else len(grid) - 1
+        points.append(
+            {
+                "target_fa_per_24h": float(target),
+                "threshold": float(grid[j]),
+                "off_threshold": float(max(grid[j] - gap, 0.0)),
+                "fa_per_24h": float(fa_rate[j]),
+                "false_alarms": int(fa[j]),
+                "seizures_flagged": int(flagged[j]),
+                "seizures": len(seizures),
+                "sensitivity": float(flagged[j] / max(len(seizures), 1)),
+                "split": "out-of-fold",
+            }
+        )
+    resolution = 24 / max(hours, 1e-9)
+    distinct = len({p["threshold"] for p in points})
+    note = (
+        f"thresholds chosen out of fold ({ev.folds} folds over subjects and seizures) on "
+        f"{hours:.2f} h of real seizure-free EEG ({len(negatives)} recordings); one false alarm "
+        f"there is {resolution:.1f} FA/24h, so targets below that resolution all mean 'no false "
+        "alarm out of fold'"
+    )
+    if distinct < len(points):
+        note += f"; {len(points)} targets share {distinct} distinct threshold(s): they cannot be "
+        note += "told apart with this much data"
+    y = np.concatenate(
+        [
+            np.full(len(probs[s.name + "|" + s.kind]), s.kind == "ictal")
+            for s in segments
+            if s.dataset == "chbmit"
+        ]
+    )
+    p = np.concatenate([probs[s.name + "|" + s.kind] for s in segments if s.dataset == "chbmit"])
+    return {
+        "operating_points": points,
+        "negative_hours": hours,
+        "negative_recordings": len(negatives),
+        "fa_resolution_per_24h": resolution,
+        "note": note,
+        "curve": {
+            "thresholds": grid.tolist(),
+            "false_alarms": fa.tolist(),
+            "seizures_flagged": flagged.tolist(),
+        },
+        "chbmit_clip_auroc": float(auroc(y, p)) if y.any() and not y.all() else math.nan,
+    }
+
+
+# -- the final model --------------------------------------------------------------------------
+def model_metadata(model, recipe: RealRecipe, evidence: dict[str, Any], train_info: dict) -> dict:
+    """``config.json`` of the final model (what ``eegssm detect`` reads)."""
+    from eegssm import __version__
+    from eegssm.postprocess import PostprocessConfig
+
+    cfg = recipe.preprocess_config()
+    return {
+        "model": type(model).__name__,
+        "n_chans": model.n_chans,
+        "n_times": model.n_times,
+        "sfreq": model.sfreq,
+        "config": asdict(model.config),
+        "preset": recipe.model.preset,
+        "core": recipe.model.core,
+        "causal": recipe.model.causal,
+        "input": {"montage": cfg.montage, "channels": list(_montage_names(cfg.montage))},
+        "preprocess": {"preset": "seizure", "config": cfg.model_dump(mode="json")},
+        "window_s": cfg.window_s,
+        "stride_s": cfg.stride_s,
+        "postprocess": asdict(PostprocessConfig(**recipe.evaluation.postprocess)),
+        "operating_points": evidence["operating_points"],
+        "operating_points_note": evidence["note"],
+        "evidence": {k: v for k, v in evidence.items() if k not in ("operating_points", "curve")},
+        "training": train_info,
+        "recipe": recipe.model_dump(mode="json"),
+        "description": recipe.description,
+        "eegssm_version": __version__,
+    }
+
+
+def _montage_names(name: str) -> tuple[str, ...]:
+    from eegssm.preprocessing.montages import get_montage
+
+    return get_montage(name).ch_names
+
+
+def train_final(
+    recipe: RealRecipe,
+    segments: list[Segment],
+    bonn,
+    evidence: dict[str, Any],
+    progress: bool = False,
+) -> Path:
+    """Train on every segment and write ``OUT/model`` (weights, ``config.json``, model card)."""
+    from eegssm.train.checkpoint import save_weights, write_json_atomic
+
+    out = Path(recipe.output_dir)
+    model, info = train_model(recipe, segments, bonn, out / "final", recipe.optim.seed, progress)
+    negatives = [s for s in segments if s.kind != "ictal"]
+    info.update(
+        recordings=len(segments),
+        seizure_clips=sum(s.kind == "ictal" for s in segments),
+        negative_hours=sum(s.duration for s in negatives) / 3600,
+        subjects=len({(s.dataset, s.subject) for s in segments}),
+        torch_threads=torch.get_num_threads(),
+    )
+    meta = model_metadata(model, recipe, evidence, info)
+    final = out / "model"
+    final.mkdir(parents=True, exist_ok=True)
+    save_weights(final / "model.safetensors", model)
+    write_json_atomic(final / "config.json", meta)
+    return final
+
+
+def train_detector_real(
+    recipe: RealRecipe, progress: bool = True, skip_folds: bool = False
+) -> dict[str, Any]:
+    """The whole recipe (module docstring). Returns the evidence summary (also in
+    ``OUT/evidence.json``)."""
+    from eegssm.train.checkpoint import write_json_atomic
+
+    out = Path(recipe.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    segments, bonn = load_corpus(recipe, progress)
+    if skip_folds:
+        evidence = json.loads((out / "evidence.json").read_text())
+    else:
+        probs = cross_validate(recipe, segments, bonn, progress)
+        evidence = choose_points(recipe, segments, probs)
+        write_json_atomic(out / "evidence.json", evidence)
+    final = train_final(recipe, segments, bonn, evidence, progress)
+    evidence["model_dir"] = str(final)
+    evidence["seconds"] = time.perf_counter() - t0
+    return evidence
