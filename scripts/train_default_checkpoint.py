@@ -1,16 +1,17 @@
-"""Train the bundled default seizure-detector checkpoint (``src/eegssm/checkpoints/default``).
+"""Train the bundled seizure detector (``src/eegssm/checkpoints/default``) from one config.
 
-Runs the recipe ``configs/detector_synthetic.yaml`` (synthetic seizures on real eegmat backgrounds,
-``fast`` preset) and copies the final model (``model.safetensors`` + ``config.json`` with the
-dev-chosen operating points) into the package. Rerun from the repository root::
+Runs ``configs/detector_real.yaml`` (:mod:`eegssm.recipes.detector_real`): the out-of-fold models
+(one per chb01 seizure, ``--jobs`` at a time), the operating points chosen on their out-of-fold
+scores of real seizure-free EEG, then the final model on everything; copies the final model
+(``model.safetensors``, ``config.json``) into the package and writes its model card
+(``README.md``). From the repository root, with ``../shared/data`` beside it::
 
-    .venv/bin/python scripts/train_default_checkpoint.py --threads 2            # ~5 min
-    .venv/bin/python scripts/train_default_checkpoint.py --threads 2 --causal   # ~3 min
+    .venv/bin/python scripts/train_default_checkpoint.py --jobs 2      # 8 models, ~2 h on 2 cores
 
-Options: ``--causal`` trains the causal (live-monitoring) variant into ``checkpoints/causal``;
-``--device cuda``; ``--threads N``; ``--max-steps N``; ``--resume``; ``--skip-training`` only
-copies an existing run.
-Needs ``../shared/data/eegmat`` (PhysioNet eegmat) for the backgrounds.
+Options: ``--config``; ``--jobs N`` folds in parallel (each with ``threads / jobs`` torch threads);
+``--threads N``; ``--skip-training`` only re-copies an existing run; ``--set KEY=VALUE`` recipe
+overrides (e.g. ``optim.steps=50`` for a smoke run); ``--quiet``. A killed run resumes where it
+stopped (finished folds are kept, the training in progress continues from its last checkpoint).
 """
 
 from __future__ import annotations
@@ -18,85 +19,100 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "configs" / "detector_synthetic.yaml"
-PACKAGE = ROOT / "src" / "eegssm" / "checkpoints"
+CONFIG = ROOT / "configs" / "detector_real.yaml"
+PACKAGE = ROOT / "src" / "eegssm" / "checkpoints" / "default"
 MAX_BYTES = 20 * 1024 * 1024
+
+
+def _fold(config: Path, overrides: dict, fold: int, threads: int, progress: bool) -> int:
+    import torch
+
+    from eegssm.recipes.detector_real import cross_validate, load_corpus, load_real_recipe
+
+    torch.set_num_threads(threads)
+    recipe = load_real_recipe(config, overrides)
+    segments, bonn = load_corpus(recipe)
+    cross_validate(recipe, segments, bonn, progress=progress, only=[fold])
+    return fold
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=CONFIG)
-    ap.add_argument("--causal", action="store_true", help="train the causal variant")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--skip-training", action="store_true")
-    ap.add_argument("--max-steps", type=int, default=None, help="override optim.max_steps")
+    ap.add_argument("--jobs", type=int, default=1, help="folds trained in parallel")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads in all")
+    ap.add_argument("--skip-training", action="store_true", help="only copy an existing run")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument(
+        "--package", type=Path, default=PACKAGE, help="where the checkpoint goes (default: bundled)"
+    )
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
+    package = args.package
 
-    from eegssm.config import DetectorRecipe, load_config
-    from eegssm.detection import Detector
-    from eegssm.recipes.detector import train_detector
+    import torch
 
-    torch.set_num_threads(args.threads)
-    name = "causal" if args.causal else "default"
-    overrides = {"output_dir": f"experiments/.cache/detector/{name}_run"}
-    if args.causal:
-        overrides["model.causal"] = True
-    if args.max_steps:
-        overrides["optim.max_steps"] = args.max_steps
-    recipe = load_config(args.config, DetectorRecipe, overrides)
-    run = Path(recipe.output_dir)
+    from eegssm.commands.train import parse_overrides
+    from eegssm.recipes.detector_real import (
+        choose_points,
+        cross_validate,
+        load_corpus,
+        load_real_recipe,
+        train_final,
+        write_model_card,
+    )
+    from eegssm.train.checkpoint import write_json_atomic
+
+    overrides = parse_overrides(args.set)
+    recipe = load_real_recipe(args.config, overrides)
+    out = Path(recipe.output_dir)
+    progress = not args.quiet
     t0 = time.perf_counter()
     if not args.skip_training:
-        train_detector(recipe, resume=args.resume, device=args.device, progress=not args.quiet)
-    src = run / "model"
+        jobs = max(1, args.jobs)
+        threads = max(1, args.threads // jobs)
+        folds = list(range(recipe.evaluation.folds))
+        with ProcessPoolExecutor(jobs) as pool:
+            for done in pool.map(
+                _fold, *zip(*[(args.config, overrides, i, threads, progress) for i in folds])
+            ):
+                print(f"fold {done} done ({time.perf_counter() - t0:.0f} s)", flush=True)
+        torch.set_num_threads(args.threads)
+        segments, bonn = load_corpus(recipe)
+        probs = cross_validate(recipe, segments, bonn)
+        evidence = choose_points(recipe, segments, probs)
+        write_json_atomic(out / "evidence.json", evidence)
+        train_final(recipe, segments, bonn, evidence, progress)
+    src = out / "model"
     meta = json.loads((src / "config.json").read_text())
     meta["trained_on"] = {
-        "summary": (
-            recipe.description.replace("bidirectional", "causal")
-            if args.causal
-            else recipe.description
-        ),
         "recipe_file": str(
             args.config.relative_to(ROOT) if args.config.is_absolute() else args.config
         ),
-        "backgrounds": "PhysioNet eegmat 1.0.0 (Zyma et al. 2019, ODC-By 1.0), seizure-free",
-        "seizures": "synthetic (eegssm.data.synthetic.seizure_field), not real patient seizures",
-        "train_hours": meta["training"]["train_hours"],
-        "train_subjects": meta["training"]["train_subjects"],
-        "dev_hours": meta["dev"]["hours"],
-        "dev_seizures": meta["dev"]["seizures"],
         "script": "scripts/train_default_checkpoint.py",
         "threads": args.threads,
-        "device": args.device,
+        "jobs": args.jobs,
     }
-    meta["training"].pop("cache", None)
     meta["recipe"]["output_dir"] = "<run folder>"
-    dst = PACKAGE / name
-    dst.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src / "model.safetensors", dst / "model.safetensors")
-    (dst / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    size = sum(p.stat().st_size for p in dst.iterdir())
+    package.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src / "model.safetensors", package / "model.safetensors")
+    (package / "config.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    write_model_card(package, meta)
+    size = sum(p.stat().st_size for p in package.iterdir())
     if size > MAX_BYTES:
-        raise SystemExit(f"{dst}: {size / 1e6:.1f} MB is over the 20 MB budget")
-    model = Detector.from_checkpoint(dst).model
-    x = torch.randn(1, model.n_chans, 256 * 10)
-    with torch.no_grad():
-        p = torch.sigmoid(model(x))
-    assert torch.isfinite(p).all(), "the bundled model gives non-finite probabilities"
-    print(f"wrote {dst} ({size / 1e6:.2f} MB) in {time.perf_counter() - t0:.0f} s")
+        sys.exit(f"{package}: {size / 1e6:.1f} MB is over the 20 MB budget")
+    print(f"wrote {package} ({size / 1e6:.2f} MB) in {time.perf_counter() - t0:.0f} s")
     for op in meta["operating_points"]:
         print(
             f"  {op['target_fa_per_24h']:>5g} FA/24h: threshold {op['threshold']:.3f} "
-            f"(dev sensitivity {op['sensitivity']:.2f}, FA/24h {op['fa_per_24h']:.1f})"
+            f"(out of fold: {op['seizures_flagged']}/{op['seizures']} chb01 onsets flagged, "
+            f"{op['false_alarms']} false alarms in {meta['evidence']['negative_hours']:.2f} h)"
         )
 
 

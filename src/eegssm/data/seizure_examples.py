@@ -128,15 +128,15 @@ class ExampleConfig:
         clip: z-score clip.
     """
 
-    lengths_s: tuple[float, ...] = (10.0, 20.0, 30.0, 60.0)
-    length_weights: tuple[float, ...] = (0.35, 0.2, 0.25, 0.2)
+    lengths_s: tuple[float, ...] = (10.0, 15.0, 20.0, 30.0)
+    length_weights: tuple[float, ...] = (0.35, 0.15, 0.2, 0.3)
     p_real_ictal: float = 0.15
     p_clip_background: float = 0.12
     p_synthetic: float = 0.55
     p_onset: float = 0.5
     onset_s: float = 2.0
     seizure_s: tuple[float, float] = (8.0, 90.0)
-    snr: tuple[float, float] = (0.8, 6.0)
+    snr: tuple[float, float] = (1.0, 8.0)
     p_muscle_artifact: float = 0.12
     p_rhythmic_run: float = 0.08
     p_own_stats: float = 0.4

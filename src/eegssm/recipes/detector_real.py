@@ -67,8 +67,8 @@ class RealData(_Strict):
         "max_missing": 4,
         "h_freq": 45.0,
         "notch": [50.0, 60.0],
-        "window_s": 60.0,
-        "stride_s": 30.0,
+        "window_s": 30.0,
+        "stride_s": 15.0,
     }
 
 
@@ -80,9 +80,9 @@ class RealModel(_Strict):
 
 
 class RealOptim(_Strict):
-    steps: int = Field(1500, ge=1)
-    batch_size: int = Field(12, ge=1)
-    lr: float = Field(2e-3, gt=0)
+    steps: int = Field(800, ge=1)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-2, ge=0)
     warmup_steps: int = Field(50, ge=0)
     grad_clip: float = Field(1.0, ge=0)
@@ -301,11 +301,16 @@ def predict_segment(model, seg: Segment, recipe: RealRecipe) -> np.ndarray:
 
 
 def cross_validate(
-    recipe: RealRecipe, segments: list[Segment], bonn, progress: bool = False
+    recipe: RealRecipe,
+    segments: list[Segment],
+    bonn,
+    progress: bool = False,
+    only: list[int] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Out-of-fold probabilities of every segment (``name`` → ``(T,)``), fold by fold.
+    """Out-of-fold probabilities of every segment (``"name|kind"`` → ``(T,)``), fold by fold.
 
     Each fold's probabilities are saved in ``OUT/folds/<i>/oof.npz`` and reused when present.
+    ``only``: train just these folds (e.g. one per process) and return what exists.
     """
     out = Path(recipe.output_dir) / "folds"
     folds = assign_folds(segments, recipe.evaluation.folds)
@@ -313,18 +318,20 @@ def cross_validate(
     for i in range(recipe.evaluation.folds):
         held = [s for s in segments if folds[s.name] == i]
         path = out / str(i) / "oof.npz"
+        if not path.is_file() and (only is None or i in only):
+            train = [s for s in segments if folds[s.name] != i]
+            log.info("fold %d: %d held out, %d for training", i, len(held), len(train))
+            model, _ = train_model(recipe, train, bonn, out / str(i), recipe.optim.seed, progress)
+            _save_npz(path, {key(s): predict_segment(model, s, recipe) for s in held})
         if path.is_file():
             with np.load(path) as z:
-                probs.update({s.name + "|" + s.kind: z[s.name + "|" + s.kind] for s in held})
-            continue
-        train = [s for s in segments if folds[s.name] != i]
-        log.info("fold %d: %d held out, %d for training", i, len(held), len(train))
-        model, _ = train_model(recipe, train, bonn, out / str(i), recipe.optim.seed, progress)
-        fold = {s.name + "|" + s.kind: predict_segment(model, s, recipe) for s in held}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _save_npz(path, fold)
-        probs.update(fold)
+                probs.update({key(s): z[key(s)] for s in held})
     return probs
+
+
+def key(segment: Segment) -> str:
+    """The out-of-fold key of a segment (a seizure's ictal and pre-ictal clips share a name)."""
+    return f"{segment.name}|{segment.kind}"
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -375,13 +382,13 @@ def choose_points(
     fa = np.zeros(len(grid), dtype=int)
     flagged = np.zeros(len(grid), dtype=int)
     for s in negatives:
-        p = probs[s.name + "|" + s.kind]
+        p = probs[key(s)]
         for j, t in enumerate(grid):
             if p.max() < t:
                 break
             fa[j] += len(events_at(p, sfreq, t, ev.postprocess))
     for s in seizures:
-        p = probs[s.name + "|" + s.kind]
+        p = probs[key(s)]
         for j, t in enumerate(grid):
             if p.max() < t:
                 break
@@ -415,14 +422,9 @@ def choose_points(
     if distinct < len(points):
         note += f"; {len(points)} targets share {distinct} distinct threshold(s): they cannot be "
         note += "told apart with this much data"
-    y = np.concatenate(
-        [
-            np.full(len(probs[s.name + "|" + s.kind]), s.kind == "ictal")
-            for s in segments
-            if s.dataset == "chbmit"
-        ]
-    )
-    p = np.concatenate([probs[s.name + "|" + s.kind] for s in segments if s.dataset == "chbmit"])
+    clips = [s for s in segments if s.dataset == "chbmit"]
+    y = np.concatenate([np.full(len(probs[key(s)]), s.kind == "ictal") for s in clips])
+    p = np.concatenate([probs[key(s)] for s in clips])
     return {
         "operating_points": points,
         "negative_hours": hours,
@@ -524,3 +526,83 @@ def train_detector_real(
     evidence["model_dir"] = str(final)
     evidence["seconds"] = time.perf_counter() - t0
     return evidence
+
+
+def write_model_card(folder: str | Path, meta: dict[str, Any]) -> Path:
+    """Write ``folder/README.md``: what the checkpoint is, its input contract, the data it was
+    trained on, its operating points with their out-of-fold evidence, and its limits."""
+    from eegssm import atomic
+
+    pre = meta["preprocess"]["config"]
+    ev = meta.get("evidence", {})
+    tr = meta.get("training", {})
+    notch = pre.get("notch")
+    rows = "\n".join(
+        f"| {p['target_fa_per_24h']:g} | {p['threshold']:.3f} | {p['false_alarms']} "
+        f"({p['fa_per_24h']:.1f} FA/24h) | {p['seizures_flagged']}/{p['seizures']} |"
+        for p in meta["operating_points"]
+    )
+    text = f"""# eegssm bundled seizure detector
+
+{meta.get("description", "").strip()}
+
+Not a medical device: a research tool whose evidence is listed below with the size of every set.
+
+## Input contract
+
+- Montage: `{pre["montage"]}`, {len(meta["input"]["channels"])} channels
+  ({", ".join(meta["input"]["channels"])}). Referential recordings (any reference, any label
+  style: `EEG FP1-REF`, `Fp1`, `FP1-LE`, `Fp1-A1`) are converted by subtraction; bipolar
+  recordings (CHB-MIT's chain, exports in derivations) are used directly
+  (`eegssm detect --montage auto|referential|bipolar`). Up to {pre["max_missing"]} derivations
+  may be missing or flat (below {pre["flat_uv"]} µV RMS): they are left out with a warning.
+- Preprocessing: resampled to {pre["sfreq"]:g} Hz, {pre["l_freq"]:g}–{pre["h_freq"]:g} Hz
+  band-pass, notch at {notch} Hz, z-score per channel over the whole recording, clipped at
+  ±{pre["clip"]:g}.
+- Inference: windows of {meta["window_s"]:g} s every {meta["stride_s"]:g} s (a shorter recording
+  is read whole: a 10-s file gets a decision); per-sample probabilities; events by hysteresis
+  ({meta["postprocess"]["on_threshold"] - meta["postprocess"]["off_threshold"]:.2f} below the
+  threshold to end), at least {meta["postprocess"]["min_duration_s"]:g} s long.
+- Model: `{meta["model"]}` preset `{meta["preset"]}`, core `{meta["core"]}`
+  ({"causal" if meta["causal"] else "bidirectional"}).
+
+## Training data
+
+- Seizure-free: PhysioNet eegmat (Zyma et al. 2019, ODC-By; 24 adults, rest and mental
+  arithmetic), eegmmidb subject S001 (Schalk et al. 2004, ODC-By; 14 runs), and the 10 s before
+  each of the 7 CHB-MIT chb01 seizures (Shoeb 2009, ODC-By): {tr.get("negative_hours", 0):.2f} h,
+  {tr.get("subjects", "?")} subjects.
+- Real seizures: the first 10 s of the 7 seizures of CHB-MIT patient chb01 (one 11-year-old
+  patient).
+- Synthetic seizures superimposed on the seizure-free EEG (`eegssm.data.ictal`): evolving
+  rhythms, spike-and-wave, low-voltage fast onsets, polyspikes and real intracranial ictal
+  waveforms (Bonn set S, Andrzejak et al. 2001, CC BY 4.0), focal onset and spread over the head,
+  1–8 times the background; plus muscle bursts and short rhythmic runs that are not seizures.
+- {tr.get("steps", "?")} steps, {tr.get("seconds", 0) / 60:.0f} min on {tr.get("torch_threads", "?")}
+  CPU thread(s); reproduce with `scripts/train_default_checkpoint.py` and
+  `configs/detector_real.yaml`.
+
+## Operating points (`--fa-per-24h`)
+
+Chosen out of fold ({ev.get("negative_recordings", "?")} recordings of real seizure-free EEG,
+{ev.get("negative_hours", 0):.2f} h, each scored by a model that never saw its subject; chb01
+onsets each scored by a model trained without that seizure):
+
+| target FA/24h | threshold | out-of-fold false alarms | chb01 onsets flagged (first 10 s) |
+|---|---|---|---|
+{rows}
+
+{meta.get("operating_points_note", "")}.
+
+## Limits
+
+- Real seizures of one patient only (chb01); cross-patient performance rests on the synthetic
+  seizures. Seizures that look like none of those patterns (subtle, very focal, purely
+  electrodecremental) will be missed.
+- One false alarm in {ev.get("negative_hours", 0):.2f} h is
+  {ev.get("fa_resolution_per_24h", float("nan")):.1f} FA/24h: rates below that are not measured.
+- Seizure-free EEG here is mostly awake adults at rest or doing a task; sleep, ICU and neonatal
+  EEG and long artefact-rich recordings are not represented.
+- For TUSZ-scale use, train your own detector (README: "Seizure detection on TUSZ").
+"""
+    return atomic.write_text(Path(folder) / "README.md", text)
