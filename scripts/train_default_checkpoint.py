@@ -10,7 +10,7 @@ scores of real seizure-free EEG, then the final model on everything; copies the 
 
 Options: ``--config``; ``--jobs N`` folds in parallel (each with ``threads / jobs`` torch threads);
 ``--threads N``; ``--skip-training`` only re-copies an existing run; ``--set KEY=VALUE`` recipe
-overrides (e.g. ``optim.steps=50`` for a smoke run); ``--quiet``. A killed run resumes where it
+overrides (e.g. ``optim.max_steps=50`` for a smoke run); ``--quiet``. A killed run resumes where it
 stopped (finished folds are kept, the training in progress continues from its last checkpoint).
 """
 
@@ -58,7 +58,7 @@ def main() -> None:
 
     import torch
 
-    from eegssm.commands.train import parse_overrides
+    from eegssm.commands._args import key_value
     from eegssm.recipes.detector_real import (
         choose_points,
         cross_validate,
@@ -69,7 +69,7 @@ def main() -> None:
     )
     from eegssm.train.checkpoint import write_json_atomic
 
-    overrides = parse_overrides(args.set)
+    overrides = dict(key_value(item) for item in args.set)
     recipe = load_real_recipe(args.config, overrides)
     out = Path(recipe.output_dir)
     progress = not args.quiet

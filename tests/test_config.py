@@ -113,7 +113,8 @@ def test_recipe_kind_from_the_recipe_key_or_own_keys():
         recipe_kind({"data": {}})
     with pytest.raises(ConfigError, match="must be one of"):
         recipe_kind({"recipe": "segmenter"})
-    assert set(RECIPES) == {"detector", "pretrain", "finetune"}
+    assert recipe_kind({"examples": {}, "data": {}}) == "detector_real"
+    assert set(RECIPES) == {"detector", "detector_real", "pretrain", "finetune"}
 
 
 def _own_defaults(cls: type[BaseModel]) -> dict:

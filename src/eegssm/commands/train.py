@@ -10,7 +10,11 @@ from pathlib import Path
 from eegssm.commands._args import key_value, thread_count, torch_device
 
 DESCRIPTION = """\
-Train the seizure detector described by a YAML recipe (see configs/detector_synthetic.yaml):
+Train the seizure detector described by a YAML recipe. `recipe: detector_real`
+(configs/detector_real.yaml, the bundled detector): real seizure-free EEG with real and synthetic
+seizures, one model per fold for out-of-fold operating points, then the final model in
+OUTPUT/model with its model card. `recipe: detector` (configs/detector_synthetic.yaml, or your
+own TUSZ corpus):
 generate the corpus if the recipe asks for one, build the window cache, train with focal loss on
 balanced windows (AdamW, warm-up + cosine, gradient clipping, NaN guard, early stopping on the
 dev sensitivity at 10 FA/24h with OVERLAP scoring), then choose thresholds for 10 / 5 / 2.5 / 1
@@ -56,13 +60,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from eegssm.config import ConfigError, DetectorRecipe, load_config
+    from eegssm.config import ConfigError, DetectorRecipe, RealDetectorRecipe, load_config
+    from eegssm.config.base import read_yaml
 
     try:
         overrides = dict(args.set)
         if args.output_dir:
             overrides["output_dir"] = str(args.output_dir)
-        recipe = load_config(args.config, DetectorRecipe, overrides)
+        kind = read_yaml(args.config).get("recipe", "detector")
+        schema = RealDetectorRecipe if kind == "detector_real" else DetectorRecipe
+        recipe = load_config(args.config, schema, overrides)
     except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -73,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("error: --device cuda but CUDA is not available", file=sys.stderr)
         return 2
+    if isinstance(recipe, RealDetectorRecipe):
+        from eegssm.recipes.detector_real import train_detector_real
+
+        evidence = train_detector_real(recipe, progress=not args.quiet)
+        print(json.dumps({k: v for k, v in evidence.items() if k != "curve"}, indent=2))
+        return 0
     from eegssm.recipes.detector import train_detector
     from eegssm.train import distributed
 

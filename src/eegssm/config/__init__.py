@@ -34,9 +34,15 @@ from eegssm.config.data import (
     CorpusConfig,
     DetectorDataConfig,
     EEGM2DataConfig,
+    ExamplesConfig,
+    RealDataConfig,
     SamplingConfig,
 )
-from eegssm.config.evaluation import TARGETS_FA_PER_24H, DetectorEvaluationConfig
+from eegssm.config.evaluation import (
+    TARGETS_FA_PER_24H,
+    DetectorEvaluationConfig,
+    RealDetectorEvaluationConfig,
+)
 from eegssm.config.model import DetectorModelConfig, EEGM2ModelConfig
 from eegssm.config.postprocess import PostprocessConfig
 from eegssm.config.recipes import (
@@ -44,6 +50,7 @@ from eegssm.config.recipes import (
     DetectorRecipe,
     FinetuneConfig,
     PretrainConfig,
+    RealDetectorRecipe,
     load_recipe,
     recipe_kind,
 )
@@ -53,6 +60,7 @@ from eegssm.config.training import (
     FinetuneTrainingConfig,
     FocalLossConfig,
     MaskConfig,
+    RealDetectorTrainingConfig,
     ReconstructionLossConfig,
     TrainConfig,
     TrainingConfig,
@@ -73,12 +81,17 @@ __all__ = [
     "EEGM2DataConfig",
     "EEGM2ModelConfig",
     "EEGM2TrainingConfig",
+    "ExamplesConfig",
     "FinetuneConfig",
     "FinetuneTrainingConfig",
     "FocalLossConfig",
     "MaskConfig",
     "PostprocessConfig",
     "PretrainConfig",
+    "RealDataConfig",
+    "RealDetectorEvaluationConfig",
+    "RealDetectorRecipe",
+    "RealDetectorTrainingConfig",
     "ReconstructionLossConfig",
     "SamplingConfig",
     "StrictModel",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from eegssm.config.base import NonNegFloat, NonNegInt, PosFloat, PosInt, StrictModel
 
@@ -135,3 +135,84 @@ class SamplingConfig(StrictModel):
     crop_s: PosFloat | None = 30.0
     seizure_crop_prob: float = Field(0.5, ge=0, le=1)
     num_workers: NonNegInt = 0
+
+
+#: Preprocessing of the bundled detector, over the ``seizure`` preset: the 18-channel double
+#: banana (any 10-20 recording yields it), up to 4 derivations left out, 0.5–45 Hz whatever the
+#: mains (50 and 60 Hz notched), 30-s inference windows every 15 s.
+REAL_DETECTOR_PREPROCESS: dict[str, object] = {
+    "montage": "double_banana",
+    "missing": "drop",
+    "max_missing": 4,
+    "h_freq": 45.0,
+    "notch": [50.0, 60.0],
+    "window_s": 30.0,
+    "stride_s": 15.0,
+}
+
+
+class RealDataConfig(StrictModel):
+    """The development corpora of the real-data detector recipe (``../shared/data`` layout).
+
+    Attributes:
+        data_dir: the folder holding the corpora below (relative paths are resolved against it).
+        eegmat: PhysioNet eegmat EDFs (required).
+        eegmmidb: PhysioNet eegmmidb EDFs of one or more subjects (skipped when absent).
+        chbmit_clips: CHB-MIT clip folders (``ictal/*.npy``, ``preictal_10s/*.npy``).
+        bonn_ictal: the Bonn set S zip (synthetic seizure waveforms), or None.
+        preprocess: ``PreprocessConfig`` fields over the ``seizure`` preset.
+    """
+
+    data_dir: str = "../shared/data"
+    eegmat: str = "eegmat"
+    eegmmidb: str = "eegmmidb_S001"
+    chbmit_clips: list[str] = Field(default_factory=lambda: ["chbmit_clips/chb01"])
+    bonn_ictal: str | None = "bonn/S.zip"
+    preprocess: dict[str, object] = Field(default_factory=lambda: dict(REAL_DETECTOR_PREPROCESS))
+
+
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class ExamplesConfig(StrictModel):
+    """How :class:`eegssm.data.seizure_examples.ExampleSampler` mixes training examples
+    (probabilities per example; lengths in seconds).
+
+    Attributes:
+        lengths_s, length_weights: crop lengths, one drawn per batch with these weights.
+        p_real_ictal: an ictal clip of a training seizure (alone at 10 s, else in a composition
+            of the patient's clips).
+        p_clip_background: a composition of pre-ictal clips (half get a synthetic seizure).
+        p_synthetic: share of seizure-free recordings that get a synthetic seizure.
+        p_onset, onset_s: a seizure crop starts within ``onset_s`` of the onset.
+        seizure_s: synthetic seizure duration range.
+        snr: synthetic seizure signal-to-background range (strongest channel).
+        p_muscle_artifact, p_rhythmic_run: artefacts that are not seizures.
+        p_own_stats: normalise the crop on itself (as a short file is) instead of the recording.
+        p_drop, max_drop: derivations removed from a whole batch (missing or flat channels).
+        clip: z-score clip (as the preprocessing's).
+    """
+
+    lengths_s: tuple[PosFloat, ...] = (10.0, 15.0, 20.0, 30.0)
+    length_weights: tuple[NonNegFloat, ...] = (0.35, 0.15, 0.2, 0.3)
+    p_real_ictal: Probability = 0.15
+    p_clip_background: Probability = 0.12
+    p_synthetic: Probability = 0.55
+    p_onset: Probability = 0.5
+    onset_s: NonNegFloat = 2.0
+    seizure_s: tuple[PosFloat, PosFloat] = (8.0, 90.0)
+    snr: tuple[PosFloat, PosFloat] = (1.0, 8.0)
+    p_muscle_artifact: Probability = 0.12
+    p_rhythmic_run: Probability = 0.08
+    p_own_stats: Probability = 0.4
+    p_drop: Probability = 0.15
+    max_drop: NonNegInt = 4
+    clip: PosFloat = 10.0
+
+    @model_validator(mode="after")
+    def _check(self) -> ExamplesConfig:
+        if len(self.lengths_s) != len(self.length_weights) or not sum(self.length_weights) > 0:
+            raise ValueError("lengths_s and length_weights must pair up, with a positive weight")
+        if self.p_real_ictal + self.p_clip_background > 1:
+            raise ValueError("p_real_ictal + p_clip_background must be at most 1")
+        return self

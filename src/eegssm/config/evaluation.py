@@ -34,3 +34,22 @@ class DetectorEvaluationConfig(StrictModel):
     n_thresholds: int = Field(99, ge=2)
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
     batch_size: PosInt = 8
+
+
+class RealDetectorEvaluationConfig(StrictModel):
+    """Out-of-fold evaluation and operating points of the real-data detector recipe.
+
+    Attributes:
+        folds: folds over seizures and seizure-free subjects (fold ``i`` holds out seizure ``i``).
+        targets_fa_per_24h: operating points stored in the checkpoint.
+        n_thresholds: thresholds swept on (0, 1).
+        postprocess: post-processing (the off-threshold keeps the configured gap below each
+            threshold).
+        batch_size: windows per forward pass at inference.
+    """
+
+    folds: int = Field(7, ge=2)
+    targets_fa_per_24h: list[float] = Field(default_factory=lambda: list(TARGETS_FA_PER_24H))
+    n_thresholds: int = Field(199, ge=2)
+    postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
+    batch_size: PosInt = 8

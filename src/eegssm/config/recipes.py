@@ -12,8 +12,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from eegssm.config.base import ConfigError, StrictModel, apply_overrides, parse_config, read_yaml
-from eegssm.config.data import DetectorDataConfig, EEGM2DataConfig, SamplingConfig
-from eegssm.config.evaluation import DetectorEvaluationConfig
+from eegssm.config.data import (
+    DetectorDataConfig,
+    EEGM2DataConfig,
+    ExamplesConfig,
+    RealDataConfig,
+    SamplingConfig,
+)
+from eegssm.config.evaluation import DetectorEvaluationConfig, RealDetectorEvaluationConfig
 from eegssm.config.model import DetectorModelConfig, EEGM2ModelConfig
 from eegssm.config.training import (
     DetectorTrainingConfig,
@@ -21,6 +27,7 @@ from eegssm.config.training import (
     FinetuneTrainingConfig,
     FocalLossConfig,
     MaskConfig,
+    RealDetectorTrainingConfig,
     ReconstructionLossConfig,
 )
 
@@ -102,11 +109,44 @@ class DetectorRecipe(StrictModel):
     evaluation: DetectorEvaluationConfig = Field(default_factory=DetectorEvaluationConfig)
 
 
+class RealDetectorRecipe(StrictModel):
+    """``eegssm train``: the bundled seizure detector, from real EEG (``recipe: detector_real``;
+    :mod:`eegssm.recipes.detector_real`).
+
+    Sections: ``data`` (development corpora, preprocessing), ``examples`` (the training mixture),
+    ``model``, ``loss`` (focal), ``optim`` (fixed steps), ``evaluation`` (folds, operating
+    points).
+
+    Attributes:
+        output_dir: run folder: ``folds/<i>/`` (checkpoints, out-of-fold probabilities),
+            ``evidence.json``, ``final/`` and ``model/`` (the final model with its model card).
+        description: free text stored in the model's config and card.
+    """
+
+    recipe: Literal["detector_real"] = "detector_real"
+    output_dir: str
+    description: str = ""
+    data: RealDataConfig = Field(default_factory=RealDataConfig)
+    examples: ExamplesConfig = Field(default_factory=ExamplesConfig)
+    model: DetectorModelConfig = Field(default_factory=DetectorModelConfig)
+    loss: FocalLossConfig = Field(default_factory=FocalLossConfig)
+    optim: RealDetectorTrainingConfig = Field(default_factory=RealDetectorTrainingConfig)
+    evaluation: RealDetectorEvaluationConfig = Field(default_factory=RealDetectorEvaluationConfig)
+
+    def preprocess_config(self):
+        """The ``PreprocessConfig`` of ``data.preprocess`` over the ``seizure`` preset."""
+        from eegssm.preprocessing.pipeline import get_preset
+
+        over = {k: tuple(v) if isinstance(v, list) else v for k, v in self.data.preprocess.items()}
+        return get_preset("seizure", **over)
+
+
 #: ``recipe:`` value → configuration class.
 RECIPES: dict[str, type[StrictModel]] = {
     "pretrain": PretrainConfig,
     "finetune": FinetuneConfig,
     "detector": DetectorRecipe,
+    "detector_real": RealDetectorRecipe,
 }
 
 #: Top-level keys only one recipe has (recognises files without ``recipe:``).
@@ -114,6 +154,7 @@ _OWN_KEYS = {
     "pretrain": {"mask"},
     "finetune": {"head", "pretrained", "class_weights"},
     "detector": {"sampling", "optim", "evaluation", "description"},
+    "detector_real": {"examples"},
 }
 
 

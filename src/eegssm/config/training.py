@@ -109,6 +109,17 @@ class DetectorTrainingConfig(TrainingConfig):
 
 
 # -- objectives -------------------------------------------------------------------------------
+class RealDetectorTrainingConfig(TrainingConfig):
+    """``optim`` of the real-data detector recipe: a fixed number of steps (no early stopping:
+    nothing held out is looked at while training), seeded batches of ``batch_size`` crops."""
+
+    max_steps: PosInt = 800
+    eval_every: NonNegInt = 0
+    checkpoint_every: NonNegInt = 100
+    batch_size: PosInt = 8
+    steps_per_epoch: PosInt = 100
+
+
 class MaskConfig(StrictModel):
     """EEGM2 masked reconstruction: hide random spans and predict them.
 

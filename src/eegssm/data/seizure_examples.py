@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from eegssm.config.data import ExamplesConfig
 from eegssm.data import ictal
 from eegssm.io.types import Recording
 
@@ -111,41 +112,6 @@ def zscore_like_preprocess(
 
 
 @dataclass
-class ExampleConfig:
-    """Mixture and augmentation settings of :class:`ExampleSampler` (probabilities per example).
-
-    Attributes:
-        lengths_s: crop lengths (s), one drawn per batch with ``length_weights``.
-        p_real_ictal: an ictal clip of a training seizure (alone at 10 s, else in a composition).
-        p_clip_background: a composition of pre-ictal clips (half get a synthetic seizure).
-        p_synthetic: on seizure-free recordings, the share that gets a synthetic seizure.
-        p_onset: a seizure crop starts within the first ``onset_s`` before/after the onset.
-        seizure_s: synthetic seizure duration range (s).
-        snr: synthetic seizure signal-to-background range.
-        p_muscle_artifact, p_rhythmic_run: artefacts that are not seizures.
-        p_own_stats: normalise the crop on itself (as a short file) instead of the recording.
-        p_drop, max_drop: channels removed from a whole batch.
-        clip: z-score clip.
-    """
-
-    lengths_s: tuple[float, ...] = (10.0, 15.0, 20.0, 30.0)
-    length_weights: tuple[float, ...] = (0.35, 0.15, 0.2, 0.3)
-    p_real_ictal: float = 0.15
-    p_clip_background: float = 0.12
-    p_synthetic: float = 0.55
-    p_onset: float = 0.5
-    onset_s: float = 2.0
-    seizure_s: tuple[float, float] = (8.0, 90.0)
-    snr: tuple[float, float] = (1.0, 8.0)
-    p_muscle_artifact: float = 0.12
-    p_rhythmic_run: float = 0.08
-    p_own_stats: float = 0.4
-    p_drop: float = 0.15
-    max_drop: int = 4
-    clip: float = 10.0
-
-
-@dataclass
 class Example:
     """One example before batching: ``x (C, L)`` normalised, ``y (L,)`` float32 labels."""
 
@@ -161,7 +127,7 @@ class ExampleSampler:
         segments: training segments (all with the same channels and rate).
         sos: the preprocessing filter, applied to synthetic signals (see ``ictal.add_seizure``).
         bonn: Bonn set S segments at the segments' rate (``ictal.bonn_at``), or None.
-        config: an :class:`ExampleConfig`.
+        config: an :class:`~eegssm.config.data.ExamplesConfig` (defaults when None).
         batch_size, steps_per_epoch, seed: batches per epoch and their seeding.
     """
 
@@ -170,12 +136,12 @@ class ExampleSampler:
         segments: Sequence[Segment],
         sos: np.ndarray | None,
         bonn: np.ndarray | None = None,
-        config: ExampleConfig | None = None,
+        config: ExamplesConfig | None = None,
         batch_size: int = 12,
         steps_per_epoch: int = 100,
         seed: int = 0,
     ) -> None:
-        self.cfg = config or ExampleConfig()
+        self.cfg = config or ExamplesConfig()
         self.recordings = [s for s in segments if s.kind == "recording"]
         self.ictal = [s for s in segments if s.kind == "ictal"]
         self.preictal = [s for s in segments if s.kind == "preictal"]
@@ -225,7 +191,7 @@ class ExampleSampler:
         return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(mask)
 
     def example(self, rng: np.random.Generator, n: int) -> Example:
-        """One example of ``n`` samples (the mixture of :class:`ExampleConfig`)."""
+        """One example of ``n`` samples (the mixture of ``ExamplesConfig``)."""
         cfg = self.cfg
         u = rng.random()
         if self.ictal and u < cfg.p_real_ictal:

@@ -35,147 +35,29 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from eegssm.data.seizure_examples import ExampleConfig, ExampleSampler, Segment
+from eegssm.config import RealDetectorRecipe
+from eegssm.data.seizure_examples import ExampleSampler, Segment
 
 log = logging.getLogger(__name__)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def load_real_recipe(path: str | Path, overrides: dict[str, Any] | None = None):
+    """Read and validate a ``detector_real`` recipe (:class:`~eegssm.config.RealDetectorRecipe`;
+    errors name the file and each bad key)."""
+    from eegssm.config import RealDetectorRecipe, load_config
 
-
-class RealData(_Strict):
-    """Where the development corpora are (``../shared/data`` layout; missing ones are skipped
-    except eegmat). ``preprocess``: ``PreprocessConfig`` fields over the ``seizure`` preset."""
-
-    data_dir: str = "../shared/data"
-    eegmat: str = "eegmat"
-    eegmmidb: str = "eegmmidb_S001"
-    chbmit_clips: list[str] = ["chbmit_clips/chb01"]
-    bonn_ictal: str | None = "bonn/S.zip"
-    preprocess: dict[str, Any] = {
-        "montage": "double_banana",
-        "missing": "drop",
-        "max_missing": 4,
-        "h_freq": 45.0,
-        "notch": [50.0, 60.0],
-        "window_s": 30.0,
-        "stride_s": 15.0,
-    }
-
-
-class RealModel(_Strict):
-    preset: Literal["fast", "bgb-v4"] = "fast"
-    core: Literal["mamba2", "gated_deltanet"] = "mamba2"
-    causal: bool = False
-    overrides: dict[str, Any] = {}
-
-
-class RealOptim(_Strict):
-    steps: int = Field(800, ge=1)
-    batch_size: int = Field(8, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-2, ge=0)
-    warmup_steps: int = Field(50, ge=0)
-    grad_clip: float = Field(1.0, ge=0)
-    steps_per_epoch: int = Field(100, ge=1)
-    checkpoint_every: int = Field(100, ge=1)
-    focal_alpha: float = Field(0.5, ge=0, le=1)
-    focal_gamma: float = Field(2.0, ge=0)
-    seed: int = 0
-
-
-class RealEvaluation(_Strict):
-    """Inference and operating points (thresholds applied with the post-processing below)."""
-
-    folds: int = Field(7, ge=2)
-    targets_fa_per_24h: list[float] = [10.0, 5.0, 2.5, 1.0]
-    n_thresholds: int = Field(199, ge=2)
-    postprocess: dict[str, Any] = {}
-    batch_size: int = Field(8, ge=1)
-
-    @field_validator("postprocess")
-    @classmethod
-    def _valid(cls, value: dict[str, Any]) -> dict[str, Any]:
-        from eegssm.postprocess import PostprocessConfig
-
-        PostprocessConfig(**value)
-        return value
-
-
-class RealRecipe(_Strict):
-    """``recipe: detector_real`` (``configs/detector_real.yaml``)."""
-
-    recipe: Literal["detector_real"] = "detector_real"
-    output_dir: str
-    description: str = ""
-    data: RealData = RealData()
-    examples: dict[str, Any] = {}
-    model: RealModel = RealModel()
-    optim: RealOptim = RealOptim()
-    evaluation: RealEvaluation = RealEvaluation()
-
-    @field_validator("examples")
-    @classmethod
-    def _examples(cls, value: dict[str, Any]) -> dict[str, Any]:
-        names = {f.name for f in fields(ExampleConfig)}
-        unknown = sorted(set(value) - names)
-        if unknown:
-            raise ValueError(f"unknown example setting(s) {unknown}; known: {sorted(names)}")
-        return value
-
-    def example_config(self) -> ExampleConfig:
-        return ExampleConfig(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in self.examples.items()}
-        )
-
-    def preprocess_config(self):
-        from eegssm.preprocessing.pipeline import get_preset
-
-        over = {k: tuple(v) if isinstance(v, list) else v for k, v in self.data.preprocess.items()}
-        return get_preset("seizure", **over)
-
-
-def load_real_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> RealRecipe:
-    """Read and validate a ``detector_real`` recipe (errors name the file and each bad key)."""
-    import yaml
-
-    from eegssm.recipes.detector_config import RecipeConfigError
-
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as err:
-        raise RecipeConfigError(f"{path}: file not found") from err
-    except yaml.YAMLError as err:
-        raise RecipeConfigError(f"{path}: invalid YAML ({err})") from err
-    for dotted, value in (overrides or {}).items():
-        node = raw
-        *parents, last = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[last] = value
-    try:
-        return RealRecipe.model_validate(raw)
-    except ValidationError as err:
-        lines = [
-            f"  {'.'.join(str(p) for p in e['loc'])}: "
-            + ("unknown key" if e["type"] == "extra_forbidden" else e["msg"])
-            for e in err.errors()
-        ]
-        raise RecipeConfigError(f"{path}: invalid recipe\n" + "\n".join(lines)) from None
+    return load_config(path, RealDetectorRecipe, overrides)
 
 
 # -- data -------------------------------------------------------------------------------------
-def load_corpus(recipe: RealRecipe, progress: bool = False) -> tuple[list[Segment], Any]:
+def load_corpus(recipe: RealDetectorRecipe, progress: bool = False) -> tuple[list[Segment], Any]:
     """``(segments, bonn)``: every development recording preprocessed (not normalised), and the
     Bonn set S segments at the detector's rate (or None)."""
     import warnings
@@ -233,7 +115,7 @@ def assign_folds(segments: list[Segment], k: int) -> dict[str, int]:
 
 
 # -- training ---------------------------------------------------------------------------------
-def build_model(recipe: RealRecipe, n_chans: int, sfreq: float):
+def build_model(recipe: RealDetectorRecipe, n_chans: int, sfreq: float):
     from eegssm.models.detector import SeizureDetector
 
     m = recipe.model
@@ -244,7 +126,7 @@ def build_model(recipe: RealRecipe, n_chans: int, sfreq: float):
 
 
 def train_model(
-    recipe: RealRecipe,
+    recipe: RealDetectorRecipe,
     segments: list[Segment],
     bonn,
     out_dir: Path,
@@ -264,11 +146,11 @@ def train_model(
     )
     o = recipe.optim
     sampler = ExampleSampler(
-        segments, sos, bonn, recipe.example_config(), o.batch_size, o.steps_per_epoch, seed
+        segments, sos, bonn, recipe.examples, o.batch_size, o.steps_per_epoch, seed
     )
     torch.manual_seed(seed)
     model = build_model(recipe, len(first.ch_names), first.sfreq)
-    focal = FocalLoss(o.focal_alpha, o.focal_gamma)
+    focal = FocalLoss(recipe.loss.alpha, recipe.loss.gamma)
 
     def loss_fn(m, batch):
         x, y, mask = batch
@@ -276,10 +158,8 @@ def train_model(
         return focal(m(x.to(dev)), y.to(dev), mask.to(dev))
 
     tc = TrainConfig(
-        max_steps=o.steps, lr=o.lr, weight_decay=o.weight_decay, schedule="cosine",
-        warmup_steps=o.warmup_steps, grad_clip=o.grad_clip, eval_every=0,
-        checkpoint_dir=str(out_dir / "checkpoints"), checkpoint_every=o.checkpoint_every,
-        seed=seed, progress=progress,
+        **o.model_dump(exclude={"batch_size", "steps_per_epoch", "seed"}),
+        checkpoint_dir=str(out_dir / "checkpoints"), seed=seed, progress=progress,
     )  # fmt: skip
     trainer = Trainer(model, loss_fn, tc, model_config={"recipe": "detector_real"})
     t0 = time.perf_counter()
@@ -288,20 +168,20 @@ def train_model(
 
 
 # -- scoring ----------------------------------------------------------------------------------
-def predict_segment(model, seg: Segment, recipe: RealRecipe) -> np.ndarray:
+def predict_segment(model, seg: Segment, recipe: RealDetectorRecipe) -> np.ndarray:
     """Per-sample probabilities ``(T,)`` of one segment as ``eegssm detect`` computes them."""
-    from eegssm.inference import predict_proba
+    from eegssm.inference import predict_recording
     from eegssm.preprocessing.filters import zscore
 
     cfg = recipe.preprocess_config()
     x = zscore(seg.data, cfg.clip)
     window = int(round(cfg.window_s * seg.sfreq))
     stride = int(round(cfg.stride_s * seg.sfreq))
-    return predict_proba(model, x, window, stride, recipe.evaluation.batch_size)
+    return predict_recording(model, x, window, stride, recipe.evaluation.batch_size)
 
 
 def cross_validate(
-    recipe: RealRecipe,
+    recipe: RealDetectorRecipe,
     segments: list[Segment],
     bonn,
     progress: bool = False,
@@ -345,22 +225,18 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic.write_atomic(path, write)
 
 
-def events_at(probs: np.ndarray, sfreq: float, threshold: float, postprocess: dict[str, Any]):
-    """Post-processed events of one probability trace at ``threshold`` (the checkpoint's gap)."""
-    from eegssm.detection import with_thresholds
-    from eegssm.postprocess import PostprocessConfig
+def events_at(probs: np.ndarray, sfreq: float, threshold: float, postprocess):
+    """Post-processed events of one probability trace at ``threshold``, the off-threshold
+    keeping ``postprocess``'s gap below it (a ``PostprocessConfig``)."""
     from eegssm.postprocess import postprocess as run
 
-    pp = PostprocessConfig(**postprocess)
-    gap = pp.on_threshold - pp.off_threshold
-    cfg = with_thresholds(
-        asdict(pp), {"threshold": threshold, "off_threshold": max(threshold - gap, 0.0)}
-    )
+    gap = postprocess.on_threshold - postprocess.off_threshold
+    cfg = replace(postprocess, on_threshold=threshold, off_threshold=max(threshold - gap, 0.0))
     return run(probs, sfreq, cfg)
 
 
 def choose_points(
-    recipe: RealRecipe, segments: list[Segment], probs: dict[str, np.ndarray]
+    recipe: RealDetectorRecipe, segments: list[Segment], probs: dict[str, np.ndarray]
 ) -> dict[str, Any]:
     """Operating points and the out-of-fold evidence (see the module docstring).
 
@@ -368,11 +244,10 @@ def choose_points(
     ``off_threshold``, out-of-fold ``fa_per_24h``, ``false_alarms``, ``seizures_flagged``),
     ``negative_hours``, ``fa_resolution_per_24h``, ``note`` and per-threshold curves.
     """
-    from eegssm.postprocess import PostprocessConfig
     from eegssm.scoring.metrics import auroc
 
     ev = recipe.evaluation
-    pp = PostprocessConfig(**ev.postprocess)
+    pp = ev.postprocess
     gap = pp.on_threshold - pp.off_threshold
     sfreq = segments[0].sfreq
     negatives = [s for s in segments if s.kind in ("recording", "preictal")]
@@ -441,10 +316,11 @@ def choose_points(
 
 
 # -- the final model --------------------------------------------------------------------------
-def model_metadata(model, recipe: RealRecipe, evidence: dict[str, Any], train_info: dict) -> dict:
+def model_metadata(
+    model, recipe: RealDetectorRecipe, evidence: dict[str, Any], train_info: dict
+) -> dict:
     """``config.json`` of the final model (what ``eegssm detect`` reads)."""
     from eegssm import __version__
-    from eegssm.postprocess import PostprocessConfig
 
     cfg = recipe.preprocess_config()
     return {
@@ -460,7 +336,7 @@ def model_metadata(model, recipe: RealRecipe, evidence: dict[str, Any], train_in
         "preprocess": {"preset": "seizure", "config": cfg.model_dump(mode="json")},
         "window_s": cfg.window_s,
         "stride_s": cfg.stride_s,
-        "postprocess": asdict(PostprocessConfig(**recipe.evaluation.postprocess)),
+        "postprocess": asdict(recipe.evaluation.postprocess),
         "operating_points": evidence["operating_points"],
         "operating_points_note": evidence["note"],
         "evidence": {k: v for k, v in evidence.items() if k not in ("operating_points", "curve")},
@@ -478,7 +354,7 @@ def _montage_names(name: str) -> tuple[str, ...]:
 
 
 def train_final(
-    recipe: RealRecipe,
+    recipe: RealDetectorRecipe,
     segments: list[Segment],
     bonn,
     evidence: dict[str, Any],
@@ -506,7 +382,7 @@ def train_final(
 
 
 def train_detector_real(
-    recipe: RealRecipe, progress: bool = True, skip_folds: bool = False
+    recipe: RealDetectorRecipe, progress: bool = True, skip_folds: bool = False
 ) -> dict[str, Any]:
     """The whole recipe (module docstring). Returns the evidence summary (also in
     ``OUT/evidence.json``)."""
@@ -578,9 +454,9 @@ Not a medical device: a research tool whose evidence is listed below with the si
   rhythms, spike-and-wave, low-voltage fast onsets, polyspikes and real intracranial ictal
   waveforms (Bonn set S, Andrzejak et al. 2001, CC BY 4.0), focal onset and spread over the head,
   1–8 times the background; plus muscle bursts and short rhythmic runs that are not seizures.
-- {tr.get("steps", "?")} steps, {tr.get("seconds", 0) / 60:.0f} min on {tr.get("torch_threads", "?")}
-  CPU thread(s); reproduce with `scripts/train_default_checkpoint.py` and
-  `configs/detector_real.yaml`.
+- {tr.get("steps", "?")} steps, {tr.get("seconds", 0) / 60:.0f} min on
+  {tr.get("torch_threads", "?")} CPU thread(s); reproduce with
+  `scripts/train_default_checkpoint.py` and `configs/detector_real.yaml`.
 
 ## Operating points (`--fa-per-24h`)
 
