@@ -188,6 +188,8 @@ class ExamplesConfig(StrictModel):
         seizure_s: synthetic seizure duration range.
         snr: synthetic seizure signal-to-background range (strongest channel).
         p_muscle_artifact, p_rhythmic_run: artefacts that are not seizures.
+        p_background_rhythm: a steady rhythm through the whole recording (not a seizure; a
+            seizure may still be added on top).
         p_own_stats: normalise the crop on itself (as a short file is) instead of the recording.
         p_drop, max_drop: derivations removed from a whole batch (missing or flat channels).
         clip: z-score clip (as the preprocessing's).
@@ -204,6 +206,7 @@ class ExamplesConfig(StrictModel):
     snr: tuple[PosFloat, PosFloat] = (1.0, 8.0)
     p_muscle_artifact: Probability = 0.12
     p_rhythmic_run: Probability = 0.08
+    p_background_rhythm: Probability = 0.2
     p_own_stats: Probability = 0.4
     p_drop: Probability = 0.15
     max_drop: NonNegInt = 4

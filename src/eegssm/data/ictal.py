@@ -30,8 +30,10 @@ A seizure (:func:`seizure_field`) is
 - optionally with **ictal muscle activity** (20–45 Hz noise on frontal/temporal channels) and a
   **background attenuation** on the involved channels.
 
-Artefacts for negatives: :func:`muscle_burst` and :func:`rhythmic_burst` (a 1–2.5 s run of rhythm,
-shorter than any seizure label).
+Artefacts and backgrounds for negatives: :func:`muscle_burst`, :func:`rhythmic_burst` (a 1–2.5 s
+run of rhythm, shorter than any seizure label) and :func:`background_rhythm` (a steady 4–12 Hz
+rhythm through the whole recording, as some people's resting EEG has: present from start to end,
+it does not evolve, so it is not a seizure).
 
 Randomness comes only from the ``rng`` passed in; shapes are ``(C, n)`` float32 µV.
 """
@@ -378,3 +380,39 @@ def rhythmic_burst(
         p_attenuate=0.0, kind=str(rng.choice(["rhythmic", "spike_wave"])),
     )  # fmt: skip
     return n
+
+
+def background_rhythm(
+    rng: np.random.Generator,
+    data: np.ndarray,
+    names: Sequence[str],
+    sfreq: float,
+    sos: np.ndarray | None = None,
+    snr_range: tuple[float, float] = (0.5, 2.5),
+) -> dict:
+    """Add a steady rhythm to the whole of ``data (C, T)`` in place (no seizure).
+
+    A 4–12 Hz rhythm whose frequency stays within ±3 % and whose amplitude waxes and wanes
+    (0.4–1.0 over 2–10 s), on a broad field (width 6–30 cm) around a random electrode, scaled to
+    ``snr_range`` times the strongest channel's background. Returns ``{"freq", "snr"}``.
+    """
+    n = data.shape[1]
+    pairs = ChannelPairs.from_names(names)
+    pos = _positions()
+    centre = int(rng.integers(len(ELECTRODES)))
+    dist = np.linalg.norm(pos - pos[centre], axis=-1)
+    gain = np.exp(-0.5 * (dist / rng.uniform(0.06, 0.30)) ** 2)
+    freq = rng.uniform(4.0, 12.0)
+    f = freq * _jitter(rng, n, sfreq, 0.03)
+    wave = _harmonic_rhythm(rng, f, sfreq, rng.uniform(0.0, 0.5))
+    period = rng.uniform(2.0, 10.0)
+    env = 0.7 + 0.3 * np.sin(2 * np.pi * np.arange(n) / (period * sfreq) + rng.uniform(0, 6.3))
+    field = gain[:, None] * (wave * env)[None]
+    added = pairs.apply(field)
+    if sos is not None and len(sos) and n > 3 * (2 * len(sos) + 1):
+        added = signal.sosfiltfilt(sos, added, axis=-1)
+    bg = channel_rms(data)
+    ratio = np.sqrt(np.mean(added**2, axis=-1)) / bg
+    snr = float(rng.uniform(*snr_range))
+    data += (added * (snr / max(float(ratio.max()), 1e-12))).astype(data.dtype)
+    return {"freq": float(freq), "snr": snr}

@@ -209,6 +209,7 @@ class ExampleSampler:
         total = data.shape[1]
         info: dict = {"source": seg.name}
         start = int(rng.integers(0, max(1, total - n + 1)))
+        self._background(rng, data)
         if rng.random() < cfg.p_synthetic:
             dur = int(rng.uniform(*cfg.seizure_s) * self.sfreq)
             dur = min(dur, total - int(1.0 * self.sfreq))
@@ -246,6 +247,8 @@ class ExampleSampler:
             ictal_at = k_ictal
         data, labels, starts = join(pieces, int(JOIN_S * self.sfreq))
         info = {"source": "+".join(p.name for p in pieces)}
+        if target is None:
+            self._background(rng, data)
         total = data.shape[1]
         if target is not None:
             a = starts[ictal_at]
@@ -278,6 +281,11 @@ class ExampleSampler:
             lo, hi = onset + overlap - n, onset + dur - overlap
             start = int(rng.integers(min(lo, hi), max(lo, hi) + 1))
         return int(np.clip(start, 0, max(0, total - n)))
+
+    def _background(self, rng: np.random.Generator, data: np.ndarray) -> None:
+        """A steady rhythm through the whole recording, sometimes (not a seizure)."""
+        if rng.random() < self.cfg.p_background_rhythm:
+            ictal.background_rhythm(rng, data, self.ch_names, self.sfreq, self.sos)
 
     def _artefacts(self, rng: np.random.Generator, data: np.ndarray) -> None:
         cfg, total = self.cfg, data.shape[1]

@@ -298,8 +298,8 @@ def choose_points(
         note += f"; {len(points)} targets share {distinct} distinct threshold(s): they cannot be "
         note += "told apart with this much data"
     clips = [s for s in segments if s.dataset == "chbmit"]
-    y = np.concatenate([np.full(len(probs[key(s)]), s.kind == "ictal") for s in clips])
-    p = np.concatenate([probs[key(s)] for s in clips])
+    y = np.concatenate([np.full(len(probs[key(s)]), s.kind == "ictal") for s in clips] or [[]])
+    p = np.concatenate([probs[key(s)] for s in clips] or [[]])
     return {
         "operating_points": points,
         "negative_hours": hours,
