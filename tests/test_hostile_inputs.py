@@ -26,6 +26,7 @@ from eegssm.preprocessing import (
     NonFiniteSignalError,
     PreprocessConfig,
     PreprocessError,
+    get_preset,
     preprocess,
     preprocess_windows,
 )
@@ -118,12 +119,16 @@ def test_flat_disconnected_and_clipped_channels_are_processed(tmp_path):
     path = write_edf(tmp_path / "odd.edf", rec.copy_with(data=data))
     read, win, messages = _windows(path)
     _assert_clean(win)
-    assert preprocess(read, "seizure").meta["flat"] == rec.ch_names[:2]
     flat = f"flat channel(s) (constant value): {rec.ch_names[0]}, {rec.ch_names[1]}"
     assert any(flat in m for m in messages)
-    # flat channels stay zeros (the z-score used to blow filter round-off up to unit variance)
-    assert np.abs(win.x[:, :2]).max() == 0.0
-    assert np.abs(win.x[:, 2]).max() > 0.5
+    # flat input channels are treated as missing (interpolated for the referential preset) ...
+    with pytest.warns(UserWarning, match=r"flat channel\(s\) Fp1, F3 .* treated as missing"):
+        clean = preprocess(read, "seizure")
+    assert clean.meta["flat_inputs"] == rec.ch_names[:2] == clean.meta["interpolated"]
+    assert np.abs(win.x[:, :3]).max() > 0.5
+    # ... and without that check they stay zeros (the z-score would blow round-off up)
+    kept = preprocess(read, get_preset("seizure", flat_uv=None))
+    assert kept.meta["flat"] == rec.ch_names[:2] and not kept.data[:2].any()
 
 
 # -- sampling rates ------------------------------------------------------------------------------
@@ -221,7 +226,7 @@ def test_48_hour_file_reads_preprocesses_and_windows(tmp_path):
     """48 h end to end at a low rate (1 channel, 4 Hz): 2880 one-minute windows."""
     path = _long_header(tmp_path / "long.edf", 48, 1, 4)
     cfg = PreprocessConfig(montage="as_is", sfreq=None, l_freq=0.5, h_freq=None, notch=None,
-                           window_s=60.0, stride_s=60.0)  # fmt: skip
+                           window_s=60.0, stride_s=60.0, flat_uv=None)  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EEGReadWarning)  # flat (all-zero) channel
         rec = read_recording(path)
