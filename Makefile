@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-all test-slow lint format bench clean
+.PHONY: demo test test-all test-slow test-browser lint format bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# The review page in headless Chromium (Playwright drives the installed browser, by path):
+# fails, rather than skips, when Chromium or playwright is missing. `make test` runs the same
+# tests where both are present and skips them elsewhere.
+test-browser: $(STAMP)
+	EEGSSM_REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/test_report_browser.py
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m "not gpu"

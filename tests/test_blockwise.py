@@ -154,7 +154,7 @@ def test_predict_recording_blocks_equals_whole(n_times, window, stride, sizes):
 
 def test_run_file_blockwise_matches_in_memory(edf_500hz, tmp_path):
     from eegssm.detection import Detector
-    from eegssm.report.html import write_report
+    from eegssm.report.html import page_data, write_report
 
     detector = Detector.from_checkpoint()
     whole = detector.run(read_recording(edf_500hz), threshold=0.5)
@@ -170,7 +170,7 @@ def test_run_file_blockwise_matches_in_memory(edf_500hz, tmp_path):
         (round(e.start), round(e.stop)) for e in whole.events
     ]
     assert "model" in long.timings and "scan (read + preprocess, pass 1)" in long.timings
-    # the report pages slice the lazy recording around each event
+    # the review page slices the lazy recording stretch by stretch
     report = write_report(
         tmp_path / "r.html",
         long.recording,
@@ -181,7 +181,9 @@ def test_run_file_blockwise_matches_in_memory(edf_500hz, tmp_path):
         threshold=0.5,
     )
     html = Path(report).read_text()
-    assert len(long.events) >= 1 and html.count("data:image/png;base64") >= 1 + len(long.events)
+    data = page_data(html)
+    assert len(long.events) >= 1 and len(data["events"]) == len(long.events)
+    assert data["eeg"]["all_stored"] and data["unit"] == "SD"  # the normalised model input
 
 
 def test_run_file_blockwise_exact_with_float64_filters(edf_500hz):

@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append(doc)
         if args.report:
             target = args.report if len(inputs) == 1 else args.out / f"{path.stem}_report.html"
-            _write_report(target, result, reference, detector)
+            _write_report(target, result, reference, detector, raw=path)
     print_summary(rows)
     print(
         f"\nwrote {len(rows)} recording(s) to {args.out}/"
@@ -221,7 +221,8 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _write_report(target: Path, result, reference, detector) -> None:
+def _write_report(target: Path, result, reference, detector, raw=None) -> None:
+    """The review page; ``raw`` (the file or the recording as read, µV) is the EEG shown."""
     from eegssm.report.html import write_report
 
     write_report(
@@ -233,6 +234,7 @@ def _write_report(target: Path, result, reference, detector) -> None:
         reference,
         threshold=result.postprocess.on_threshold,
         model_name=detector.name,
+        raw=raw,
     )
     print(f"report: {target}")
 
@@ -271,6 +273,6 @@ def run_demo(args: argparse.Namespace, detector) -> int:
     )
     print("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()))
     report = args.report or args.out / "demo_report.html"
-    _write_report(report, result, truth, detector)
+    _write_report(report, result, truth, detector, raw=recording)
     print(f"outputs: {args.out}/{stem}.csv_bi, {stem}_events.tsv, {stem}.json")
     return 0

@@ -1,39 +1,45 @@
-"""A self-contained HTML report of one recording's seizure detections.
+"""The review page: one self-contained HTML file to read a recording's EEG with its detections.
 
-One file, no network needed to open it: figures are PNGs embedded as base64 data URIs and the
-styles are inline. Sections:
+One file, no network: the EEG, the probability and the events are embedded as data, and the page
+draws them itself (inline JavaScript and CSS, ``review.js`` and ``review.css`` beside this module).
+What it shows:
 
-1. summary (file, duration, channels, rate, model, threshold, counts);
-2. overview: seizure probability over the whole recording, the threshold, detected events
-   (red) and reference events (green, when annotations exist);
-3. the event table (onset, offset, duration, confidence, whether it overlaps a reference event);
-4. per event, the EEG traces around its onset in the clinical page layout (all channels stacked,
-   ``page_s`` seconds per page, default 10 s), the event span highlighted.
+1. a toolbar: page buttons (and the arrow keys) through the whole record in pages of 10 s
+   (5-30 s selectable), the page and its time (elapsed and clock), the montage (double banana,
+   referential, average reference: what the channels allow), the sensitivity in µV/mm;
+2. the EEG page: clinical channel order, 1 s grid with 0.2 s minor lines, a scale bar, negative
+   up, detected events shaded red, reference events marked green;
+3. under it, on the same time axis, the seizure probability with the threshold and the events;
+4. a whole-record overview strip (click to jump) and the event list (click a row to jump);
+5. the recording details and what the display did (filters, rate, quantisation, storage cap).
+
+The data behind the EEG (rates, filters, montages, encoding, cap) is prepared in
+:mod:`eegssm.report.display`. Sizes: ``docs/benchmarks/report_size.md``.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import html
-import io
+import json
 from collections.abc import Sequence
+from importlib import resources
+from os import PathLike
 from pathlib import Path
 
 import numpy as np
 
 from eegssm.io.types import Event, Recording
+from eegssm.report import display
 
-MAX_EVENT_PAGES = 25
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+#: Sensitivities offered (µV/mm), as in clinical EEG readers.
+SENSITIVITIES_UV = (5, 7, 10, 15, 20, 30, 50, 70, 100)
+#: Default sensitivity (µV/mm).
+DEFAULT_SENSITIVITY_UV = 7
+#: Sensitivities offered for normalised (z-scored) signals, standard deviations per mm.
+SENSITIVITIES_Z = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+#: Page lengths offered (s); 10 s is 30 mm/s on a 300 mm wide trace area.
+PAGE_LENGTHS_S = (5, 10, 15, 20, 30)
 
 
 def _clock(seconds: float) -> str:
@@ -47,95 +53,89 @@ def _overlaps(event: Event, others: Sequence[Event]) -> bool:
     return any(event.start < o.stop and o.start < event.stop for o in others)
 
 
-def overview_figure(
-    probs: np.ndarray,
-    sfreq: float,
-    events: Sequence[Event],
-    reference: Sequence[Event],
-    threshold: float | None,
-    max_points: int = 4000,
-) -> str:
-    """PNG data URI: probability trace (max per bin, so short peaks stay visible) with events."""
-    import matplotlib
+class _Source:
+    """The signal the page shows: ``read(a, b)`` → ``(C, b - a)`` for the chosen channels."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def __init__(self, source, fallback: Recording) -> None:
+        from eegssm.io.read import RecordingSource, open_recording
 
-    n = len(probs)
-    duration = n / sfreq
-    bins = max(1, int(np.ceil(n / max_points)))
-    usable = (n // bins) * bins
-    peak = probs[:usable].reshape(-1, bins).max(axis=1) if usable else probs
-    if usable < n:
-        peak = np.append(peak, probs[usable:].max())
-    t = np.arange(len(peak)) * bins / sfreq
-    fig, ax = plt.subplots(figsize=(12, 2.6))
-    ax.plot(t, peak, color="#1f4e79", lw=0.8, label="seizure probability")
-    for e in events:
-        ax.axvspan(e.start, e.stop, color="#d62728", alpha=0.25, lw=0)
-    for e in reference:
-        ax.plot([e.start, e.stop], [-0.06, -0.06], color="#2ca02c", lw=5, solid_capstyle="butt")
-    if threshold is not None:
-        ax.axhline(threshold, color="#d62728", ls="--", lw=0.8, label=f"threshold {threshold:.2f}")
-    ax.set_xlim(0, max(duration, 1e-3))
-    ax.set_ylim(-0.1, 1.02)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("p(seizure)")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+        if isinstance(source, (str, PathLike)):
+            source = open_recording(source)
+        self.z_units = False
+        if source is None:
+            source = fallback
+            self.z_units = bool((fallback.meta.get("preprocess") or {}).get("normalize"))
+        self.obj = source
+        self.sfreq = float(source.sfreq)
+        self.ch_names = list(source.ch_names)
+        self.meta = dict(source.meta)
+        if isinstance(source, RecordingSource):
+            self.n_times = source.n_times
+            self._read_all = source.read
+        else:
+            self.n_times = int(source.data.shape[1])
+            self._read_all = lambda a, b: np.asarray(source.data[:, a:b])
+        self.picks: list[int] = []
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        return np.asarray(self._read_all(a, b), dtype=np.float32)[self.picks]
 
 
-def traces_figure(
-    recording: Recording,
-    start_s: float,
-    page_s: float,
-    highlight: tuple[float, float],
-    reference: Sequence[Event] = (),
-) -> str:
-    """PNG data URI: one clinical page of all channels, stacked, with the event span shaded."""
-    import matplotlib
+def _eeg_payload(src: _Source, events, reference, max_eeg_hours: float) -> dict:
+    """The ``eeg`` and ``montages`` parts of the page data (see :mod:`eegssm.report.display`)."""
+    plan = display.plan_channels(src.ch_names)
+    src.picks = plan.picks
+    rate = display.display_rate(src.sfreq)
+    n_out = rate.n_out(src.n_times)
+    duration = src.n_times / src.sfreq
+    block = int(round(display.BLOCK_S * rate.sfreq))
+    n_blocks = max(1, -(-n_out // block))
+    # the most important stretches first: reference seizures, then detections by confidence
+    priority = [(e.start, e.stop) for e in reference] + [
+        (e.start, e.stop) for e in sorted(events, key=lambda e: -e.confidence)
+    ]
+    chosen = display.choose_blocks(duration, len(plan.picks), priority, max_eeg_hours)
+    chosen = [k for k in chosen if k < n_blocks]
+    lsb = display.LSB_Z if src.z_units else display.LSB_UV
+    sos = display.display_sos(rate.sfreq)
+    blocks: list[str | None] = [None] * n_blocks
+    clipped = 0
+    for first, stop in display.runs(chosen):
+        j0, j1 = first * block, min(stop * block, n_out)
+        x = display.render_span(src.read, src.n_times, rate, j0, j1, sos)
+        q = display.quantise(x, lsb)
+        clipped += int(np.count_nonzero(np.abs(x) >= 32767 * lsb))
+        for k in range(first, stop):
+            a, b = k * block - j0, min((k + 1) * block, n_out) - j0
+            blocks[k] = display.encode_int16(q[:, a:b])
+    stored_s = sum(b - a for a, b in display.stored_spans(chosen, duration))
+    return {
+        "eeg": {
+            "sfreq": rate.sfreq,
+            "lsb": lsb,
+            "n_samples": n_out,
+            "block_samples": block,
+            "n_channels": len(plan.picks),
+            "names": plan.names,
+            "blocks": blocks,
+            "stored": display.stored_spans(chosen, duration),
+            "stored_s": stored_s,
+            "all_stored": len(chosen) == n_blocks,
+            "max_eeg_hours": max_eeg_hours,
+            "clipped_samples": clipped,
+            "filters": display.filter_description(rate.sfreq),
+        },
+        "montages": plan.montages,
+    }
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    sf = recording.sfreq
-    a = max(0, int(round(start_s * sf)))
-    b = min(recording.n_times, a + int(round(page_s * sf)))
-    seg = recording.data[:, a:b].astype(np.float64)
-    seg = seg - np.median(seg, axis=1, keepdims=True)
-    spread = np.percentile(np.abs(seg), 99) if seg.size else 1.0
-    gap = 2.0 * spread if spread > 0 else 1.0
-    t = (a + np.arange(seg.shape[1])) / sf
-    n_ch = seg.shape[0]
-    fig, ax = plt.subplots(figsize=(12, 0.32 * n_ch + 1.2))
-    for i in range(n_ch):
-        ax.plot(t, seg[i] - i * gap, color="black", lw=0.5)
-    lo, hi = max(highlight[0], a / sf), min(highlight[1], b / sf)
-    if hi > lo:
-        ax.axvspan(lo, hi, color="#d62728", alpha=0.15, lw=0)
-    for e in reference:
-        r_lo, r_hi = max(e.start, a / sf), min(e.stop, b / sf)
-        if r_hi > r_lo:
-            ax.axvspan(r_lo, r_hi, ymin=0, ymax=0.02, color="#2ca02c", lw=0)
-    ax.set_yticks([-i * gap for i in range(n_ch)])
-    ax.set_yticklabels(recording.ch_names, fontsize=7)
-    ax.set_xlim(a / sf, a / sf + page_s)
-    ax.set_ylim(-(n_ch - 0.5) * gap, 0.8 * gap)
-    ax.set_xlabel("time (s)")
-    ax.set_title(f"{_clock(a / sf)} – {_clock(b / sf)}   (scale: {gap:.0f} units between traces)")
-    ax.spines[["top", "right", "left"]].set_visible(False)
-    return _png(fig)
+def _json_for_script(data: dict) -> str:
+    """JSON safe inside ``<script>``: no ``<`` (so no ``</script>``) and ASCII only."""
+    return json.dumps(data, ensure_ascii=True, separators=(",", ":")).replace("<", "\\u003c")
 
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222}
-h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px}
-table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ccc;padding:3px 8px}
-th{background:#f2f2f2;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums}
-.meta td:first-child{font-weight:600;background:#fafafa} img{max-width:100%}
-.note{color:#666;font-size:12px} .hit{color:#2ca02c} .fa{color:#d62728}
-"""
+def _asset(name: str) -> str:
+    return resources.files("eegssm.report").joinpath(name).read_text(encoding="utf-8")
 
 
 def render_report(
@@ -149,92 +149,222 @@ def render_report(
     model_name: str = "",
     page_s: float = 10.0,
     extra_meta: dict[str, str] | None = None,
+    raw=None,
+    max_eeg_hours: float = display.MAX_EEG_HOURS,
 ) -> str:
-    """The report as an HTML string (see the module docstring).
+    """The review page as an HTML string (see the module docstring).
 
     Args:
-        recording: the signal shown in the trace pages (usually the preprocessed recording).
-        probs: ``(T',)`` seizure probabilities at ``prob_sfreq`` Hz.
+        recording: the recording detection ran on (usually preprocessed); its EEG is shown when
+            ``raw`` is None (in standard deviations when it is normalised).
+        probs: ``(T',)`` seizure probabilities at ``prob_sfreq`` Hz (e.g. per sample at the
+            model rate); max-pooled to 0.1 s bins for display.
         events: detected events (seconds).
         reference: annotated events, or None when the recording has none.
-        threshold: the decision threshold drawn on the overview.
-        page_s: seconds per trace page.
+        threshold: the decision threshold drawn under the EEG and on the overview.
+        page_s: seconds per page at opening (5, 10, 15, 20 or 30).
+        raw: the recording as read, in µV, shown as EEG: a :class:`Recording`, an opened
+            :class:`~eegssm.io.RecordingSource` or an EDF/BDF path (read stretch by stretch).
+        max_eeg_hours: cap on the EEG stored in the page, in hours of 19 channels (scaled for
+            other channel counts); longer records keep the stretches around events first.
     """
-    source = str(recording.meta.get("source") or title or "recording")
+    src = _Source(raw, recording)
+    source = str(src.meta.get("source") or recording.meta.get("source") or title or "recording")
     title = title or Path(source).name
-    reference = list(reference or [])
-    ref_known = bool(reference) or recording.meta.get("has_annotations", False)
+    events = list(events)
+    ref_list = list(reference or [])
+    ref_known = reference is not None or bool(recording.meta.get("has_annotations", False))
+    duration = src.n_times / src.sfreq
+
+    payload = _eeg_payload(src, events, ref_list, max_eeg_hours)
+    peaks, prob_rate = display.max_pool(np.asarray(probs), prob_sfreq)
+    page_s = float(page_s) if page_s in PAGE_LENGTHS_S else 10.0
+    payload.update(
+        title=title,
+        duration=duration,
+        start_time=src.meta.get("start_time") or recording.meta.get("start_time"),
+        page_s=page_s,
+        page_lengths=list(PAGE_LENGTHS_S),
+        unit="SD" if src.z_units else "µV",
+        sensitivities=list(SENSITIVITIES_Z if src.z_units else SENSITIVITIES_UV),
+        sensitivity=0.1 if src.z_units else DEFAULT_SENSITIVITY_UV,
+        prob={
+            "rate": prob_rate,
+            "n": int(peaks.size),
+            "data": display.encode_bytes(np.round(np.clip(peaks, 0, 1) * 255)),
+            "threshold": threshold,
+        },
+        events=[
+            {
+                "start": e.start,
+                "stop": e.stop,
+                "confidence": e.confidence,
+                "overlaps": _overlaps(e, ref_list) if ref_list else None,
+            }
+            for e in events
+        ],
+        reference=[{"start": e.start, "stop": e.stop, "label": e.label} for e in ref_list],
+    )
+    eeg = payload["eeg"]
+    ref_head = "<th>overlaps reference</th>" if ref_list else ""
     rows = []
-    for i, e in enumerate(events, 1):
-        if reference:
-            hit = _overlaps(e, reference)
-            cls, word = ("hit", "yes") if hit else ("fa", "no")
+    for i, (e, info) in enumerate(zip(events, payload["events"]), 1):
+        ref_cell = ""
+        if ref_list:
+            cls, word = ("hit", "yes") if info["overlaps"] else ("fa", "no")
             ref_cell = f"<td class='{cls}'>{word}</td>"
-        else:
-            ref_cell = ""
         rows.append(
-            f"<tr><td class='num'>{i}</td><td class='num'>{e.start:.2f}</td>"
-            f"<td>{_clock(e.start)}</td><td class='num'>{e.stop:.2f}</td>"
-            f"<td class='num'>{e.duration:.2f}</td><td class='num'>{e.confidence:.3f}</td>"
-            f"{ref_cell}</tr>"
+            f"<tr class='event' tabindex='0' data-index='{i - 1}' data-start='{e.start:.3f}' "
+            f"title='show the page of this event'><td class='num'>{i}</td>"
+            f"<td class='num'>{e.start:.2f}</td><td>{_clock(e.start)}</td>"
+            f"<td class='num'>{e.stop:.2f}</td><td class='num'>{e.duration:.2f}</td>"
+            f"<td class='num'>{e.confidence:.3f}</td>{ref_cell}</tr>"
         )
-    ref_head = "<th>overlaps reference</th>" if reference else ""
     event_table = (
-        "<table id='events'><tr><th>#</th><th>onset (s)</th><th>onset (clock)</th>"
-        f"<th>offset (s)</th><th>duration (s)</th><th>confidence</th>{ref_head}</tr>"
-        + "".join(rows)
-        + "</table>"
+        "<table id='events'><thead><tr><th>#</th><th>onset (s)</th><th>onset (elapsed)</th>"
+        f"<th>offset (s)</th><th>duration (s)</th><th>confidence</th>{ref_head}</tr></thead>"
+        "<tbody>" + "".join(rows) + "</tbody></table>"
         if rows
         else "<p id='events'>No seizure events detected.</p>"
     )
+    ref_rows = "".join(
+        f"<tr class='event' tabindex='0' data-start='{e.start:.3f}'><td class='num'>{i}</td>"
+        f"<td class='num'>{e.start:.2f}</td><td>{_clock(e.start)}</td>"
+        f"<td class='num'>{e.stop:.2f}</td><td class='num'>{e.duration:.2f}</td>"
+        f"<td>{html.escape(e.label)}</td></tr>"
+        for i, e in enumerate(ref_list, 1)
+    )
+    ref_table = (
+        "<details><summary>Reference annotations</summary><table id='reference'><thead><tr>"
+        "<th>#</th><th>onset (s)</th><th>onset (elapsed)</th><th>offset (s)</th>"
+        f"<th>duration (s)</th><th>label</th></tr></thead><tbody>{ref_rows}</tbody></table>"
+        "</details>"
+        if ref_list
+        else ""
+    )
+    stored = (
+        "the whole record"
+        if eeg["all_stored"]
+        else f"{eeg['stored_s'] / 3600:.2f} h of {duration / 3600:.2f} h (the report stores at "
+        f"most {max_eeg_hours:g} h of 19-channel EEG: the stretches within "
+        f"{display.CONTEXT_S:g} s of events first, then the earliest; other pages show no EEG)"
+    )
     meta = {
         "file": source,
-        "duration": f"{recording.duration:.1f} s ({_clock(recording.duration)})",
-        "channels": f"{recording.n_channels}: {', '.join(recording.ch_names)}",
-        "sampling rate": f"{recording.sfreq:g} Hz",
+        "duration": f"{duration:.1f} s ({_clock(duration)})",
+        "start": str(payload["start_time"] or "unknown"),
+        "channels": f"{len(src.ch_names)}: {', '.join(src.ch_names)}",
+        "sampling rate": f"{src.sfreq:g} Hz",
         "model": model_name or "-",
         "threshold": "-" if threshold is None else f"{threshold:.3f}",
         "detected events": str(len(events)),
-        "reference events": str(len(reference)) if ref_known else "no annotations",
+        "reference events": str(len(ref_list)) if ref_known else "no annotations",
+        "EEG stored in this page": stored,
         **(extra_meta or {}),
     }
     meta_rows = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in meta.items()
     )
+    unit = payload["unit"]
+    missing = "; ".join(
+        f"{m['name']}: {', '.join(m['missing'])}" for m in payload["montages"] if m["missing"]
+    )
+    display_note = (
+        f"Display: {eeg['sfreq']:g} Hz, filters {eeg['filters']}; negative up; "
+        f"quantised to {eeg['lsb']:g} {unit}"
+        + (
+            f" ({eeg['clipped_samples']} samples beyond ±{32767 * eeg['lsb']:g} {unit} clipped)"
+            if eeg["clipped_samples"]
+            else ""
+        )  # fmt: skip
+        + ". Millimetres are CSS millimetres (96 px per inch at 100 % zoom): the true size "
+        "depends on the screen. EEG stored: "
+        + stored
+        + "."
+        + (f" Not in the recording: {missing}." if missing else "")
+        + (
+            " The signal is the detector's normalised input (standard deviations), not µV."
+            if src.z_units
+            else ""
+        )
+    )
+    summary = (
+        f"{html.escape(_clock(duration))} · {len(events)} detected event(s)"
+        + (f" · {len(ref_list)} reference event(s)" if ref_known else " · no annotations")
+        + (f" · model {html.escape(model_name)}" if model_name else "")
+        + ("" if threshold is None else f" · threshold {threshold:.2f}")
+    )
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>eegssm report: {html.escape(title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>Seizure detection: {html.escape(title)}</h1>",
-        f"<p class='note'>eegssm report, generated {dt.datetime.now():%Y-%m-%d %H:%M}. "
-        "Research software, not a medical device.</p>",
-        f"<table class='meta'>{meta_rows}</table>",
-        "<h2>Overview</h2>",
-        f"<img id='overview' alt='seizure probability over the recording' "
-        f"src='{overview_figure(np.asarray(probs), prob_sfreq, events, reference, threshold)}'>",
-        "<p class='note'>Blue: seizure probability (maximum per pixel). Red bands: detected "
-        "events. Green bars: reference annotations.</p>",
-        "<h2>Events</h2>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        "<link rel='icon' href='data:,'>",
+        f"<title>eegssm review: {html.escape(title)}</title>",
+        f"<style>{_asset('review.css')}</style></head><body>",
+        f"<header><h1>Seizure detection review: {html.escape(title)}</h1>",
+        f"<p class='summary'>{summary}</p></header>",
+        "<noscript><p class='warn'>This page draws the EEG with JavaScript; enable it to review "
+        "the recording.</p></noscript>",
+        _TOOLBAR,
+        "<div id='viewer'><canvas id='eeg' aria-label='EEG page'></canvas>"
+        "<canvas id='prob' aria-label='seizure probability under the page'></canvas>"
+        "<canvas id='overview' aria-label='whole-record overview: click to jump'></canvas></div>",
+        "<p class='note' id='legend'>Red: detected seizure (shaded on the EEG; bar under the "
+        "probability). Green: reference annotation. Dashed line: decision threshold. Overview: "
+        "maximum probability per pixel over the whole record, grey bar where EEG is stored, "
+        "box = this page; click to jump. Keys: ← → page, ↑ ↓ sensitivity (larger / smaller), "
+        "Home / End first / last page, N / P next / previous event.</p>",
+        "<section><h2>Events</h2>",
+        "<p class='note'>Click a row to show its page.</p>" if rows else "",
         event_table,
+        ref_table,
+        "</section><section><h2>Recording</h2>",
+        f"<table class='meta'>{meta_rows}</table>",
+        f"<p class='note' id='display-note'>{html.escape(display_note)}</p>",
+        f"<p class='note'>eegssm review page, generated {dt.datetime.now():%Y-%m-%d %H:%M}. "
+        "Research software, not a medical device.</p></section>",
+        f"{_DATA_OPEN}{_json_for_script(payload)}</script>",
+        f"<script>{_asset('review.js')}</script>",
+        "</body></html>",
     ]
-    for i, e in enumerate(list(events)[:MAX_EVENT_PAGES], 1):
-        start = max(0.0, e.start - 0.2 * page_s)
-        uri = traces_figure(recording, start, page_s, (e.start, e.stop), reference)
-        parts.append(
-            f"<h2 id='event-{i}'>Event {i}: {_clock(e.start)} – {_clock(e.stop)} "
-            f"(confidence {e.confidence:.2f})</h2><img class='traces' alt='EEG around event {i}' "
-            f"src='{uri}'>"
-        )
-    if len(events) > MAX_EVENT_PAGES:
-        parts.append(
-            f"<p class='note'>Trace pages are shown for the first {MAX_EVENT_PAGES} of "
-            f"{len(events)} events.</p>"
-        )
-    parts.append("</body></html>")
     return "\n".join(parts)
 
 
+_TOOLBAR = "\n".join(
+    [
+        "<nav id='toolbar'>",
+        "<button id='first' title='first page (Home)'>|&#x25C0;</button>",
+        "<button id='prev' title='previous page (&#x2190;)'>&#x25C0;</button>",
+        "<label>page <input id='page-input' type='number' min='1' value='1'>",
+        " / <span id='page-count'>1</span></label>",
+        "<button id='next' title='next page (&#x2192;)'>&#x25B6;</button>",
+        "<button id='last' title='last page (End)'>&#x25B6;|</button>",
+        "<span id='page-time' class='time'></span>",
+        "<button id='prev-event' title='previous event (P)'>&#x21E4; event</button>",
+        "<button id='next-event' title='next event (N)'>event &#x21E5;</button>",
+        "<label>montage <select id='montage'></select></label>",
+        "<label>sensitivity <select id='sensitivity'></select></label>",
+        "<label>page <select id='page-length'></select></label>",
+        "<span id='timebase' class='note' title='timebase at this window width, in CSS "
+        "millimetres; paper EEG runs at 30 mm/s (10 s on 300 mm)'></span>",
+        "</nav>",
+    ]
+)
+
+
+def page_data(text: str) -> dict:
+    """The data a review page draws from (its ``review-data`` JSON), read back from its HTML."""
+    start = text.find(_DATA_OPEN)
+    if start < 0:
+        raise ValueError("not an eegssm review page: no review-data script")
+    start += len(_DATA_OPEN)
+    return json.loads(text[start : text.index("</script>", start)])
+
+
+_DATA_OPEN = "<script type='application/json' id='review-data'>"
+
+
 def write_report(path: str | Path, *args, **kwargs) -> Path:
-    """Render the report (arguments of ``render_report``) and write it atomically to ``path``."""
+    """Render the page (arguments of ``render_report``) and write it atomically to ``path``."""
     from eegssm import atomic
 
     return atomic.write_text(path, render_report(*args, **kwargs))
