@@ -147,8 +147,8 @@ def test_int16_encoding_round_trips_with_wrapping():
     q = rng.integers(-32768, 32768, size=(4, 1001)).astype(np.int16)
     q[:, :4] = [[32767, -32768, 32767, 0]] * 4  # differences that wrap
     np.testing.assert_array_equal(display.decode_int16(display.encode_int16(q), 4), q)
-    assert display.quantise(np.array([0.74, -0.76, 1e9, -1e9]), 0.5).tolist() == [
-        1, -2, 32767, -32768,
+    assert display.quantise(np.array([0.74, -0.76, 1e9, -1e9, np.nan]), 0.5).tolist() == [
+        1, -2, 32767, -32768, 0,
     ]  # fmt: skip
 
 
@@ -269,6 +269,14 @@ def test_long_record_is_capped_around_events(tmp_path):
     assert {49, 50, 51} <= set(stored)  # 2940-3100 s: the event with 60 s either side
     assert max(b - a for a, b in reads) < 11 * 60 * sfreq  # read in stretches, not whole
     assert "EEG stored in this page" in text and "h of 2.00 h" in text
+
+
+def test_report_of_an_empty_or_tiny_recording(case):
+    rec, _, _, _ = case
+    for n in (0, 1, 5):
+        tiny = rec.copy_with(data=rec.data[:, :n])
+        data = page_data(render_report(tiny, np.zeros(n), rec.sfreq, [], None, raw=tiny))
+        assert data["eeg"]["n_samples"] == n and data["duration"] == n / rec.sfreq
 
 
 def test_report_escapes_names(case):

@@ -284,8 +284,9 @@ def render_span(
 
 
 def quantise(x: np.ndarray, lsb: float) -> np.ndarray:
-    """``round(x / lsb)`` as int16, saturating at the int16 range."""
-    return np.clip(np.round(np.asarray(x, dtype=np.float64) / lsb), -32768, 32767).astype(np.int16)
+    """``round(x / lsb)`` as int16, saturating at the int16 range (NaN → 0)."""
+    q = np.round(np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0) / lsb)
+    return np.clip(q, -32768, 32767).astype(np.int16)
 
 
 def encode_int16(q: np.ndarray) -> str:

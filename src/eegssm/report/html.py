@@ -102,6 +102,8 @@ def _eeg_payload(src: _Source, events, reference, max_eeg_hours: float) -> dict:
     clipped = 0
     for first, stop in display.runs(chosen):
         j0, j1 = first * block, min(stop * block, n_out)
+        if j1 <= j0:  # an empty recording
+            continue
         x = display.render_span(src.read, src.n_times, rate, j0, j1, sos)
         q = display.quantise(x, lsb)
         clipped += int(np.count_nonzero(np.abs(x) >= 32767 * lsb))
