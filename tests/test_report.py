@@ -288,7 +288,8 @@ def test_report_escapes_names(case):
 
 
 def test_detect_report_shows_the_file_in_microvolts(tmp_path, capsys):
-    """`eegssm detect FILE --report` draws the file as read (µV, TUSZ labels), not the model input."""
+    """`eegssm detect FILE --report` draws the file as read (µV, TUSZ labels), not the model
+    input."""
     from eegssm.cli import main
     from eegssm.data.synthetic import write_synthetic
     from eegssm.io import read_recording
