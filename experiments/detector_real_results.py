@@ -109,10 +109,11 @@ def fa_table(recipe, segments, probs, points) -> str:
 
 def zero_shot(recipe, segments, bonn, run: Path) -> dict:
     """A model trained without CHB-MIT on the 14 chb01 clips: AUROC vs line length."""
-    from eegssm.preprocessing.filters import zscore
+    from eegssm.preprocessing.pipeline import normalise
     from eegssm.recipes.detector_real import _save_npz, key, predict_segment, train_model
     from eegssm.scoring.metrics import auroc
 
+    cfg = recipe.preprocess_config()
     clips = [s for s in segments if s.dataset == "chbmit"]
     path = run / "zero_shot" / "probs.npz"
     if not path.is_file():
@@ -123,9 +124,11 @@ def zero_shot(recipe, segments, bonn, run: Path) -> dict:
         probs = {k: z[k] for k in z.files}
     y = np.concatenate([np.full(s.data.shape[1], s.kind == "ictal") for s in clips])
     p = np.concatenate([probs[key(s)] for s in clips])
-    ll = np.concatenate([line_length(zscore(s.data, 10.0), s.sfreq) for s in clips])
+    ll = np.concatenate([line_length(normalise(s.data, cfg), s.sfreq) for s in clips])
     clip_p = [(probs[key(s)].max(), s.kind == "ictal") for s in clips]
-    clip_ll = [(line_length(zscore(s.data, 10.0), s.sfreq).max(), s.kind == "ictal") for s in clips]
+    clip_ll = [
+        (line_length(normalise(s.data, cfg), s.sfreq).max(), s.kind == "ictal") for s in clips
+    ]
     return {
         "model_auroc": auroc(y, p),
         "line_length_auroc": auroc(y, ll),

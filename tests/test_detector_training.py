@@ -208,7 +208,9 @@ def test_bundled_checkpoint_loads_and_detects_a_synthetic_seizure():
     detector = Detector.from_checkpoint(path)
     model, meta = detector.model, detector.meta
     assert meta["preset"] == "fast" and len(meta["operating_points"]) == 4
-    assert "eegmat" in json.dumps(meta["trained_on"])
+    data = meta["recipe"]["data"]  # trained on real EEG (configs/detector_real.yaml)
+    assert data["eegmat"] and data["chbmit_clips"] and meta["training"]["negative_hours"] > 1.5
+    assert meta["input"]["montage"] == "double_banana" and len(meta["input"]["channels"]) == 18
     rec = make_recording(150.0, n_seizures=1, seed=12345, seizure_duration_s=(30.0, 40.0))
     pre = preprocess(rec, PreprocessConfig(**meta["preprocess"]["config"]))
     window = int(meta["window_s"] * pre.sfreq)

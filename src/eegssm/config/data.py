@@ -139,7 +139,8 @@ class SamplingConfig(StrictModel):
 
 #: Preprocessing of the bundled detector, over the ``seizure`` preset: the 18-channel double
 #: banana (any 10-20 recording yields it), up to 4 derivations left out, 0.5–45 Hz whatever the
-#: mains (50 and 60 Hz notched), 30-s inference windows every 15 s.
+#: mains (50 and 60 Hz notched), 30-s inference windows every 15 s, amplitude kept in µV
+#: (``x / 50 µV``: a seizure is a large rhythm, and z-scoring a recording erases how large).
 REAL_DETECTOR_PREPROCESS: dict[str, object] = {
     "montage": "double_banana",
     "missing": "drop",
@@ -148,6 +149,8 @@ REAL_DETECTOR_PREPROCESS: dict[str, object] = {
     "notch": [50.0, 60.0],
     "window_s": 30.0,
     "stride_s": 15.0,
+    "normalize": "fixed",
+    "scale_uv": 50.0,
 }
 
 
@@ -190,24 +193,27 @@ class ExamplesConfig(StrictModel):
         p_muscle_artifact, p_rhythmic_run: artefacts that are not seizures.
         p_background_rhythm: a steady rhythm through the whole recording (not a seizure; a
             seizure may still be added on top).
-        p_own_stats: normalise the crop on itself (as a short file is) instead of the recording.
+        p_own_stats: normalise the crop on itself (as a short file is) instead of the recording
+            (z-score only).
+        gain: range of a log-uniform amplitude gain per example (``normalize="fixed"`` only).
         p_drop, max_drop: derivations removed from a whole batch (missing or flat channels).
-        clip: z-score clip (as the preprocessing's).
+        clip: clip of the normalised values (as the preprocessing's).
     """
 
     lengths_s: tuple[PosFloat, ...] = (10.0, 15.0, 20.0, 30.0)
     length_weights: tuple[NonNegFloat, ...] = (0.35, 0.15, 0.2, 0.3)
     p_real_ictal: Probability = 0.15
     p_clip_background: Probability = 0.12
-    p_synthetic: Probability = 0.55
+    p_synthetic: Probability = 0.35
     p_onset: Probability = 0.5
     onset_s: NonNegFloat = 2.0
     seizure_s: tuple[PosFloat, PosFloat] = (8.0, 90.0)
-    snr: tuple[PosFloat, PosFloat] = (1.0, 8.0)
+    snr: tuple[PosFloat, PosFloat] = (2.0, 8.0)
     p_muscle_artifact: Probability = 0.12
     p_rhythmic_run: Probability = 0.08
-    p_background_rhythm: Probability = 0.2
+    p_background_rhythm: Probability = 0.35
     p_own_stats: Probability = 0.4
+    gain: tuple[PosFloat, PosFloat] = (0.6, 1.6)
     p_drop: Probability = 0.15
     max_drop: NonNegInt = 4
     clip: PosFloat = 10.0

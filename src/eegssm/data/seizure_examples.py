@@ -16,9 +16,11 @@ training batches:
     negatives from the same recordings as the real seizures, so that the model cannot learn the
     dataset instead of the seizure; at ``L`` = 10 s an ictal clip is used alone, as a 10-s file
     would be read;
-- the example is z-scored per channel and clipped to ±10 exactly as :func:`eegssm.preprocessing.
-  pipeline.preprocess` would, with the statistics of the whole (modified) recording or, with
-  probability ``p_own_stats``, of the crop alone (a short file is normalised on itself);
+- the example is normalised exactly as :func:`eegssm.preprocessing.pipeline.preprocess` would:
+  with ``scale_uv`` (``normalize="fixed"``) divided by it after a random gain (amplitude
+  augmentation, ``gain``); else z-scored per channel with the statistics of the whole (modified)
+  recording or, with probability ``p_own_stats``, of the crop alone (a short file is normalised
+  on itself); clipped to ±``clip``;
 - with probability ``p_drop`` up to ``max_drop`` channels are removed (missing or flat
   derivations: the detector's weights do not depend on the channel count).
 
@@ -36,6 +38,7 @@ import numpy as np
 from eegssm.config.data import ExamplesConfig
 from eegssm.data import ictal
 from eegssm.io.types import Recording
+from eegssm.preprocessing.filters import fixed_scale
 
 #: Cross-fade between joined clips (s).
 JOIN_S = 0.5
@@ -129,6 +132,9 @@ class ExampleSampler:
         bonn: Bonn set S segments at the segments' rate (``ictal.bonn_at``), or None.
         config: an :class:`~eegssm.config.data.ExamplesConfig` (defaults when None).
         batch_size, steps_per_epoch, seed: batches per epoch and their seeding.
+        scale_uv: normalise as ``PreprocessConfig(normalize="fixed", scale_uv=...)`` does
+            (``x / scale_uv``, each example scaled by a random gain from ``config.gain``); None:
+            z-score as ``normalize="zscore"`` does.
     """
 
     def __init__(
@@ -140,8 +146,10 @@ class ExampleSampler:
         batch_size: int = 12,
         steps_per_epoch: int = 100,
         seed: int = 0,
+        scale_uv: float | None = None,
     ) -> None:
         self.cfg = config or ExamplesConfig()
+        self.scale_uv = scale_uv
         self.recordings = [s for s in segments if s.kind == "recording"]
         self.ictal = [s for s in segments if s.kind == "ictal"]
         self.preictal = [s for s in segments if s.kind == "preictal"]
@@ -308,7 +316,12 @@ class ExampleSampler:
     ) -> Example:
         own = own_stats or rng.random() < self.cfg.p_own_stats
         crop = data[:, start : start + n]
-        x = zscore_like_preprocess(crop, crop if own else data, self.cfg.clip)
+        if self.scale_uv is not None:
+            lo, hi = np.log(self.cfg.gain)
+            gain = float(np.exp(rng.uniform(lo, hi)))
+            x = fixed_scale(crop, self.scale_uv / gain, self.cfg.clip)
+        else:
+            x = zscore_like_preprocess(crop, crop if own else data, self.cfg.clip)
         y = labels[start : start + n].astype(np.float32)
         if x.shape[1] < n:  # a recording shorter than the crop: zero padding, label 0
             x = np.pad(x, ((0, 0), (0, n - x.shape[1])))

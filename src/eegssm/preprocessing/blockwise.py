@@ -283,6 +283,8 @@ class BlockwisePreprocessor:
             y = filters.standardize(y, self.mean, self.std, cfg.clip)
         elif cfg.normalize == "p95":  # single block: the block is the recording
             y = filters.percentile_scale(y, 95.0, cfg.clip)
+        elif cfg.normalize == "fixed":
+            y = filters.fixed_scale(y, cfg.scale_uv, cfg.clip)
         if cfg.normalize is not None and self.flat.any():
             y = np.array(y, dtype=np.float32)
             y[self.flat] = 0.0

@@ -208,6 +208,19 @@ def standardize(
     return out
 
 
+def fixed_scale(data: np.ndarray, scale_uv: float, clip: float | None = 10.0) -> np.ndarray:
+    """``x / scale_uv`` clipped to ``±clip`` (``(C, T)`` µV → float32 units of ``scale_uv``).
+
+    Keeps what z-scoring throws away: the amplitude in µV (a 90 µV ictal rhythm and an 8 µV
+    background stay 11× apart) and the amplitude of each channel relative to the others. Needs
+    no statistics, so a 10-s file, a block of a long one and a live stream are scaled alike.
+    """
+    out = np.asarray(data, dtype=np.float32) * np.float32(1.0 / scale_uv)
+    if clip is not None:
+        np.clip(out, -clip, clip, out=out)
+    return out
+
+
 def percentile_scale(data: np.ndarray, q: float = 95.0, clip: float | None = None) -> np.ndarray:
     """Per-channel scaling ``x / percentile(|x|, q)`` as in EEGM2 (``(C, T)`` float32).
 

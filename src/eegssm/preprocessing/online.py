@@ -86,7 +86,8 @@ class OnlinePreprocessor:
 
     Args:
         config: the checkpoint's :class:`PreprocessConfig` (rates, band, notch, clip, and
-            ``normalize``: ``"zscore"`` or None; ``"p95"`` has no online form and is refused).
+            ``normalize``: ``"zscore"``, ``"fixed"`` or None; ``"p95"`` has no online form and is
+            refused).
         sfreq_in: rate of the incoming chunks (Hz).
         n_channels: channels per chunk (after the montage).
         freeze_after_s: stop updating the normalisation statistics after this many seconds of
@@ -102,7 +103,7 @@ class OnlinePreprocessor:
         n_channels: int,
         freeze_after_s: float | None = None,
     ) -> None:
-        if config.normalize not in ("zscore", None):
+        if config.normalize not in ("zscore", "fixed", None):
             raise ValueError(f"no online form of normalize={config.normalize!r}")
         self.config = config
         self.sfreq = float(config.sfreq or sfreq_in)
@@ -135,6 +136,8 @@ class OnlinePreprocessor:
         x = self.filter(x)
         if self.config.normalize == "zscore":
             x = self.normalize(x)
+        elif self.config.normalize == "fixed":
+            x = filters.fixed_scale(x, self.config.scale_uv, self.config.clip)
         return x
 
     def filter(self, x: np.ndarray) -> np.ndarray:

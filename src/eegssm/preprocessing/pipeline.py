@@ -60,7 +60,9 @@ class PreprocessConfig(BaseModel):
         notch: line frequency or frequencies (50 and/or 60 Hz; harmonics below Nyquist too), or
             None.
         notch_quality: quality factor of each notch.
-        normalize: ``"zscore"``, ``"p95"`` (EEGM2 scaling) or None.
+        normalize: ``"zscore"`` (per channel, over the recording), ``"p95"`` (EEGM2 scaling),
+            ``"fixed"`` (``x / scale_uv``: the amplitude in µV is kept) or None.
+        scale_uv: µV per unit for ``normalize="fixed"``.
         clip: clip normalised values to ``±clip`` (None: no clipping).
         filter_dtype: ``"float32"`` (default, measured accurate to ~1e-4 RMS) or ``"float64"``.
         window_s, stride_s: window length and stride for :func:`eegssm.preprocessing.windowing`.
@@ -80,7 +82,8 @@ class PreprocessConfig(BaseModel):
     filter_order: int = Field(4, ge=1, le=10)
     notch: float | tuple[float, ...] | None = 60.0
     notch_quality: float = Field(30.0, gt=0)
-    normalize: Literal["zscore", "p95"] | None = "zscore"
+    normalize: Literal["zscore", "p95", "fixed"] | None = "zscore"
+    scale_uv: float = Field(50.0, gt=0)
     clip: float | None = Field(10.0, gt=0)
     filter_dtype: Literal["float32", "float64"] = "float32"
     window_s: float = Field(60.0, gt=0)
@@ -135,6 +138,17 @@ def get_preset(name: str, **overrides: object) -> PreprocessConfig:
     return PRESETS[name].model_copy(update=overrides) if overrides else PRESETS[name]
 
 
+def normalise(data: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
+    """``(C, T)`` filtered µV → normalised as ``cfg.normalize`` says (unchanged when None)."""
+    if cfg.normalize == "zscore":
+        return filters.zscore(data, cfg.clip)
+    if cfg.normalize == "p95":
+        return filters.percentile_scale(data, 95.0, cfg.clip)
+    if cfg.normalize == "fixed":
+        return filters.fixed_scale(data, cfg.scale_uv, cfg.clip)
+    return data
+
+
 def preprocess(
     recording: Recording,
     config: PreprocessConfig | str = "seizure",
@@ -185,10 +199,7 @@ def preprocess(
     check_length(data.shape[-1], sos, sfreq, source)
     data = clock("filter", filters.filtfilt, data, sos, np.dtype(cfg.filter_dtype).type)
 
-    if cfg.normalize == "zscore":
-        data = clock("normalise", filters.zscore, data, cfg.clip)
-    elif cfg.normalize == "p95":
-        data = clock("normalise", filters.percentile_scale, data, 95.0, cfg.clip)
+    data = clock("normalise", normalise, data, cfg)
     if cfg.normalize is not None and flat.any():
         # a flat channel is filter round-off and resampling edges by now: normalising would
         # blow that up to unit scale, so it stays zero

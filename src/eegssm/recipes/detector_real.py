@@ -146,8 +146,9 @@ def train_model(
     )
     o = recipe.optim
     sampler = ExampleSampler(
-        segments, sos, bonn, recipe.examples, o.batch_size, o.steps_per_epoch, seed
-    )
+        segments, sos, bonn, recipe.examples, o.batch_size, o.steps_per_epoch, seed,
+        scale_uv=cfg.scale_uv if cfg.normalize == "fixed" else None,
+    )  # fmt: skip
     torch.manual_seed(seed)
     model = build_model(recipe, len(first.ch_names), first.sfreq)
     focal = FocalLoss(recipe.loss.alpha, recipe.loss.gamma)
@@ -171,10 +172,10 @@ def train_model(
 def predict_segment(model, seg: Segment, recipe: RealDetectorRecipe) -> np.ndarray:
     """Per-sample probabilities ``(T,)`` of one segment as ``eegssm detect`` computes them."""
     from eegssm.inference import predict_recording
-    from eegssm.preprocessing.filters import zscore
+    from eegssm.preprocessing.pipeline import normalise
 
     cfg = recipe.preprocess_config()
-    x = zscore(seg.data, cfg.clip)
+    x = normalise(seg.data, cfg)
     window = int(round(cfg.window_s * seg.sfreq))
     stride = int(round(cfg.stride_s * seg.sfreq))
     return predict_recording(model, x, window, stride, recipe.evaluation.batch_size)
