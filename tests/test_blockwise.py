@@ -60,6 +60,17 @@ def test_blocks_equal_whole_recording_in_float64(edf_500hz):
     np.testing.assert_allclose(out, whole.data, atol=1e-5, rtol=0)
 
 
+def test_fixed_scale_blocks_equal_whole_and_keep_microvolts(edf_500hz):
+    """``normalize="fixed"``: x / scale_uv, so blocks need no statistics and 1 unit is 50 µV."""
+    rec = read_recording(edf_500hz)
+    cfg = get_preset("seizure", filter_dtype="float64", normalize="fixed", scale_uv=50.0, clip=None)
+    whole = preprocess_whole(rec, cfg)
+    raw_uv = preprocess_whole(rec, get_preset("seizure", filter_dtype="float64", normalize=None))
+    np.testing.assert_allclose(whole.data * 50.0, raw_uv.data, rtol=1e-5, atol=1e-4)
+    out = _concat(BlockwisePreprocessor(open_recording(edf_500hz), cfg, block_s=131.0))
+    np.testing.assert_allclose(out, whole.data, atol=1e-6, rtol=0)
+
+
 def test_blocks_float32_within_filter_roundoff(edf_500hz):
     """The default float32 cascade differs from the whole-recording one by its own round-off."""
     whole = preprocess_whole(read_recording(edf_500hz), "seizure")

@@ -161,6 +161,25 @@ def test_real_ictal_clip_alone_at_10_s_is_all_seizure():
     np.testing.assert_allclose(ex.x, zscore(segs[1].data[:, :2560], 10.0), atol=1e-5)
 
 
+def test_fixed_scale_examples_keep_amplitude_up_to_one_gain():
+    """With ``scale_uv`` an example is ``crop * gain / scale_uv``: one gain per example from
+    ``cfg.gain``, so amplitudes keep their µV ratios (a 10x larger clip stays ~10x larger)."""
+    segs = [_segment("r", 70.0), _segment("c", 10.0, "ictal", "p", 1)]
+    segs.append(_segment("c", 10.0, "preictal", "p", 2))
+    cfg = ExamplesConfig(
+        lengths_s=(10.0,), length_weights=(1.0,), p_real_ictal=1.0, p_clip_background=0.0,
+        p_muscle_artifact=0.0, p_rhythmic_run=0.0, gain=(0.5, 2.0),
+    )  # fmt: skip
+    s = ExampleSampler(segs, None, None, cfg, 1, 1, 0, scale_uv=50.0)
+    gains = []
+    for seed in range(8):
+        ex = s.example(np.random.default_rng(seed), 2560)
+        ratio = ex.x * 50.0 / segs[1].data[:, :2560]
+        np.testing.assert_allclose(ratio, ratio.flat[0], rtol=1e-4)
+        gains.append(float(ratio.flat[0]))
+    assert 0.5 <= min(gains) < max(gains) <= 2.0
+
+
 # -- folds and operating points ---------------------------------------------------------------
 def test_folds_hold_out_one_seizure_and_whole_subjects():
     from eegssm.recipes.detector_real import assign_folds
