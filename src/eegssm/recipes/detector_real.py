@@ -414,6 +414,15 @@ def write_model_card(folder: str | Path, meta: dict[str, Any]) -> Path:
     ev = meta.get("evidence", {})
     tr = meta.get("training", {})
     notch = pre.get("notch")
+    if pre.get("normalize") == "fixed":
+        norm = (
+            f"divided by {pre['scale_uv']:g} µV (the amplitude is kept: a seizure is a large "
+            f"rhythm), clipped at ±{pre['clip']:g} (±{pre['clip'] * pre['scale_uv']:g} µV)"
+        )
+    else:
+        norm = f"z-score per channel over the whole recording, clipped at ±{pre['clip']:g}"
+    ex = (meta.get("recipe") or {}).get("examples") or {}
+    snr = ex.get("snr", (1.0, 8.0))
     rows = "\n".join(
         f"| {p['target_fa_per_24h']:g} | {p['threshold']:.3f} | {p['false_alarms']} "
         f"({p['fa_per_24h']:.1f} FA/24h) | {p['seizures_flagged']}/{p['seizures']} |"
@@ -434,8 +443,7 @@ Not a medical device: a research tool whose evidence is listed below with the si
   (`eegssm detect --montage auto|referential|bipolar`). Up to {pre["max_missing"]} derivations
   may be missing or flat (below {pre["flat_uv"]} µV RMS): they are left out with a warning.
 - Preprocessing: resampled to {pre["sfreq"]:g} Hz, {pre["l_freq"]:g}–{pre["h_freq"]:g} Hz
-  band-pass, notch at {notch} Hz, z-score per channel over the whole recording, clipped at
-  ±{pre["clip"]:g}.
+  band-pass, notch at {notch} Hz, {norm}.
 - Inference: windows of {meta["window_s"]:g} s every {meta["stride_s"]:g} s (a shorter recording
   is read whole: a 10-s file gets a decision); per-sample probabilities; events by hysteresis
   ({meta["postprocess"]["on_threshold"] - meta["postprocess"]["off_threshold"]:.2f} below the
@@ -454,7 +462,9 @@ Not a medical device: a research tool whose evidence is listed below with the si
 - Synthetic seizures superimposed on the seizure-free EEG (`eegssm.data.ictal`): evolving
   rhythms, spike-and-wave, low-voltage fast onsets, polyspikes and real intracranial ictal
   waveforms (Bonn set S, Andrzejak et al. 2001, CC BY 4.0), focal onset and spread over the head,
-  1–8 times the background; plus muscle bursts and short rhythmic runs that are not seizures.
+  {snr[0]:g}–{snr[1]:g} times the background; plus muscle bursts, short rhythmic runs and steady
+  background rhythms that are not seizures; amplitude augmentation (a gain of
+  {ex.get("gain", (1, 1))[0]:g}–{ex.get("gain", (1, 1))[1]:g} per example).
 - {tr.get("steps", "?")} steps, {tr.get("seconds", 0) / 60:.0f} min on
   {tr.get("torch_threads", "?")} CPU thread(s); reproduce with
   `scripts/train_default_checkpoint.py` and `configs/detector_real.yaml`.
