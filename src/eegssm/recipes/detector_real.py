@@ -16,12 +16,14 @@ operating points chosen out of fold on real seizure-free EEG.
    :class:`eegssm.data.seizure_examples.ExampleSampler`, focal loss, the shared ``Trainer``; a fixed
    number of steps (no early stopping: nothing held out is looked at during training);
 4. **out of fold** (:func:`cross_validate`): each fold's model scores its held-out recordings
-   exactly as ``eegssm detect`` would (whole-recording z-score, the checkpoint's windows and
+   exactly as ``eegssm detect`` would (the checkpoint's normalisation, windows and
    post-processing); the per-sample probabilities are kept in ``OUT/folds/oof.npz``;
-5. **operating points** (:func:`choose_points`): for each FA/24h target the lowest threshold whose
-   out-of-fold false alarms on all real seizure-free EEG stay within budget. With ~2 h of negatives
-   one false alarm is ≥ 11 FA/24h: the hours and that resolution are stored, and targets that
-   cannot be told apart share a threshold and say so;
+5. **operating points** (:func:`choose_points`): for each FA/24h target, the thresholds whose
+   out-of-fold false alarms on all real seizure-free EEG stay within budget and that flag as many
+   held-out onsets as the lowest of them; the middle of that run, not its edge next to the last
+   false alarm (the same out-of-fold result with a margin for EEG not seen here). With ~2 h of
+   negatives one false alarm is ≥ 11 FA/24h: the hours and that resolution are stored, and
+   targets that cannot be told apart share a threshold and say so;
 6. **final model** (:func:`train_final`): trained on everything with the same recipe; its
    ``config.json`` holds the preprocessing, windows, post-processing, operating points and the
    out-of-fold evidence; a model card ``README.md`` is written beside it.
@@ -274,6 +276,10 @@ def choose_points(
     for target in ev.targets_fa_per_24h:
         ok = np.flatnonzero(fa_rate <= target)
         j = int(ok[0]) if ok.size else len(grid) - 1
+        end = j  # the run of thresholds with the same out-of-fold result: take its middle
+        while end + 1 < len(grid) and fa_rate[end + 1] <= target and flagged[end + 1] == flagged[j]:
+            end += 1
+        j = (j + end) // 2
         points.append(
             {
                 "target_fa_per_24h": float(target),
