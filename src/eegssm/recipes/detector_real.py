@@ -496,6 +496,9 @@ onsets each scored by a model trained without that seizure):
   {ev.get("fa_resolution_per_24h", float("nan")):.1f} FA/24h: rates below that are not measured.
 - Seizure-free EEG here is mostly awake adults at rest or doing a task; sleep, ICU and neonatal
   EEG and long artefact-rich recordings are not represented.
+- The amplitude in µV is part of the input (when `normalize` is `fixed`): a file whose header
+  gets the units wrong is misread, and high-amplitude seizure-free EEG (children, sleep) is
+  represented only by one child's pre-ictal clips.
 - For TUSZ-scale use, train your own detector (README: "Seizure detection on TUSZ").
 """
     return atomic.write_text(Path(folder) / "README.md", text)
