@@ -7,19 +7,40 @@ to disk (``fsync``) before the rename, and the folder after it.
 
 Every writer in eegssm goes through this module: the cache (``.npy`` arrays, manifest
 fragments), checkpoints (safetensors, JSON, optimizer state), detection outputs and reports.
+
+Failures: a write that fails (disk full, no permission, read-only disk) removes its temporary
+file and raises :class:`WriteError`, an ``OSError`` whose message names the file and the cause.
+Data is written with plain ``write`` calls, never through a memory map: on a full disk a write
+through a map of a sparse file kills the process with ``SIGBUS`` instead of raising ``ENOSPC``.
+
+Groups: files written inside ``with together():`` appear together or not at all: each is written
+and flushed to its temporary file, and all are renamed when the block ends; if anything in the
+block fails, every temporary is removed and no file of the group appears.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 TMP_SUFFIX = ".tmp"
+
+#: The files of the active :func:`together` block: ``[(temporary, final)]``, or None.
+_GROUP: ContextVar[list[tuple[Path, Path]] | None] = ContextVar("eegssm_atomic", default=None)
+
+
+class WriteError(OSError):
+    """A file could not be written; ``str()`` is ``"<file>: cannot write (<cause>)"``."""
+
+    def __str__(self) -> str:
+        return f"{self.filename}: cannot write ({self.strerror or 'error'})"
 
 
 def temporary_path(path: Path) -> Path:
@@ -45,28 +66,50 @@ def commit(tmp: Path, path: Path) -> None:
     fsync_dir(Path(path).parent)
 
 
+def _write_error(path: Path, err: OSError) -> WriteError:
+    if isinstance(err, WriteError):
+        return err
+    return WriteError(err.errno, err.strerror or str(err), str(path))
+
+
 def write_atomic(path: str | Path, write: Callable[[Path], Any]) -> Path:
     """Write ``path`` by calling ``write(tmp_path)``, fsync the result, then rename it.
 
     The temporary file is removed if ``write`` fails; the previous ``path`` is untouched.
+    Inside :func:`together` the rename waits for the end of the block.
+
+    Raises:
+        WriteError: the file or its folder could not be written (disk full, permission...).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        commit(tmp, path)
+        group = _GROUP.get()
+        if group is None:
+            commit(tmp, path)
+        elif (tmp, path) not in group:
+            group.append((tmp, path))
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(path, err) from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
 
 
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write bytes atomically."""
+    return write_atomic(path, lambda p: p.write_bytes(data))
+
+
 def write_text(path: str | Path, text: str) -> Path:
-    """Write a UTF-8 text file atomically."""
-    return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+    """Write a UTF-8 text file atomically (``\\n`` line ends)."""
+    return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8", newline="\n"))
 
 
 def write_json(path: str | Path, obj: Any, indent: int = 1) -> Path:
@@ -77,29 +120,74 @@ def write_json(path: str | Path, obj: Any, indent: int = 1) -> Path:
 def write_npy(path: str | Path, array: np.ndarray, chunk_bytes: int = 64 << 20) -> int:
     """Write ``array`` to a ``.npy`` file atomically, copying at most ``chunk_bytes`` at a time.
 
-    ``array`` may be a strided view (e.g. overlapping windows): it is copied into the
-    memory-mapped output along its first axis in chunks, so a view of a 1 h recording never
-    becomes a full in-memory copy.
+    ``array`` may be a strided view (e.g. overlapping windows): it is copied along its first
+    axis in chunks with plain file writes, so a view of a 1 h recording never becomes a full
+    in-memory copy, and a full disk raises :class:`WriteError` (never ``SIGBUS``).
 
     Returns:
         The size of the written file in bytes.
     """
     path = Path(path)
-    tmp = temporary_path(path)
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=array.dtype, shape=array.shape)
+
+    def write(tmp: Path) -> None:
+        header = np.lib.format.header_data_from_array_1_0(array)
+        header["fortran_order"] = False  # written in C order below, whatever the strides
+        with open(tmp, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            if array.ndim and array.shape[0] and array.size:
+                row = max(1, array[0].nbytes)
+                step = max(1, chunk_bytes // row)
+                for i in range(0, array.shape[0], step):
+                    f.write(np.ascontiguousarray(array[i : i + step]).data)
+            elif array.size:
+                f.write(np.ascontiguousarray(array).data)
+
+    write_atomic(path, write)
+    return (temporary_path(path) if _GROUP.get() is not None else path).stat().st_size
+
+
+@contextlib.contextmanager
+def together() -> Iterator[None]:
+    """Files written through this module inside the block appear together or not at all.
+
+    Each file is written and flushed to its temporary name; when the block ends without an
+    error, all are renamed in the order they were written. On any error in the block (or in a
+    rename) the temporaries are removed, and files of the group already renamed are deleted.
+    Nested blocks join the outermost one. Do not write a checkpoint folder inside a block
+    (its files must be in place before the folder is renamed).
+    """
+    if _GROUP.get() is not None:
+        yield
+        return
+    pending: list[tuple[Path, Path]] = []
+    token = _GROUP.set(pending)
     try:
-        if array.ndim and array.shape[0]:
-            row = max(1, array[0].nbytes)
-            step = max(1, chunk_bytes // row)
-            for i in range(0, array.shape[0], step):
-                out[i : i + step] = array[i : i + step]
-        elif array.size:
-            out[...] = array
-        out.flush()
+        yield
+    except BaseException:
+        _discard(pending, [])
+        raise
     finally:
-        del out
-    commit(tmp, path)
-    return path.stat().st_size
+        _GROUP.reset(token)
+    done: list[Path] = []
+    try:
+        for tmp, path in pending:
+            os.replace(tmp, path)
+            done.append(path)
+        for folder in dict.fromkeys(path.parent for _, path in pending):
+            fsync_dir(folder)
+    except OSError as err:
+        _discard(pending, done)
+        raise _write_error(pending[len(done)][1], err) from err
+    except BaseException:
+        _discard(pending, done)
+        raise
+
+
+def _discard(pending: list[tuple[Path, Path]], done: list[Path]) -> None:
+    for tmp, _ in pending:
+        tmp.unlink(missing_ok=True)
+    for path in done:
+        path.unlink(missing_ok=True)
 
 
 def remove_stale_temporaries(folder: str | Path) -> list[Path]:

@@ -12,7 +12,10 @@ the fragments. Hence:
 - **resumable**: a recording whose fragment exists, whose arrays have their recorded sizes and
   whose source size, mtime and preset hash match is skipped;
 - **robust**: a recording that cannot be read or preprocessed (``EEGReadError``, missing
-  channels, bad annotation file, ...) becomes a ``failed`` entry with its reason; the run goes on.
+  channels, bad annotation file, no read permission, ...) becomes a ``failed`` entry with its
+  reason; the run goes on. A *write* error (disk full, no permission on the cache) stops the run
+  with :class:`~eegssm.atomic.WriteError` naming the file; the recording being written leaves no
+  file behind (its arrays and temporaries are removed) and finished recordings stay cached.
 
 Only one build may run on a cache folder at a time (an advisory ``flock`` on ``.lock``).
 """
@@ -124,6 +127,7 @@ def build_cache(
         RuntimeError: another build holds the cache folder's lock.
         FileNotFoundError: ``data_dir`` does not exist.
         ValueError: unknown preset or montage, invalid override, ``cache_dir`` cannot be created.
+        WriteError: an ``OSError``: a file of the cache could not be written (disk full...).
     """
     from eegssm.preprocessing.montages import get_montage
     from eegssm.preprocessing.pipeline import PreprocessConfig, get_preset
@@ -238,19 +242,24 @@ def _run(jobs: list[Job], workers: int, progress: bool):
             return
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
             futures: dict[Future, Job] = {pool.submit(cache_recording, j): j for j in jobs}
-            for fut in as_completed(futures):
-                job = futures[fut]
-                try:
-                    entry = fut.result()
-                except BrokenProcessPool:
-                    entry = _failed_entry(
-                        job,
-                        "worker process died (killed, or out of memory); retried on the next run",
-                        retryable=True,
-                    )
-                    atomic.write_json(mf.fragment_path(job.cache_dir, job.key), entry)
-                bar.update()
-                yield entry
+            try:
+                for fut in as_completed(futures):
+                    job = futures[fut]
+                    try:
+                        entry = fut.result()
+                    except BrokenProcessPool:
+                        entry = _failed_entry(
+                            job,
+                            "worker process died (killed, or out of memory); retried on the next "
+                            "run",
+                            retryable=True,
+                        )
+                        atomic.write_json(mf.fragment_path(job.cache_dir, job.key), entry)
+                    bar.update()
+                    yield entry
+            except BaseException:  # a write error (disk full) stops the build: start no more
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     finally:
         bar.close()
 
@@ -301,10 +310,14 @@ def cache_recording(job: Job) -> dict[str, Any]:
     messages = list(dict.fromkeys(str(w.message) for w in caught))
     arrays = Path(job.cache_dir) / mf.ARRAYS_DIR
     files, sizes = {}, {}
-    for name, array in (("x", windows.x), ("y", windows.y), ("mask", windows.mask)):
-        rel = f"{mf.ARRAYS_DIR}/{job.key}.{name}.npy"
-        sizes[name] = atomic.write_npy(arrays / f"{job.key}.{name}.npy", array)
-        files[name] = rel
+    try:
+        for name, array in (("x", windows.x), ("y", windows.y), ("mask", windows.mask)):
+            files[name] = f"{mf.ARRAYS_DIR}/{job.key}.{name}.npy"
+            sizes[name] = atomic.write_npy(arrays / f"{job.key}.{name}.npy", array)
+    except OSError:  # disk full, no permission: none of this recording's arrays stays behind
+        for rel in files.values():
+            (Path(job.cache_dir) / rel).unlink(missing_ok=True)
+        raise
     classes = windows.classes
     entry = {
         **base,
