@@ -8,6 +8,10 @@ own settings, run the detector over overlapping windows, post-process, and write
     OUT/<stem>.json          events, settings, timings (and the OVERLAP score when the
                              recording has annotations)
 
+A recording's files appear together or not at all (temporary files, renamed when all are
+written); a write error (disk full) stops the run with status 1. Inputs whose file names
+collide (the same stem in two folders) get ``<stem>_<folder>`` names, listed at the end.
+
 With no PATH, runs the embedded default: a fixed synthetic 19-channel recording (10 min,
 2 seizures, seeded) through the bundled checkpoint, printed next to the ground truth with its
 OVERLAP score, and an HTML report.
@@ -79,14 +83,16 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 
 def find_inputs(paths: list[str]) -> list[Path]:
-    """EDF/BDF files named directly or found recursively under folders, sorted, unique."""
+    """EDF/BDF files named directly or found recursively under folders, sorted, unique.
+
+    Folders that cannot be read and symlink loops are logged and skipped."""
+    from eegssm.data.discovery import find_recordings
+
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found += sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in (".edf", ".bdf") and p.is_file()
-            )
+            found += find_recordings(path)
         elif path.is_file():
             found.append(path)
         else:
@@ -160,7 +166,7 @@ def overlap_score(reference, events, duration: float) -> dict:
 def print_summary(rows: list[dict]) -> None:
     print(f"\n{'file':40s} {'duration':>10s} {'events':>6s}")
     for doc in rows:
-        name = Path(doc["file"]).name
+        name = _printable(Path(doc["file"]).name)
         print(f"{name[:40]:40s} {doc['duration_s']:9.1f}s {len(doc['events']):6d}")
         for e in doc["events"]:
             print(
@@ -172,6 +178,8 @@ def print_summary(rows: list[dict]) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from eegssm import atomic
+    from eegssm.data.discovery import output_stems, safe_stem
     from eegssm.data.recordings import reference_seizures
     from eegssm.detection import Detector
     from eegssm.io import EEGReadError
@@ -196,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: no .edf or .bdf files found in " + ", ".join(args.paths), file=sys.stderr)
         return 2
     rows, failed = [], 0
+    stems = output_stems(inputs)
     for path in inputs:
         try:
             result = detector.run_file(
@@ -207,18 +216,33 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             continue
         if not args.quiet:
-            print(f"{path.name}: {describe_montage(result.recording.meta)}")
-        doc = write_outputs(args.out, path.stem, result, reference, str(path), detector)
+            print(f"{_printable(path.name)}: {describe_montage(result.recording.meta)}")
+        stem = stems[path]
+        try:
+            with atomic.together():  # a recording's outputs appear together or not at all
+                doc = write_outputs(args.out, stem, result, reference, str(path), detector)
+                if args.report:
+                    target = args.report if len(inputs) == 1 else args.out / f"{stem}_report.html"
+                    _write_report(target, result, reference, detector, raw=path)
+        except OSError as err:  # disk full, no permission: stop, the next would fail too
+            print(f"error: {err}; stopped (nothing written for {path})", file=sys.stderr)
+            failed = len(inputs) - len(rows)
+            break
         rows.append(doc)
-        if args.report:
-            target = args.report if len(inputs) == 1 else args.out / f"{path.stem}_report.html"
-            _write_report(target, result, reference, detector, raw=path)
     print_summary(rows)
+    renamed = {p: s for p, s in stems.items() if s != safe_stem(p.stem)}
+    for p, s in renamed.items():
+        print(f"note: {_printable(str(p))} has a file name used by another input: outputs {s}.*")
     print(
         f"\nwrote {len(rows)} recording(s) to {args.out}/"
         + (f"; {failed} failed" if failed else "")
     )
     return 1 if failed else 0
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (a file name may hold a newline)."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _write_report(target: Path, result, reference, detector, raw=None) -> None:

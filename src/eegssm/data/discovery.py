@@ -23,13 +23,17 @@ and each recording then gets the same events and warnings whichever worker reads
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from eegssm.io.types import Event
 
+log = logging.getLogger(__name__)
 #: File suffixes read as recordings (case-insensitive).
 RECORDING_SUFFIXES = (".edf", ".bdf")
 #: TUSZ split folder names.
@@ -64,20 +68,67 @@ class Identity:
 def find_recordings(data_dir: str | Path, exclude: Path | None = None) -> list[Path]:
     """All ``.edf`` / ``.bdf`` files under ``data_dir`` (recursive), sorted by relative path.
 
-    Hidden folders (``.name``) and ``exclude`` (e.g. a cache folder inside the corpus) are skipped.
+    Hidden folders and files (``.name``) and ``exclude`` (e.g. a cache folder inside the corpus)
+    are skipped. Symbolic links are followed, each real folder once (a symlink loop ends there);
+    a folder or file that cannot be read is logged and skipped (see :func:`walk_files`).
     """
     root = Path(data_dir)
-    skip = exclude.resolve() if exclude is not None else None
-    found = []
-    for path in root.rglob("*"):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if skip is not None and (path.resolve() == skip or skip in path.resolve().parents):
-            continue
-        if path.suffix.lower() in RECORDING_SUFFIXES and path.is_file():
-            found.append(path)
+    found = [
+        path
+        for path in walk_files(root, exclude=exclude)
+        if path.suffix.lower() in RECORDING_SUFFIXES
+    ]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def walk_files(root: str | Path, exclude: Path | None = None) -> list[Path]:
+    """Regular files under ``root`` (recursive, hidden names skipped), in walk order.
+
+    Symbolic links to folders are followed, but each real folder is entered once, so a link
+    loop (``a/up -> ..``) or two links to one folder cannot repeat or hang the walk. Folders
+    that cannot be listed and entries that cannot be examined (no permission, a dangling or
+    looping link, an I/O error) are logged as warnings and skipped; the walk goes on.
+
+    Args:
+        root: the folder to search.
+        exclude: a folder to leave out (compared by identity, so any path to it works).
+    """
+    root = Path(root)
+    skip = _identity(exclude) if exclude is not None else None
+    seen: set[tuple[int, int]] = set()
+    found: list[Path] = []
+
+    def on_error(err: OSError) -> None:
+        log.warning("%s: cannot read folder (%s); skipped", err.filename, err.strerror)
+
+    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=True):
+        here = _identity(Path(folder))
+        if here is None or here in seen or here == skip:
+            if here is not None and here in seen and here != skip:
+                log.warning("%s: folder already searched (symbolic link loop?); skipped", folder)
+            dirs[:] = []
+            continue
+        seen.add(here)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(folder) / name
+            try:
+                if stat.S_ISREG(path.stat().st_mode):
+                    found.append(path)
+            except OSError as err:
+                log.warning("%s: cannot read (%s); skipped", path, err.strerror or err)
+    return found
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """``(device, inode)`` of a folder (links followed), or None when it cannot be examined."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def identify(path: str | Path, root: str | Path | None = None) -> Identity:
@@ -127,6 +178,44 @@ def recording_key(relpath: str) -> str:
     stem = Path(relpath).stem
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:80]
     return f"{safe}-{hashlib.sha1(relpath.encode()).hexdigest()[:8]}"
+
+
+def safe_stem(stem: str) -> str:
+    """``stem`` with control characters (newline, tab, ...) and path separators replaced by
+    ``_``: safe in a file name and on one line of a text file or list."""
+    return re.sub(r"[\x00-\x1f\x7f/\\]", "_", stem) or "_"
+
+
+def output_stems(paths: list[Path]) -> dict[Path, str]:
+    """A distinct output stem for each recording (outputs stay flat: ``OUT/<stem>.*``).
+
+    The stem is the file's stem made safe (:func:`safe_stem`). Stems that collide (compared
+    case-insensitively, as on macOS and Windows file systems) get the name of the recording's
+    folder as a suffix, ``<stem>_<folder>``; where that still collides, 6 hex digits of the
+    folder's path, ``<stem>_<hash>``. Stems that do not collide are unchanged.
+
+    Returns:
+        ``{path: stem}`` for every path given.
+    """
+    base = {p: safe_stem(p.stem) for p in paths}
+    counts: dict[str, int] = {}
+    for stem in base.values():
+        counts[stem.casefold()] = counts.get(stem.casefold(), 0) + 1
+    out = {p: stem for p, stem in base.items() if counts[stem.casefold()] == 1}
+    taken = {stem.casefold() for stem in out.values()}
+    clashing = [p for p in paths if p not in out]
+    by_folder = {p: f"{base[p]}_{safe_stem(p.parent.name or 'root')}" for p in clashing}
+    folder_counts: dict[str, int] = {}
+    for stem in by_folder.values():
+        folder_counts[stem.casefold()] = folder_counts.get(stem.casefold(), 0) + 1
+    for p in clashing:
+        stem = by_folder[p]
+        if folder_counts[stem.casefold()] > 1 or stem.casefold() in taken:
+            digest = hashlib.sha1(str(p.parent.absolute()).encode()).hexdigest()
+            stem = f"{base[p]}_{digest[:6]}"
+        out[p] = stem
+        taken.add(stem.casefold())
+    return {p: out[p] for p in paths}
 
 
 @dataclass
