@@ -71,16 +71,26 @@ def expand(spec: str) -> list[Path]:
         raise ScoreInputError(f"{spec}: folder has no .csv_bi or .tsv annotation files")
     if _is_annotation(path):
         return [path]
+    from eegssm.io.annotations._text import excerpt, read_text
+
+    what = "a list file (one .csv_bi or .tsv path per line)"
     files = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_text(path, what).splitlines(), 1):
         entry = line.strip()
         if not entry or entry.startswith("#"):
             continue
+        if not _is_annotation(Path(entry)):  # not quoted: the file may be anything
+            raise ScoreInputError(
+                f"{spec}, line {lineno}: not the path of a .csv_bi or .tsv file; REF and HYP "
+                "must be annotation files, folders of them, or list files of their paths"
+            )
         cand = Path(entry)
         if not cand.is_absolute() and (path.parent / cand).exists():
             cand = path.parent / cand
         if not cand.exists():
-            raise ScoreInputError(f"{spec}, line {lineno}: annotation file not found: {entry}")
+            raise ScoreInputError(
+                f"{spec}, line {lineno}: annotation file not found: {excerpt(entry, 200)}"
+            )
         files.append(cand)
     if not files:
         raise ScoreInputError(f"{spec}: list file names no annotation files")
@@ -140,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(format_summary(report), end="")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
+        from eegssm import atomic
+
+        atomic.write_text(args.json, json.dumps(report.to_json(), indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0

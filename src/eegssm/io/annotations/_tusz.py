@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
+from eegssm.io.annotations._text import excerpt, read_text
 from eegssm.io.annotations.labels import normalize_label
 from eegssm.io.errors import EEGReadError, warn
 from eegssm.io.types import Event
@@ -56,12 +57,7 @@ def parse_tusz(path: str | PathLike, text: str | None = None) -> TuszFile:
     """Parse a TUSZ csv / csv_bi file; raise :class:`EEGReadError` naming the line at fault."""
     path = Path(path)
     if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise EEGReadError(path, f"cannot open annotation file: {exc.strerror}") from exc
-        except UnicodeDecodeError as exc:
-            raise EEGReadError(path, "not a text file (invalid UTF-8)", "is it a csv_bi?") from exc
+        text = read_text(path, "a TUSZ csv_v1.0.0 annotation file")
     if not text.strip():
         raise EEGReadError(path, "annotation file is empty", "expected a TUSZ csv_v1.0.0 file")
 
@@ -79,10 +75,10 @@ def parse_tusz(path: str | PathLike, text: str | None = None) -> TuszFile:
             continue
         if not header_seen:
             columns = tuple(c.strip().lower() for c in line.split(","))
-            if columns != COLUMNS:
+            if columns != COLUMNS:  # the line is not quoted: the file may not be ours to show
                 raise EEGReadError(
                     path,
-                    f"line {lineno}: expected the header {','.join(COLUMNS)!r}, got {line!r}",
+                    f"line {lineno} is not the header {','.join(COLUMNS)!r}",
                     "is this a TUSZ csv_v1.0.0 file?",
                 )
             header_seen = True
@@ -126,17 +122,20 @@ def _parse_row(path: Path, lineno: int, line: str) -> Event:
     parts = [p.strip() for p in line.split(",")]
     if len(parts) != len(COLUMNS):
         raise EEGReadError(
-            path, f"line {lineno}: expected {len(COLUMNS)} comma-separated fields, got {line!r}"
+            path,
+            f"line {lineno}: expected {len(COLUMNS)} comma-separated fields, got "
+            f"{len(parts)}: {excerpt(line)}",
         )
     channel, start_s, stop_s, label, conf_s = parts
     try:
         start, stop, confidence = float(start_s), float(stop_s), float(conf_s)
     except ValueError:
         raise EEGReadError(
-            path, f"line {lineno}: start, stop and confidence must be numbers, got {line!r}"
+            path,
+            f"line {lineno}: start, stop and confidence must be numbers, got {excerpt(line)}",
         ) from None
     if not all(math.isfinite(v) for v in (start, stop, confidence)):
-        raise EEGReadError(path, f"line {lineno}: non-finite number in {line!r}")
+        raise EEGReadError(path, f"line {lineno}: non-finite number in {excerpt(line)}")
     if start < 0:
         raise EEGReadError(path, f"line {lineno}: negative start time {start}")
     if stop < start:
@@ -153,7 +152,17 @@ def _parse_row(path: Path, lineno: int, line: str) -> Event:
 def format_tusz(
     events: list[Event], duration: float, bname: str, montage_file: str, version: str = VERSION
 ) -> str:
-    """Text of a TUSZ csv / csv_bi file (``\\n`` line ends, 4-decimal times and confidence)."""
+    """Text of a TUSZ csv / csv_bi file (``\\n`` line ends, 4-decimal times and confidence).
+
+    Raises:
+        ValueError: ``bname``, ``montage_file`` or ``version`` holding a control character (a
+            newline would end the header line), or a label or channel holding a comma or a
+            control character (either would split the row). Use
+            :func:`eegssm.data.discovery.safe_stem` for names taken from file names.
+    """
+    for what, value in (("bname", bname), ("montage_file", montage_file), ("version", version)):
+        if _unsafe(value):
+            raise ValueError(f"csv_bi {what} {value!r} holds a control character")
     lines = [
         f"# version = {version}",
         f"# bname = {bname}",
@@ -165,5 +174,12 @@ def format_tusz(
     for ev in events:
         if ev.stop < ev.start:
             raise ValueError(f"event stop {ev.stop} is before its start {ev.start}: {ev}")
+        if _unsafe(ev.channel, ",") or _unsafe(ev.label, ","):
+            raise ValueError(f"a comma or control character in the channel or label of {ev}")
         lines.append(f"{ev.channel},{ev.start:.4f},{ev.stop:.4f},{ev.label},{ev.confidence:.4f}")
     return "\n".join(lines) + "\n"
+
+
+def _unsafe(text: str, also: str = "") -> bool:
+    """Whether ``text`` holds a control character (or one of ``also``)."""
+    return any(ord(c) < 32 or ord(c) == 127 or c in also for c in str(text))

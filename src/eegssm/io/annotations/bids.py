@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
+from eegssm.io.annotations._text import excerpt, read_text
 from eegssm.io.annotations.labels import BACKGROUND_LABEL, normalize_label
 from eegssm.io.errors import EEGReadError, warn
 from eegssm.io.types import TERM, Event
@@ -72,7 +73,7 @@ def _float(path: Path, lineno: int, name: str, text: str, default: float | None)
     try:
         value = float(text)
     except ValueError:
-        raise EEGReadError(path, f"line {lineno}: {name} {text!r} is not a number") from None
+        raise EEGReadError(path, f"line {lineno}: {name} {excerpt(text)} is not a number") from None
     if not math.isfinite(value):
         raise EEGReadError(path, f"line {lineno}: {name} is not finite")
     return value
@@ -91,19 +92,17 @@ def read_bids_events(path: str | PathLike) -> BidsEvents:
         EEGReadWarning: an event ending after ``recordingDuration``.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EEGReadError(path, f"cannot open events file: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise EEGReadError(path, f"not a UTF-8 text file ({exc})", "is it an events.tsv?") from exc
+    text = read_text(path, "a BIDS events.tsv")
     rows = list(csv.DictReader(text.splitlines(), delimiter="\t"))
     header = text.splitlines()[0].split("\t") if text.strip() else []
     missing = [c for c in ("onset", "duration", "eventType") if c not in header]
     if missing:
+        # The columns found are shown only when the first line looks like a TSV header (the
+        # file may be something else entirely, whose content is not ours to print).
+        found = ", ".join(excerpt(c, 30) for c in header[:12]) if len(header) > 1 else ""
         raise EEGReadError(
             path,
-            f"missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}",
+            f"missing column(s) {', '.join(missing)}" + (f"; found {found}" if found else ""),
             "is this a tab-separated BIDS events.tsv?",
         )
     out = BidsEvents()
@@ -132,7 +131,7 @@ def read_bids_events(path: str | PathLike) -> BidsEvents:
                 out.date_time = dt.datetime.strptime(when, DATETIME_FORMAT)
             except ValueError:
                 raise EEGReadError(
-                    path, f"line {lineno}: dateTime {when!r} is not {DATETIME_FORMAT}"
+                    path, f"line {lineno}: dateTime {excerpt(when)} is not {DATETIME_FORMAT}"
                 ) from None
     if out.recording_duration is not None:
         for ev in out.events:
@@ -162,7 +161,10 @@ def write_bids_events(
         decimals: decimals for times and confidence (SzCORE writes 2).
 
     Returns:
-        The path written.
+        The path written (atomically: a temporary file renamed when complete).
+
+    Raises:
+        ValueError: a label or channel holding a tab, newline or other control character.
     """
     path = Path(path)
     events = list(events) or [Event(0.0, recording_duration, BACKGROUND_LABEL)]
@@ -175,9 +177,12 @@ def write_bids_events(
             raise ValueError(f"event stop {ev.stop} is before its start {ev.start}: {ev}")
         event_type = TUSZ_TO_HED.get(ev.label, ev.label)
         channels = NA if ev.channel == TERM else ev.channel
+        if any(ord(c) < 32 or ord(c) == 127 for c in event_type + channels):
+            raise ValueError(f"a tab, newline or control character in the label or channel of {ev}")
         lines.append(
             f"{ev.start:.{decimals}f}\t{ev.duration:.{decimals}f}\t{event_type}\t"
             f"{ev.confidence:.{decimals}f}\t{channels}\t{when}\t{recording_duration:.{decimals}f}"
         )
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
-    return path
+    from eegssm import atomic
+
+    return atomic.write_text(path, "\n".join(lines) + "\n")

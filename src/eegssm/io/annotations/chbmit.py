@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
-from eegssm.io.annotations._text import parse_number
+from eegssm.io.annotations._text import parse_number, read_text
 from eegssm.io.errors import EEGReadError, warn
 from eegssm.io.types import TERM, Event
 
@@ -87,10 +87,7 @@ def read_chbmit_summary(path: str | PathLike) -> ChbmitSummary:
             File``, or a seizure ends after the file's end time.
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise EEGReadError(path, f"cannot open summary file: {exc.strerror}") from exc
+    lines = read_text(path, "a CHB-MIT summary file", errors="replace").splitlines()
     sfreq: float | None = None
     first_channels: list[str] = []
     channels: list[str] = []

@@ -63,12 +63,17 @@ def write_csv_bi(
         montage_file: the ``# montage_file`` value.
 
     Returns:
-        The path written.
+        The path written (atomically: a temporary file renamed when complete).
+
+    Raises:
+        ValueError: a header value, label or channel that would break the format (a control
+            character such as a newline; a comma in a label or channel).
     """
+    from eegssm import atomic
+
     path = Path(path)
     text = format_tusz(list(events), duration, bname or path.stem, montage_file, version)
-    path.write_text(text, encoding="utf-8", newline="\n")
-    return path
+    return atomic.write_text(path, text)
 
 
 def fill_background(events: Iterable[Event], duration: float) -> list[Event]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
-from eegssm.io.annotations._text import parse_number
+from eegssm.io.annotations._text import parse_number, read_text
 from eegssm.io.errors import EEGReadError, warn
 from eegssm.io.types import TERM, Event
 
@@ -88,10 +88,7 @@ def read_siena_seizures(path: str | PathLike) -> SienaSeizureList:
         EEGReadWarning: a seizure that ends after the registration end time.
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise EEGReadError(path, f"cannot open seizure list: {exc.strerror}") from exc
+    lines = read_text(path, "a Siena seizure list", errors="replace").splitlines()
     stem = re.match(r"Seizures-list-(.+)$", path.stem)
     patient = stem.group(1) if stem else None
     sfreq: float | None = None

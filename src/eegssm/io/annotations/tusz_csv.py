@@ -59,8 +59,10 @@ def write_tusz_csv(
     montage_file: str = DEFAULT_MONTAGE_FILE,
     version: str = VERSION,
 ) -> Path:
-    """Write per-channel events (seconds) as a TUSZ ``.csv`` file; returns the path written."""
+    """Write per-channel events (seconds) as a TUSZ ``.csv`` file atomically; returns the path
+    written (errors as :func:`~eegssm.io.annotations.csv_bi.write_csv_bi`)."""
+    from eegssm import atomic
+
     path = Path(path)
     text = format_tusz(list(events), duration, bname or path.stem, montage_file, version)
-    path.write_text(text, encoding="utf-8", newline="\n")
-    return path
+    return atomic.write_text(path, text)
