@@ -9,10 +9,12 @@ NEDC v6.0.0: substitution first, then insertion, then deletion.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from eegssm.scoring.counting import Counts
-from eegssm.scoring.segments import SeizureTrack, label_sequence
+from eegssm.scoring.segments import SeizureTrack, check_limits, label_sequence
 
 METHOD = "DPALIGN"
 
@@ -20,19 +22,141 @@ _SUB, _INS, _DEL = 0, 1, 2
 _NULL, _BCKG, _SEIZ = 0, 1, 2
 
 
-def align(ref: np.ndarray, hyp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def align(
+    ref: np.ndarray, hyp: np.ndarray, block_rows: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Edit-distance alignment of two symbol sequences (unit costs, NEDC tie-breaking).
 
-    Each row of the cost matrix is computed with numpy: substitution and deletion come from the
-    previous row, and the insertion chain along the row is a running minimum,
-    ``d[i, j] = min_k (a[k] + (j - k))`` with ``a = min(sub, del)``.
+    The same alignment as :func:`align_reference`, in O((M + N) · w) time and
+    O(sqrt(M) · w) memory, where ``w`` is the width of a diagonal band that holds every optimal
+    path (about ``|M - N| + 3`` for NEDC's alternating label sequences):
+
+    * **band** (Ukkonen): only cells with ``lo <= j - i <= hi`` are computed, where the band
+      covers the diagonals between the two corners plus ``extra`` on each side. A path through
+      a diagonal outside costs at least ``|M - N| + 2 (extra + 1)``; when the band's distance is
+      below that, every optimal path lies inside, the band's values on them are exact, and so
+      is each tie-break (it depends only on which predecessors are optimal). Otherwise
+      ``extra`` grows and the band is recomputed.
+    * **blocks**: the forward pass keeps one row in every ``block_rows`` (default
+      ``sqrt(M)``); the traceback recomputes the direction codes one block at a time.
 
     Args:
         ref: int ``(M,)`` symbols, already framed by sentinels.
         hyp: int ``(N,)`` symbols, already framed by sentinels.
+        block_rows: rows per traceback block (testing); default ``ceil(sqrt(M))``.
 
     Returns:
         ``(ref_aligned, hyp_aligned)``, int ``(L,)`` each, with ``-1`` for a gap.
+    """
+    ref, hyp = np.asarray(ref), np.asarray(hyp)
+    m, n = len(ref), len(hyp)
+    block = block_rows or max(1, math.isqrt(m - 1) + 1)
+    extra = 1
+    while True:
+        lo, hi = min(0, n - m) - extra, max(0, n - m) + extra
+        dist, saved = _forward(ref, hyp, lo, hi, block)
+        if dist < abs(n - m) + 2 * (extra + 1) or (lo <= 1 - m and hi >= n - 1):
+            break
+        extra *= 4
+    return _traceback(ref, hyp, lo, hi, block, saved)
+
+
+def _band(i: int, lo: int, hi: int, n: int) -> tuple[int, int]:
+    """First and last column of row ``i`` inside the band."""
+    return max(0, i + lo), min(n - 1, i + hi)
+
+
+def _row0(n: int, hi: int) -> np.ndarray:
+    """Row 0 (insertions only) inside the band, from column 0."""
+    return np.arange(min(n - 1, hi) + 1, dtype=np.float64)
+
+
+def _row(
+    r: int, hyp: np.ndarray, prev_a: int, prev: np.ndarray, a: int, b: int, types: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Costs of columns ``a..b`` of a row whose symbol is ``r``, from the previous row (which
+    holds columns ``prev_a..``; out of the band is +inf). With ``types``, also the direction
+    codes (NEDC: substitution, then insertion, then deletion on ties; column 0 deletes)."""
+    padded = np.concatenate(([np.inf], prev, [np.inf]))  # column c at c - prev_a + 1
+    diag = padded[a - prev_a : b - prev_a + 1]
+    up = padded[a - prev_a + 1 : b - prev_a + 2]
+    d_sub = diag + (hyp[a : b + 1] != r)
+    d_del = up + 1.0
+    ks = np.arange(b - a + 1, dtype=np.float64)
+    # Running minimum with unit insertion cost: d[j] = min(min(sub, del)[j], d[j-1] + 1).
+    body = np.minimum.accumulate(np.minimum(d_sub, d_del) - ks) + ks
+    if not types:
+        return body, None
+    d_ins = np.concatenate(([np.inf], body[:-1] + 1.0))
+    row_e = np.where(d_ins < d_sub, _INS, _SUB).astype(np.int8)
+    row_e[d_del < np.minimum(d_sub, d_ins)] = _DEL
+    return body, row_e
+
+
+def _forward(
+    ref: np.ndarray, hyp: np.ndarray, lo: int, hi: int, block: int
+) -> tuple[float, list[tuple[int, np.ndarray]]]:
+    """Edit distance inside the band, and the rows ``0, block, 2·block, ...`` (first column,
+    costs) for the traceback."""
+    m, n = len(ref), len(hyp)
+    prev_a, prev = 0, _row0(n, hi)
+    saved = [(prev_a, prev)]
+    for i in range(1, m):
+        a, b = _band(i, lo, hi, n)
+        prev, _ = _row(ref[i], hyp, prev_a, prev, a, b, False)
+        prev_a = a
+        if i % block == 0:
+            saved.append((a, prev))
+    return float(prev[n - 1 - prev_a]), saved
+
+
+def _traceback(
+    ref: np.ndarray, hyp: np.ndarray, lo: int, hi: int, block: int, saved: list
+) -> tuple[np.ndarray, np.ndarray]:
+    m, n = len(ref), len(hyp)
+    i, j = m - 1, n - 1
+    out_r: list[int] = []
+    out_h: list[int] = []
+    cached, codes = -1, []
+    while i >= 0 and j >= 0:
+        if i == 0:
+            e = _SUB if j == 0 else _INS
+        else:
+            k = (i - 1) // block
+            if k != cached:  # direction codes of rows k·block+1 ... (k+1)·block
+                prev_a, prev = saved[k]
+                codes = []
+                for row in range(k * block + 1, min((k + 1) * block, m - 1) + 1):
+                    a, b = _band(row, lo, hi, n)
+                    prev, row_e = _row(ref[row], hyp, prev_a, prev, a, b, True)
+                    prev_a = a
+                    codes.append((a, row_e))
+                cached = k
+            a, row_e = codes[i - (k * block + 1)]
+            e = row_e[j - a]
+        if e == _DEL:
+            out_r.append(int(ref[i]))
+            out_h.append(-1)
+            i -= 1
+        elif e == _INS:
+            out_r.append(-1)
+            out_h.append(int(hyp[j]))
+            j -= 1
+        else:
+            out_r.append(int(ref[i]))
+            out_h.append(int(hyp[j]))
+            i -= 1
+            j -= 1
+    return np.asarray(out_r[::-1]), np.asarray(out_h[::-1])
+
+
+def align_reference(ref: np.ndarray, hyp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The obviously correct form of :func:`align`: the whole ``(M, N)`` matrix of direction
+    codes (O(M·N) memory: for tests and small inputs).
+
+    Each row of the cost matrix is computed with numpy: substitution and deletion come from the
+    previous row, and the insertion chain along the row is a running minimum,
+    ``d[i, j] = min_k (a[k] + (j - k))`` with ``a = min(sub, del)``.
     """
     m, n = len(ref), len(hyp)
     cols = np.arange(n, dtype=np.float64)
@@ -81,6 +205,7 @@ def _symbols(track: SeizureTrack) -> np.ndarray:
 
 def score(ref: SeizureTrack, hyp: SeizureTrack) -> Counts:
     """DPALIGN counts of one file (durations are assumed to agree)."""
+    check_limits(ref, hyp)
     r, h = align(_symbols(ref), _symbols(hyp))
     r, h = r[1:-1], h[1:-1]  # the sentinels align with each other
     ref_seiz = r == _SEIZ

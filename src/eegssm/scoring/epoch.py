@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from eegssm.scoring.counting import Counts
-from eegssm.scoring.segments import SeizureTrack, labels_at
+from eegssm.scoring.segments import SeizureTrack, check_limits, labels_at
 
 METHOD = "EPOCH"
 
@@ -29,6 +29,7 @@ def epoch_times(duration: float, epoch_s: float = EPOCH_S) -> np.ndarray:
 
 def score(ref: SeizureTrack, hyp: SeizureTrack, epoch_s: float = EPOCH_S) -> Counts:
     """EPOCH counts of one file (durations are assumed to agree)."""
+    check_limits(ref, hyp)
     t = epoch_times(ref.duration, epoch_s)
     r = labels_at(ref, t)
     h = labels_at(hyp, t)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from eegssm.scoring.counting import Counts
-from eegssm.scoring.segments import SeizureTrack
+from eegssm.scoring.segments import SeizureTrack, check_limits
 
 METHOD = "OVERLAP"
 
@@ -35,6 +35,7 @@ def overlap_flags(a_starts, a_stops, b_starts, b_stops) -> np.ndarray:
 
 def score(ref: SeizureTrack, hyp: SeizureTrack) -> Counts:
     """OVERLAP counts of one file (durations are assumed to agree)."""
+    check_limits(ref, hyp)
     hit = overlap_flags(ref.starts, ref.stops, hyp.starts, hyp.stops)
     matched = overlap_flags(hyp.starts, hyp.stops, ref.starts, ref.stops)
     n_hit = int(hit.sum())

@@ -18,6 +18,11 @@ from eegssm.io.types import Event
 
 #: Ref and hyp files of a pair must end at the same time to this many decimals (NEDC: 1 ms).
 DURATION_DECIMALS = 3
+#: Scoring limits per file and side (:func:`check_limits`): every scorer handles this many
+#: seizure events (after merging) in well under a minute and 1 GB ...
+MAX_EVENTS = 20_000
+#: ... and files up to this long (7 days; EPOCH and SzCORE memory grow with the duration).
+MAX_DURATION_S = 7 * 86400.0
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,26 @@ def seizure_track(
     return SeizureTrack(merge_intervals(arr), float(duration), name)
 
 
+def check_limits(*tracks: SeizureTrack) -> None:
+    """Raise ``ValueError`` for a track beyond the scoring limits (:data:`MAX_EVENTS` seizure
+    events, :data:`MAX_DURATION_S` seconds), naming the file."""
+    for track in tracks:
+        if len(track) > MAX_EVENTS:
+            raise ValueError(
+                f"{track.name or 'annotation'}: {len(track)} seizure events; the scorers handle "
+                f"at most {MAX_EVENTS} per file (split the file)"
+            )
+        if track.duration > MAX_DURATION_S:
+            raise ValueError(
+                f"{track.name or 'annotation'}: duration {track.duration:.6g} s; the scorers "
+                f"handle files of at most {MAX_DURATION_S:.0f} s (7 days; split the file)"
+            )
+
+
 def check_pair(ref: SeizureTrack, hyp: SeizureTrack) -> None:
-    """Raise ``ValueError`` unless ref and hyp have the same duration (to 1 ms, as NEDC)."""
+    """Raise ``ValueError`` unless ref and hyp have the same duration (to 1 ms, as NEDC) and
+    are within the scoring limits (:func:`check_limits`)."""
+    check_limits(ref, hyp)
     if round(ref.duration, DURATION_DECIMALS) != round(hyp.duration, DURATION_DECIMALS):
         raise ValueError(
             f"duration mismatch: ref {ref.name or '?'} lasts {ref.duration} s but hyp "

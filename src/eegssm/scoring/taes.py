@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from eegssm.scoring.counting import Counts
-from eegssm.scoring.segments import SeizureTrack
+from eegssm.scoring.segments import SeizureTrack, check_limits
 
 METHOD = "TAES"
 
@@ -46,6 +46,7 @@ def hit_false_alarm(r0: float, r1: float, h0: float, h1: float) -> tuple[float, 
 
 def score(ref: SeizureTrack, hyp: SeizureTrack) -> Counts:
     """TAES counts of one file (durations are assumed to agree)."""
+    check_limits(ref, hyp)
     rs, re_ = ref.starts.tolist(), ref.stops.tolist()
     hs, he = hyp.starts.tolist(), hyp.stops.tolist()
     n_ref, n_hyp = len(rs), len(hs)
