@@ -33,6 +33,9 @@ _SIGNAL_FIELDS = (
 )
 _ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
 _HINT = "the file is damaged or not EDF/BDF; re-export it from the recording software"
+#: Native sampling rates accepted (Hz): outside, the header is refused before any sample is
+#: read (a rate of 1e-300 or 1e300 Hz is a damaged field; resampling it would allocate absurdly).
+SFREQ_RANGE = (1e-3, 1e6)
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,8 @@ def read_edf_header(path: str | PathLike) -> EdfHeader:
 
     Raises:
         EEGReadError: missing, empty or truncated file, unknown version field, non-numeric or
-            inconsistent header fields, no complete data record.
+            inconsistent header fields, a sampling rate outside :data:`SFREQ_RANGE`, no complete
+            data record. Sizes are checked against the file size before anything is allocated.
 
     Warns:
         EEGReadWarning: fewer data records in the file than the header declares (the complete
@@ -196,6 +200,16 @@ def read_edf_header(path: str | PathLike) -> EdfHeader:
         else:
             raise EEGReadError(
                 path, f"duration of a data record must be > 0 s, got {record_duration}", _HINT
+            )
+    low, high = SFREQ_RANGE
+    for label, n in zip(labels, spr):
+        rate = n / record_duration
+        if label not in _ANNOTATION_LABELS and not low <= rate <= high:
+            raise EEGReadError(
+                path,
+                f"signal {label!r}: {n} samples per {record_duration:g} s record is "
+                f"{rate:.3g} Hz, outside the plausible {low:g}-{high:g} Hz",
+                _HINT,
             )
     record_bytes = sum(spr) * bytes_per_sample
     n_complete = (size - header_bytes) // record_bytes

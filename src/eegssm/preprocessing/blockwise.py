@@ -43,8 +43,8 @@ from eegssm.preprocessing.pipeline import (
     PreprocessConfig,
     PreprocessError,
     check_length,
+    check_rate,
     get_preset,
-    warn_upsampling,
 )
 
 #: Raw float64 samples of one block (all kept channels) are kept below this many bytes
@@ -114,8 +114,8 @@ class BlockwisePreprocessor:
         self._set_montage(list(source.ch_names))
 
         factor = Fraction(1)
+        check_rate(self.name, sfreq_in, cfg.sfreq, stacklevel=3)
         if cfg.sfreq is not None and cfg.sfreq != sfreq_in:
-            warn_upsampling(self.name, sfreq_in, cfg.sfreq, stacklevel=3)
             factor = filters.resample_factors(sfreq_in, cfg.sfreq)
         self.up, self.down = factor.numerator, factor.denominator
         self.sfreq = sfreq_in * self.up / self.down

@@ -31,6 +31,9 @@ from eegssm.preprocessing.windowing import Windows, make_windows
 
 #: Upsampling by more than this factor warns: the added band holds no recorded signal.
 MAX_UPSAMPLING = 4.0
+#: Upsampling by more than this factor is refused before anything is allocated (1 Hz → 256 Hz
+#: is 256; a damaged header claiming 1e6-second records would ask for 1e6 and tens of GB).
+MAX_RESAMPLE_RATIO = 1000.0
 
 
 class PreprocessError(ValueError):
@@ -171,7 +174,8 @@ def preprocess(
         NonFiniteSignalError: NaN/inf samples in a channel the montage uses (no repair is
             attempted: interpolating over them would hide a recording fault), or non-finite
             values after filtering (overflow).
-        PreprocessError: a recording too short for the zero-phase filter.
+        PreprocessError: a recording too short for the zero-phase filter; an absurd sampling
+            rate or resampling factor (:func:`check_rate`).
 
     Warns:
         UserWarning: upsampling by more than :data:`MAX_UPSAMPLING` (e.g. a 1 Hz file to 256 Hz).
@@ -189,8 +193,8 @@ def preprocess(
     flat = flat_rows(rec.data)
     data, sfreq = rec.data, float(rec.sfreq)
 
+    check_rate(source, sfreq, cfg.sfreq, stacklevel=3)
     if cfg.sfreq is not None and cfg.sfreq != sfreq:
-        warn_upsampling(source, sfreq, cfg.sfreq, stacklevel=3)
         data, sfreq = clock("resample", filters.resample, data, sfreq, cfg.sfreq)
 
     sos = filters.design_filter(
@@ -256,6 +260,35 @@ def drop_flat_channels(recording: Recording, flat_uv: float | None, source: str)
     return recording.copy_with(
         data=recording.data[keep], ch_names=[recording.ch_names[i] for i in keep], meta=meta
     )
+
+
+def check_rate(source: str, sfreq_in: float, sfreq_out: float | None, stacklevel: int = 2) -> None:
+    """Refuse an input rate or a resampling that cannot be right, before any allocation;
+    warn about a large upsampling (:func:`warn_upsampling`).
+
+    Raises:
+        PreprocessError (naming ``source``): ``sfreq_in`` outside
+            :data:`eegssm.io.edf_header.SFREQ_RANGE`, or resampling to ``sfreq_out`` by a factor
+            above :data:`MAX_RESAMPLE_RATIO` or too small to approximate.
+    """
+    from eegssm.io.edf_header import SFREQ_RANGE
+
+    low, high = SFREQ_RANGE
+    if not low <= sfreq_in <= high:  # also NaN
+        raise PreprocessError(
+            f"{source}: sampling rate {sfreq_in:.3g} Hz is outside the plausible "
+            f"{low:g}-{high:g} Hz"
+        )
+    if sfreq_out is None or sfreq_out == sfreq_in:
+        return
+    factor = filters.resample_factors(sfreq_in, sfreq_out)
+    if factor == 0 or factor > MAX_RESAMPLE_RATIO:
+        raise PreprocessError(
+            f"{source}: cannot resample {sfreq_in:.6g} Hz to {sfreq_out:g} Hz (a factor of "
+            f"{sfreq_out / sfreq_in:.3g}; at most {MAX_RESAMPLE_RATIO:g} up, and down to a "
+            "ratio with a denominator of at most 10000)"
+        )
+    warn_upsampling(source, sfreq_in, sfreq_out, stacklevel=stacklevel + 1)
 
 
 def warn_upsampling(source: str, sfreq_in: float, sfreq_out: float, stacklevel: int = 2) -> None:
