@@ -584,9 +584,10 @@ class SeizureDetector(nn.Module):
         """Write ``config.json`` and ``model.safetensors`` into the folder ``path``.
 
         Each file is written to a temporary file in the same folder and moved into place with
-        ``os.replace`` through ``eegssm.atomic`` (a reader never sees a half-written file).
+        ``os.replace`` through ``eegssm.atomic`` (a reader never sees a half-written file); the
+        two appear together or not at all.
         """
-        from safetensors.torch import save_file
+        from safetensors.torch import save as safetensors_bytes
 
         from eegssm import atomic
 
@@ -599,21 +600,37 @@ class SeizureDetector(nn.Module):
             "config": asdict(self.config),
         }
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        atomic.write_atomic(path / WEIGHTS_NAME, lambda tmp: save_file(state, str(tmp)))
-        atomic.write_text(path / CONFIG_NAME, json.dumps(meta, indent=2))
+        with atomic.together():  # both files or neither; a full disk is an OSError
+            atomic.write_bytes(path / WEIGHTS_NAME, safetensors_bytes(state))
+            atomic.write_text(path / CONFIG_NAME, json.dumps(meta, indent=2))
         return path
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device = "cpu"):
-        """Load a model written by ``save_pretrained``."""
-        from safetensors.torch import load_file
+        """Load a model written by ``save_pretrained``.
+
+        The config is validated (types, ranges) and the model it describes is compared with the
+        weights file's tensor shapes before the model is built
+        (:mod:`eegssm.models.checkpoint_meta`).
+
+        Raises:
+            CheckpointError: a missing, invalid or hostile config, or weights that do not fit.
+        """
+        from eegssm.models.checkpoint_meta import check_detector_meta, check_weights_fit
+        from eegssm.train.checkpoint import load_weights, read_json
 
         path = Path(path)
-        meta = json.loads((path / CONFIG_NAME).read_text())
+        meta = read_json(path / CONFIG_NAME)
+        check_detector_meta(meta, path / CONFIG_NAME)
         names = {f.name for f in fields(DetectorConfig)}
         cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["config"].items()}
         cfg.setdefault("pe_kind", "laplacian")  # saved before pe_kind existed: eigenvectors
         config = replace(DetectorConfig(), **{k: v for k, v in cfg.items() if k in names})
-        model = cls(meta["n_chans"], meta["n_times"], meta["sfreq"], config)
-        model.load_state_dict(load_file(str(path / WEIGHTS_NAME), device=str(device)))
+
+        def build() -> SeizureDetector:
+            return cls(meta["n_chans"], meta["n_times"], meta["sfreq"], config)
+
+        check_weights_fit(build, path / WEIGHTS_NAME, path / CONFIG_NAME)
+        model = build()
+        load_weights(path / WEIGHTS_NAME, model)
         return model.to(device)

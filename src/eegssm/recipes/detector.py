@@ -204,11 +204,12 @@ def train_detector(
     """
     from torch.utils.data import DataLoader
 
+    from eegssm import atomic
     from eegssm.data import BalancedSampler, WindowDataset
     from eegssm.losses import FocalLoss
     from eegssm.train import distributed
     from eegssm.train.checkpoint import load_weights, save_weights, write_json_atomic
-    from eegssm.train.trainer import Trainer
+    from eegssm.train.trainer import Trainer, seed_everything
 
     t_start = time.perf_counter()
     out = Path(recipe.output_dir)
@@ -228,6 +229,7 @@ def train_detector(
     entry = train_ds.entries[0]
     n_chans, window, sfreq = entry["n_channels"], entry["window_samples"], float(entry["sfreq"])
 
+    seed_everything(recipe.optim.seed)  # before the model and the data order: reproducible
     s = recipe.sampling
     sampler = BalancedSampler(
         train_ds.classes, s.partial, s.full, s.background_ratio, seed=recipe.optim.seed,
@@ -300,9 +302,9 @@ def train_detector(
         recipe=recipe.model_dump(mode="json"),
     )  # fmt: skip
     final = out / "model"
-    final.mkdir(parents=True, exist_ok=True)
-    save_weights(final / "model.safetensors", trainer.model)
-    write_json_atomic(final / "config.json", meta)
+    with atomic.together():  # weights and config appear together or not at all
+        save_weights(final / "model.safetensors", trainer.model)
+        write_json_atomic(final / "config.json", meta)
     summary = {
         "model_dir": str(final),
         "steps": result.step,

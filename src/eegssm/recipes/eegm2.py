@@ -253,13 +253,18 @@ def checkpoint_folder(path: str | Path) -> Path:
 
 def load_pretrained(path: str | Path) -> EEGM2:
     """Rebuild and load the EEGM2 of a pretraining checkpoint (its ``config.json``)."""
+    from eegssm.models.checkpoint_meta import check_eegm2_meta, check_weights_fit
     from eegssm.train.checkpoint import load_weights, read_json
 
     folder = checkpoint_folder(path)
     meta = read_json(folder / "config.json")
-    if meta.get("kind") != "eegm2":
-        raise ValueError(f"{folder}: not an EEGM2 pretraining checkpoint (kind={meta.get('kind')})")
-    model = build_eegm2(EEGM2ModelConfig(**meta["model"]), meta["n_chans"], meta.get("sfreq"))
+    check_eegm2_meta(meta, folder / "config.json")  # types and ranges, before building
+
+    def build() -> EEGM2:
+        return build_eegm2(EEGM2ModelConfig(**meta["model"]), meta["n_chans"], meta.get("sfreq"))
+
+    check_weights_fit(build, folder / "model.safetensors", folder / "config.json")
+    model = build()
     load_weights(folder / "model.safetensors", model)
     return model
 
@@ -353,10 +358,10 @@ def pretrain(
     Returns:
         ``(model, TrainResult)``; the model holds the last weights.
     """
-    from eegssm.train.trainer import Trainer
+    from eegssm.train.trainer import Trainer, seed_everything
 
     out = cfg.output_dir if output_dir == "config" else output_dir
-    torch.manual_seed(cfg.train.seed)
+    seed_everything(cfg.train.seed)  # before the model and the data order
     model = build_eegm2(cfg.model, train.x.shape[1], train.sfreq)
     objective = ReconstructionObjective(cfg.loss, cfg.mask, train.sfreq)
     evaluate = None
@@ -503,7 +508,7 @@ def finetune(
     Returns:
         ``(model, TrainResult)``; the model holds the last weights.
     """
-    from eegssm.train.trainer import Trainer
+    from eegssm.train.trainer import Trainer, seed_everything
 
     keep = train.y >= 0
     train = train.take(keep)
@@ -511,7 +516,7 @@ def finetune(
         raise ValueError("no labelled training windows: check data.labels against the file names")
     k = n_classes or int(train.y.max()) + 1
     out = cfg.output_dir if output_dir == "config" else output_dir
-    torch.manual_seed(cfg.train.seed)
+    seed_everything(cfg.train.seed)  # before the model and the data order
     model = build_classifier(cfg, train.x.shape[1], k, train.sfreq, encoder)
     weight = class_weights(train.y, k) if cfg.class_weights == "balanced" else None
 

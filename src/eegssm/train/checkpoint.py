@@ -15,6 +15,7 @@ Loading never unpickles arbitrary objects, and a damaged file gives ``Checkpoint
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -26,7 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from eegssm import atomic
@@ -34,8 +36,14 @@ from eegssm import atomic
 WEIGHTS, CONFIG, STATE, OPTIMIZER = "model.safetensors", "config.json", "state.json", "optimizer.pt"
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, truncated or does not fit the model; the message names the file."""
+class CheckpointError(RuntimeError, ValueError):
+    """A checkpoint is missing, truncated, refused by validation or does not fit the model; the
+    message names the file. Also a ``ValueError`` (a bad input), so the command line reports it
+    as one ``error:`` line."""
+
+
+#: Largest JSON file of a checkpoint read (bytes).
+MAX_JSON_BYTES = 16 << 20
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -52,7 +60,9 @@ def save_weights(path: Path, model: nn.Module) -> None:
         if ptr in seen and tensors[key].numel():
             tensors[key] = tensors[key].clone()
         seen[ptr] = key
-    atomic.write_atomic(path, lambda p: save_file(tensors, str(p)))
+    # serialised in memory, then written with plain writes: a full disk is an OSError naming
+    # the file (safetensors' own writer reports it as an opaque SafetensorError)
+    atomic.write_bytes(path, safetensors_bytes(tensors))
 
 
 def load_weights(path: Path, model: nn.Module, strict: bool = True) -> None:
@@ -127,6 +137,10 @@ def save_checkpoint(
 
     Returns:
         ``folder``.
+
+    Raises:
+        WriteError: an ``OSError`` naming the file that could not be written (disk full...);
+            the partial folder is removed and the previous checkpoint is untouched.
     """
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +155,9 @@ def save_checkpoint(
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "rng": rng_state(),
             }
-            atomic.write_atomic(tmp / OPTIMIZER, lambda p: torch.save(extra, p))
+            buffer = io.BytesIO()
+            torch.save(extra, buffer)
+            atomic.write_bytes(tmp / OPTIMIZER, buffer.getvalue())
         old = folder.with_name(folder.name + ".old")
         if folder.exists():
             shutil.rmtree(old, ignore_errors=True)
@@ -159,11 +175,15 @@ def read_json(path: Path) -> dict[str, Any]:
     """Read a checkpoint JSON file with a clear error."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise CheckpointError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB; not a config")
+        return json.loads(path.read_bytes())
     except FileNotFoundError as err:
         raise CheckpointError(f"{path}: file not found") from err
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{path}: not valid JSON ({err})") from err
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise CheckpointError(f"{path}: not valid JSON ({type(err).__name__})") from err
 
 
 def load_training_state(

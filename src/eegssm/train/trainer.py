@@ -41,6 +41,18 @@ from eegssm.train.checkpoint import CheckpointError, load_training_state, save_c
 from eegssm.train.optim import param_groups
 
 
+def seed_everything(seed: int) -> None:
+    """Seed python's, numpy's global and torch's RNGs: call it before building a model and its
+    data order, so that a run is bit-reproducible on CPU for a given seed."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (the global state that third-party code may use)
+    torch.manual_seed(seed)
+
+
 class NonFiniteError(RuntimeError):
     """Too many consecutive steps had a non-finite loss or gradient."""
 
