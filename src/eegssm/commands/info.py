@@ -84,10 +84,13 @@ def describe(path: Path, keep_all: bool = False) -> dict:
     name = path.name.lower()
     if name.endswith((".csv_bi", ".csv", ".tsv")):
         return _describe_annotations(path)
-    from eegssm.io import read_recording
+    from eegssm.io import open_recording
     from eegssm.io.edf_header import read_edf_header
 
-    rec = read_recording(path, drop_non_eeg=not keep_all)
+    # never the whole signal in memory: the header, the annotations, then the samples block by
+    # block for the flat / NaN warnings (a 2 GB file stays far below 500 MB)
+    rec = open_recording(path, drop_non_eeg=not keep_all)
+    rec.check_values()
     header = read_edf_header(path)
     kept = set(rec.meta.get("native_sfreq", {}))
     dropped = [
@@ -110,6 +113,7 @@ def describe(path: Path, keep_all: bool = False) -> dict:
         "channels": rec.ch_names,
         "dropped_channels": [] if keep_all else dropped,
         "resampled_channels_hz": resampled,
+        "gaps_s": rec.meta.get("gaps", []),
         "events": [_event(ev) for ev in rec.events],
     }
 
@@ -167,6 +171,10 @@ def format_text(info: dict) -> str:
         for ch, rate in info["resampled_channels_hz"].items():
             lines.append(f"           {ch}: recorded at {rate:g} Hz, resampled")
         lines.append(f"channels ({len(info['channels'])}): {', '.join(info['channels'])}")
+        if info.get("gaps_s"):
+            gaps = info["gaps_s"]
+            total = sum(b - a for a, b in gaps)
+            lines.append(f"gaps:      {len(gaps)} (EDF+D pauses, {total:.3f} s, filled with zeros)")
         if info["dropped_channels"]:
             dropped = info["dropped_channels"]
             lines.append(f"dropped non-EEG ({len(dropped)}): {', '.join(dropped)}")

@@ -362,6 +362,7 @@ def _windows(source: Path, cfg: Any) -> tuple[Any, dict[str, Any]]:
         "annotation_sources": sources,
         "interpolated": list(rec.meta.get("interpolated", [])),
         "zeroed": list(rec.meta.get("zeroed", [])),
+        "gaps": list(rec.meta.get("gaps", [])),  # EDF+D pauses (s), masked in the windows
         "notes": ann.notes,
     }
     return windows, stats

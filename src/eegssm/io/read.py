@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from eegssm.io.channels import describe_missing, is_non_eeg, match_channels
+from eegssm.io.edf_d import GapLayout, edf_d_layout
 from eegssm.io.edf_header import EdfHeader, read_edf_header
 from eegssm.io.errors import EEGReadError, warn
 from eegssm.io.types import TERM, Event, Recording
@@ -25,6 +26,12 @@ if TYPE_CHECKING:
     import mne
 
 _ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
+#: :meth:`RecordingSource.load` refuses to decode more than this many times the file's size
+#: (a plain EDF decodes to 4x: int16 to float64; only channels at very different rates, all
+#: resampled by mne to the fastest, or huge EDF+D gaps go beyond) ...
+MAX_EXPANSION = 64
+#: ... unless the decoded samples take less than this anyway.
+EXPANSION_FLOOR_BYTES = 256 << 20
 #: mne warnings that add nothing for our users (or that ``edf_header`` already reported better).
 _QUIET_MNE_WARNINGS = (
     "Number of records from the header does not match the file size",
@@ -54,15 +61,18 @@ def read_recording(
         (EDF+ annotations, seconds from the first sample, labels lower-cased, channel ``TERM``)
         and ``meta``: ``source`` (path or None), ``start_time`` (ISO string or None),
         ``duration`` (s), ``subject`` (id or None), ``format`` and ``native_sfreq`` (Hz per kept
-        channel).
+        channel); for EDF+D files ``gaps``: ``[start, stop]`` seconds of each pause, filled with
+        zeros so that samples and events keep their true times (:mod:`eegssm.io.edf_d`).
 
     Raises:
         EEGReadError: missing, empty, truncated or corrupt file; unknown channel names; no
-            channel left after dropping non-EEG channels.
+            channel left after dropping non-EEG channels; absurd sizes (a rate outside
+            :data:`~eegssm.io.edf_header.SFREQ_RANGE`, decoding far beyond the file's size,
+            EDF+D gaps too long to fill).
 
     Warns:
         EEGReadWarning (naming the file): signals recorded at different rates (resampled to the
-        highest), NaN or flat channels, truncated data, annotations beyond the end.
+        highest), NaN or flat channels, truncated data, annotations beyond the end, EDF+D gaps.
 
     A file too long to hold in memory is read piece by piece with :func:`open_recording`.
     """
@@ -88,14 +98,23 @@ class RecordingSource:
     data records holding them are read from disk, so memory is bounded by the piece asked for.
     """
 
-    def __init__(self, path: Path, raw: mne.io.BaseRaw, picks: list[int], meta: dict) -> None:
+    def __init__(
+        self,
+        path: Path,
+        raw: mne.io.BaseRaw,
+        picks: list[int],
+        meta: dict,
+        layout: GapLayout | None = None,
+    ) -> None:
         self.path = path
         self._raw = raw
         self._picks = picks
+        self._layout = layout
         self.sfreq = float(raw.info["sfreq"])
         self.ch_names = [raw.ch_names[i] for i in picks]
-        self.n_times = int(raw.n_times)
-        self.events = _events(str(path), raw, self.n_times / self.sfreq)
+        self.n_times = int(raw.n_times) if layout is None else layout.n_times
+        offset = 0.0 if layout is None else layout.origin_s
+        self.events = _events(str(path), raw, self.n_times / self.sfreq, offset)
         self.meta = meta
 
     @property
@@ -108,9 +127,22 @@ class RecordingSource:
         return self.n_times / self.sfreq
 
     def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Samples ``[start, stop)`` (clipped to the recording) as float32 ``(C, n)`` µV."""
+        """Samples ``[start, stop)`` (clipped to the recording) as float32 ``(C, n)`` µV.
+
+        In an EDF+D file with gaps, samples inside a gap (``meta["gaps"]``) are zeros."""
         stop = self.n_times if stop is None else min(int(stop), self.n_times)
         start = max(0, min(int(start), stop))
+        if self._layout is None:
+            return self._read_raw(start, stop)
+        out = np.zeros((self.n_channels, stop - start), dtype=np.float32)
+        for at, raw_at, n in self._layout.segments:
+            a, b = max(start, at), min(stop, at + n)
+            if a < b:
+                out[:, a - start : b - start] = self._read_raw(raw_at + a - at, raw_at + b - at)
+        return out
+
+    def _read_raw(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``[start, stop)`` of mne's (joined) data as float32 µV."""
         try:
             volts = self._raw.get_data(picks=self._picks, start=start, stop=stop)
         except Exception as exc:  # mne raises bare ValueError/IndexError on odd files
@@ -123,7 +155,23 @@ class RecordingSource:
         return volts.astype(np.float32)
 
     def load(self) -> Recording:
-        """The whole recording in memory (warns about NaN/inf and flat channels)."""
+        """The whole recording in memory (warns about NaN/inf and flat channels).
+
+        Raises:
+            EEGReadError: decoding would take more than :data:`MAX_EXPANSION` times the file's
+                size (signals at very different rates are all resampled to the fastest).
+        """
+        decoded = 8 * self.n_channels * self.n_times  # mne decodes float64
+        size = max(self.path.stat().st_size, 1)
+        if decoded > max(MAX_EXPANSION * size, EXPANSION_FLOOR_BYTES):
+            raise EEGReadError(
+                self.path,
+                f"decoding its {self.n_channels} channels would take {decoded / 2**30:.1f} GiB "
+                f"from a {size / 2**20:.1f} MiB file (channels at very different rates are all "
+                f"resampled to {self.sfreq:g} Hz, or gaps are long)",
+                "pick the channels you need with channels=, or read it piece by piece with "
+                "open_recording",
+            )
         data = self.read()
         _check_values(str(self.path), data, self.ch_names)
         meta = dict(self.meta)
@@ -134,6 +182,19 @@ class RecordingSource:
             events=self.events,
             meta=meta,
         )
+
+    def check_values(self, block_bytes: int = 64 << 20) -> None:
+        """Warn about NaN/inf and flat channels as :meth:`load` does, reading the recording
+        block by block (memory: a few times ``block_bytes``, whatever the file's length)."""
+        step = max(1, block_bytes // (8 * max(self.n_channels, 1)))
+        finite = np.ones(self.n_channels, dtype=bool)
+        low = np.full(self.n_channels, np.inf)
+        high = np.full(self.n_channels, -np.inf)
+        for start in range(0, self.n_times, step):
+            ok, lo, hi = _value_ranges(self.read(start, start + step))
+            finite &= ok
+            low, high = np.minimum(low, lo), np.maximum(high, hi)
+        _warn_values(str(self.path), self.ch_names, finite, low, high)
 
 
 def open_recording(
@@ -177,18 +238,23 @@ def open_recording(
             _hint(header),
         )
     order = _order(raw_labels, labels, keep)
-    _warn_mixed_rates(path, header, [raw_labels[i] for i in order], float(raw.info["sfreq"]))
+    sfreq = float(raw.info["sfreq"])
+    _warn_mixed_rates(path, header, [raw_labels[i] for i in order], sfreq)
+    layout = None
     if header.kind.endswith("+D"):
-        warn(path, "discontinuous EDF+D file: data records are joined, gaps are ignored")
+        layout = edf_d_layout(path, header, sfreq, int(raw.n_times), len(order))
+    n_times = int(raw.n_times) if layout is None else layout.n_times
     meta = {
         "source": str(path),
         "start_time": header.start.isoformat() if header.start else None,
-        "duration": raw.n_times / float(raw.info["sfreq"]),
+        "duration": n_times / sfreq,
         "subject": _subject(raw),
         "format": header.kind,
         "native_sfreq": {raw.ch_names[i]: header.sfreqs[raw_labels[i]] for i in order},
     }
-    return RecordingSource(path, raw, order, meta)
+    if header.kind.endswith("+D"):  # seconds on the time line, zeros in the samples
+        meta["gaps"] = [] if layout is None else [[a / sfreq, b / sfreq] for a, b in layout.gaps]
+    return RecordingSource(path, raw, order, meta, layout)
 
 
 def recording_from_raw(
@@ -270,12 +336,15 @@ def _subject(raw: mne.io.BaseRaw) -> str | None:
     return his_id if his_id and his_id.upper() != "X" else None
 
 
-def _events(source: str | None, raw: mne.io.BaseRaw, duration: float) -> list[Event]:
-    """EDF+ / mne annotations as TERM events in seconds from the first sample."""
+def _events(
+    source: str | None, raw: mne.io.BaseRaw, duration: float, offset: float = 0.0
+) -> list[Event]:
+    """EDF+ / mne annotations as TERM events in seconds from the first sample (``offset``:
+    seconds from the file's start to its first sample, for EDF+D)."""
     events = []
     ann = raw.annotations
     for onset, length, text in zip(ann.onset, ann.duration, ann.description):
-        start = float(onset) - float(raw.first_time)
+        start = float(onset) - float(raw.first_time) - offset
         stop = start + float(length)
         if start >= duration or stop < 0:
             warn(source, f"annotation {text!r} at {start:.3f} s is outside the recording; dropped")
@@ -293,12 +362,23 @@ def _events(source: str | None, raw: mne.io.BaseRaw, duration: float) -> list[Ev
 
 def _check_values(source: str | None, data: np.ndarray, names: list[str]) -> None:
     """Warn about channels holding NaN/inf or constant values (data is returned unchanged)."""
+    _warn_values(source, names, *_value_ranges(data))
+
+
+def _value_ranges(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel of ``(C, T)``: all finite?, finite minimum and maximum (±inf if none)."""
     finite = np.isfinite(data)
-    bad = [n for n, ok in zip(names, finite.all(axis=1)) if not ok]
-    if bad:
-        warn(source, f"non-finite samples (NaN/inf) in channel(s): {', '.join(bad)}")
     low = np.where(finite, data, np.inf).min(axis=1, initial=np.inf)
     high = np.where(finite, data, -np.inf).max(axis=1, initial=-np.inf)
+    return finite.all(axis=1), low, high
+
+
+def _warn_values(
+    source: str | None, names: list[str], finite: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> None:
+    bad = [n for n, ok in zip(names, finite) if not ok]
+    if bad:
+        warn(source, f"non-finite samples (NaN/inf) in channel(s): {', '.join(bad)}")
     flat = [n for n, lo, hi in zip(names, low, high) if hi == lo]
     if flat:
         warn(source, f"flat channel(s) (constant value): {', '.join(flat)}")

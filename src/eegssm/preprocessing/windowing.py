@@ -2,8 +2,9 @@
 
 Windows start at ``0, S, 2S, ...`` samples (``W`` = window, ``S`` = stride, in samples) and the
 last one always reaches the end of the recording: ``N = 1 + ceil(max(T - W, 0) / S)``. Samples
-past the end are zeros with ``mask == False`` and label 0; a recording shorter than one window
-gives one zero-padded window. Windows are taken with ``sliding_window_view`` (no Python loop over
+past the end are zeros with ``mask == False`` and label 0 (the zero-filled gaps of an EDF+D file,
+``meta["gaps"]``, are masked too); a recording shorter than one window gives one zero-padded
+window. Windows are taken with ``sliding_window_view`` (no Python loop over
 windows or samples).
 """
 
@@ -38,7 +39,8 @@ class Windows:
     Attributes:
         x: ``(N, C, W)`` float32 signal windows.
         y: ``(N, W)`` uint8 per-sample labels (1 = seizure).
-        mask: ``(N, W)`` bool, False on padding past the end of the recording.
+        mask: ``(N, W)`` bool, False on padding past the end of the recording and inside the
+            gaps of an EDF+D file (``recording.meta["gaps"]``).
         starts: ``(N,)`` int64 first sample of each window (at ``sfreq``).
         sfreq: sampling rate (Hz).
         ch_names: the ``C`` channel names.
@@ -147,7 +149,10 @@ def make_windows(
 
     x = _windowed(data, window, stride, n).transpose(1, 0, 2)  # (N, C, W)
     y = _windowed(sample_labels(recording.events, t, sfreq, pred), window, stride, n)
-    mask = _windowed(np.ones(t, dtype=bool), window, stride, n)
+    valid = np.ones(t, dtype=bool)
+    for a, b in recording.meta.get("gaps") or ():  # EDF+D pauses, filled with zeros
+        valid[max(0, int(round(a * sfreq))) : max(0, int(round(b * sfreq)))] = False
+    mask = _windowed(valid, window, stride, n)
     if copy:
         x, y, mask = (np.ascontiguousarray(a) for a in (x, y, mask))
     starts = np.arange(n, dtype=np.int64) * stride
