@@ -54,67 +54,78 @@ def align(
     extra = 1
     while True:
         lo, hi = min(0, n - m) - extra, max(0, n - m) + extra
-        dist, saved = _forward(ref, hyp, lo, hi, block)
+        rows = _Rows(ref, hyp, lo, hi)
+        dist, saved = _forward(rows, m, block)
         if dist < abs(n - m) + 2 * (extra + 1) or (lo <= 1 - m and hi >= n - 1):
             break
         extra *= 4
-    return _traceback(ref, hyp, lo, hi, block, saved)
+    return _traceback(rows, ref, hyp, block, saved)
 
 
-def _band(i: int, lo: int, hi: int, n: int) -> tuple[int, int]:
-    """First and last column of row ``i`` inside the band."""
-    return max(0, i + lo), min(n - 1, i + hi)
+class _Rows:
+    """Rows of the cost matrix inside the band (float32: costs are integers below 2**24)."""
+
+    def __init__(self, ref: np.ndarray, hyp: np.ndarray, lo: int, hi: int) -> None:
+        self.ref, self.n, self.lo, self.hi = ref, len(hyp), lo, hi
+        # substitution cost of each hyp symbol against each ref symbol, computed once
+        self.mismatch = {int(r): (hyp != r).astype(np.float32) for r in np.unique(ref)}
+        self.ks = np.arange(min(self.n, hi - lo + 1) + 1, dtype=np.float32)
+
+    def band(self, i: int) -> tuple[int, int]:
+        """First and last column of row ``i`` inside the band."""
+        return max(0, i + self.lo), min(self.n - 1, i + self.hi)
+
+    def first(self) -> np.ndarray:
+        """Row 0 (insertions only) inside the band, from column 0."""
+        return np.arange(min(self.n - 1, self.hi) + 1, dtype=np.float32)
+
+    def next(
+        self, i: int, prev_a: int, prev: np.ndarray, types: bool, last: int | None = None
+    ) -> tuple[int, np.ndarray, np.ndarray | None]:
+        """Row ``i`` (first column, costs) from row ``i - 1`` (which holds columns
+        ``prev_a..``; out of the band is +inf), up to column ``last`` at most (a cell depends
+        only on cells above and to its left). With ``types``, also the direction codes (NEDC:
+        substitution, then insertion, then deletion on ties; column 0 deletes)."""
+        a, b = self.band(i)
+        b = b if last is None else min(b, last)
+        padded = np.empty(len(prev) + 2, dtype=np.float32)  # column c at c - prev_a + 1
+        padded[0] = padded[-1] = np.inf
+        padded[1:-1] = prev
+        d_sub = padded[a - prev_a : b - prev_a + 1] + self.mismatch[int(self.ref[i])][a : b + 1]
+        d_del = padded[a - prev_a + 1 : b - prev_a + 2] + np.float32(1.0)
+        ks = self.ks[: b - a + 1]
+        # Running minimum with unit insertion cost: d[j] = min(min(sub, del)[j], d[j-1] + 1).
+        body = np.minimum(d_sub, d_del)
+        body -= ks
+        np.minimum.accumulate(body, out=body)
+        body += ks
+        if not types:
+            return a, body, None
+        d_ins = np.empty_like(body)
+        d_ins[0] = np.inf
+        np.add(body[:-1], np.float32(1.0), out=d_ins[1:])
+        row_e = np.where(d_ins < d_sub, np.int8(_INS), np.int8(_SUB))
+        row_e[d_del < np.minimum(d_sub, d_ins)] = _DEL
+        return a, body, row_e
 
 
-def _row0(n: int, hi: int) -> np.ndarray:
-    """Row 0 (insertions only) inside the band, from column 0."""
-    return np.arange(min(n - 1, hi) + 1, dtype=np.float64)
-
-
-def _row(
-    r: int, hyp: np.ndarray, prev_a: int, prev: np.ndarray, a: int, b: int, types: bool
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Costs of columns ``a..b`` of a row whose symbol is ``r``, from the previous row (which
-    holds columns ``prev_a..``; out of the band is +inf). With ``types``, also the direction
-    codes (NEDC: substitution, then insertion, then deletion on ties; column 0 deletes)."""
-    padded = np.concatenate(([np.inf], prev, [np.inf]))  # column c at c - prev_a + 1
-    diag = padded[a - prev_a : b - prev_a + 1]
-    up = padded[a - prev_a + 1 : b - prev_a + 2]
-    d_sub = diag + (hyp[a : b + 1] != r)
-    d_del = up + 1.0
-    ks = np.arange(b - a + 1, dtype=np.float64)
-    # Running minimum with unit insertion cost: d[j] = min(min(sub, del)[j], d[j-1] + 1).
-    body = np.minimum.accumulate(np.minimum(d_sub, d_del) - ks) + ks
-    if not types:
-        return body, None
-    d_ins = np.concatenate(([np.inf], body[:-1] + 1.0))
-    row_e = np.where(d_ins < d_sub, _INS, _SUB).astype(np.int8)
-    row_e[d_del < np.minimum(d_sub, d_ins)] = _DEL
-    return body, row_e
-
-
-def _forward(
-    ref: np.ndarray, hyp: np.ndarray, lo: int, hi: int, block: int
-) -> tuple[float, list[tuple[int, np.ndarray]]]:
+def _forward(rows: _Rows, m: int, block: int) -> tuple[float, list[tuple[int, np.ndarray]]]:
     """Edit distance inside the band, and the rows ``0, block, 2·block, ...`` (first column,
     costs) for the traceback."""
-    m, n = len(ref), len(hyp)
-    prev_a, prev = 0, _row0(n, hi)
+    prev_a, prev = 0, rows.first()
     saved = [(prev_a, prev)]
     for i in range(1, m):
-        a, b = _band(i, lo, hi, n)
-        prev, _ = _row(ref[i], hyp, prev_a, prev, a, b, False)
-        prev_a = a
+        prev_a, prev, _ = rows.next(i, prev_a, prev, False)
         if i % block == 0:
-            saved.append((a, prev))
-    return float(prev[n - 1 - prev_a]), saved
+            saved.append((prev_a, prev))
+    return float(prev[rows.n - 1 - prev_a]), saved
 
 
 def _traceback(
-    ref: np.ndarray, hyp: np.ndarray, lo: int, hi: int, block: int, saved: list
+    rows: _Rows, ref: np.ndarray, hyp: np.ndarray, block: int, saved: list
 ) -> tuple[np.ndarray, np.ndarray]:
-    m, n = len(ref), len(hyp)
-    i, j = m - 1, n - 1
+    m = len(ref)
+    i, j = m - 1, len(hyp) - 1
     out_r: list[int] = []
     out_h: list[int] = []
     cached, codes = -1, []
@@ -123,14 +134,12 @@ def _traceback(
             e = _SUB if j == 0 else _INS
         else:
             k = (i - 1) // block
-            if k != cached:  # direction codes of rows k·block+1 ... (k+1)·block
+            if k != cached:  # direction codes of rows k·block+1 ... (k+1)·block, columns <= j
                 prev_a, prev = saved[k]
                 codes = []
                 for row in range(k * block + 1, min((k + 1) * block, m - 1) + 1):
-                    a, b = _band(row, lo, hi, n)
-                    prev, row_e = _row(ref[row], hyp, prev_a, prev, a, b, True)
-                    prev_a = a
-                    codes.append((a, row_e))
+                    prev_a, prev, row_e = rows.next(row, prev_a, prev, True, last=j)
+                    codes.append((prev_a, row_e))
                 cached = k
             a, row_e = codes[i - (k * block + 1)]
             e = row_e[j - a]
