@@ -10,8 +10,10 @@ gaps with zeros and lists them in ``meta["gaps"]`` (the window mask marks them a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,12 +40,15 @@ class GapLayout:
         gaps: ``(start, stop)`` samples of each pause on the time line.
         origin_s: onset of the first record from the header's start time (s): the time line,
             and event times, start there.
+        annotations: the file's annotations (``mne.Annotations``, onsets from its start: mne's
+            reader drops those beyond its joined data).
     """
 
     n_times: int
     segments: tuple[tuple[int, int, int], ...]
     gaps: tuple[tuple[int, int], ...]
     origin_s: float
+    annotations: Any = None
 
 
 def record_onsets(path: str | Path, header: EdfHeader) -> np.ndarray:
@@ -162,4 +167,17 @@ def edf_d_layout(
         f"discontinuous EDF+D file: {len(gaps)} gap(s), {total:.6g} s in all, filled with zeros "
         "so that times stay true (listed in meta['gaps'])",
     )
-    return GapLayout(end, tuple(tuple(s) for s in segments), tuple(gaps), origin)
+    return GapLayout(
+        end, tuple(tuple(s) for s in segments), tuple(gaps), origin, _annotations(path)
+    )
+
+
+def _annotations(path: Path) -> Any:
+    import mne
+
+    try:
+        with warnings.catch_warnings(), mne.utils.use_log_level("ERROR"):
+            warnings.simplefilter("ignore")
+            return mne.read_annotations(path)
+    except Exception as exc:  # mne raises bare errors on odd annotation bytes
+        raise EEGReadError(path, f"cannot decode EDF+ annotations: {exc}") from exc

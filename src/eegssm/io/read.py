@@ -113,8 +113,12 @@ class RecordingSource:
         self.sfreq = float(raw.info["sfreq"])
         self.ch_names = [raw.ch_names[i] for i in picks]
         self.n_times = int(raw.n_times) if layout is None else layout.n_times
-        offset = 0.0 if layout is None else layout.origin_s
-        self.events = _events(str(path), raw, self.n_times / self.sfreq, offset)
+        if layout is None:
+            self.events = _events(str(path), raw, self.n_times / self.sfreq)
+        else:  # mne drops the annotations beyond its joined data: read them from the file
+            self.events = _events(
+                str(path), raw, self.n_times / self.sfreq, layout.origin_s, layout.annotations
+            )
         self.meta = meta
 
     @property
@@ -218,7 +222,7 @@ def open_recording(
     keep = _choose(path, labels, channels, drop_non_eeg, [None] * len(labels))
     include = sorted({labels[i] for i in keep}, key=labels.index)
     reader = mne.io.read_raw_bdf if header.kind.startswith("BDF") else mne.io.read_raw_edf
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, mne.utils.use_log_level("ERROR"):
         warnings.simplefilter("always")
         try:
             raw = reader(path, include=include, preload=False, verbose=False)
@@ -337,14 +341,20 @@ def _subject(raw: mne.io.BaseRaw) -> str | None:
 
 
 def _events(
-    source: str | None, raw: mne.io.BaseRaw, duration: float, offset: float = 0.0
+    source: str | None,
+    raw: mne.io.BaseRaw,
+    duration: float,
+    offset: float = 0.0,
+    annotations: mne.Annotations | None = None,
 ) -> list[Event]:
-    """EDF+ / mne annotations as TERM events in seconds from the first sample (``offset``:
-    seconds from the file's start to its first sample, for EDF+D)."""
+    """EDF+ / mne annotations as TERM events in seconds from the first sample. For EDF+D:
+    ``annotations`` read from the file (onsets from its start) and ``offset``, the seconds from
+    the file's start to its first sample."""
     events = []
-    ann = raw.annotations
+    ann = raw.annotations if annotations is None else annotations
+    first = float(raw.first_time) if annotations is None else 0.0
     for onset, length, text in zip(ann.onset, ann.duration, ann.description):
-        start = float(onset) - float(raw.first_time) - offset
+        start = float(onset) - first - offset
         stop = start + float(length)
         if start >= duration or stop < 0:
             warn(source, f"annotation {text!r} at {start:.3f} s is outside the recording; dropped")

@@ -175,6 +175,8 @@ def read_json(path: Path) -> dict[str, Any]:
     """Read a checkpoint JSON file with a clear error."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():  # a folder, a device such as /dev/zero
+            raise CheckpointError(f"{path}: not a regular file")
         if not path.is_file():
             raise FileNotFoundError(path)
         if path.stat().st_size > MAX_JSON_BYTES:

@@ -212,9 +212,15 @@ class Trainer:
     def _log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
         if self.ckpt_dir is not None and self.is_main:
-            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.ckpt_dir / "train_log.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+            path = self.ckpt_dir / "train_log.jsonl"
+            try:
+                self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+                with open(path, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+            except OSError as err:  # disk full, no permission: an error naming the file
+                from eegssm.atomic import WriteError
+
+                raise WriteError(err.errno, err.strerror or str(err), str(path)) from err
 
     # -- one update --------------------------------------------------------------------------
     def _update(self, batch: Any) -> float | None:
