@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-all test-slow test-browser lint format bench clean
+.PHONY: demo test test-all test-slow test-browser test-faults lint format bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test-slow: $(STAMP)
 # tests where both are present and skips them elsewhere.
 test-browser: $(STAMP)
 	EEGSSM_REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/test_report_browser.py
+
+# Fault injection (docs/reliability.md): full scratch disks, memory limits, hostile inputs.
+test-faults: $(STAMP)
+	$(PY) -m pytest -q -m faults tests/faults
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m "not gpu"
