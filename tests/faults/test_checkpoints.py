@@ -164,3 +164,20 @@ def test_hostile_eegm2_configs_are_checkpoint_errors(tmp_path, name, key, value,
     with pytest.raises(CheckpointError, match=expected) as info:
         load_pretrained(folder)
     assert str(folder / "config.json") in str(info.value)
+
+
+@pytest.mark.parametrize("error", [ZeroDivisionError, AssertionError, KeyError, OverflowError])
+def test_a_config_whose_model_cannot_be_built_is_a_checkpoint_error(tmp_path, error):
+    """Whatever a model constructor raises on a config that passed the value checks (an
+    assertion, a division by zero in a size rule) is the checkpoint's fault: one
+    ``CheckpointError`` naming the config, not a traceback."""
+    from eegssm.models.checkpoint_meta import check_weights_fit
+    from eegssm.train.checkpoint import CheckpointError
+
+    def build():
+        raise error("size rule")
+
+    config = tmp_path / "config.json"
+    with pytest.raises(CheckpointError, match="cannot be built") as info:
+        check_weights_fit(build, tmp_path / "model.safetensors", config)
+    assert str(config) in str(info.value) and error.__name__ in str(info.value)

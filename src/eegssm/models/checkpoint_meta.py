@@ -244,8 +244,10 @@ def check_weights_fit(build: Callable[[], Any], weights: str | Path, config: str
     try:
         with torch.device("meta"):
             model = build()
-    except (TypeError, ValueError, RuntimeError, IndexError) as err:
-        raise CheckpointError(f"{config}: the model it describes cannot be built ({err})") from None
+    except Exception as err:  # noqa: BLE001 - any failure means the config is not buildable
+        raise CheckpointError(
+            f"{config}: the model it describes cannot be built ({type(err).__name__}: {err})"
+        ) from None
     want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     have = safetensors_shapes(weights)
     if want == have:
