@@ -66,3 +66,23 @@ def test_build_cache_goes_on_past_loops_and_unreadable_folders(corpus, locked, t
 
 def test_detect_finds_inputs_past_loops(corpus, locked):
     assert len(find_inputs([str(corpus)])) == 2
+
+
+def test_unreadable_recording_is_logged_and_skipped(corpus, tmp_path, monkeypatch, caplog):
+    """A recording that cannot be opened (no read permission) becomes a failed entry with the
+    reason, logged; the others are cached and the build succeeds."""
+    import eegssm.io.read as reader
+
+    real = reader.read_edf_header
+
+    def header(path):
+        if Path(path).name == "rec1.edf":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(reader, "read_edf_header", header)
+    with caplog.at_level(logging.WARNING, logger="eegssm.data.cache"):
+        report = build_cache(corpus, tmp_path / "cache", progress=False)
+    assert len(report.built) == 2 and [f["relpath"] for f in report.failed] == ["locked/rec1.edf"]
+    assert "Permission denied" in report.failed[0]["reason"]
+    assert "failed locked/rec1.edf" in caplog.text
