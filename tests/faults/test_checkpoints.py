@@ -157,8 +157,9 @@ def test_hostile_eegm2_configs_are_checkpoint_errors(tmp_path, name, key, value,
     from eegssm.recipes.eegm2 import build_eegm2, load_pretrained
     from eegssm.train.checkpoint import CheckpointError, save_checkpoint
 
-    meta = {"kind": "eegm2", "n_chans": 19, "sfreq": 128.0, "model": EEGM2ModelConfig().model_dump()}
-    folder = save_checkpoint(tmp_path / "pt", build_eegm2(EEGM2ModelConfig(), 19, 128.0), meta)
+    model = EEGM2ModelConfig()
+    meta = {"kind": "eegm2", "n_chans": 19, "sfreq": 128.0, "model": model.model_dump()}
+    folder = save_checkpoint(tmp_path / "pt", build_eegm2(model, 19, 128.0), meta)
     _set(meta, key, value)
     (folder / "config.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=expected) as info:
