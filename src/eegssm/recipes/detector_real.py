@@ -139,7 +139,7 @@ def train_model(
     """Train one model on ``segments``; checkpoints in ``out_dir/checkpoints``."""
     from eegssm.losses import FocalLoss
     from eegssm.preprocessing import filters
-    from eegssm.train.trainer import TrainConfig, Trainer
+    from eegssm.train.trainer import TrainConfig, Trainer, seed_everything
 
     cfg = recipe.preprocess_config()
     first = segments[0]
@@ -151,7 +151,7 @@ def train_model(
         segments, sos, bonn, recipe.examples, o.batch_size, o.steps_per_epoch, seed,
         scale_uv=cfg.scale_uv if cfg.normalize == "fixed" else None,
     )  # fmt: skip
-    torch.manual_seed(seed)
+    seed_everything(seed)  # before the model: a run is bit-reproducible for a given seed
     model = build_model(recipe, len(first.ch_names), first.sfreq)
     focal = FocalLoss(recipe.loss.alpha, recipe.loss.gamma)
 
@@ -368,6 +368,7 @@ def train_final(
     progress: bool = False,
 ) -> Path:
     """Train on every segment and write ``OUT/model`` (weights, ``config.json``, model card)."""
+    from eegssm import atomic
     from eegssm.train.checkpoint import save_weights, write_json_atomic
 
     out = Path(recipe.output_dir)
@@ -383,8 +384,9 @@ def train_final(
     meta = model_metadata(model, recipe, evidence, info)
     final = out / "model"
     final.mkdir(parents=True, exist_ok=True)
-    save_weights(final / "model.safetensors", model)
-    write_json_atomic(final / "config.json", meta)
+    with atomic.together():  # weights and config appear together or not at all
+        save_weights(final / "model.safetensors", model)
+        write_json_atomic(final / "config.json", meta)
     return final
 
 
