@@ -95,8 +95,8 @@ import numpy as np
 from eegssm.data.synthetic import REFERENTIAL_19
 from eegssm.io.types import Recording
 from eegssm.preprocessing import PreprocessError, preprocess
-rec = Recording(np.ones((19, 64), np.float32), {sfreq!r}, list(REFERENTIAL_19), [],
-                {{"source": "weird.edf"}})
+data = np.random.default_rng(0).normal(0, 20, (19, 64)).astype(np.float32)
+rec = Recording(data, {sfreq!r}, list(REFERENTIAL_19), [], {{"source": "weird.edf"}})
 try:
     preprocess(rec, "seizure")
 except PreprocessError as err:

@@ -187,13 +187,13 @@ def preprocess(
     clock = _Clock(timings)
     source = recording.meta.get("source") or "recording"
 
+    check_rate(source, float(recording.sfreq), cfg.sfreq, stacklevel=3)  # before any work
     recording = drop_flat_channels(recording, cfg.flat_uv, source)
     rec = clock("montage", lambda: apply_montage(recording, **cfg.montage_kwargs()))
     _check_finite(rec.data, rec.ch_names, source, recording, "")
     flat = flat_rows(rec.data)
     data, sfreq = rec.data, float(rec.sfreq)
 
-    check_rate(source, sfreq, cfg.sfreq, stacklevel=3)
     if cfg.sfreq is not None and cfg.sfreq != sfreq:
         data, sfreq = clock("resample", filters.resample, data, sfreq, cfg.sfreq)
 
