@@ -133,5 +133,29 @@ def test_train_checkpoint_on_a_full_disk_is_an_os_error(tmp_path):
     assert not [f for f in run.files if ".tmp" in f], run.files
 
 
+def test_eegssm_train_on_a_full_disk_is_one_error_line(tmp_path):
+    """Case 8 through the command line: ``eegssm train`` whose output folder is on a full disk
+    (the corpus and the window cache elsewhere) stops with one ``error:`` line naming the file,
+    exit 1, no traceback and no temporary file."""
+    import yaml
+    from test_reproducible import _recipe
+
+    require_tmpfs()
+    mount = tmp_path / "disk"
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"recipe": "detector", **_recipe(tmp_path, "unused")}))
+    run = run_on_small_fs(
+        mount,
+        256 << 10,
+        _eegssm("train", str(recipe), "--output-dir", str(mount / "run"), "--quiet"),
+        free=4 * PAGE,
+    )
+    assert run.rc == 1, (run.rc, run.stderr[-3000:])
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    (line,) = run.error_lines
+    assert "No space left on device" in line and str(mount / "run") in line, line
+    assert not [f for f in run.files if ".tmp" in f], run.files
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
