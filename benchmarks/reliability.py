@@ -22,6 +22,8 @@ sys.path.insert(0, str(ROOT / "tests" / "faults"))
 from test_hostile_files import hostile_edf, sparse_edf  # noqa: E402
 from test_scoring_limits import _pair  # noqa: E402
 
+from eegssm import atomic  # noqa: E402
+
 from _faults import run_limited  # noqa: E402
 
 OUT = ROOT / "docs" / "benchmarks" / "reliability.md"
@@ -63,7 +65,7 @@ def main() -> None:
         "scorer < 60 s CPU and < 1 GB at 20 000 events per side, hostile inputs < 1 GB.",
         "",
     ]
-    OUT.write_text("\n".join(lines))
+    atomic.write_text(OUT, "\n".join(lines))
     print(f"wrote {OUT}")
 
 
