@@ -11,6 +11,7 @@ inputs are generated here (seeded); the helpers are those of the fault-injection
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import tempfile
@@ -31,6 +32,7 @@ OUT = ROOT / "docs" / "benchmarks" / "reliability.md"
 
 def main() -> None:
     rows = []
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cases = [
@@ -55,7 +57,9 @@ def main() -> None:
         f"`python benchmarks/reliability.py` ({platform.machine()}, Python "
         f"{platform.python_version()}; each command in a fresh process under a 2 GB "
         "`RLIMIT_AS`, 3 GB for `info`). CPU = user + system seconds of the process; peak = its "
-        "maximum resident set (Python, numpy and, for `detect`, torch included).",
+        "maximum resident set (Python, numpy and, for `detect`, torch included). Load average "
+        f"{load:.1f} on {os.cpu_count()} cores when it started (a shared machine): CPU time and "
+        "peak memory do not depend on it, wall time would.",
         "",
         "| command | exit | CPU | peak memory |",
         "|---|---|---|---|",

@@ -35,6 +35,9 @@ def test_evaluate_folder_with_bundled_checkpoint(folder, tmp_path, capsys):
     assert all(not o["in_sample"] and o["chosen_on"] == "dev" for o in result["operating_points"])
     assert (out / "curve.png").stat().st_size > 1000
     assert (out / "calibration.png").stat().st_size > 1000
+    for png in ("curve.png", "calibration.png"):  # written through a temporary file as PNG
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p.name for p in out.rglob("*.tmp")]
 
     # the written hypotheses re-score to the same OVERLAP totals with `eegssm score`
     rescored = tmp_path / "rescored.json"

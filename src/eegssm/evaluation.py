@@ -31,6 +31,20 @@ from eegssm.postprocess import postprocess
 from eegssm.scoring.traces import events_from_labels, score_probabilities, track_from_labels
 
 
+def _save_figure(fig, path: Path) -> None:
+    """Write a matplotlib figure as PNG through a temporary file and a rename; close it."""
+    import matplotlib.pyplot as plt
+
+    from eegssm import atomic
+
+    try:
+        atomic.write_atomic(
+            path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+        )
+    finally:
+        plt.close(fig)
+
+
 def _plot_curve(curve, path: Path, points: list[dict[str, Any]]) -> None:
     import matplotlib
 
@@ -47,8 +61,7 @@ def _plot_curve(curve, path: Path, points: list[dict[str, Any]]) -> None:
     ax.set_ylabel("sensitivity (%)")
     ax.set_title("sensitivity vs false-alarm rate (threshold sweep)")
     ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _save_figure(fig, path)
 
 
 def _plot_calibration(y: np.ndarray, p: np.ndarray, path: Path, n_bins: int = 10) -> None:
@@ -69,8 +82,7 @@ def _plot_calibration(y: np.ndarray, p: np.ndarray, path: Path, n_bins: int = 10
     ax.set_xlabel("mean predicted probability")
     ax.set_ylabel("fraction of seizure samples")
     ax.set_title("calibration (10 bins)")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _save_figure(fig, path)
 
 
 def evaluate(

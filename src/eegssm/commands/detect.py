@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
             )
             reference = reference_seizures(path, result.recording)
         except (EEGReadError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {_printable(str(err))}", file=sys.stderr)
             failed += 1
             continue
         if not args.quiet:
@@ -225,7 +225,8 @@ def run(args: argparse.Namespace) -> int:
                     target = args.report if len(inputs) == 1 else args.out / f"{stem}_report.html"
                     _write_report(target, result, reference, detector, raw=path)
         except OSError as err:  # disk full, no permission: stop, the next would fail too
-            print(f"error: {err}; stopped (nothing written for {path})", file=sys.stderr)
+            where = _printable(str(path))
+            print(f"error: {err}; stopped (nothing written for {where})", file=sys.stderr)
             failed = len(inputs) - len(rows)
             break
         rows.append(doc)

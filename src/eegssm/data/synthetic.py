@@ -450,6 +450,7 @@ def write_synthetic_long(
     """
     from tqdm.auto import tqdm
 
+    from eegssm import atomic
     from eegssm.io.annotations.csv_bi import write_csv_bi
 
     spr = int(round(sfreq))
@@ -462,18 +463,22 @@ def write_synthetic_long(
     names = list(REFERENTIAL_19)
     events: list[Event] = []
     gain = 32767.0 / LONG_EDF_RANGE_UV
-    with open(edf_path, "wb") as f:
-        f.write(_edf_header(names, spr, n_seconds, LONG_EDF_RANGE_UV))
-        pieces = range(0, n_seconds, int(piece_s))
-        for index, start in enumerate(tqdm(pieces, desc="writing EDF", disable=not progress)):
-            length = min(int(piece_s), n_seconds - start)
-            rec = make_recording(
-                float(length), sfreq=sfreq, n_seizures=seizures_per_hour, seed=seed + index
-            )
-            events += [Event(e.start + start, e.stop + start, e.label) for e in rec.events]
-            digital = np.clip(np.round(rec.data * gain), -32768, 32767).astype("<i2")
-            # (C, seconds * spr) -> records (seconds, C, spr)
-            f.write(digital.reshape(len(names), length, spr).transpose(1, 0, 2).tobytes())
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(_edf_header(names, spr, n_seconds, LONG_EDF_RANGE_UV))
+            pieces = range(0, n_seconds, int(piece_s))
+            for index, start in enumerate(tqdm(pieces, desc="writing EDF", disable=not progress)):
+                length = min(int(piece_s), n_seconds - start)
+                rec = make_recording(
+                    float(length), sfreq=sfreq, n_seizures=seizures_per_hour, seed=seed + index
+                )
+                events.extend(Event(e.start + start, e.stop + start, e.label) for e in rec.events)
+                digital = np.clip(np.round(rec.data * gain), -32768, 32767).astype("<i2")
+                # (C, seconds * spr) -> records (seconds, C, spr)
+                f.write(digital.reshape(len(names), length, spr).transpose(1, 0, 2).tobytes())
+
+    atomic.write_atomic(edf_path, write)
     csv_path = write_csv_bi(stem.with_name(stem.name + ".csv_bi"), events, float(n_seconds))
     return edf_path, csv_path
 

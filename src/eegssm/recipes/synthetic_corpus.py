@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from eegssm import atomic
 from eegssm.config.data import CorpusConfig
 from eegssm.preprocessing.montages import REFERENTIAL_19
 
@@ -176,7 +177,7 @@ def generate_corpus(
             }
         )
     index = {"config": cfg.model_dump(mode="json"), "files": files}
-    index_path.write_text(json.dumps(index, indent=1))
+    atomic.write_json(index_path, index)  # last: its presence means the corpus is complete
     return index
 
 
