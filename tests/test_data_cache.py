@@ -167,8 +167,11 @@ def test_crash_mid_write_leaves_no_entry_and_rerun_completes(
     with pytest.raises(SimulatedCrash):
         build_cache(corpus, cache, progress=False)
     assert not fragment_path(cache, victim).exists()
-    if crash_on == ".y.npy":  # a failed JSON write removes its own temporary file
-        assert list(cache.rglob("*.tmp")), "the crash should leave its temporary file behind"
+    # an interrupted write (an exception, Ctrl-C) removes its own temporary file; a kill -9
+    # cannot: plant what it would leave, for the re-run to clean up
+    assert not list(cache.rglob("*.tmp"))
+    stale = atomic.temporary_path(cache / "arrays" / f"{victim}.x.npy")
+    stale.write_bytes(b"half-written")
     listed = [r["key"] for r in Manifest.load(cache).to_json()["recordings"]]
     assert victim not in listed
 
