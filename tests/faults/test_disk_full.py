@@ -133,6 +133,7 @@ def test_train_checkpoint_on_a_full_disk_is_an_os_error(tmp_path):
     assert not [f for f in run.files if ".tmp" in f], run.files
 
 
+@pytest.mark.timeout(1500)  # a hang guard: corpus, cache and training take minutes when busy
 def test_eegssm_train_on_a_full_disk_is_one_error_line(tmp_path):
     """Case 8 through the command line: ``eegssm train`` whose output folder is on a full disk
     (the corpus and the window cache elsewhere) stops with one ``error:`` line naming the file,
@@ -149,6 +150,7 @@ def test_eegssm_train_on_a_full_disk_is_one_error_line(tmp_path):
         256 << 10,
         _eegssm("train", str(recipe), "--output-dir", str(mount / "run"), "--quiet"),
         free=4 * PAGE,
+        timeout=1200,
     )
     assert run.rc == 1, (run.rc, run.stderr[-3000:])
     assert "Traceback" not in run.stderr, run.stderr[-3000:]

@@ -128,6 +128,7 @@ def sparse_edf(path: Path, hours: float) -> Path:
 
 
 @pytest.mark.faults
+@pytest.mark.timeout(1500)  # a hang guard: ~10 s of CPU, but 2 GB to read on a busy machine
 def test_info_never_loads_the_whole_signal(tmp_path):
     """Case 3: ``eegssm info`` read every sample (12.3 GB resident for a 2 GB file). A 2 GB file
     (58 h; 8 GB as float64) now stays far below 500 MB, and the value checks still run. Under a
@@ -135,7 +136,7 @@ def test_info_never_loads_the_whole_signal(tmp_path):
     machine."""
     path = sparse_edf(tmp_path / "long.edf", 58.0)
     assert path.stat().st_size > 2e9
-    run = run_limited(["info", str(path)], address_space=3 << 30)
+    run = run_limited(["info", str(path)], address_space=3 << 30, timeout=1200)
     assert run.rc == 0, run.stderr[-3000:]
     assert "duration:  208800.000 s" in run.stdout
     assert "flat channel(s)" in run.stderr  # the block-wise value scan ran
