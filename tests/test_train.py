@@ -157,7 +157,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ckpt, "save_file", broken)
+    monkeypatch.setattr(ckpt.atomic, "write_bytes", broken)  # the weights' write fails
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(tmp_path / "ck", model, {"v": 2}, {"step": 2})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]  # no temp folder left
