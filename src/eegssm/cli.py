@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "eegssm.commands.pretrain",
     "eegssm.commands.finetune",
     "eegssm.commands.config",
+    "eegssm.commands.doctor",
 ]
 
 

@@ -137,7 +137,7 @@ class CausalDepthwiseConv1d(nn.Module):
         """
         xt = x.transpose(1, 2)  # (B, D, L)
         k = self.kernel_size
-        if tail is None and kernels.use_causal_conv1d(xt):
+        if tail is None and kernels.use_causal_conv1d(xt, k):
             y = kernels.causal_conv1d(xt, self.conv.weight, self.conv.bias)
             last = xt[..., max(0, xt.shape[-1] - (k - 1)) :]
             new_tail = F.pad(last, (k - 1 - last.shape[-1], 0))

@@ -195,16 +195,18 @@ class Mamba2(nn.Module):
             ``y (B, L, d_model)``, or ``(y, state)`` when ``return_state``.
         """
         z, xbc, dt = self._project(u)
-        dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
         A = -torch.exp(self.A_log.float())
         initial = None if state is None else state.ssm
         tail = None if state is None else state.conv
-        if kernels.use_ssd(xbc):
+        if kernels.use_ssd(xbc):  # dt bias + softplus and the D skip fused into the kernel
             xbc, conv_tail = self.conv1d(xbc, tail)
             x, B, C = self._split_xbc(xbc)
-            y, ssm_state = kernels.ssd(x, dt, A, B, C, self.chunk_size, initial)
-            y = y + x * self.D.to(y.dtype)[:, None]
+            y, ssm_state = kernels.ssd(
+                x, dt, A, B, C, self.chunk_size, initial,
+                D=self.D, dt_bias=self.dt_bias, dt_softplus=True,
+            )  # fmt: skip
         else:  # conv + SiLU + scan + D skip fused block by block (conv output never stored)
+            dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
             conv = self.conv1d.conv
             y, ssm_state = ssd_conv_chunked(
                 xbc, conv.weight, conv.bias, dt, A, self.ngroups, self.d_state,
