@@ -108,10 +108,18 @@ def installed(name: str) -> bool:
 
 def version(name: str) -> str | None:
     """The installed version of kernel ``name``'s package, or None."""
+    kernel = KERNELS[name]
     try:
-        return importlib.metadata.version(KERNELS[name].distribution)
+        return importlib.metadata.version(kernel.distribution)
     except importlib.metadata.PackageNotFoundError:
-        return None
+        pass
+    # Another distribution may ship the module (``fla`` from flash-linear-attention < 0.3).
+    for dist in importlib.metadata.packages_distributions().get(kernel.module, []):
+        try:
+            return f"{importlib.metadata.version(dist)} ({dist})"
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 def _hint(name: str, reason: str) -> str:
