@@ -61,8 +61,9 @@ kernels: $(KSTAMP)
 test-kernels: $(KSTAMP)
 	EEGSSM_REQUIRE_KERNELS=1 $(PY) -m pytest -q -m kernels tests/kernels
 
-# The subset CI runs (.ci/run): every SSD option at once, the delta rule with states in and out,
-# and both layers through both dispatches. A kernel package that does not import skips here.
+# A quick subset for local checks (CI runs the whole tier: .ci/run): every SSD option at once, the
+# delta rule with states in and out, and both layers through both dispatches. A kernel package
+# that does not import skips here.
 KERNEL_SMOKE := tests/kernels/test_kernel_ssd.py::test_ssd_kernel_all_options \
 	"tests/kernels/test_kernel_gdr.py::test_gdr_kernel_with_states[B2-T70]" \
 	tests/kernels/test_kernel_layers.py::test_mamba2_layer_both_dispatches \
