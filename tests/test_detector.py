@@ -142,7 +142,7 @@ def test_save_load_round_trip(tmp_path):
     model = SeizureDetector.from_preset("fast", n_chans=22, n_times=2048, core="gated_deltanet")
     model.eval()
     path = model.save_pretrained(tmp_path / "det")
-    assert sorted(os.listdir(path)) == ["config.json", "model.safetensors"]  # no temp files left
+    assert sorted(os.listdir(path)) == ["README.md", "config.json", "model.safetensors"]  # no temp
     loaded = SeizureDetector.from_pretrained(path).eval()
     assert loaded.config == model.config
     assert (loaded.n_chans, loaded.n_times, loaded.sfreq) == (22, 2048, 256.0)

@@ -55,8 +55,8 @@ def test_eegmmidb_edf_plus_events(shared_data):
         rec = read_recording(shared_data / "eegmmidb_S001" / "S001R03.edf")
     assert rec.n_channels == 64 and rec.sfreq == 160.0
     labels = {ev.label for ev in rec.events}
-    assert labels == {"t0", "t1", "t2"}
-    assert rec.events[0] == Event(0.0, 4.2, "t0", TERM, 1.0)
+    assert labels == {"T0", "T1", "T2"}  # EDF+ labels keep their case
+    assert rec.events[0] == Event(0.0, 4.2, "T0", TERM, 1.0)
     assert all(0 <= ev.start <= ev.stop <= rec.duration for ev in rec.events)
     assert rec.meta["start_time"] == "2009-08-12T16:15:00"
 
@@ -111,7 +111,7 @@ def test_generated_edf_plus_round_values(tmp_path):
     assert rec.ch_names == ["EEG Fp1-REF"]
     t = np.arange(8 * 256) / 256
     np.testing.assert_allclose(rec.data[0], np.sin(2 * np.pi * 5 * t) * 50, atol=0.01)
-    assert rec.events == [Event(1.5, 3.5, "seiz"), Event(6.0, 6.0, "eyes closed")]
+    assert rec.events == [Event(1.5, 3.5, "SEIZ"), Event(6.0, 6.0, "Eyes Closed")]  # case kept
     assert rec.meta["start_time"] == "2021-05-06T13:43:04"
     assert rec.meta["subject"] == "sub-07"
     assert rec.meta["format"] == "EDF+C"

@@ -3,14 +3,20 @@
 ``Recording`` ──checkpoint's preprocessing──▶ ``(C, T)`` ──windows + overlap averaging──▶
 probability trace ``(T,)`` ──post-processing at a threshold / FA-rate operating point──▶ events.
 
-A checkpoint is a folder with ``model.safetensors`` and ``config.json``; besides the architecture
-the JSON holds the preprocessing preset and config, ``window_s`` / ``stride_s``, the
+A checkpoint is a folder with ``model.safetensors``, ``config.json`` and a model card
+``README.md`` (or a Hugging Face Hub repository of that layout); besides the architecture the JSON
+holds the input contract (``input``: montage, channels, rate, window; see
+:mod:`eegssm.contract`), the preprocessing preset and config, ``window_s`` / ``stride_s``, the
 post-processing settings and the operating points chosen on the dev split (see
-``eegssm.recipes.detector.model_metadata``, which writes it).
+``eegssm.recipes.detector.model_metadata``, which writes it). Recordings come in as
+``Recording``, ``mne.io.Raw`` or a path; results go out as events, ``mne.Annotations`` or a
+``pandas.DataFrame``.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import math
 import time
@@ -30,11 +36,15 @@ class DetectionResult:
     """What detection found in one recording.
 
     Attributes:
-        recording: the preprocessed recording the model saw.
+        recording: the preprocessed recording the model saw (``meta["start_time"]``: the
+            first sample's date and time when the input had one).
         probs: float32 ``(T,)`` seizure probability per sample of ``recording``.
-        events: detected seizure events (seconds).
+        events: detected seizure events (seconds from the first sample).
         postprocess: the post-processing settings used (thresholds included).
         timings: seconds spent per stage (``preprocess``, ``model``, ``postprocess``).
+        operating_point: how the threshold was chosen: ``{"kind": "threshold" |
+            "fa_per_24h" | "checkpoint default", "target_fa_per_24h": float | None,
+            "threshold": float, "off_threshold": float}``.
     """
 
     recording: Recording
@@ -42,6 +52,60 @@ class DetectionResult:
     events: list[Event]
     postprocess: PostprocessConfig
     timings: dict[str, float] = field(default_factory=dict)
+    operating_point: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def start_time(self) -> datetime.datetime | None:
+        """Date and time (UTC) of the recording's first sample, or None when unknown."""
+        return start_datetime(self.recording.meta.get("start_time"))
+
+    def to_annotations(self):
+        """The events as ``mne.Annotations`` (description: the label, e.g. ``seiz``; extras:
+        ``confidence``), with ``orig_time`` the recording's first sample: setting them on the
+        ``mne.io.Raw`` the recording came from puts each one on its samples
+        (``raw.set_annotations(result.to_annotations())``). ``orig_time`` is None when the
+        recording has no start date (onsets are then seconds from the first sample)."""
+        import mne
+
+        ev = self.events
+        return mne.Annotations(
+            onset=[e.start for e in ev],
+            duration=[e.duration for e in ev],
+            description=[e.label for e in ev],
+            orig_time=self.start_time,
+            extras=[{"confidence": float(e.confidence)} for e in ev],
+        )
+
+    def to_dataframe(self):
+        """The events as a ``pandas.DataFrame``: ``onset``, ``duration``, ``offset`` (seconds
+        from the first sample), ``trial_type`` (label), ``confidence`` and ``channel``.
+
+        Needs pandas (not an eegssm dependency; ``result.events`` holds the same as a list).
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "to_dataframe needs pandas (pip install pandas); result.events holds the "
+                "same events as a list"
+            ) from None
+        columns = ["onset", "duration", "offset", "trial_type", "confidence", "channel"]
+        rows = [
+            (e.start, e.duration, e.stop, e.label, float(e.confidence), e.channel)
+            for e in self.events
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+
+def start_datetime(value: Any) -> datetime.datetime | None:
+    """A recording start (``meta["start_time"]``: ISO text, naive = UTC, or a datetime) as a
+    timezone-aware UTC datetime; None when absent."""
+    if value in (None, ""):
+        return None
+    when = value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(value)
+    if when.tzinfo is None:
+        return when.replace(tzinfo=datetime.timezone.utc)
+    return when.astimezone(datetime.timezone.utc)
 
 
 def operating_point(meta: dict[str, Any], fa_per_24h: float) -> dict[str, Any]:
@@ -72,6 +136,14 @@ class Detector:
         meta: the checkpoint's ``config.json`` contents.
         device: where the model runs.
         batch_size: windows per forward pass.
+        path: the checkpoint folder (named in errors; its weights are hashed for the outputs).
+
+    Attributes:
+        preprocess_config: the checkpoint's preprocessing. A checkpoint that records none (a
+            bare ``SeizureDetector.save_pretrained``) gets the ``seizure`` preset at the model's
+            rate, with montage ``as_is`` when the model's channel count is not the preset's 19.
+        input: the checkpoint's input contract (:class:`eegssm.contract.InputSpec`); every
+            recording is checked against it after preprocessing.
     """
 
     def __init__(
@@ -80,35 +152,42 @@ class Detector:
         meta: dict[str, Any],
         device: str | torch.device = "cpu",
         batch_size: int = 8,
+        path: str | Path | None = None,
     ) -> None:
-        from eegssm.preprocessing.pipeline import PreprocessConfig, get_preset
+        from eegssm.contract import InputSpec
 
         self.model = model.to(device).eval()
         self.meta = meta
         self.device = torch.device(device)
         self.batch_size = batch_size
-        pre = meta.get("preprocess", {})
-        self.preprocess_config = (
-            PreprocessConfig(**pre["config"])
-            if "config" in pre
-            else get_preset(pre.get("preset", "seizure"))
-        )
-        self.window_s = float(meta.get("window_s", self.preprocess_config.window_s))
+        self.path = Path(path) if path is not None else None
+        self.preprocess_config = preprocess_config_of(meta)
+        self.input = InputSpec.from_meta(meta, self.preprocess_config.montage)
+        if self.input.montage is None:
+            self.input = replace(self.input, montage=self.preprocess_config.montage)
+        self.window_s = float(meta.get("window_s", self.input.window_s))
         self.stride_s = float(meta.get("stride_s", self.window_s / 2))
         self.postprocess_defaults = PostprocessConfig(**meta.get("postprocess", {}))
+        self._sha256: str | None = None
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path | None = None, device: str = "cpu", batch_size: int = 8
+        cls,
+        path: str | Path | None = None,
+        device: str = "cpu",
+        batch_size: int = 8,
+        revision: str | None = None,
     ) -> Detector:
-        """Load a checkpoint folder (default: the bundled one)."""
+        """Load a checkpoint: a folder, a Hugging Face Hub repository id (``owner/name``,
+        needs ``huggingface_hub``) or, with None, the bundled one."""
+        from eegssm.hub import resolve_checkpoint
         from eegssm.models.detector import SeizureDetector
 
         if path is None:
             from eegssm.checkpoints import checkpoint_path
 
             path = checkpoint_path()
-        path = Path(path)
+        path = resolve_checkpoint(path, revision)
         config = path / "config.json"
         if not config.is_file():
             raise FileNotFoundError(
@@ -116,7 +195,7 @@ class Detector:
                 "`eegssm train` or leave --checkpoint out to use the bundled one."
             )
         model = SeizureDetector.from_pretrained(path, device=device)
-        return cls(model, json.loads(config.read_text()), device, batch_size)
+        return cls(model, json.loads(config.read_text()), device, batch_size, path)
 
     def set_input_montage(self, input_montage: str) -> None:
         """How input channels are read: ``"auto"``, ``"referential"`` or ``"bipolar"`` (see
@@ -133,6 +212,15 @@ class Detector:
     def name(self) -> str:
         m = self.meta
         return f"{m.get('model', 'model')} {m.get('preset', '')} {m.get('core', '')}".strip()
+
+    @property
+    def weights_sha256(self) -> str | None:
+        """SHA-256 of the checkpoint's ``model.safetensors`` (None without a folder)."""
+        if self._sha256 is None and self.path is not None:
+            weights = self.path / "model.safetensors"
+            if weights.is_file():
+                self._sha256 = sha256_file(weights)
+        return self._sha256
 
     def postprocess_config(
         self, threshold: float | None = None, fa_per_24h: float | None = None
@@ -151,20 +239,61 @@ class Detector:
             return with_thresholds(asdict(pp), operating_point(self.meta, fa_per_24h))
         return pp
 
+    def _operating_point(
+        self, pp: PostprocessConfig, threshold: float | None, fa_per_24h: float | None
+    ) -> dict[str, Any]:
+        kind = (
+            "threshold"
+            if threshold is not None
+            else "fa_per_24h"
+            if fa_per_24h is not None
+            else "checkpoint default"
+        )
+        return {
+            "kind": kind,
+            "target_fa_per_24h": fa_per_24h,
+            "threshold": pp.on_threshold,
+            "off_threshold": pp.off_threshold,
+        }
+
+    def check_input(self, ch_names: list[str], sfreq: float, source: str) -> list[int] | None:
+        """:meth:`eegssm.contract.InputSpec.check` for this checkpoint."""
+        label = f"checkpoint {self.path}" if self.path is not None else f"checkpoint {self.name}"
+        return self.input.check(ch_names, sfreq, source, label)
+
     def run(
         self,
-        recording: Recording,
+        recording: Recording | Any,
         threshold: float | None = None,
         fa_per_24h: float | None = None,
         progress: bool | str = False,
+        channel_map: dict[str, str] | None = None,
     ) -> DetectionResult:
-        """Preprocess, infer and post-process one raw recording."""
+        """Preprocess, infer and post-process one raw recording.
+
+        Args:
+            recording: a :class:`Recording` (µV) or an ``mne.io.Raw`` (volts; channel names,
+                annotations and ``meas_date`` are kept, see :func:`eegssm.io.from_mne`).
+            channel_map: old → new channel names applied before preprocessing.
+
+        Raises:
+            eegssm.contract.InputMismatchError: the preprocessed recording does not fit the
+                checkpoint's input (channels, rate).
+        """
         from eegssm.inference import predict_recording
+        from eegssm.io import as_recording
         from eegssm.preprocessing.pipeline import preprocess
 
+        recording = as_recording(recording, channel_map)
         pp = self.postprocess_config(threshold, fa_per_24h)
         t0 = time.perf_counter()
         clean = preprocess(recording, self.preprocess_config)
+        source = str(recording.meta.get("source") or "recording")
+        order = self.check_input(clean.ch_names, clean.sfreq, source)
+        if order is not None:
+            clean = clean.copy_with(
+                data=clean.data[order], ch_names=[clean.ch_names[i] for i in order]
+            )
         t1 = time.perf_counter()
         window = int(round(self.window_s * clean.sfreq))
         stride = int(round(self.stride_s * clean.sfreq))
@@ -175,7 +304,8 @@ class Detector:
         events = postprocess(probs, clean.sfreq, pp)
         t3 = time.perf_counter()
         timings = {"preprocess": t1 - t0, "model": t2 - t1, "postprocess": t3 - t2}
-        return DetectionResult(clean, probs, events, pp, timings)
+        point = self._operating_point(pp, threshold, fa_per_24h)
+        return DetectionResult(clean, probs, events, pp, timings, point)
 
     def run_file(
         self,
@@ -184,6 +314,7 @@ class Detector:
         fa_per_24h: float | None = None,
         progress: bool | str = False,
         block_s: float | None = None,
+        channel_map: dict[str, str] | None = None,
     ) -> DetectionResult:
         """Detect seizures in an EDF/BDF file with memory bounded whatever its length.
 
@@ -197,13 +328,18 @@ class Detector:
             block_s: block length in seconds; given, the file is processed block by block
                 whatever its length (default: whole if it fits, else blocks sized from the
                 file's channels and rate).
+            channel_map: old → new channel names applied before preprocessing.
         """
         from eegssm.inference import predict_recording_blocks
         from eegssm.io import open_recording
+        from eegssm.io.channels import rename_channels
         from eegssm.preprocessing.blockwise import BlockwisePreprocessor, fits_in_memory
 
         t0 = time.perf_counter()
         source = open_recording(path)
+        if channel_map:
+            source.ch_names = rename_channels(source.ch_names, channel_map, path)
+            source.meta = dict(source.meta, renamed=dict(channel_map))
         if block_s is None and fits_in_memory(source):
             recording = source.load()
             read_s = time.perf_counter() - t0
@@ -211,6 +347,10 @@ class Detector:
             result.timings = {"read": read_s, **result.timings}
             return result
         pre = BlockwisePreprocessor(source, self.preprocess_config, block_s)
+        order = self.check_input(pre.ch_names, pre.sfreq, str(path))
+        if order is not None:
+            pre.matrix = np.ascontiguousarray(pre.matrix[order])
+            pre.ch_names = [pre.ch_names[i] for i in order]
         pp = self.postprocess_config(threshold, fa_per_24h)
         name = progress if isinstance(progress, str) else str(path)
         with _progress(source.n_times, f"{name}: statistics", progress) as bar:
@@ -232,7 +372,40 @@ class Detector:
             "model": t2 - t1 - blocks.seconds,
             "postprocess": t3 - t2,
         }
-        return DetectionResult(pre.recording(), probs, events, pp, timings)
+        point = self._operating_point(pp, threshold, fa_per_24h)
+        return DetectionResult(pre.recording(), probs, events, pp, timings, point)
+
+
+def preprocess_config_of(meta: dict[str, Any]):
+    """The preprocessing of a checkpoint ``config.json`` (see :class:`Detector`)."""
+    from eegssm.contract import montage_channels
+    from eegssm.preprocessing.pipeline import PreprocessConfig, get_preset
+
+    pre = meta.get("preprocess")
+    if pre is not None:
+        if "config" in pre:
+            return PreprocessConfig(**pre["config"])
+        return get_preset(pre.get("preset", "seizure"))
+    # a bare model folder: the seizure preset at the model's rate, its channels as they come
+    # when the preset's montage cannot give the model's channel count
+    cfg = get_preset("seizure")
+    changes: dict[str, Any] = {}
+    if meta.get("sfreq"):
+        changes["sfreq"] = float(meta["sfreq"])
+    fixed = montage_channels(cfg.montage)
+    n_chans = (meta.get("input") or {}).get("n_chans", meta.get("n_chans"))
+    if n_chans is not None and fixed is not None and len(fixed) != int(n_chans):
+        changes["montage"] = "as_is"
+    return cfg.model_copy(update=changes) if changes else cfg
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class _Timed:
@@ -261,15 +434,20 @@ def _progress(total_samples: int, desc: str, enabled: bool | str):
 
 
 def detect(
-    recording: Recording | str | Path,
+    recording: Recording | Any,
     checkpoint: str | Path | None = None,
     threshold: float | None = None,
     fa_per_24h: float | None = None,
     device: str = "cpu",
     montage: str = "auto",
+    channel_map: dict[str, str] | None = None,
 ) -> DetectionResult:
-    """Detect seizures in a recording (a ``Recording`` or an EDF/BDF path; a path is read
-    block by block when long, see :meth:`Detector.run_file`).
+    """Detect seizures in a recording: a ``Recording``, an ``mne.io.Raw`` or an EDF/BDF path
+    (a path is read block by block when long, see :meth:`Detector.run_file`).
+
+    Args:
+        checkpoint: a checkpoint folder or Hub repository id (default: the bundled one).
+        channel_map: old → new channel names applied first, e.g. ``{"EEG 001": "Fp1"}``.
 
     Any 10-20 recording works with the bundled checkpoint: referential (any reference and label
     style) or bipolar (CHB-MIT's chain, recordings exported as derivations); ``montage`` says how
@@ -277,12 +455,14 @@ def detect(
     and ``result.recording.meta["input"]`` how they were read.
 
     Example:
+        >>> import mne
         >>> from eegssm.detection import detect
-        >>> result = detect("patient01.edf", fa_per_24h=5)
+        >>> result = detect(mne.io.read_raw_edf("patient01.edf"), fa_per_24h=5)
         >>> [(e.start, e.stop, e.confidence) for e in result.events]
+        >>> annotations = result.to_annotations()  # mne.Annotations, orig_time = file start
     """
     detector = Detector.from_checkpoint(checkpoint, device)
     detector.set_input_montage(montage)
-    if isinstance(recording, Recording):
-        return detector.run(recording, threshold, fa_per_24h)
-    return detector.run_file(recording, threshold, fa_per_24h)
+    if isinstance(recording, (str, Path)):
+        return detector.run_file(recording, threshold, fa_per_24h, channel_map=channel_map)
+    return detector.run(recording, threshold, fa_per_24h, channel_map=channel_map)

@@ -3,7 +3,7 @@
 | module | owns |
 |---|---|
 | ``types`` | ``Recording``, ``Event``, ``TERM`` |
-| ``read`` | ``read_recording`` (EDF/BDF/mne Raw → µV ``Recording``), ``open_recording`` (lazy) |
+| ``read`` | ``read_recording`` (EDF/BDF → µV ``Recording``), ``from_mne`` (mne Raw), ``open_recording`` |
 | ``edf_header`` | checking the EDF/BDF header, native per-signal rates |
 | ``channels`` | non-EEG channel detection, selection by name |
 | ``errors`` | ``EEGReadError``, ``EEGReadWarning`` |
@@ -13,7 +13,14 @@ mne is imported when a recording is read, not when this package is imported.
 """
 
 from eegssm.io.errors import EEGReadError, EEGReadWarning
-from eegssm.io.read import RecordingSource, open_recording, read_recording, recording_from_raw
+from eegssm.io.read import (
+    RecordingSource,
+    as_recording,
+    from_mne,
+    open_recording,
+    read_recording,
+    recording_from_raw,
+)
 from eegssm.io.types import TERM, Event, Recording
 
 __all__ = [
@@ -22,6 +29,8 @@ __all__ = [
     "EEGReadWarning",
     "Event",
     "Recording",
+    "as_recording",
+    "from_mne",
     "RecordingSource",
     "open_recording",
     "read_recording",

@@ -56,6 +56,78 @@ def match_channels(available: Sequence[str], wanted: Sequence[str]) -> list[list
     return [index[w.strip().lower()] for w in wanted]
 
 
+def parse_channel_map(items: Sequence[str] | str | None) -> dict[str, str]:
+    """``["EEG 1=Fp1", "EEG 2=Fp2,EEG 3=F3"]`` → ``{"EEG 1": "Fp1", ...}`` (``--rename``).
+
+    Each item is ``OLD=NEW``; an item may hold several, comma-separated.
+
+    Raises:
+        ValueError: an item without ``=``, an empty name, or one OLD given twice.
+    """
+    if items is None:
+        return {}
+    if isinstance(items, str):
+        items = [items]
+    out: dict[str, str] = {}
+    for item in items:
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            old, sep, new = part.partition("=")
+            if not sep or not old.strip() or not new.strip():
+                raise ValueError(f"channel rename {part!r}: expected OLD=NEW, e.g. 'EEG 1=Fp1'")
+            if old.strip() in out:
+                raise ValueError(f"channel rename: {old.strip()!r} is renamed twice")
+            out[old.strip()] = new.strip()
+    return out
+
+
+def rename_channels(
+    names: Sequence[str], channel_map: dict[str, str] | None, source: object = None
+) -> list[str]:
+    """``names`` with ``channel_map`` (old → new) applied.
+
+    Old names match case-insensitively and ignoring surrounding whitespace; names not in the map
+    are kept.
+
+    Raises:
+        EEGReadError: an old name that is not among ``names`` (listing those available), or
+            two channels ending up with the same name.
+    """
+    from eegssm.io.errors import EEGReadError
+
+    names = list(names)
+    if not channel_map:
+        return names
+    try:
+        groups = match_channels(names, list(channel_map))
+    except KeyError as exc:
+        raise EEGReadError(
+            source, describe_missing(exc.args[0], names), "check the --rename / channel_map names"
+        ) from None
+    out = list(names)
+    for new, group in zip(channel_map.values(), groups):
+        for i in group:
+            out[i] = new
+    new_twice = _duplicates(out) - _duplicates(names)  # a file may hold duplicates already
+    if new_twice:
+        raise EEGReadError(
+            source,
+            f"renaming gives duplicate channel name(s): {', '.join(sorted(new_twice))}",
+            "each channel needs its own name",
+        )
+    return out
+
+
+def _duplicates(names: Sequence[str]) -> set[str]:
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for name in names:
+        key = name.strip().lower()
+        (twice if key in seen else seen).add(key)
+    return twice
+
+
 def describe_missing(missing: Sequence[str], available: Sequence[str]) -> str:
     """Text for a missing-channel error: what is missing and what the file has."""
     return (

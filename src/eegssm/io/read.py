@@ -58,7 +58,7 @@ def read_recording(
 
     Returns:
         ``Recording`` with ``data`` (C, T) float32 in µV, ``sfreq`` in Hz, ``ch_names``, ``events``
-        (EDF+ annotations, seconds from the first sample, labels lower-cased, channel ``TERM``)
+        (EDF+ annotations, seconds from the first sample, labels as written, channel ``TERM``)
         and ``meta``: ``source`` (path or None), ``start_time`` (ISO string or None),
         ``duration`` (s), ``subject`` (id or None), ``format`` and ``native_sfreq`` (Hz per kept
         channel); for EDF+D files ``gaps``: ``[start, stop]`` seconds of each pause, filled with
@@ -79,7 +79,7 @@ def read_recording(
     import mne
 
     if isinstance(source, mne.io.BaseRaw):
-        return recording_from_raw(source, channels=channels, drop_non_eeg=drop_non_eeg)
+        return from_mne(source, channels=channels, drop_non_eeg=drop_non_eeg)
     return open_recording(source, channels=channels, drop_non_eeg=drop_non_eeg).load()
 
 
@@ -261,23 +261,94 @@ def open_recording(
     return RecordingSource(path, raw, order, meta, layout)
 
 
-def recording_from_raw(
+def from_mne(
     raw: mne.io.BaseRaw,
+    channel_map: dict[str, str] | None = None,
     channels: Sequence[str] | None = None,
     drop_non_eeg: bool = True,
 ) -> Recording:
-    """:func:`read_recording` for an ``mne.io.BaseRaw`` (channel types are used as well)."""
+    """An ``mne.io.Raw`` as a :class:`Recording` (what :func:`read_recording` gives for a file).
+
+    Args:
+        raw: any ``mne.io.BaseRaw`` (preloaded or not).
+        channel_map: old → new channel names, applied first (case-insensitive old names), e.g.
+            ``{"EEG 001": "Fp1"}``; ``channels`` then uses the new names.
+        channels, drop_non_eeg: as :func:`read_recording`; mne channel types are used as well
+            (``ecg``, ``eog``, ``stim``, ``misc`` ... are not EEG).
+
+    Returns:
+        float32 ``(C, T)`` µV (mne holds volts; channels whose unit is not volts are kept as
+        mne holds them, with a warning); ``events`` from ``raw.annotations`` (seconds from the
+        first sample, labels as written); ``meta["start_time"]``: ``meas_date`` plus
+        ``raw.first_time`` (the first sample, UTC, ISO string) or None when ``meas_date`` is
+        unset.
+
+    Raises:
+        EEGReadError: an unknown name in ``channel_map`` or ``channels``; no EEG channel left.
+    """
+    import datetime as dt
+
+    from eegssm.io.channels import rename_channels
+
     source = str(raw.filenames[0]) if raw.filenames and raw.filenames[0] else None
-    names = list(raw.ch_names)
+    names = rename_channels(raw.ch_names, channel_map, source)
     keep = _choose(source, names, channels, drop_non_eeg, raw.get_channel_types())
     rec = _to_recording(raw, keep, source=source)
+    rec.ch_names = [names[i] for i in keep]
     meas = raw.info["meas_date"]
+    start = None
+    if meas is not None:
+        first = meas.astimezone(dt.timezone.utc) + dt.timedelta(seconds=float(raw.first_time))
+        start = first.replace(tzinfo=None).isoformat()
     rec.meta.update(
-        start_time=meas.replace(tzinfo=None).isoformat() if meas else None,
+        start_time=start,
         format="mne",
         native_sfreq={name: float(raw.info["sfreq"]) for name in rec.ch_names},
     )
+    if channel_map:
+        rec.meta["renamed"] = dict(channel_map)
     return rec
+
+
+#: The older name of :func:`from_mne`.
+recording_from_raw = from_mne
+
+
+def as_recording(
+    obj: Recording | mne.io.BaseRaw | str | PathLike,
+    channel_map: dict[str, str] | None = None,
+) -> Recording:
+    """A :class:`Recording` from a ``Recording``, an ``mne.io.Raw`` or an EDF/BDF path, with
+    channels renamed by ``channel_map`` (old → new, case-insensitive old names).
+
+    The one entry point for APIs that take "a recording" (``detect()``, ``Detector.run``,
+    ``classify()``).
+
+    Raises:
+        TypeError: anything else.
+        EEGReadError: an unreadable file, or an unknown old name in ``channel_map``.
+    """
+    from eegssm.io.channels import rename_channels
+
+    if isinstance(obj, Recording):
+        if not channel_map:
+            return obj
+        source = obj.meta.get("source")
+        names = rename_channels(obj.ch_names, channel_map, source)
+        return obj.copy_with(ch_names=names, meta=dict(obj.meta, renamed=dict(channel_map)))
+    if isinstance(obj, (str, PathLike)):
+        rec = read_recording(obj)
+        return as_recording(rec, channel_map)
+    try:
+        import mne
+    except ImportError:  # pragma: no cover - mne is a dependency
+        mne = None
+    if mne is not None and isinstance(obj, mne.io.BaseRaw):
+        return from_mne(obj, channel_map=channel_map)
+    raise TypeError(
+        f"expected an eegssm Recording, an mne.io.Raw or an EDF/BDF path, got "
+        f"{type(obj).__name__}"
+    )
 
 
 def _choose(
@@ -323,9 +394,17 @@ def _order(raw_labels: list[str], labels: list[str], keep: list[int]) -> list[in
 
 
 def _to_recording(raw: mne.io.BaseRaw, picks: list[int], source: str | None) -> Recording:
+    from mne.io.constants import FIFF
+
     sfreq = float(raw.info["sfreq"])
-    data = (raw.get_data(picks=picks) * 1e6).astype(np.float32)  # mne holds volts
+    data = raw.get_data(picks=picks)
     names = [raw.ch_names[i] for i in picks]
+    volts = np.array([raw.info["chs"][i]["unit"] == FIFF.FIFF_UNIT_V for i in picks], dtype=bool)
+    data[volts] *= 1e6  # mne holds volts
+    if not volts.all():
+        others = [n for n, v in zip(names, volts) if not v]
+        warn(source, f"channel(s) not in volts, kept in their own unit: {', '.join(others)}")
+    data = data.astype(np.float32)
     _check_values(source, data, names)
     duration = data.shape[1] / sfreq
     events = _events(source, raw, duration)
@@ -347,7 +426,8 @@ def _events(
     offset: float = 0.0,
     annotations: mne.Annotations | None = None,
 ) -> list[Event]:
-    """EDF+ / mne annotations as TERM events in seconds from the first sample. For EDF+D:
+    """EDF+ / mne annotations as TERM events in seconds from the first sample (labels as written,
+    stripped: ``T0`` stays ``T0``). For EDF+D:
     ``annotations`` read from the file (onsets from its start) and ``offset``, the seconds from
     the file's start to its first sample."""
     events = []
@@ -366,7 +446,7 @@ def _events(
                 f"({duration:.3f} s); clipped",
             )
             stop = duration
-        events.append(Event(max(start, 0.0), stop, text.strip().lower(), TERM, 1.0))
+        events.append(Event(max(start, 0.0), stop, text.strip(), TERM, 1.0))
     return events
 
 

@@ -21,7 +21,9 @@ class Event:
     Attributes:
         start: onset in seconds from the start of the recording.
         stop: offset in seconds (``stop >= start``).
-        label: lower-case label, e.g. ``"seiz"``, ``"fnsz"``, ``"bckg"``.
+        label: the label as the source wrote it (TUSZ and detector labels are lower-case:
+            ``"seiz"``, ``"fnsz"``, ``"bckg"``; EDF+ labels keep their case: ``"T0"``); compare
+            with :func:`eegssm.io.annotations.is_seizure` / ``normalize_label``.
         channel: channel the event applies to, or ``TERM`` for all channels.
         confidence: probability/confidence in [0, 1] (1.0 for human annotations).
     """

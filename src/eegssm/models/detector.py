@@ -580,8 +580,24 @@ class SeizureDetector(nn.Module):
         return self.final_layer(y).squeeze(1), new
 
     # ----------------------------------------------------------------------------------------
-    def save_pretrained(self, path: str | os.PathLike) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` into the folder ``path``.
+    def input_spec(self):
+        """The input this model takes, as far as the model alone knows it (channel count, rate,
+        window; no montage or channel names): :class:`eegssm.contract.InputSpec`."""
+        from eegssm.contract import InputSpec
+
+        window_s = (self.n_times or 60 * self.sfreq) / self.sfreq
+        return InputSpec(n_chans=self.n_chans, sfreq=self.sfreq, window_s=window_s)
+
+    def save_pretrained(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+        """Write ``config.json``, ``model.safetensors`` and a model card ``README.md`` into the
+        folder ``path`` (the Hugging Face Hub layout: upload the folder as it is).
+
+        Args:
+            path: the folder (created if missing).
+            metadata: more ``config.json`` content (preprocessing, operating points, ``input``
+                with montage and channel names...); without it ``input`` records only the
+                channel count, rate and window, and such a checkpoint runs only on recordings
+                that give exactly ``n_chans`` channels.
 
         Each file is written to a temporary file in the same folder and moved into place with
         ``os.replace`` through ``eegssm.atomic`` (a reader never sees a half-written file); the
@@ -589,7 +605,8 @@ class SeizureDetector(nn.Module):
         """
         from safetensors.torch import save as safetensors_bytes
 
-        from eegssm import atomic
+        from eegssm import __version__, atomic
+        from eegssm.hub import write_model_card
 
         path = Path(path)
         meta = {
@@ -598,16 +615,26 @@ class SeizureDetector(nn.Module):
             "n_times": self.n_times,
             "sfreq": self.sfreq,
             "config": asdict(self.config),
+            "input": self.input_spec().to_json(),
+            "eegssm_version": __version__,
+            **(metadata or {}),
         }
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         with atomic.together():  # both files or neither; a full disk is an OSError
             atomic.write_bytes(path / WEIGHTS_NAME, safetensors_bytes(state))
             atomic.write_text(path / CONFIG_NAME, json.dumps(meta, indent=2))
+        write_model_card(path, meta)
         return path
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device = "cpu"):
-        """Load a model written by ``save_pretrained``.
+    def from_pretrained(
+        cls,
+        path_or_repo_id: str | os.PathLike,
+        device: str | torch.device = "cpu",
+        revision: str | None = None,
+    ):
+        """Load a model written by ``save_pretrained``: a local folder, or a Hugging Face Hub
+        repository id (``owner/name``; needs the optional ``huggingface_hub`` package).
 
         The config is validated (types, ranges) and the model it describes is compared with the
         weights file's tensor shapes before the model is built
@@ -616,10 +643,11 @@ class SeizureDetector(nn.Module):
         Raises:
             CheckpointError: a missing, invalid or hostile config, or weights that do not fit.
         """
+        from eegssm.hub import resolve_checkpoint
         from eegssm.models.checkpoint_meta import check_detector_meta, check_weights_fit
         from eegssm.train.checkpoint import load_weights, read_json
 
-        path = Path(path)
+        path = resolve_checkpoint(path_or_repo_id, revision)
         meta = read_json(path / CONFIG_NAME)
         check_detector_meta(meta, path / CONFIG_NAME)
         names = {f.name for f in fields(DetectorConfig)}

@@ -161,8 +161,10 @@ def model_metadata(model, recipe: DetectorRecipe) -> dict[str, Any]:
     from eegssm import __version__
     from eegssm.preprocessing.pipeline import get_preset
 
+    from eegssm.contract import InputSpec
+
     pre = get_preset(recipe.data.preprocess)
-    return {
+    meta = {
         "model": type(model).__name__,
         "n_chans": model.n_chans,
         "n_times": model.n_times,
@@ -178,6 +180,8 @@ def model_metadata(model, recipe: DetectorRecipe) -> dict[str, Any]:
         "description": recipe.description,
         "eegssm_version": __version__,
     }
+    meta["input"] = InputSpec.from_meta(meta).to_json()  # montage, channels, rate, window
+    return meta
 
 
 # -- the recipe -------------------------------------------------------------------------------
@@ -206,6 +210,7 @@ def train_detector(
 
     from eegssm import atomic
     from eegssm.data import BalancedSampler, WindowDataset
+    from eegssm.hub import write_model_card
     from eegssm.losses import FocalLoss
     from eegssm.train import distributed
     from eegssm.train.checkpoint import load_weights, save_weights, write_json_atomic
@@ -305,6 +310,7 @@ def train_detector(
     with atomic.together():  # weights and config appear together or not at all
         save_weights(final / "model.safetensors", trainer.model)
         write_json_atomic(final / "config.json", meta)
+    write_model_card(final, meta)
     summary = {
         "model_dir": str(final),
         "steps": result.step,

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from eegssm.io.annotations.labels import normalize_label
 from eegssm.io.edf_header import read_edf_header
 from eegssm.io.errors import EEGReadError
 from eegssm.io.types import TERM, Event, Recording
 
 
 def read_edf_annotations(path: str | PathLike) -> list[Event]:
-    """The EDF+ annotations of a file as TERM events (seconds, labels lower-cased).
+    """The EDF+ annotations of a file as TERM events (seconds, labels as written, stripped).
 
     Reads only the header and the annotation signal, not the EEG samples.
 
@@ -36,7 +35,7 @@ def read_edf_annotations(path: str | PathLike) -> list[Event]:
     except Exception as exc:
         raise EEGReadError(path, f"cannot decode EDF+ annotations: {exc}") from exc
     return [
-        Event(float(o), float(o) + float(d), normalize_label(t), TERM, 1.0)
+        Event(float(o), float(o) + float(d), t.strip(), TERM, 1.0)
         for o, d, t in zip(ann.onset, ann.duration, ann.description)
     ]
 
