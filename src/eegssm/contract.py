@@ -96,9 +96,7 @@ class InputSpec:
     def describe(self) -> str:
         """``23 channels at 256 Hz (montage as_is, names not recorded)``."""
         where = f"montage {self.montage}" if self.montage else "montage not recorded"
-        names = (
-            _short(self.channels) if self.channels is not None else "channel names not recorded"
-        )
+        names = _short(self.channels) if self.channels is not None else "channel names not recorded"
         return f"{self.n_chans} channels at {self.sfreq:g} Hz ({where}; {names})"
 
     def check(

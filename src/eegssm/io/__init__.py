@@ -3,7 +3,7 @@
 | module | owns |
 |---|---|
 | ``types`` | ``Recording``, ``Event``, ``TERM`` |
-| ``read`` | ``read_recording`` (EDF/BDF → µV ``Recording``), ``from_mne`` (mne Raw), ``open_recording`` |
+| ``read`` | ``read_recording`` (→ µV ``Recording``), ``from_mne``, ``open_recording`` |
 | ``edf_header`` | checking the EDF/BDF header, native per-signal rates |
 | ``channels`` | non-EEG channel detection, selection by name |
 | ``errors`` | ``EEGReadError``, ``EEGReadWarning`` |

@@ -346,8 +346,7 @@ def as_recording(
     if mne is not None and isinstance(obj, mne.io.BaseRaw):
         return from_mne(obj, channel_map=channel_map)
     raise TypeError(
-        f"expected an eegssm Recording, an mne.io.Raw or an EDF/BDF path, got "
-        f"{type(obj).__name__}"
+        f"expected an eegssm Recording, an mne.io.Raw or an EDF/BDF path, got {type(obj).__name__}"
     )
 
 

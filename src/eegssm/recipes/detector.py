@@ -159,9 +159,8 @@ def model_metadata(model, recipe: DetectorRecipe) -> dict[str, Any]:
     """What ``config.json`` holds besides the operating points: the fields
     ``SeizureDetector.from_pretrained`` reads plus preset names, preprocessing and windows."""
     from eegssm import __version__
-    from eegssm.preprocessing.pipeline import get_preset
-
     from eegssm.contract import InputSpec
+    from eegssm.preprocessing.pipeline import get_preset
 
     pre = get_preset(recipe.data.preprocess)
     meta = {
