@@ -194,14 +194,13 @@ def test_bids_round_trip_and_background_row(tmp_path):
     events = [Event(10.25, 20.5, "fnsz"), Event(30.0, 31.0, "seiz", "FP1-F7", 0.5)]
     path = write_bids_events(tmp_path / "a_events.tsv", events, 600.0, "2020-02-03T10:11:12")
     lines = path.read_text().splitlines()
-    assert (
-        lines[0] == "onset\tduration\teventType\tconfidence\tchannels\tdateTime\trecordingDuration"
-    )
-    assert lines[1] == "10.25\t10.25\tsz_foc\t1.00\tn/a\t2020-02-03 10:11:12\t600.00"
+    header = "onset\tduration\teventType\tconfidence\tchannels\tdateTime\trecordingDuration"
+    assert lines[0] == header + "\ttrial_type"  # SzCORE columns, then BIDS's trial_type
+    assert lines[1] == "10.25\t10.25\tsz_foc\t1.00\tn/a\t2020-02-03 10:11:12\t600.00\tsz_foc"
     back = read_bids_events(path)
     assert back.events == events and back.recording_duration == 600.0
     empty = write_bids_events(tmp_path / "b_events.tsv", [], 300.0)
-    assert empty.read_text().splitlines()[1] == "0.00\t300.00\tbckg\t1.00\tn/a\tn/a\t300.00"
+    assert empty.read_text().splitlines()[1] == "0.00\t300.00\tbckg\t1.00\tn/a\tn/a\t300.00\tbckg"
     assert read_bids_events(empty).events == [Event(0.0, 300.0, "bckg")]
 
 

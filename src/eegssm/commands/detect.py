@@ -4,9 +4,22 @@ For each EDF/BDF file (folders are searched recursively): read, preprocess with 
 own settings, run the detector over overlapping windows, post-process, and write
 
     OUT/<stem>.csv_bi        TUSZ csv_bi (NEDC scorer input)
-    OUT/<stem>_events.tsv    BIDS / SzCORE events (HED-SCORE columns)
-    OUT/<stem>.json          events, settings, timings (and the OVERLAP score when the
-                             recording has annotations)
+    OUT/<stem>_events.tsv    SzCORE events (onset, duration, eventType, confidence, channels,
+                             dateTime = the file's start, recordingDuration) + BIDS trial_type
+    OUT/<stem>.json          events, settings, timings, provenance (eegssm version, command
+                             line, sha256 of the input and of the checkpoint's weights, montage,
+                             operating point and threshold) and the OVERLAP score when the
+                             recording has annotations
+
+--bids-root DIR also writes a BIDS dataset (recording linked, or copied with --bids-copy;
+dataset_description.json, _eeg.json, _channels.tsv, _events.tsv) that mne_bids.read_raw_bids
+reads. Subject, session and task come from BIDS-style file names (sub-01_ses-1_task-x_eeg.edf)
+or --subject/--session/--task; otherwise the subject is the file stem (letters and digits).
+
+--rename OLD=NEW renames channels before anything else (repeat it, or separate pairs with
+commas), for files whose labels the montage cannot recognise ("EEG 1=Fp1,EEG 2=Fp2"). The
+checkpoint's input (montage, channels, rate) is checked after preprocessing; a recording that
+does not fit gets an error naming both sides.
 
 A recording's files appear together or not at all (temporary files, renamed when all are
 written); a write error (disk full) stops the run with status 1. Inputs whose file names
@@ -20,6 +33,8 @@ examples:
   eegssm detect                                  # embedded demo
   eegssm detect patient01.edf --report r.html    # one file, with an HTML report
   eegssm detect edf/eval --fa-per-24h 5 --out hyp
+  eegssm detect sub-01_task-rest_eeg.edf --bids-root bids   # + a BIDS dataset
+  eegssm detect odd.edf --rename "EEG 1=Fp1" --rename "EEG 2=Fp2"
 """
 
 from __future__ import annotations
@@ -28,7 +43,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from eegssm.commands._args import thread_count, torch_device
+from eegssm.commands._args import (
+    HelpFormatter,
+    add_out,
+    add_quiet,
+    add_threads,
+    channel_rename,
+    torch_device,
+)
 
 DEMO_SEED = 2026
 DEMO_DURATION_S = 600.0
@@ -39,19 +61,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "detect",
         help="detect seizures in EDF/BDF recordings (no PATH: embedded demo)",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="EDF/BDF files or folders")
     add_options(p)
+    b = p.add_argument_group("BIDS output")
+    b.add_argument(
+        "--bids-root", type=Path, default=None, metavar="DIR", help="also write a BIDS dataset"
+    )
+    b.add_argument("--subject", default=None, help="BIDS subject (default: from the file name)")
+    b.add_argument("--session", default=None, help="BIDS session (default: from the file name)")
+    b.add_argument(
+        "--task", default=None, help="BIDS task (default: from the file name, else szMonitoring)"
+    )
+    b.add_argument(
+        "--bids-copy", action="store_true", help="copy recordings into the dataset (not link)"
+    )
     p.set_defaults(func=run)
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``detect`` and ``demo``."""
     p.add_argument(
-        "--checkpoint", type=Path, default=None, help="detector folder (default: bundled)"
+        "--checkpoint",
+        default=None,
+        metavar="PATH_OR_REPO",
+        help="detector folder or Hugging Face Hub repository id (default: the bundled one)",
     )
-    p.add_argument("--out", type=Path, default=Path("eegssm-out"), help="output folder")
+    add_out(p, Path("eegssm-out"), "output folder")
     p.add_argument(
         "--montage",
         choices=("auto", "referential", "bipolar"),
@@ -75,11 +112,19 @@ def add_options(p: argparse.ArgumentParser) -> None:
         help="write an HTML report (one file: this path; several: OUT/<stem>_report.html)",
     )
     p.add_argument(
+        "--rename",
+        action="append",
+        type=channel_rename,
+        default=[],
+        metavar="OLD=NEW",
+        help="rename a channel before preprocessing (repeatable; 'A=B,C=D' also works)",
+    )
+    p.add_argument(
         "--device", type=torch_device, default="cpu", help="torch device, e.g. cpu, cuda, cuda:1"
     )
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
-    p.add_argument("--workers", type=thread_count, default=None, help="CPU threads for the model")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_threads(p, workers_alias=True)
+    add_quiet(p)
 
 
 def find_inputs(paths: list[str]) -> list[Path]:
@@ -100,37 +145,75 @@ def find_inputs(paths: list[str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def write_outputs(out: Path, stem: str, result, reference, source: str, detector) -> dict:
-    """The three output files of one recording; returns the JSON document."""
+def write_outputs(
+    out: Path, stem: str, result, reference, source: str, detector, provenance: dict | None = None
+) -> dict:
+    """The three output files of one recording; returns the JSON document.
+
+    ``provenance``: what :func:`provenance` gives (command line, input sha256), merged into
+    the JSON.
+    """
     from eegssm.io.annotations import write_bids_events, write_csv_bi
     from eegssm.train.checkpoint import write_json_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     duration = result.recording.duration
+    start = result.recording.meta.get("start_time")
     write_csv_bi(out / f"{stem}.csv_bi", result.events, duration, bname=stem)
-    write_bids_events(out / f"{stem}_events.tsv", result.events, duration)
-    doc = {
+    write_bids_events(out / f"{stem}_events.tsv", result.events, duration, start)
+    doc = result_document(result, source, detector, provenance)
+    if reference is not None:
+        doc["reference_events"] = [{"onset": e.start, "offset": e.stop} for e in reference]
+        doc["overlap_score"] = overlap_score(reference, result.events, duration)
+    write_json_atomic(out / f"{stem}.json", doc)
+    return doc
+
+
+def result_document(result, source: str, detector, provenance: dict | None = None) -> dict:
+    """The JSON document of one recording: events, settings, timings and provenance."""
+    from eegssm import __version__
+
+    rec = result.recording
+    return {
         "file": source,
-        "duration_s": duration,
-        "sfreq": result.recording.sfreq,
-        "channels": result.recording.ch_names,
-        "montage": {
-            k: result.recording.meta.get(k)
+        "eegssm_version": __version__,
+        "start_time": rec.meta.get("start_time"),
+        "duration_s": rec.duration,
+        "sfreq": rec.sfreq,
+        "montage": {  # how the input was read, the montage the model saw, what was left out
+            k: rec.meta.get(k)
             for k in ("input", "montage", "dropped", "flat_inputs", "interpolated")
         },
+        "channels": rec.ch_names,
+        "renamed_channels": rec.meta.get("renamed"),
         "model": detector.name,
+        "checkpoint": {
+            "path": str(detector.path) if detector.path is not None else None,
+            "weights_sha256": detector.weights_sha256,
+            "input": detector.input.to_json(),
+        },
+        "operating_point": result.operating_point,
+        "threshold": result.postprocess.on_threshold,
         "postprocess": vars(result.postprocess),
         "events": [
             {"onset": e.start, "offset": e.stop, "duration": e.duration, "confidence": e.confidence}
             for e in result.events
         ],
         "timings_s": result.timings,
+        **(provenance or {}),
     }
-    if reference is not None:
-        doc["reference_events"] = [{"onset": e.start, "offset": e.stop} for e in reference]
-        doc["overlap_score"] = overlap_score(reference, result.events, duration)
-    write_json_atomic(out / f"{stem}.json", doc)
-    return doc
+
+
+def provenance(path: Path | None) -> dict:
+    """Command line and input checksum for the JSON output."""
+    import shlex
+
+    from eegssm.detection import sha256_file
+
+    return {
+        "command": shlex.join(["eegssm", *sys.argv[1:]]),
+        "input_sha256": sha256_file(path) if path is not None else None,
+    }
 
 
 def describe_montage(meta: dict) -> str:
@@ -184,13 +267,14 @@ def run(args: argparse.Namespace) -> int:
     from eegssm.detection import Detector
     from eegssm.io import EEGReadError
 
-    if args.workers:
-        torch.set_num_threads(args.workers)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    channel_map = merge_renames(args.rename)
     try:
         detector = Detector.from_checkpoint(args.checkpoint, args.device, args.batch_size)
         detector.set_input_montage(getattr(args, "montage", "auto"))
         detector.postprocess_config(args.threshold, args.fa_per_24h)  # validate early
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ImportError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not args.paths:
@@ -203,12 +287,19 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         print("error: no .edf or .bdf files found in " + ", ".join(args.paths), file=sys.stderr)
         return 2
+    bids = None
+    if args.bids_root is not None:
+        bids = bids_entities(inputs, args)
     rows, failed = [], 0
     stems = output_stems(inputs)
     for path in inputs:
         try:
             result = detector.run_file(
-                path, args.threshold, args.fa_per_24h, progress=not args.quiet and path.name
+                path,
+                args.threshold,
+                args.fa_per_24h,
+                progress=not args.quiet and path.name,
+                channel_map=channel_map,
             )
             reference = reference_seizures(path, result.recording)
         except (EEGReadError, ValueError) as err:
@@ -220,7 +311,11 @@ def run(args: argparse.Namespace) -> int:
         stem = stems[path]
         try:
             with atomic.together():  # a recording's outputs appear together or not at all
-                doc = write_outputs(args.out, stem, result, reference, str(path), detector)
+                doc = write_outputs(
+                    args.out, stem, result, reference, str(path), detector, provenance(path)
+                )
+                if bids is not None:
+                    _write_bids(args, path, result, bids[path])
                 if args.report:
                     target = args.report if len(inputs) == 1 else args.out / f"{stem}_report.html"
                     _write_report(target, result, reference, detector, raw=path)
@@ -237,6 +332,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"\nwrote {len(rows)} recording(s) to {args.out}/"
         + (f"; {failed} failed" if failed else "")
+        + (f"; BIDS dataset: {args.bids_root}/" if bids is not None else "")
     )
     return 1 if failed else 0
 
@@ -244,6 +340,41 @@ def run(args: argparse.Namespace) -> int:
 def _printable(text: str) -> str:
     """``text`` with control characters escaped (a file name may hold a newline)."""
     return text if text.isprintable() else repr(text)[1:-1]
+def merge_renames(items: list[dict[str, str]]) -> dict[str, str]:
+    """One ``channel_map`` from repeated ``--rename`` values (each a dict)."""
+    out: dict[str, str] = {}
+    for item in items:
+        for old, new in item.items():
+            if old in out and out[old] != new:
+                raise ValueError(f"--rename: {old!r} is renamed twice ({out[old]}, {new})")
+            out[old] = new
+    return out
+
+
+def bids_entities(inputs: list[Path], args: argparse.Namespace) -> dict:
+    """BIDS entities per input (from names or flags; runs number recordings that clash)."""
+    from eegssm.io.bids_dataset import assign_runs, entities_for
+
+    ents = [entities_for(p, args.subject, args.session, args.task) for p in inputs]
+    return dict(zip(inputs, assign_runs(ents)))
+
+
+def _write_bids(args: argparse.Namespace, path: Path, result, entities) -> None:
+    from eegssm.io.bids_dataset import write_recording
+
+    rec = result.recording
+    native = rec.meta.get("native_sfreq") or {}
+    sfreq = max(native.values()) if native else None
+    write_recording(
+        args.bids_root,
+        path,
+        entities,
+        result.events,
+        rec.duration,
+        rec.meta.get("start_time"),
+        sfreq=sfreq,
+        copy=args.bids_copy,
+    )
 
 
 def _write_report(target: Path, result, reference, detector, raw=None) -> None:
@@ -278,7 +409,9 @@ def run_demo(args: argparse.Namespace, detector) -> int:
     )
     result = detector.run(recording, args.threshold, args.fa_per_24h, progress=not args.quiet)
     stem = "demo"
-    doc = write_outputs(args.out, stem, result, truth, recording.meta["source"], detector)
+    doc = write_outputs(
+        args.out, stem, result, truth, recording.meta["source"], detector, provenance(None)
+    )
     print("\nground truth:")
     for e in truth:
         print(f"    seizure {e.start:9.2f} – {e.stop:9.2f} s ({e.duration:6.1f} s)")

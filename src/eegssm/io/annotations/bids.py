@@ -1,8 +1,10 @@
 """BIDS ``*_events.tsv`` with the SzCORE / HED-SCORE columns, read and write.
 
-Columns (tab-separated, ``n/a`` for missing values), as used by SzCORE and ``epilepsy2bids``::
+Columns (tab-separated, ``n/a`` for missing values), as used by SzCORE and ``epilepsy2bids``,
+then BIDS's ``trial_type`` (what MNE-BIDS turns into annotation descriptions; the same value as
+``eventType``)::
 
-    onset  duration  eventType  confidence  channels  dateTime  recordingDuration
+    onset  duration  eventType  confidence  channels  dateTime  recordingDuration  trial_type
 
 ``onset``/``duration``/``recordingDuration`` in seconds; ``eventType`` ``sz`` (or a HED-SCORE
 subtype ``sz_foc_ia``, ...) or ``bckg``; ``confidence`` in [0, 1]; ``channels`` comma-separated
@@ -37,6 +39,8 @@ COLUMNS = (
     "dateTime",
     "recordingDuration",
 )
+#: The BIDS column written after the SzCORE ones (read back when ``eventType`` is absent).
+TRIAL_TYPE = "trial_type"
 NA = "n/a"
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: TUSZ label → HED-SCORE event type (SzCORE's TUH mapping).
@@ -171,7 +175,7 @@ def write_bids_events(
     if isinstance(date_time, str):
         date_time = dt.datetime.fromisoformat(date_time)
     when = date_time.strftime(DATETIME_FORMAT) if date_time else NA
-    lines = ["\t".join(COLUMNS)]
+    lines = ["\t".join((*COLUMNS, TRIAL_TYPE))]
     for ev in events:
         if ev.stop < ev.start:
             raise ValueError(f"event stop {ev.stop} is before its start {ev.start}: {ev}")
@@ -182,6 +186,7 @@ def write_bids_events(
         lines.append(
             f"{ev.start:.{decimals}f}\t{ev.duration:.{decimals}f}\t{event_type}\t"
             f"{ev.confidence:.{decimals}f}\t{channels}\t{when}\t{recording_duration:.{decimals}f}"
+            f"\t{event_type}"
         )
     from eegssm import atomic
 
