@@ -193,6 +193,57 @@ def test_resume_continues_from_last(trained):
     assert state["step"] == 5
 
 
+def test_train_cli_writes_only_under_out_with_a_training_curve(tmp_path, monkeypatch):
+    """No corpus_dir / cache_dir in the recipe: corpus, cache, checkpoints, curve and model all
+    land under --out (the old spelling --output-dir still works), nothing in the cwd."""
+    import yaml
+
+    from eegssm.cli import main
+
+    raw = tiny_recipe(tmp_path)
+    del raw["data"]["corpus_dir"], raw["data"]["cache_dir"]
+    raw["output_dir"] = "not-used"
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    out = tmp_path / "run"
+    assert main(["train", str(tmp_path / "r.yaml"), "--output-dir", str(out), "-q"]) == 0
+    assert list(work.iterdir()) == []
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cache",
+        "checkpoints",
+        "corpus",
+        "model",
+        "summary.json",
+    ]
+    png = out / "checkpoints" / "training_curve.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    card = (out / "model" / "README.md").read_text()
+    assert "| montage | ref19 |" in card and "## Operating points" in card
+    meta = json.loads((out / "model" / "config.json").read_text())
+    assert meta["input"]["montage"] == "ref19" and len(meta["input"]["channels"]) == 19
+    assert meta["recipe"]["data"]["cache_dir"] == str(out / "cache")
+
+
+def test_training_curve_from_a_log(tmp_path):
+    from eegssm.train.curves import eval_keys, plot_training_curve, read_log
+
+    log = tmp_path / "train_log.jsonl"
+    lines = [{"step": s, "loss": 1.0 / s} for s in range(1, 41)]
+    lines += [{"step": 20, "eval": {"score": 0.5, "auroc": 0.8, "sensitivity_at_10_fa": 0.5}}]
+    lines += [{"step": 40, "eval": {"score": 1.0, "auroc": 0.9, "sensitivity_at_10_fa": 1.0}}]
+    lines += [{"step": 40, "loss": 0.5}]  # a resumed run logs a step again: the last one wins
+    log.write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n")
+    losses, evals = read_log(log)
+    assert len(losses) == 40 and losses[-1] == (40, 0.5) and [s for s, _ in evals] == [20, 40]
+    assert eval_keys(evals) == ["sensitivity_at_10_fa", "auroc"]
+    png = plot_training_curve(log, best={"metric": "sensitivity_at_10_fa", "mode": "max"})
+    assert png == tmp_path / "training_curve.png" and png.stat().st_size > 10_000
+    (tmp_path / "empty.jsonl").write_text("")
+    assert plot_training_curve(tmp_path / "empty.jsonl") is None
+
+
 # -- the bundled checkpoint -------------------------------------------------------------------
 def test_bundled_checkpoint_loads_and_detects_a_synthetic_seizure():
     from eegssm.checkpoints import checkpoint_path

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 from eegssm import __version__
 
@@ -44,7 +45,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     alone is imported, e.g. for ``eegssm detect FILE``), instead of all of them."""
     parser = argparse.ArgumentParser(
         prog="eegssm",
-        description="Long-sequence EEG modeling with state-space models.",
+        description="Long-sequence EEG modeling with state-space models. Every command has "
+        "--help; commands that write take --out DIR, -q/--quiet turns progress bars off, "
+        "--workers counts processes and --threads torch CPU threads.",
     )
     parser.add_argument("--version", action="version", version=f"eegssm {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -68,8 +71,23 @@ def _check_single_values(parser: argparse.ArgumentParser, args: argparse.Namespa
                 command.error(f"argument {action.metavar or action.dest}: expected one value")
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line, ``warning: <message>`` (no source file, line or code); the
+    category is named when it is not a plain user-facing warning."""
+    stream = file if file is not None else sys.stderr
+    kind = category.__name__
+    prefix = "warning" if issubclass(category, UserWarning) else f"warning ({kind})"
+    text = " ".join(str(message).split())  # one line, whatever the message holds
+    try:
+        stream.write(f"{prefix}: {text}\n")
+    except (OSError, ValueError):  # stderr closed
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not os.environ.get("EEGSSM_DEBUG"):
+        warnings.showwarning = show_warning
     known = {command_name(m) for m in COMMAND_MODULES}
     parser = build_parser(argv[0] if argv and argv[0] in known else None)
     args = parser.parse_args(argv)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from eegssm.bench import LAYERS
+from eegssm.commands._args import HelpFormatter
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "bench",
         help="time Mamba2 / GatedDeltaNet / Transformer forward+backward on this machine",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_arguments(p)
     p.set_defaults(func=run)

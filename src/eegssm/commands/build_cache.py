@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from eegssm.commands._args import HelpFormatter, add_quiet, add_workers
+
 DESCRIPTION = """\
 Preprocess every EDF/BDF under DATA into windows and store them as memory-mapped .npy files
 (signals (N, C, W) float32, labels (N, W) uint8, mask (N, W) bool) plus CACHE/manifest.json.
@@ -36,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="preprocess a corpus into a memory-mapped window cache (resumable, parallel)",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--data-dir", required=True, type=Path, metavar="DATA", help="corpus folder")
     p.add_argument("--cache-dir", required=True, type=Path, metavar="CACHE", help="output folder")
@@ -44,8 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--preset",
         default="seizure",
         choices=["seizure", "eegm2"],
-        help="preprocessing preset (default: seizure = 19 ch, 256 Hz, 60 s windows, 10 s stride;"
-        " eegm2 = 19 ch, 128 Hz, 10 s windows)",
+        help="preprocessing preset (seizure = 19 ch, 256 Hz, 60 s windows, 10 s stride;"
+        " eegm2 = 19 ch, 128 Hz, 10 s windows) (default: %(default)s)",
     )
     p.add_argument(
         "--montage",
@@ -54,17 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="override the preset's montage: ref19 (default), tcp, chbmit18, chbmit23 (CHB-MIT's "
         "bipolar recordings), as_is",
     )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=max(1, min(8, (os.cpu_count() or 2) - 1)),
-        metavar="N",
-        help="worker processes (default: CPUs - 1, at most 8; 1 = no subprocesses)",
+    add_workers(
+        p,
+        max(1, min(8, (os.cpu_count() or 2) - 1)),
+        "worker processes (default: CPUs - 1, at most 8; 1 = no subprocesses)",
     )
     p.add_argument(
         "--retry-failed", action="store_true", help="also retry recordings that failed before"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_quiet(p)
     p.add_argument("-v", "--verbose", action="store_true", help="log every skipped/failed file")
     p.set_defaults(func=run)
 
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             overrides={"montage": args.montage} if args.montage else None,
             workers=args.workers,
             retry_failed=args.retry_failed,
-            progress=not args.no_progress,
+            progress=not args.quiet,
         )
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from eegssm.commands._args import HelpFormatter
+
 DESCRIPTION = """\
 Summarise a cache built by `eegssm build-cache`: recordings, hours, seizure ratio (seizure
 seconds / total seconds), windows per class (none / partial / full seizure), subjects, splits,
@@ -26,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="summarise a window cache (hours, seizure ratio, windows per class, failures)",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("cache_dir", metavar="CACHE", type=Path, help="cache folder")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")

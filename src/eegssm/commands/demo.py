@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from eegssm.commands import detect
+from eegssm.commands._args import HelpFormatter
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="run the embedded demo (bundled detector on a synthetic recording)",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     detect.add_options(p)
     p.set_defaults(func=detect.run, paths=[])

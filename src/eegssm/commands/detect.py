@@ -49,6 +49,7 @@ from eegssm.commands._args import (
     add_quiet,
     add_threads,
     channel_rename,
+    label_mapping,
     torch_device,
 )
 
@@ -123,6 +124,15 @@ def add_options(p: argparse.ArgumentParser) -> None:
         "--device", type=torch_device, default="cpu", help="torch device, e.g. cpu, cuda, cuda:1"
     )
     p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
+    p.add_argument(
+        "--label-map",
+        type=label_mapping,
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="map labels of reference files beside the recordings, e.g. siez=seiz (unknown "
+        "labels are errors naming the file and line)",
+    )
     add_threads(p, workers_alias=True)
     add_quiet(p)
 
@@ -270,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     channel_map = merge_renames(args.rename)
+    label_map = merge_label_maps(getattr(args, "label_map", []))
     try:
         detector = Detector.from_checkpoint(args.checkpoint, args.device, args.batch_size)
         detector.set_input_montage(getattr(args, "montage", "auto"))
@@ -301,7 +312,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=not args.quiet and path.name,
                 channel_map=channel_map,
             )
-            reference = reference_seizures(path, result.recording)
+            reference = reference_seizures(path, result.recording, label_map)
         except (EEGReadError, ValueError) as err:
             print(f"error: {_printable(str(err))}", file=sys.stderr)
             failed += 1
@@ -348,6 +359,14 @@ def merge_renames(items: list[dict[str, str]]) -> dict[str, str]:
             if old in out and out[old] != new:
                 raise ValueError(f"--rename: {old!r} is renamed twice ({out[old]}, {new})")
             out[old] = new
+    return out
+
+
+def merge_label_maps(items: list[dict[str, str]]) -> dict[str, str]:
+    """One label map from repeated ``--label-map`` values."""
+    out: dict[str, str] = {}
+    for item in items:
+        out.update(item)
     return out
 
 

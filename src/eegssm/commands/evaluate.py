@@ -19,7 +19,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from eegssm.commands._args import torch_device
+from eegssm.commands._args import (
+    HelpFormatter,
+    add_out,
+    add_quiet,
+    add_threads,
+    label_mapping,
+    torch_device,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,21 +34,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate",
         help="score a detector on a split (all NEDC scorers, SzCORE, curves, calibration)",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("checkpoint", type=Path, help="detector folder (model.safetensors + config)")
+    p.add_argument(
+        "checkpoint", help="detector folder (model.safetensors + config) or Hub repository id"
+    )
     p.add_argument("data", type=Path, help="a cache folder (manifest.json) or a folder of EDFs")
-    p.add_argument("--split", default="eval", help="split name (default: eval)")
-    p.add_argument("--out", type=Path, default=Path("eegssm-eval"), help="output folder")
+    p.add_argument("--split", default="eval", help="split name")
+    add_out(p, Path("eegssm-eval"), "output folder")
     p.add_argument("--fa-per-24h", type=float, default=None, help="operating point for hyp files")
     p.add_argument("--fraction-seed", type=int, default=0, help="seed of split_by_subject")
-    p.add_argument("--device", type=torch_device, default="cpu")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", type=torch_device, default="cpu", help="torch device")
+    p.add_argument("--batch-size", type=int, default=8, help="windows per forward pass")
     p.add_argument("--max-recordings", type=int, default=None, help="evaluate only the first N")
+    p.add_argument(
+        "--label-map",
+        type=label_mapping,
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="map reference labels, e.g. siez=seiz (unknown labels are errors)",
+    )
+    add_threads(p)
+    add_quiet(p)
     p.set_defaults(func=run)
 
 
-def recordings_from_folder(folder: Path, detector, limit: int | None) -> list:
+def recordings_from_folder(
+    folder: Path, detector, limit: int | None, label_map: dict[str, str] | None = None
+) -> list:
     """Preprocessed recordings with per-sample labels from EDF files and their annotations."""
     from eegssm.commands.detect import find_inputs
     from eegssm.data.recordings import EvalRecording, reference_seizures
@@ -52,11 +73,14 @@ def recordings_from_folder(folder: Path, detector, limit: int | None) -> list:
     out = []
     for path in find_inputs([str(folder)])[:limit]:
         raw = read_recording(path)
-        reference = reference_seizures(path, raw)
+        reference = reference_seizures(path, raw, label_map)
         if reference is None:
             print(f"skipping {path.name}: no annotations", file=sys.stderr)
             continue
         rec = preprocess(raw, detector.preprocess_config)
+        order = detector.check_input(rec.ch_names, rec.sfreq, str(path))
+        if order is not None:
+            rec = rec.copy_with(data=rec.data[order], ch_names=[rec.ch_names[i] for i in order])
         labels = sample_labels(reference, rec.n_times, rec.sfreq)
         out.append(
             EvalRecording(path.name, str(raw.meta.get("subject")), rec.data, labels, rec.sfreq)
@@ -64,7 +88,9 @@ def recordings_from_folder(folder: Path, detector, limit: int | None) -> list:
     return out
 
 
-def recordings_from_split(cache: Path, split: str, seed: int, limit: int | None) -> list:
+def recordings_from_split(
+    cache: Path, split: str, seed: int, limit: int | None, detector=None
+) -> list:
     """The whole labelled recordings of one split of a cache (TUSZ folder split, or subjects)."""
     from eegssm.config import SPLIT_FRACTIONS
     from eegssm.data import Manifest, WindowDataset, split_by_subject
@@ -78,24 +104,39 @@ def recordings_from_split(cache: Path, split: str, seed: int, limit: int | None)
         if split not in subjects:
             raise ValueError(f"split {split!r}: this cache has train/dev/eval by subject")
         dataset = WindowDataset(cache, subjects=subjects[split])
+    if detector is not None and dataset.entries and "ch_names" in dataset.entries[0]:
+        first = dataset.entries[0]  # every entry of a cache has the same preprocessing
+        if detector.check_input(first["ch_names"], float(first["sfreq"]), str(cache)) is not None:
+            raise ValueError(
+                f"{cache}: channels in another order than the checkpoint's "
+                f"({', '.join(detector.input.channels or [])}); rebuild the cache"
+            )
     return recordings_from_cache(dataset, limit)
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from eegssm.commands.detect import merge_label_maps
     from eegssm.detection import Detector
     from eegssm.evaluation import evaluate
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     detector = Detector.from_checkpoint(args.checkpoint, args.device, args.batch_size)
     if (args.data / "manifest.json").is_file():
         recordings = recordings_from_split(
-            args.data, args.split, args.fraction_seed, args.max_recordings
+            args.data, args.split, args.fraction_seed, args.max_recordings, detector
         )
     elif args.data.is_dir():
-        recordings = recordings_from_folder(args.data, detector, args.max_recordings)
+        label_map = merge_label_maps(args.label_map)
+        recordings = recordings_from_folder(args.data, detector, args.max_recordings, label_map)
     else:
         print(f"error: {args.data}: not a cache or a folder of EDF files", file=sys.stderr)
         return 2
-    result = evaluate(detector, recordings, args.split, args.out, args.fa_per_24h)
+    result = evaluate(
+        detector, recordings, args.split, args.out, args.fa_per_24h, progress=not args.quiet
+    )
     print((args.out / "report.md").read_text())
     print(f"wrote {args.out}/ (scores.json, report.md, curve.png, calibration.png, ref/, hyp/)")
     return 0 if result["recordings"] else 1

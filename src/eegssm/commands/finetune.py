@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from eegssm.commands._args import HelpFormatter
 from eegssm.commands.pretrain import add_common, run_recipe
 
 DESCRIPTION = """\
@@ -14,14 +15,15 @@ Train a window classifier on labelled recordings. Labels come from file-name suf
   probe   frozen pretrained encoder, time-averaged features, one linear layer
   eegnet  the EEGNet-8,2 baseline
 The cross-entropy is weighted by inverse class frequency (class_weights: balanced). Subjects in
-data.val_subjects are held out; their balanced accuracy picks OUTPUT/best. --resume continues
-from OUTPUT/last.
+data.val_subjects are held out; their balanced accuracy picks OUT/best. Everything goes under
+OUT (--out, else the config's output_dir): OUT/last, OUT/best, OUT/train_log.jsonl and the
+training curve OUT/training_curve.png. --resume continues from OUT/last.
 """
 
 EPILOG = """\
 examples:
   eegssm finetune configs/eegm2_finetune_cpu.yaml
-  eegssm finetune configs/eegm2_finetune_cpu.yaml --pretrained runs/eegm2_pretrain/best
+  eegssm finetune configs/eegm2_finetune_cpu.yaml --pretrained P/best --out F -q
 """
 
 
@@ -31,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fine-tune EEGM2 heads (or EEGNet) on labelled windows from a YAML config",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_common(p)
     p.add_argument("--pretrained", help="override pretrained (a pretraining checkpoint folder)")

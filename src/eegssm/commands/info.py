@@ -8,14 +8,22 @@ import sys
 import warnings
 from pathlib import Path
 
+from eegssm.commands._args import HelpFormatter, label_mapping
+
 DESCRIPTION = """\
 Show what a recording or annotation file contains.
 
 PATH is one of:
   * an EDF, EDF+ or BDF recording: format, start time, duration, sampling rate (and the native
     rate of any signal that was resampled), the EEG channels kept, the non-EEG channels dropped,
-    and the EDF+ annotations;
-  * a TUSZ .csv_bi or multi-class .csv file, or a BIDS/SzCORE *_events.tsv: its events.
+    the EDF+ annotations, and the seizures listed for it in annotation files beside it (csv_bi,
+    events.tsv, CHB-MIT summary, Siena list);
+  * a TUSZ .csv_bi or multi-class .csv file, or a BIDS/SzCORE *_events.tsv: its events;
+  * a CHB-MIT chbNN-summary.txt or a Siena Seizures-list-PNxx.txt: rate, channels, and every
+    file listed with its times and seizures.
+
+Reference labels must be known (seiz, bckg, TUSZ seizure types, HED-SCORE sz, sz_*): an
+unknown one (a "siez" typo) is an error naming the file and line; --label-map siez=seiz maps it.
 
 Problems in the file (truncated data, flat or NaN channels, events past the end) are printed as
 warnings on stderr; an unreadable file prints an error naming the file and exits with status 1.
@@ -26,6 +34,8 @@ examples:
   eegssm info Subject00_1.edf
   eegssm info S001R03.edf --all-channels --max-events 5
   eegssm info aaaaaajy_s001_t000.csv_bi
+  eegssm info chb05-summary.txt
+  eegssm info Seizures-list-PN00.txt
   eegssm info rec.edf --json
 """
 
@@ -36,9 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="show channels, rate, duration and events of a recording or annotation file",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("path", metavar="PATH", type=Path, help="EDF/EDF+/BDF, .csv_bi, .csv or .tsv")
+    p.add_argument(
+        "path",
+        metavar="PATH",
+        type=Path,
+        help="EDF/EDF+/BDF, .csv_bi, .csv, .tsv, *-summary.txt or Seizures-list-*.txt",
+    )
     p.add_argument(
         "--all-channels",
         action="store_true",
@@ -51,6 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="list at most N events (default: 50; 0 lists none, -1 lists all)",
     )
+    p.add_argument(
+        "--label-map",
+        type=label_mapping,
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="map labels of annotation files, e.g. siez=seiz (repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=run)
 
@@ -61,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            info = describe(args.path, keep_all=args.all_channels)
+            label_map: dict[str, str] = {}
+            for item in args.label_map:
+                label_map.update(item)
+            info = describe(args.path, keep_all=args.all_channels, label_map=label_map)
         except EEGReadError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -79,11 +105,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(path: Path, keep_all: bool = False) -> dict:
+def describe(path: Path, keep_all: bool = False, label_map: dict | None = None) -> dict:
     """A JSON-ready summary of a recording or annotation file (times in seconds)."""
     name = path.name.lower()
     if name.endswith((".csv_bi", ".csv", ".tsv")):
-        return _describe_annotations(path)
+        return _describe_annotations(path, label_map)
+    siena = name.startswith("seizures-list") and name.endswith(".txt")
+    if name.endswith("-summary.txt") or siena:
+        return _describe_list(path)
+    if name.endswith(".txt"):
+        from eegssm.io.errors import EEGReadError
+
+        raise EEGReadError(
+            path,
+            "not a known annotation list",
+            "info reads CHB-MIT chbNN-summary.txt and Siena Seizures-list-PNxx.txt files",
+        )
     from eegssm.io import open_recording
     from eegssm.io.edf_header import read_edf_header
 
@@ -115,19 +152,57 @@ def describe(path: Path, keep_all: bool = False) -> dict:
         "resampled_channels_hz": resampled,
         "gaps_s": rec.meta.get("gaps", []),
         "events": [_event(ev) for ev in rec.events],
+        **_sidecars(path, label_map),
     }
 
 
-def _describe_annotations(path: Path) -> dict:
+def _sidecars(path: Path, label_map: dict | None) -> dict:
+    """Seizures listed for a recording in annotation files beside it."""
+    from eegssm.data.discovery import sidecar_annotations
+
+    found = sidecar_annotations(path, label_map)
+    if not found.sources:
+        return {}
+    return {
+        "annotation_files": found.sources,
+        "annotation_notes": found.notes,
+        "annotation_events": [_event(ev) for ev in found.events],
+    }
+
+
+def _describe_list(path: Path) -> dict:
+    """A CHB-MIT summary or Siena seizure list: rate, channels, files and their seizures."""
+    from eegssm.io.annotations import read_chbmit_summary, read_siena_seizures
+
+    if path.name.lower().endswith("-summary.txt"):
+        parsed, fmt = read_chbmit_summary(path), "CHB-MIT summary"
+    else:
+        parsed, fmt = read_siena_seizures(path), "Siena seizure list"
+    files, events = [], []
+    for name, f in parsed.files.items():
+        files.append({"file": name, "duration_s": f.duration, "seizures": len(f.events)})
+        events += [dict(_event(ev), file=name) for ev in f.events]
+    return {
+        "path": str(path),
+        "kind": "annotation list",
+        "format": fmt,
+        "sfreq_hz": parsed.sfreq,
+        "channels": list(parsed.channels),
+        "files": files,
+        "events": events,
+    }
+
+
+def _describe_annotations(path: Path, label_map: dict | None = None) -> dict:
     from eegssm.io.annotations import read_bids_events, read_csv_bi, read_tusz_csv
 
     name = path.name.lower()
     if name.endswith(".tsv"):
-        bids = read_bids_events(path)
+        bids = read_bids_events(path, label_map)
         events, duration, fmt = bids.events, bids.recording_duration, "BIDS events.tsv"
     else:
         reader = read_csv_bi if name.endswith(".csv_bi") else read_tusz_csv
-        parsed = reader(path)
+        parsed = reader(path, label_map)
         events, duration = parsed.events, parsed.duration
         fmt = f"TUSZ {'csv_bi' if name.endswith('.csv_bi') else 'csv'} ({parsed.version})"
     return {
@@ -178,18 +253,32 @@ def format_text(info: dict) -> str:
         if info["dropped_channels"]:
             dropped = info["dropped_channels"]
             lines.append(f"dropped non-EEG ({len(dropped)}): {', '.join(dropped)}")
+    elif info["kind"] == "annotation list":
+        rate = info["sfreq_hz"]
+        lines.append(f"rate:      {f'{rate:g} Hz' if rate else 'unknown'}")
+        lines.append(f"channels ({len(info['channels'])}): {', '.join(info['channels'])}")
+        lines.append(f"files ({len(info['files'])}):")
+        for f in info["files"]:
+            lines.append(f"  {f['file']:<24} {_clock(f['duration_s'])}, {f['seizures']} seizure(s)")
     else:
         lines.append(f"duration:  {_clock(info['duration_s'])}")
         lines.append(f"channels ({len(info['channels'])}): {', '.join(info['channels'])}")
     events, shown = info["events"], info.get("events_shown", info["events"])
     lines.append(f"events ({len(events)}):")
     if shown:
-        lines.append(f"  {'start_s':>10}  {'stop_s':>10}  {'label':<12} {'channel':<10} conf")
+        where = "file" if info["kind"] == "annotation list" else "channel"
+        lines.append(f"  {'start_s':>10}  {'stop_s':>10}  {'label':<12} {where:<10} conf")
         for ev in shown:
             lines.append(
                 f"  {ev['start']:10.3f}  {ev['stop']:10.3f}  {ev['label']:<12} "
-                f"{ev['channel']:<10} {ev['confidence']:.2f}"
+                f"{ev.get(where, ev['channel']):<10} {ev['confidence']:.2f}"
             )
     if len(shown) < len(events):
         lines.append(f"  ... {len(events) - len(shown)} more (use --max-events -1 to list all)")
+    if info.get("annotation_files"):
+        lines.append(f"annotation files beside it: {', '.join(info['annotation_files'])}")
+        for note in info.get("annotation_notes", []):
+            lines.append(f"  note: {note}")
+        for ev in info["annotation_events"]:
+            lines.append(f"  {ev['start']:10.3f}  {ev['stop']:10.3f}  {ev['label']}")
     return "\n".join(lines)

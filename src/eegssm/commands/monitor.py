@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from eegssm.commands._args import thread_count, torch_device
+from eegssm.commands._args import HelpFormatter, add_threads, torch_device
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "monitor",
         help="live detection on an EDF played back in real time or an LSL stream",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("source", metavar="SOURCE", help="EDF/BDF file, or lsl:NAME")
     p.add_argument(
@@ -47,9 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--speed",
         type=float,
         default=1.0,
-        help="EDF playback speed in x real time (default 1; 0 = as fast as possible)",
+        help="EDF playback speed in x real time (0 = as fast as possible)",
     )
-    p.add_argument("--chunk-s", type=float, default=1.0, help="seconds per chunk (default 1)")
+    p.add_argument("--chunk-s", type=float, default=1.0, help="seconds per chunk")
     op = p.add_mutually_exclusive_group()
     op.add_argument("--threshold", type=float, help="probability threshold to start an event")
     op.add_argument(
@@ -64,9 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--device", type=torch_device, default="cpu", help="torch device, e.g. cpu, cuda"
     )
-    p.add_argument(
-        "--threads", type=thread_count, default=1, help="CPU threads for the model (default 1)"
-    )
+    add_threads(p, default=1)
     p.set_defaults(func=run)
 
 
@@ -99,9 +97,13 @@ def run(args: argparse.Namespace) -> int:
         source = edf_chunks(Path(args.source), args.chunk_s, args.speed, detector.preprocess_config)
     if source is None:
         return 2
-    sfreq_in, n_chans, reference, chunks = source
+    sfreq_in, names, reference, chunks = source
+    n_chans = len(names)
 
     pre = OnlinePreprocessor(detector.preprocess_config, sfreq_in, n_chans, args.freeze_after_s)
+    order = detector.check_input(names, pre.sfreq, args.source)  # one-line error if it misfits
+    if order is not None:
+        chunks = ((chunk[order], arrived) for chunk, arrived in chunks)
     stream = StreamingDetector(detector.model, args.device)
     alarm = OnlineAlarm(pp, pre.sfreq)
     onsets = sorted(e.start for e in reference or [])
@@ -142,7 +144,8 @@ def describe(kind: str, a, onsets: list[float], wall: float) -> str:
 
 
 def edf_chunks(path: Path, chunk_s: float, speed: float, config):
-    """``(sfreq, C, reference events, iterator of (chunk (C, n) µV, wall arrival time))``.
+    """``(sfreq, channel names, reference events, iterator of (chunk (C, n) µV, wall arrival
+    time))``.
 
     The file is read once and played back in chunks; the montage (an instantaneous channel mix)
     is applied up front. With ``speed > 0`` each chunk is released when its last sample would
@@ -169,7 +172,7 @@ def edf_chunks(path: Path, chunk_s: float, speed: float, config):
                 time.sleep(max(0.0, due - time.perf_counter()))
             yield piece, time.perf_counter()
 
-    return float(rec.sfreq), rec.n_channels, reference, chunks()
+    return float(rec.sfreq), list(rec.ch_names), reference, chunks()
 
 
 def lsl_chunks(name: str, chunk_s: float, config):
@@ -211,4 +214,4 @@ def lsl_chunks(name: str, chunk_s: float, config):
                 rec = apply_montage(Recording(x, sfreq, names), config.montage, config.missing)
                 yield rec.data, time.perf_counter()
 
-    return sfreq, probe.n_channels, None, chunks()
+    return sfreq, list(probe.ch_names), None, chunks()

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from eegssm.commands._args import HelpFormatter, label_mapping
+
 ANNOTATION_SUFFIXES = (".csv_bi", ".tsv")
 
 DESCRIPTION = """\
@@ -19,6 +21,9 @@ REF and HYP are each one of:
   * a single TUSZ .csv_bi file or BIDS events .tsv file.
 Files are paired by position; the paired files must describe the same recording (same bname and
 duration).
+
+Labels must be known (seiz, bckg, TUSZ seizure types, HED-SCORE sz / sz_*): an unknown label
+such as a "siez" typo is an error naming the file and line; --label-map siez=seiz maps it.
 
 Methods: NEDC v6.0.0-compatible OVERLAP, TAES, EPOCH (0.25 s) and DPALIGN for the seizure class,
 and SzCORE event/sample scoring (timescoring). FA rates use the summed reference durations;
@@ -35,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "score",
         help="score seizure annotations (NEDC OVERLAP/TAES/EPOCH/DPALIGN, SzCORE)",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("ref", metavar="REF", help="reference: list file, folder, .csv_bi or .tsv")
     p.add_argument("hyp", metavar="HYP", help="hypothesis: list file, folder, .csv_bi or .tsv")
@@ -43,7 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--method",
         choices=["overlap", "taes", "epoch", "dpalign", "szcore", "all"],
         default="all",
-        help="scoring method (default: all)",
+        help="scoring method",
+    )
+    p.add_argument(
+        "--label-map",
+        type=label_mapping,
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="map labels before they are checked, e.g. siez=seiz (repeatable)",
     )
     p.add_argument(
         "--json",
@@ -97,7 +110,7 @@ def expand(spec: str) -> list[Path]:
     return files
 
 
-def load_track(path: Path):
+def load_track(path: Path, label_map: dict[str, str] | None = None):
     """Read one annotation file into a :class:`~eegssm.scoring.SeizureTrack`."""
     from eegssm.scoring import seizure_track
 
@@ -106,7 +119,7 @@ def load_track(path: Path):
             from eegssm.io.annotations.bids import read_bids_events
         except ImportError as err:  # pragma: no cover - depends on the io package version
             raise ScoreInputError(f"{path}: BIDS events.tsv reading is not available") from err
-        bids = read_bids_events(path)
+        bids = read_bids_events(path, label_map)
         if bids.recording_duration is None:
             raise ScoreInputError(
                 f"{path}: no recordingDuration column; the recording duration is needed to score"
@@ -115,11 +128,11 @@ def load_track(path: Path):
         return seizure_track(bids.events, bids.recording_duration, name)
     from eegssm.io.annotations import read_csv_bi
 
-    f = read_csv_bi(path)
+    f = read_csv_bi(path, label_map)
     return seizure_track(f.events, f.duration, f.bname or path.name.split(".")[0])
 
 
-def load_pairs(ref_spec: str, hyp_spec: str):
+def load_pairs(ref_spec: str, hyp_spec: str, label_map: dict[str, str] | None = None):
     """Paired ``(ref, hyp)`` tracks; raises :class:`ScoreInputError` on mismatches."""
     refs, hyps = expand(ref_spec), expand(hyp_spec)
     if len(refs) != len(hyps):
@@ -128,7 +141,7 @@ def load_pairs(ref_spec: str, hyp_spec: str):
         )
     pairs = []
     for i, (rp, hp) in enumerate(zip(refs, hyps), 1):
-        ref, hyp = load_track(rp), load_track(hp)
+        ref, hyp = load_track(rp, label_map), load_track(hp, label_map)
         if ref.name != hyp.name:
             raise ScoreInputError(
                 f"pair {i}: ref {rp} is {ref.name!r} but hyp {hp} is {hyp.name!r}; "
@@ -143,7 +156,10 @@ def run(args: argparse.Namespace) -> int:
     from eegssm.scoring import format_summary, score_pairs
 
     try:
-        pairs = load_pairs(args.ref, args.hyp)
+        label_map: dict[str, str] = {}
+        for item in args.label_map:
+            label_map.update(item)
+        pairs = load_pairs(args.ref, args.hyp, label_map)
         report = score_pairs(pairs, [args.method])
     except (ScoreInputError, EEGReadError, ValueError) as err:
         print(f"eegssm score: error: {err}", file=sys.stderr)

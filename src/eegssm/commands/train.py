@@ -7,7 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from eegssm.commands._args import key_value, thread_count, torch_device
+from eegssm.commands._args import (
+    HelpFormatter,
+    add_out,
+    add_quiet,
+    add_threads,
+    key_value,
+    thread_count,
+    torch_device,
+)
 
 DESCRIPTION = """\
 Train the seizure detector described by a YAML recipe. `recipe: detector_real`
@@ -18,16 +26,20 @@ own TUSZ corpus):
 generate the corpus if the recipe asks for one, build the window cache, train with focal loss on
 balanced windows (AdamW, warm-up + cosine, gradient clipping, NaN guard, early stopping on the
 dev sensitivity at 10 FA/24h with OVERLAP scoring), then choose thresholds for 10 / 5 / 2.5 / 1
-FA/24h on dev and store them in OUTPUT/model/config.json beside model.safetensors.
+FA/24h on dev and store them in OUT/model/config.json beside model.safetensors and a model
+card (README.md).
 
-Unknown keys in the recipe are errors. Checkpoints go to OUTPUT/checkpoints/{last,best};
---resume continues from last.
+Everything goes under OUT (--out, else the recipe's output_dir): the generated corpus
+(OUT/corpus) and window cache (OUT/cache) unless the recipe names other folders,
+OUT/checkpoints/{last,best}, OUT/checkpoints/train_log.jsonl, the training curve
+OUT/checkpoints/training_curve.png (loss; dev sensitivity at the FA/24h point), OUT/model and
+OUT/summary.json. Unknown keys in the recipe are errors; --resume continues from last.
 """
 
 EPILOG = """\
 examples:
-  eegssm train configs/detector_synthetic.yaml
-  eegssm train configs/detector_synthetic.yaml --resume
+  eegssm train configs/detector_synthetic.yaml --out runs/det
+  eegssm train configs/detector_synthetic.yaml --out runs/det --resume
   eegssm train configs/detector_synthetic.yaml --device cuda --set optim.max_steps=2000
 """
 
@@ -38,14 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train the seizure detector from a YAML recipe",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("config", type=Path, metavar="CONFIG.yaml", help="recipe file")
-    p.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoints/last")
-    p.add_argument(
-        "--device", type=torch_device, default="cpu", help="cpu (default), cuda, cuda:1, ..."
-    )
-    p.add_argument("--output-dir", default=None, help="override the recipe's output_dir")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last")
+    p.add_argument("--device", type=torch_device, default="cpu", help="cpu, cuda, cuda:1, ...")
+    add_out(p, None, "run folder (default: the recipe's output_dir)")
     p.add_argument(
         "--set",
         action="append",
@@ -54,8 +64,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a recipe value (dotted key, YAML value), e.g. optim.max_steps=50",
     )
-    p.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_threads(p)
+    p.add_argument(
+        "--workers",
+        type=thread_count,
+        default=None,
+        metavar="N",
+        help="data-loader worker processes (default: the recipe's sampling.num_workers)",
+    )
+    add_quiet(p)
     p.set_defaults(func=run)
 
 
@@ -65,10 +82,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         overrides = dict(args.set)
-        if args.output_dir:
-            overrides["output_dir"] = str(args.output_dir)
+        if args.out:
+            overrides["output_dir"] = str(args.out)
         kind = read_yaml(args.config).get("recipe", "detector")
         schema = RealDetectorRecipe if kind == "detector_real" else DetectorRecipe
+        if args.workers and schema is DetectorRecipe:
+            overrides["sampling.num_workers"] = args.workers
         recipe = load_config(args.config, schema, overrides)
     except (ConfigError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

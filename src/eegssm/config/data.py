@@ -93,10 +93,13 @@ class DetectorDataConfig(StrictModel):
 
     Attributes:
         corpus_dir: EDF + csv_bi corpus folder; generated with ``generate`` when given and the
-            folder has no ``corpus.json`` yet (None: use ``cache_dir`` as it is).
+            folder has no ``corpus.json`` yet. Default: ``OUTPUT/corpus`` when ``generate`` is
+            given, else none (use ``cache_dir`` as it is).
         generate: synthetic-corpus settings (:class:`CorpusConfig`), or None.
         cache_dir: window cache (built from ``corpus_dir`` with ``preprocess`` when missing or
-            stale; :func:`eegssm.data.build_cache` skips recordings already cached).
+            stale; :func:`eegssm.data.build_cache` skips recordings already cached). Default:
+            ``OUTPUT/cache``. Training writes only under the run's ``output_dir`` unless these
+            two name other folders (set them to share a corpus or cache between runs).
         preprocess: preprocessing preset name (``"seizure"``: 19 ch, 256 Hz, 60 s / 10 s).
         train_split, dev_split: split names in the cache (TUSZ layout ``<split>/...``).
         fractions, split_seed: when the cache has no splits, subjects are assigned with
@@ -106,7 +109,7 @@ class DetectorDataConfig(StrictModel):
 
     corpus_dir: str | None = None
     generate: CorpusConfig | None = None
-    cache_dir: str
+    cache_dir: str | None = None
     preprocess: Literal["seizure"] = "seizure"
     train_split: str = "train"
     dev_split: str = "dev"

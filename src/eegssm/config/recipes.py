@@ -108,6 +108,17 @@ class DetectorRecipe(StrictModel):
     optim: DetectorTrainingConfig = Field(default_factory=DetectorTrainingConfig)
     evaluation: DetectorEvaluationConfig = Field(default_factory=DetectorEvaluationConfig)
 
+    @model_validator(mode="after")
+    def _data_under_output(self) -> DetectorRecipe:
+        """Corpus and cache default to folders of the run (``OUTPUT/corpus``, ``OUTPUT/cache``):
+        training writes only under ``output_dir`` unless the recipe names other folders."""
+        data = self.data
+        if data.cache_dir is None:
+            data.cache_dir = str(Path(self.output_dir) / "cache")
+        if data.corpus_dir is None and data.generate is not None:
+            data.corpus_dir = str(Path(self.output_dir) / "corpus")
+        return self
+
 
 class RealDetectorRecipe(StrictModel):
     """``eegssm train``: the bundled seizure detector, from real EEG (``recipe: detector_real``;

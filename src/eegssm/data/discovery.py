@@ -234,8 +234,11 @@ class Annotations:
     notes: list[str]
 
 
-def sidecar_annotations(edf: str | Path) -> Annotations:
+def sidecar_annotations(edf: str | Path, label_map: dict[str, str] | None = None) -> Annotations:
     """Read every annotation file that belongs to ``edf`` (see the module docstring).
+
+    ``label_map``: lower-case label → label for csv_bi / events.tsv rows (unknown labels are
+    errors, see :func:`eegssm.io.annotations.labels.check_label`).
 
     Raises:
         EEGReadError: an annotation file exists but cannot be parsed (the labels of the recording
@@ -254,7 +257,7 @@ def sidecar_annotations(edf: str | Path) -> Annotations:
     notes: list[str] = []
     csv_bi = edf.with_suffix(".csv_bi")
     if csv_bi.is_file():
-        events += read_csv_bi(csv_bi).events
+        events += read_csv_bi(csv_bi, label_map).events
         sources.append(f"csv_bi:{csv_bi.name}")
     stem = edf.stem
     tsv_names = [f"{stem}_events.tsv"]
@@ -263,7 +266,7 @@ def sidecar_annotations(edf: str | Path) -> Annotations:
     for name in tsv_names:
         tsv = edf.with_name(name)
         if tsv.is_file():
-            events += read_bids_events(tsv).events
+            events += read_bids_events(tsv, label_map).events
             sources.append(f"bids:{tsv.name}")
             break
     for summary in sorted(edf.parent.glob("*-summary.txt")):

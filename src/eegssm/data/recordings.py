@@ -55,13 +55,16 @@ def recordings_from_cache(dataset, max_recordings: int | None = None) -> list[Ev
     return out
 
 
-def reference_seizures(path: str | Path, recording) -> list[Event] | None:
+def reference_seizures(
+    path: str | Path, recording, label_map: dict[str, str] | None = None
+) -> list[Event] | None:
     """Seizure annotations of an EEG file: beside it (csv_bi, events.tsv, CHB-MIT / Siena lists)
-    or in the EDF+ itself (``recording.events``); None when there are none at all."""
+    or in the EDF+ itself (``recording.events``); None when there are none at all. Unknown labels
+    in csv_bi / events.tsv are errors naming the file and line unless ``label_map`` maps them."""
     from eegssm.data.discovery import sidecar_annotations
     from eegssm.io.annotations import is_seizure
 
-    found = sidecar_annotations(Path(path))
+    found = sidecar_annotations(Path(path), label_map)
     events = list(found.events) + list(recording.events)
     if not found.sources and not recording.events:
         return None

@@ -14,7 +14,9 @@ each epoch) and optionally ``evaluate(model) -> {metric: value}``. The trainer o
 - atomic checkpoints (``checkpoint.save_checkpoint``) in ``checkpoint_dir/last`` and
   ``checkpoint_dir/best``; ``fit(resume=True)`` continues from ``last`` (weights, optimizer,
   scheduler, RNG, step, position in the epoch);
-- a tqdm progress bar and a JSON-lines log ``checkpoint_dir/train_log.jsonl``;
+- a tqdm progress bar, a JSON-lines log ``checkpoint_dir/train_log.jsonl`` and its plot
+  ``checkpoint_dir/training_curve.png`` (loss and evaluation metrics, redrawn after every
+  evaluation; :mod:`eegssm.train.curves`);
 - data parallelism under ``torchrun`` when a process group is initialised
   (:mod:`eegssm.train.distributed`): the model is wrapped in DDP, skips are decided on all ranks
   together, rank 0 logs, evaluates and checkpoints (``self.model`` stays the unwrapped module).
@@ -222,6 +224,25 @@ class Trainer:
 
                 raise WriteError(err.errno, err.strerror or str(err), str(path)) from err
 
+    def plot_curve(self) -> Path | None:
+        """Redraw ``checkpoint_dir/training_curve.png`` from the log (rank 0; a plotting
+        failure is logged, never fatal to training)."""
+        if self.ckpt_dir is None or not self.is_main:
+            return None
+        log = self.ckpt_dir / "train_log.jsonl"
+        if not log.is_file():
+            return None
+        try:
+            from eegssm.train.curves import plot_training_curve
+
+            best = {"metric": self.cfg.metric, "mode": self.cfg.mode} if self.cfg.metric else None
+            return plot_training_curve(log, best=best)
+        except Exception as err:  # a plot must never stop a training run
+            import logging
+
+            logging.getLogger(__name__).warning("training curve not drawn: %s", err)
+            return None
+
     # -- one update --------------------------------------------------------------------------
     def _update(self, batch: Any) -> float | None:
         """One optimizer step; returns the loss, or None if the step was skipped (non-finite)."""
@@ -256,6 +277,7 @@ class Trainer:
                 metrics = self.evaluate(self.model)
         metrics = dist_utils.broadcast_object(metrics)  # same early-stopping decision everywhere
         self._log({"step": self.step, "eval": metrics})
+        self.plot_curve()
         key = self.cfg.metric or next(iter(metrics))
         value = metrics[key]
         better = self.best is None or (
@@ -364,6 +386,7 @@ class Trainer:
         ):
             self._evaluate()
         self.save("last")
+        self.plot_curve()
         return TrainResult(
             self.step, self.epoch, self.best, stopped, self.skipped, list(self.history)
         )

@@ -23,7 +23,7 @@ from os import PathLike
 from pathlib import Path
 
 from eegssm.io.annotations._text import excerpt, read_text
-from eegssm.io.annotations.labels import normalize_label
+from eegssm.io.annotations.labels import check_label
 from eegssm.io.errors import EEGReadError, warn
 from eegssm.io.types import Event
 
@@ -53,8 +53,11 @@ class TuszFile:
     version: str = VERSION
 
 
-def parse_tusz(path: str | PathLike, text: str | None = None) -> TuszFile:
-    """Parse a TUSZ csv / csv_bi file; raise :class:`EEGReadError` naming the line at fault."""
+def parse_tusz(
+    path: str | PathLike, text: str | None = None, label_map: dict[str, str] | None = None
+) -> TuszFile:
+    """Parse a TUSZ csv / csv_bi file; raise :class:`EEGReadError` naming the line at fault
+    (unknown labels included, after ``label_map``: see :func:`labels.check_label`)."""
     path = Path(path)
     if text is None:
         text = read_text(path, "a TUSZ csv_v1.0.0 annotation file")
@@ -88,7 +91,7 @@ def parse_tusz(path: str | PathLike, text: str | None = None) -> TuszFile:
         raise EEGReadError(path, f"no '{','.join(COLUMNS)}' header line found")
 
     duration = _parse_duration(path, meta.get("duration"))
-    events = [_parse_row(path, lineno, line) for lineno, line in rows]
+    events = [_parse_row(path, lineno, line, label_map) for lineno, line in rows]
     for ev in events:
         if ev.stop > duration + DURATION_TOLERANCE:
             warn(
@@ -118,7 +121,9 @@ def _parse_duration(path: Path, value: str | None) -> float:
     return duration
 
 
-def _parse_row(path: Path, lineno: int, line: str) -> Event:
+def _parse_row(
+    path: Path, lineno: int, line: str, label_map: dict[str, str] | None = None
+) -> Event:
     parts = [p.strip() for p in line.split(",")]
     if len(parts) != len(COLUMNS):
         raise EEGReadError(
@@ -146,7 +151,7 @@ def _parse_row(path: Path, lineno: int, line: str) -> Event:
         )
     if not 0.0 <= confidence <= 1.0:
         raise EEGReadError(path, f"line {lineno}: confidence {confidence} is outside [0, 1]")
-    return Event(start, stop, normalize_label(label), channel, confidence)
+    return Event(start, stop, check_label(label, path, lineno, label_map), channel, confidence)
 
 
 def format_tusz(

@@ -26,7 +26,7 @@ from os import PathLike
 from pathlib import Path
 
 from eegssm.io.annotations._text import excerpt, read_text
-from eegssm.io.annotations.labels import BACKGROUND_LABEL, normalize_label
+from eegssm.io.annotations.labels import BACKGROUND_LABEL, check_label
 from eegssm.io.errors import EEGReadError, warn
 from eegssm.io.types import TERM, Event
 
@@ -83,14 +83,16 @@ def _float(path: Path, lineno: int, name: str, text: str, default: float | None)
     return value
 
 
-def read_bids_events(path: str | PathLike) -> BidsEvents:
+def read_bids_events(path: str | PathLike, label_map: dict[str, str] | None = None) -> BidsEvents:
     """Read an SzCORE / BIDS ``events.tsv``.
 
     Only ``onset``, ``duration`` and ``eventType`` are required; missing optional columns or
-    ``n/a`` give confidence 1.0, channel ``TERM``, no date or duration.
+    ``n/a`` give confidence 1.0, channel ``TERM``, no date or duration. ``label_map``
+    (lower-case old → new) is applied to ``eventType`` before it is checked.
 
     Raises:
-        EEGReadError: missing required columns, non-numeric values, negative durations, bad dates.
+        EEGReadError: missing required columns, non-numeric values, negative durations, bad
+            dates, an unknown ``eventType`` (naming the line).
 
     Warns:
         EEGReadWarning: an event ending after ``recordingDuration``.
@@ -119,7 +121,7 @@ def read_bids_events(path: str | PathLike) -> BidsEvents:
             raise EEGReadError(path, f"line {lineno}: negative duration {length}")
         conf = _float(path, lineno, "confidence", row.get("confidence") or NA, 1.0)
         channels = (row.get("channels") or NA).strip()
-        event_type = normalize_label(row["eventType"] or BACKGROUND_LABEL)
+        event_type = check_label(row["eventType"] or BACKGROUND_LABEL, path, lineno, label_map)
         label = HED_TO_TUSZ.get(event_type, event_type)
         out.events.append(
             Event(onset, onset + length, label, TERM if channels in ("", NA) else channels, conf)

@@ -31,17 +31,22 @@ class CsvBiFile(TuszFile):
         return [ev for ev in self.events if is_seizure(ev.label)]
 
 
-def read_csv_bi(path: str | PathLike) -> CsvBiFile:
+def read_csv_bi(path: str | PathLike, label_map: dict[str, str] | None = None) -> CsvBiFile:
     """Read a TUSZ ``.csv_bi`` file.
+
+    Args:
+        label_map: lower-case label → label, applied before labels are checked (``{"siez":
+            "seiz"}`` for a file with that typo).
 
     Raises:
         EEGReadError: empty file, missing header or duration, non-numeric fields,
-            ``stop_time < start_time``, confidence outside [0, 1].
+            ``stop_time < start_time``, confidence outside [0, 1], an unknown label (naming
+            the line).
 
     Warns:
         EEGReadWarning: an event ending after the ``# duration``.
     """
-    parsed = parse_tusz(path)
+    parsed = parse_tusz(path, label_map=label_map)
     return CsvBiFile(**vars(parsed))
 
 

@@ -46,9 +46,10 @@ class CsvFile(TuszFile):
         return [Event(a, b, label, TERM, 1.0) for a, b in merged]
 
 
-def read_tusz_csv(path: str | PathLike) -> CsvFile:
-    """Read a TUSZ multi-class ``.csv`` file (errors and warnings as :func:`read_csv_bi`)."""
-    return CsvFile(**vars(parse_tusz(path)))
+def read_tusz_csv(path: str | PathLike, label_map: dict[str, str] | None = None) -> CsvFile:
+    """Read a TUSZ multi-class ``.csv`` file (errors, warnings and ``label_map`` as
+    :func:`read_csv_bi`)."""
+    return CsvFile(**vars(parse_tusz(path, label_map=label_map)))
 
 
 def write_tusz_csv(
