@@ -27,9 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--lengths", type=int, nargs="+", default=[1024, 2048, 4096], help="sequence lengths L"
     )
-    p.add_argument("--d-model", type=int, default=64, help="layer width (default 64)")
-    p.add_argument("--batch", type=int, default=2, help="batch size (default 2)")
-    p.add_argument("--layers", nargs="+", default=list(LAYERS), choices=LAYERS)
+    p.add_argument("--d-model", type=int, default=64, help="layer width")
+    p.add_argument("--batch", type=int, default=2, help="batch size")
+    p.add_argument(
+        "--layers", nargs="+", default=list(LAYERS), choices=LAYERS, help="layers to time"
+    )
     p.add_argument("--repeats", type=int, default=2, help="timed passes after a warm-up")
 
 
