@@ -152,7 +152,7 @@ def test_save_load_round_trip(tmp_path):
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
     model.save_pretrained(path)  # overwriting in place works
-    assert sorted(os.listdir(path)) == ["config.json", "model.safetensors"]
+    assert sorted(os.listdir(path)) == ["README.md", "config.json", "model.safetensors"]
 
 
 def test_checkpoint_saved_before_pe_kind_loads_with_eigenvectors(tmp_path):

@@ -155,7 +155,11 @@ def test_rank0_alone_checkpoints_and_logs(ddp_runs):
     ckpt = out / "plain"
     log = [json.loads(line) for line in (ckpt / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss" in r] == [1, 10]  # once per step, not per rank
-    assert sorted(p.name for p in ckpt.iterdir()) == ["last", "train_log.jsonl"]
+    assert sorted(p.name for p in ckpt.iterdir()) == [
+        "last",
+        "train_log.jsonl",
+        "training_curve.png",
+    ]
     restored = _model()
     with torch.no_grad():
         for p in restored.parameters():
