@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from eegssm.commands._args import key_value
+from eegssm.commands._args import HelpFormatter, key_value
 
 DESCRIPTION = """\
 Show the effective configuration of a recipe file: the file validated strictly (unknown keys are
@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="show the effective configuration of a recipe file",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = actions.add_parser(
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="print CONFIG with every default filled in",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     show.add_argument("config", type=Path, metavar="CONFIG.yaml", help="recipe file")
     show.add_argument("--recipe", choices=sorted(RECIPES), help="recipe (default: from the file)")
