@@ -126,7 +126,7 @@ def plot_training_curve(
             h2, l2 = twin.get_legend_handles_labels()
             handles, labels = handles + h2, labels + l2
         if handles:
-            ax.legend(handles, labels, fontsize=8, loc="lower right")
+            ax.legend(handles, labels, fontsize=8, loc="best")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         ax.set_title("evaluation")
