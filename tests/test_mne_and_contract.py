@@ -187,7 +187,8 @@ def test_contract_count_only_checkpoint(bare_checkpoint):
     assert "\n" not in text
     assert "takes 23 channels" in text and "gives 19 channels" in text and "bare23" in text
     names = [f"E{i}" for i in range(23)]
-    result = det.run(Recording(np.zeros((23, 256 * 30), np.float32) + 1, 256.0, names))
+    noise = np.random.default_rng(0).standard_normal((23, 256 * 30)).astype(np.float32) * 20
+    result = det.run(Recording(noise, 256.0, names))
     assert result.recording.n_channels == 23
 
 
