@@ -62,7 +62,8 @@ def test_events_tsv_and_json_provenance(edfs, tmp_path):
     assert doc["eegssm_version"] == __version__
     assert doc["checkpoint"]["weights_sha256"] == _sha(checkpoint_path() / "model.safetensors")
     assert doc["input_sha256"] == _sha(src)
-    assert doc["montage"]["montage"] == "ref19"
+    bundled = json.loads((checkpoint_path() / "config.json").read_text())
+    assert doc["montage"]["montage"] == bundled["preprocess"]["config"]["montage"]
     assert doc["montage"]["input"].startswith("referential")
     assert doc["start_time"] == "2020-01-02T03:04:05"
     assert doc["operating_point"]["kind"] == "fa_per_24h"

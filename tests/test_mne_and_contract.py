@@ -174,9 +174,8 @@ def test_contract_recorded_and_derived(bare_checkpoint):
     }
     det = Detector.from_checkpoint(bare_checkpoint(23))
     assert det.preprocess_config.montage == "as_is"  # ref19 cannot give 23 channels
-    bundled = Detector.from_checkpoint()  # written before "input" existed: derived
-    assert bundled.input.montage == "ref19" and bundled.input.channels == REFERENTIAL_19
-    assert bundled.input.sfreq == 256.0 and bundled.input.window_s == 60.0
+    assert det.input.montage == "as_is" and det.input.channels is None
+    # legacy, real-recipe and bundled checkpoints: tests/test_contract_checkpoints.py
 
 
 def test_contract_count_only_checkpoint(bare_checkpoint):

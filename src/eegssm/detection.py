@@ -154,7 +154,7 @@ class Detector:
         batch_size: int = 8,
         path: str | Path | None = None,
     ) -> None:
-        from eegssm.contract import InputSpec
+        from eegssm.contract import InputSpec, preprocess_config_of
 
         self.model = model.to(device).eval()
         self.meta = meta
@@ -162,9 +162,7 @@ class Detector:
         self.batch_size = batch_size
         self.path = Path(path) if path is not None else None
         self.preprocess_config = preprocess_config_of(meta)
-        self.input = InputSpec.from_meta(meta, self.preprocess_config.montage)
-        if self.input.montage is None:
-            self.input = replace(self.input, montage=self.preprocess_config.montage)
+        self.input = InputSpec.from_meta(meta, self.preprocess_config)
         self.window_s = float(meta.get("window_s", self.input.window_s))
         self.stride_s = float(meta.get("stride_s", self.window_s / 2))
         self.postprocess_defaults = PostprocessConfig(**meta.get("postprocess", {}))
@@ -374,29 +372,6 @@ class Detector:
         }
         point = self._operating_point(pp, threshold, fa_per_24h)
         return DetectionResult(pre.recording(), probs, events, pp, timings, point)
-
-
-def preprocess_config_of(meta: dict[str, Any]):
-    """The preprocessing of a checkpoint ``config.json`` (see :class:`Detector`)."""
-    from eegssm.contract import montage_channels
-    from eegssm.preprocessing.pipeline import PreprocessConfig, get_preset
-
-    pre = meta.get("preprocess")
-    if pre is not None:
-        if "config" in pre:
-            return PreprocessConfig(**pre["config"])
-        return get_preset(pre.get("preset", "seizure"))
-    # a bare model folder: the seizure preset at the model's rate, its channels as they come
-    # when the preset's montage cannot give the model's channel count
-    cfg = get_preset("seizure")
-    changes: dict[str, Any] = {}
-    if meta.get("sfreq"):
-        changes["sfreq"] = float(meta["sfreq"])
-    fixed = montage_channels(cfg.montage)
-    n_chans = (meta.get("input") or {}).get("n_chans", meta.get("n_chans"))
-    if n_chans is not None and fixed is not None and len(fixed) != int(n_chans):
-        changes["montage"] = "as_is"
-    return cfg.model_copy(update=changes) if changes else cfg
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -72,14 +72,7 @@ def model_card(meta: dict[str, Any]) -> str:
     description = meta.get("description") or "A seizure detector for scalp EEG built with eegssm."
     channels = ", ".join(spec.channels) if spec.channels is not None else "not recorded"
     lines = [
-        "---",
-        "library_name: eegssm",
-        "tags:",
-        "- eeg",
-        "- seizure-detection",
-        "- state-space-model",
-        "---",
-        "",
+        card_front_matter(),
         f"# {title}",
         "",
         description,
@@ -90,6 +83,7 @@ def model_card(meta: dict[str, Any]) -> str:
         "|---|---|",
         f"| montage | {spec.montage or 'not recorded'} |",
         f"| channels | {spec.n_chans}: {channels} |",
+        f"| channels that may be missing | {spec.max_missing} |",
         f"| sampling rate | {spec.sfreq:g} Hz (after preprocessing) |",
         f"| window | {spec.window_s:g} s |",
         "",
@@ -136,6 +130,13 @@ def model_card(meta: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def card_front_matter() -> str:
+    """The Hub metadata block that opens a model card (``library_name``, ``tags``), then a
+    blank line."""
+    tags = ("eeg", "seizure-detection", "state-space-model")
+    return "\n".join(["---", "library_name: eegssm", "tags:", *(f"- {t}" for t in tags), "---", ""])
 
 
 def _num(value: Any) -> str:

@@ -595,9 +595,10 @@ class SeizureDetector(nn.Module):
         Args:
             path: the folder (created if missing).
             metadata: more ``config.json`` content (preprocessing, operating points, ``input``
-                with montage and channel names...); without it ``input`` records only the
-                channel count, rate and window, and such a checkpoint runs only on recordings
-                that give exactly ``n_chans`` channels.
+                with montage and channel names...); a partial ``input`` is completed from the
+                rest (:meth:`eegssm.contract.InputSpec.from_meta`). Without it ``input``
+                records only the channel count, rate and window, and such a checkpoint runs
+                only on recordings that give exactly ``n_chans`` channels.
 
         Each file is written to a temporary file in the same folder and moved into place with
         ``os.replace`` through ``eegssm.atomic`` (a reader never sees a half-written file); the
@@ -606,6 +607,7 @@ class SeizureDetector(nn.Module):
         from safetensors.torch import save as safetensors_bytes
 
         from eegssm import __version__, atomic
+        from eegssm.contract import InputSpec
         from eegssm.hub import write_model_card
 
         path = Path(path)
@@ -619,6 +621,9 @@ class SeizureDetector(nn.Module):
             "eegssm_version": __version__,
             **(metadata or {}),
         }
+        if metadata and ("input" in metadata or "preprocess" in metadata):
+            given = {**meta, "input": metadata.get("input") or {}}  # completed from the rest
+            meta["input"] = InputSpec.from_meta(given).to_json()
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         with atomic.together():  # both files or neither; a full disk is an OSError
             atomic.write_bytes(path / WEIGHTS_NAME, safetensors_bytes(state))

@@ -328,9 +328,10 @@ def model_metadata(
 ) -> dict:
     """``config.json`` of the final model (what ``eegssm detect`` reads)."""
     from eegssm import __version__
+    from eegssm.contract import InputSpec
 
     cfg = recipe.preprocess_config()
-    return {
+    meta = {
         "model": type(model).__name__,
         "n_chans": model.n_chans,
         "n_times": model.n_times,
@@ -352,6 +353,8 @@ def model_metadata(
         "description": recipe.description,
         "eegssm_version": __version__,
     }
+    meta["input"] = InputSpec.from_meta(meta).to_json()  # + channel count, rate and window
+    return meta
 
 
 def _montage_names(name: str) -> tuple[str, ...]:
@@ -417,6 +420,7 @@ def write_model_card(folder: str | Path, meta: dict[str, Any]) -> Path:
     """Write ``folder/README.md``: what the checkpoint is, its input contract, the data it was
     trained on, its operating points with their out-of-fold evidence, and its limits."""
     from eegssm import atomic
+    from eegssm.hub import card_front_matter
 
     pre = meta["preprocess"]["config"]
     ev = meta.get("evidence", {})
@@ -436,7 +440,8 @@ def write_model_card(folder: str | Path, meta: dict[str, Any]) -> Path:
         f"({p['fa_per_24h']:.1f} FA/24h) | {p['seizures_flagged']}/{p['seizures']} |"
         for p in meta["operating_points"]
     )
-    text = f"""# eegssm bundled seizure detector
+    text = f"""{card_front_matter()}
+# eegssm bundled seizure detector
 
 {meta.get("description", "").strip()}
 
