@@ -148,6 +148,15 @@ def test_real_recipe_checkpoint_on_the_command_line(real_recipe_checkpoint, tmp_
     assert out["checkpoint"]["input"]["channels"] == list(BANANA)
     assert out["checkpoint"]["input"]["window_s"] == 30.0
     assert out["montage"]["montage"] == "double_banana"
+    # too few derivations: one line naming the file, the checkpoint's input and what is missing
+    write_edf(tmp_path / "few.edf", _referential(drop=("O1", "O2", "T3")))
+    capsys.readouterr()
+    argv = ["detect", str(tmp_path / "few.edf"), "--checkpoint", str(folder)]
+    assert main([*argv, "--out", str(tmp_path / "out2"), "-q"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {tmp_path / 'few.edf'}: does not fit")
+    assert "up to 4 may be missing" in errors[0] and "missing ['T3', 'O1', 'O2']" in errors[0]
+    assert not (tmp_path / "out2" / "few.json").exists()
 
 
 # -- the synthetic recipe, bare and legacy checkpoints ---------------------------------------

@@ -254,10 +254,14 @@ class Detector:
             "off_threshold": pp.off_threshold,
         }
 
+    @property
+    def checkpoint_label(self) -> str:
+        """``checkpoint PATH`` (or its model name without a folder), for messages."""
+        return f"checkpoint {self.path}" if self.path is not None else f"checkpoint {self.name}"
+
     def check_input(self, ch_names: list[str], sfreq: float, source: str) -> list[int] | None:
         """:meth:`eegssm.contract.InputSpec.check` for this checkpoint."""
-        label = f"checkpoint {self.path}" if self.path is not None else f"checkpoint {self.name}"
-        return self.input.check(ch_names, sfreq, source, label)
+        return self.input.check(ch_names, sfreq, source, self.checkpoint_label)
 
     def run(
         self,

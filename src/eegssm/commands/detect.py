@@ -268,6 +268,20 @@ def print_summary(rows: list[dict]) -> None:
             )
 
 
+def failure_line(err: Exception, path: Path, detector) -> str:
+    """One line for a recording that failed: the file first (when the message does not name
+    it), and for channels the montage cannot make, what the checkpoint takes."""
+    from eegssm.preprocessing.montages import MissingChannelsError
+
+    text = " ".join(str(err).split())
+    if isinstance(err, MissingChannelsError):
+        takes = f"it takes {detector.input.describe()}"
+        text = f"does not fit {detector.checkpoint_label}: {takes}; {text}"
+    if str(path) not in text and path.name not in text:
+        text = f"{path}: {text}"
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -314,7 +328,7 @@ def run(args: argparse.Namespace) -> int:
             )
             reference = reference_seizures(path, result.recording, label_map)
         except (EEGReadError, ValueError) as err:
-            print(f"error: {_printable(str(err))}", file=sys.stderr)
+            print(f"error: {_printable(failure_line(err, path, detector))}", file=sys.stderr)
             failed += 1
             continue
         if not args.quiet:
