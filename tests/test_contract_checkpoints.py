@@ -157,6 +157,16 @@ def test_real_recipe_checkpoint_on_the_command_line(real_recipe_checkpoint, tmp_
     assert len(errors) == 1 and errors[0].startswith(f"error: {tmp_path / 'few.edf'}: does not fit")
     assert "up to 4 may be missing" in errors[0] and "missing ['T3', 'O1', 'O2']" in errors[0]
     assert not (tmp_path / "out2" / "few.json").exists()
+    # evaluate on a labelled folder holding that recording: the same one line
+    from eegssm.io.annotations import write_csv_bi
+
+    (tmp_path / "labelled").mkdir()
+    (tmp_path / "few.edf").rename(tmp_path / "labelled" / "few.edf")
+    write_csv_bi(tmp_path / "labelled" / "few.csv_bi", [], 40.0)
+    argv = ["evaluate", str(folder), str(tmp_path / "labelled"), "--out", str(tmp_path / "ev")]
+    assert main([*argv, "-q"]) != 0
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "few.edf: does not fit checkpoint" in errors[0]
 
 
 # -- the synthetic recipe, bare and legacy checkpoints ---------------------------------------

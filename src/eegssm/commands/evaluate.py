@@ -77,7 +77,10 @@ def recordings_from_folder(
         if reference is None:
             print(f"skipping {path.name}: no annotations", file=sys.stderr)
             continue
-        rec = preprocess(raw, detector.preprocess_config)
+        try:
+            rec = preprocess(raw, detector.preprocess_config)
+        except ValueError as err:  # channels the montage cannot make, a flat recording
+            raise ValueError(f"{path}: does not fit {detector.checkpoint_label}: {err}") from err
         order = detector.check_input(rec.ch_names, rec.sfreq, str(path))
         if order is not None:
             rec = rec.copy_with(data=rec.data[order], ch_names=[rec.ch_names[i] for i in order])
