@@ -28,6 +28,7 @@ POINTS = [
         "fa_per_24h": 11.0,
         "seizures_flagged": 5,
         "seizures": 7,
+        "split": "out-of-fold",
     }
 ]
 
@@ -134,6 +135,7 @@ def test_real_recipe_checkpoint_loads_and_runs(real_recipe_checkpoint, tmp_path,
     card = model_card(json.loads((folder / "config.json").read_text()))
     assert "| channels | 18: FP1-F7, F7-T7" in card
     assert "| channels that may be missing | 4 |" in card
+    assert "| 10 | 0.500 | out-of-fold |" in card
 
 
 def test_real_recipe_checkpoint_on_the_command_line(real_recipe_checkpoint, tmp_path, capsys):

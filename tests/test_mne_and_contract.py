@@ -273,3 +273,23 @@ def test_from_pretrained_repo_id(tmp_path, monkeypatch):
     assert calls == [
         ("someone/seizure-model", "v1", ("config.json", "model.safetensors", "README.md"))
     ]
+
+
+def test_cli_rename_reaches_the_model_the_json_and_the_review_page(tmp_path):
+    from eegssm.cli import main
+    from eegssm.io.annotations import write_edf
+    from eegssm.report.html import page_data
+
+    rec = make_recording(30.0, sfreq=256.0, n_seizures=0, seed=8)
+    odd = [f"EEG {i + 1}" for i in range(len(rec.ch_names))]
+    write_edf(tmp_path / "odd.edf", Recording(rec.data, rec.sfreq, odd))
+    argv = ["detect", str(tmp_path / "odd.edf"), "--out", str(tmp_path / "out"), "-q"]
+    renames = [f"{o}={n}" for o, n in zip(odd, rec.ch_names)]
+    report = tmp_path / "odd.html"
+    assert (
+        main([*argv, *(x for r in renames for x in ("--rename", r)), "--report", str(report)]) == 0
+    )
+    doc = json.loads((tmp_path / "out" / "odd.json").read_text())
+    assert doc["renamed_channels"] == dict(zip(odd, rec.ch_names))
+    data = page_data(report.read_text())
+    assert data["montages"][0]["rows"][0]["label"] == "Fp1-F7"  # montages found by the new names

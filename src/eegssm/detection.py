@@ -334,14 +334,10 @@ class Detector:
         """
         from eegssm.inference import predict_recording_blocks
         from eegssm.io import open_recording
-        from eegssm.io.channels import rename_channels
         from eegssm.preprocessing.blockwise import BlockwisePreprocessor, fits_in_memory
 
         t0 = time.perf_counter()
-        source = open_recording(path)
-        if channel_map:
-            source.ch_names = rename_channels(source.ch_names, channel_map, path)
-            source.meta = dict(source.meta, renamed=dict(channel_map))
+        source = open_recording(path, channel_map=channel_map)
         if block_s is None and fits_in_memory(source):
             recording = source.load()
             read_s = time.perf_counter() - t0

@@ -102,7 +102,7 @@ def model_card(meta: dict[str, Any]) -> str:
         for p in points:
             lines.append(
                 f"| {float(p['target_fa_per_24h']):g} | {float(p['threshold']):.3f} | "
-                f"{p.get('chosen_on', '?')} | {_num(p.get('sensitivity'))} | "
+                f"{p.get('chosen_on') or p.get('split', '?')} | {_num(p.get('sensitivity'))} | "
                 f"{_num(p.get('fa_per_24h'))} |"
             )
         if meta.get("operating_points_note"):

@@ -268,6 +268,16 @@ def print_summary(rows: list[dict]) -> None:
             )
 
 
+def shown(path: Path, channel_map: dict[str, str]):
+    """The file the review page shows: the path, or with ``--rename`` the file opened with the
+    renamed channels (the page picks its montages by name)."""
+    if not channel_map:
+        return path
+    from eegssm.io import open_recording
+
+    return open_recording(path, channel_map=channel_map)
+
+
 def failure_line(err: Exception, path: Path, detector) -> str:
     """One line for a recording that failed: the file first (when the message does not name
     it), and for channels the montage cannot make, what the checkpoint takes."""
@@ -343,7 +353,9 @@ def run(args: argparse.Namespace) -> int:
                     _write_bids(args, path, result, bids[path])
                 if args.report:
                     target = args.report if len(inputs) == 1 else args.out / f"{stem}_report.html"
-                    _write_report(target, result, reference, detector, raw=path)
+                    _write_report(
+                        target, result, reference, detector, raw=shown(path, channel_map)
+                    )
         except OSError as err:  # disk full, no permission: stop, the next would fail too
             where = _printable(str(path))
             print(f"error: {err}; stopped (nothing written for {where})", file=sys.stderr)

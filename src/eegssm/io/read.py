@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from eegssm.io.channels import describe_missing, is_non_eeg, match_channels
+from eegssm.io.channels import describe_missing, is_non_eeg, match_channels, rename_channels
 from eegssm.io.edf_d import GapLayout, edf_d_layout
 from eegssm.io.edf_header import EdfHeader, read_edf_header
 from eegssm.io.errors import EEGReadError, warn
@@ -46,6 +46,7 @@ def read_recording(
     source: str | PathLike | mne.io.BaseRaw,
     channels: Sequence[str] | None = None,
     drop_non_eeg: bool = True,
+    channel_map: dict[str, str] | None = None,
 ) -> Recording:
     """Read a recording as float32 ``(C, T)`` microvolts with its events.
 
@@ -55,6 +56,8 @@ def read_recording(
             be named explicitly. A name that the file lacks raises :class:`EEGReadError`.
         drop_non_eeg: without ``channels``, drop ECG/EOG/EMG/respiration/photic/marker channels
             (see :func:`eegssm.io.channels.is_non_eeg`).
+        channel_map: old → new channel names (case-insensitive old names), applied first: the
+            new names decide which channels are EEG and are what ``channels`` names.
 
     Returns:
         ``Recording`` with ``data`` (C, T) float32 in µV, ``sfreq`` in Hz, ``ch_names``, ``events``
@@ -79,8 +82,8 @@ def read_recording(
     import mne
 
     if isinstance(source, mne.io.BaseRaw):
-        return from_mne(source, channels=channels, drop_non_eeg=drop_non_eeg)
-    return open_recording(source, channels=channels, drop_non_eeg=drop_non_eeg).load()
+        return from_mne(source, channel_map, channels, drop_non_eeg)
+    return open_recording(source, channels, drop_non_eeg, channel_map).load()
 
 
 class RecordingSource:
@@ -205,6 +208,7 @@ def open_recording(
     path: str | PathLike,
     channels: Sequence[str] | None = None,
     drop_non_eeg: bool = True,
+    channel_map: dict[str, str] | None = None,
 ) -> RecordingSource:
     """Open an EDF, EDF+ or BDF file for reading piece by piece.
 
@@ -219,7 +223,8 @@ def open_recording(
     path = Path(path)
     header = read_edf_header(path)
     labels = [lbl for lbl in header.labels if lbl not in _ANNOTATION_LABELS]
-    keep = _choose(path, labels, channels, drop_non_eeg, [None] * len(labels))
+    names = rename_channels(labels, channel_map, path)  # the new names decide what is EEG
+    keep = _choose(path, names, channels, drop_non_eeg, [None] * len(labels))
     include = sorted({labels[i] for i in keep}, key=labels.index)
     reader = mne.io.read_raw_bdf if header.kind.startswith("BDF") else mne.io.read_raw_edf
     with warnings.catch_warnings(record=True) as caught, mne.utils.use_log_level("ERROR"):
@@ -258,7 +263,12 @@ def open_recording(
     }
     if header.kind.endswith("+D"):  # seconds on the time line, zeros in the samples
         meta["gaps"] = [] if layout is None else [[a / sfreq, b / sfreq] for a, b in layout.gaps]
-    return RecordingSource(path, raw, order, meta, layout)
+    source = RecordingSource(path, raw, order, meta, layout)
+    if channel_map:
+        source.ch_names = [names[i] for i in keep]
+        source.meta["native_sfreq"] = dict(zip(source.ch_names, meta["native_sfreq"].values()))
+        source.meta["renamed"] = dict(channel_map)
+    return source
 
 
 def from_mne(
@@ -287,8 +297,6 @@ def from_mne(
         EEGReadError: an unknown name in ``channel_map`` or ``channels``; no EEG channel left.
     """
     import datetime as dt
-
-    from eegssm.io.channels import rename_channels
 
     source = str(raw.filenames[0]) if raw.filenames and raw.filenames[0] else None
     names = rename_channels(raw.ch_names, channel_map, source)
@@ -328,7 +336,6 @@ def as_recording(
         TypeError: anything else.
         EEGReadError: an unreadable file, or an unknown old name in ``channel_map``.
     """
-    from eegssm.io.channels import rename_channels
 
     if isinstance(obj, Recording):
         if not channel_map:
@@ -337,8 +344,7 @@ def as_recording(
         names = rename_channels(obj.ch_names, channel_map, source)
         return obj.copy_with(ch_names=names, meta=dict(obj.meta, renamed=dict(channel_map)))
     if isinstance(obj, (str, PathLike)):
-        rec = read_recording(obj)
-        return as_recording(rec, channel_map)
+        return read_recording(obj, channel_map=channel_map)
     try:
         import mne
     except ImportError:  # pragma: no cover - mne is a dependency
