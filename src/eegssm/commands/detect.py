@@ -353,9 +353,7 @@ def run(args: argparse.Namespace) -> int:
                     _write_bids(args, path, result, bids[path])
                 if args.report:
                     target = args.report if len(inputs) == 1 else args.out / f"{stem}_report.html"
-                    _write_report(
-                        target, result, reference, detector, raw=shown(path, channel_map)
-                    )
+                    _write_report(target, result, reference, detector, raw=shown(path, channel_map))
         except OSError as err:  # disk full, no permission: stop, the next would fail too
             where = _printable(str(path))
             print(f"error: {err}; stopped (nothing written for {where})", file=sys.stderr)
@@ -377,6 +375,8 @@ def run(args: argparse.Namespace) -> int:
 def _printable(text: str) -> str:
     """``text`` with control characters escaped (a file name may hold a newline)."""
     return text if text.isprintable() else repr(text)[1:-1]
+
+
 def merge_renames(items: list[dict[str, str]]) -> dict[str, str]:
     """One ``channel_map`` from repeated ``--rename`` values (each a dict)."""
     out: dict[str, str] = {}
