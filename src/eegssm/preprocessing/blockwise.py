@@ -139,6 +139,9 @@ class BlockwisePreprocessor:
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
         self.flat: np.ndarray | None = None
+        #: the whole recording's :class:`~eegssm.preprocessing.filters.Normalization` (set by
+        #: :meth:`scan`; None when the config does not normalise).
+        self.normalization: filters.Normalization | None = None
 
     def _set_montage(self, names: list[str]) -> None:
         """The montage matrix from the input channels ``names`` (a subset of the source's)."""
@@ -205,7 +208,8 @@ class BlockwisePreprocessor:
 
     # -- the two passes ---------------------------------------------------------------------
     def scan(self, progress: Callable[[int], None] | None = None) -> None:
-        """Pass 1: whole-recording statistics (sets ``mean``, ``std``, ``flat``).
+        """Pass 1: whole-recording statistics (sets ``mean``, ``std``, ``flat`` and
+        ``normalization``).
 
         Input EEG channels found flat (``config.flat_uv``) are left out with a warning, as
         :func:`~eegssm.preprocessing.pipeline.drop_flat_channels` does, and the statistics are
@@ -241,8 +245,11 @@ class BlockwisePreprocessor:
         low, high, peak = np.full(c, np.inf), np.full(c, -np.inf), np.zeros(c)
         n_in = len(self.used)
         raw_sum, raw_sq, raw_n = np.zeros(n_in), np.zeros(n_in), 0
+        percentile = None
         for a, b in self._spans():
             y, x = self._filtered(a, b)
+            if self.config.normalize == "p95":  # one block (checked in __init__): the recording
+                percentile = filters.percentile_normalization(y, 95.0, self.config.clip)
             if x.shape[1]:
                 low = np.minimum(low, x.min(axis=1))
                 high = np.maximum(high, x.max(axis=1))
@@ -267,6 +274,14 @@ class BlockwisePreprocessor:
         self.mean = mean
         self.std = np.sqrt(m2 / max(count, 1))
         self.flat = (high - low) <= 1e-6 * peak  # as pipeline.flat_rows
+        norm = None
+        if self.config.normalize == "zscore":
+            norm = filters.zscore_normalization(clip=self.config.clip, mean=mean, std=self.std)
+        elif self.config.normalize == "p95":
+            norm = percentile
+        elif self.config.normalize == "fixed":
+            norm = filters.fixed_normalization(len(mean), self.config.scale_uv, self.config.clip)
+        self.normalization = None if norm is None else norm.with_zeroed(self.flat)
         if self.config.flat_uv is None or raw_n == 0:
             return []
         from eegssm.io.channels import is_non_eeg
@@ -278,31 +293,29 @@ class BlockwisePreprocessor:
         ]
 
     def _normalised(self, y: np.ndarray) -> np.ndarray:
-        cfg = self.config
-        if cfg.normalize == "zscore":
-            y = filters.standardize(y, self.mean, self.std, cfg.clip)
-        elif cfg.normalize == "p95":  # single block: the block is the recording
-            y = filters.percentile_scale(y, 95.0, cfg.clip)
-        elif cfg.normalize == "fixed":
-            y = filters.fixed_scale(y, cfg.scale_uv, cfg.clip)
-        if cfg.normalize is not None and self.flat.any():
-            y = np.array(y, dtype=np.float32)
-            y[self.flat] = 0.0
-        return np.asarray(y, dtype=np.float32)
+        if self.normalization is None:
+            return np.asarray(y, dtype=np.float32)
+        return self.normalization.apply(y)
 
     def _require_scan(self) -> None:
         if self.mean is None:
             self.scan()
 
-    def blocks(self, progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+    def blocks(
+        self, progress: Callable[[int], None] | None = None, normalize: bool = True
+    ) -> Iterator[np.ndarray]:
         """Pass 2: the preprocessed recording as consecutive ``(C_out, n)`` float32 blocks
-        (their lengths add up to ``n_times``). Runs :meth:`scan` first if it has not run."""
+        (their lengths add up to ``n_times``). Runs :meth:`scan` first if it has not run.
+
+        ``normalize=False`` yields the filtered blocks in µV (``self.normalization.apply`` of
+        each is then the normalised block, bit for bit).
+        """
         self._require_scan()
         for a, b in self._spans():
             y, _ = self._filtered(a, b)
             if progress is not None:
                 progress(b - a)
-            yield self._normalised(y)
+            yield self._normalised(y) if normalize else y
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Preprocessed output samples ``[start, stop)`` (clipped): ``(C_out, n)`` float32."""
@@ -325,6 +338,7 @@ class BlockwisePreprocessor:
         meta["flat"] = [n for n, f in zip(self.ch_names, self.flat) if f]
         if self.flat_inputs:
             meta["flat_inputs"] = list(self.flat_inputs)
+        meta["normalization"] = None if self.normalization is None else self.normalization.to_dict()
         meta["blockwise"] = {"blocks": self.n_blocks, "block_samples": self.block}
         data = LazySignal(self.read, (len(self.ch_names), self.n_times))
         return Recording(

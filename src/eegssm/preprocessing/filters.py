@@ -10,6 +10,7 @@ seizure preset (0.5–120 Hz band-pass + 60/120 Hz notch at 256 Hz), far below E
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -175,15 +176,109 @@ def filtfilt(data: np.ndarray, sos: np.ndarray, dtype: type = np.float32) -> np.
     return np.asarray(out, dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class Normalization:
+    """Per-channel affine normalisation ``clip((x - center) · scale, ±clip)`` of ``(C, T)`` data.
+
+    The statistics of a whole recording (:func:`zscore_normalization`,
+    :func:`percentile_normalization`) applied to it or to any stretch of it; a cache stores them
+    beside the un-normalised signal (:mod:`eegssm.data.cache`). A channel whose ``scale`` is 0
+    (flat, or zero spread) becomes all zeros.
+
+    Attributes:
+        center: ``(C,)`` float32 subtracted first (0 for scaling without centring).
+        scale: ``(C,)`` float32 multiplier (unitless per µV).
+        clip: ``±clip`` bound of the result, or None.
+    """
+
+    center: np.ndarray
+    scale: np.ndarray
+    clip: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "center", np.asarray(self.center, dtype=np.float32).ravel())
+        object.__setattr__(self, "scale", np.asarray(self.scale, dtype=np.float32).ravel())
+        if self.center.shape != self.scale.shape:
+            raise ValueError(f"center {self.center.shape} and scale {self.scale.shape} differ")
+
+    def apply(self, data: np.ndarray, centered: bool = False) -> np.ndarray:
+        """Normalise ``data (C, T)`` (or ``(C,)``-leading ``(C, ...)``); float32, a new array.
+
+        ``centered``: ``data`` already has ``center`` subtracted (as stored in a cache).
+        """
+        out = np.array(data, dtype=np.float32)  # a copy, whatever the input dtype
+        shape = (-1,) + (1,) * (out.ndim - 1)
+        if not centered:
+            out -= self.center.reshape(shape)
+        out *= self.scale.reshape(shape)
+        if self.clip is not None:
+            np.clip(out, -self.clip, self.clip, out=out)
+        zero = self.scale == 0
+        if zero.any():
+            out[zero] = 0.0
+        return out
+
+    def with_zeroed(self, channels: np.ndarray) -> Normalization:
+        """The same normalisation with the channels where ``channels`` (``(C,)`` bool) is True
+        zeroed (flat channels: their scale is filter round-off, normalising would blow it up)."""
+        scale = self.scale.copy()
+        scale[np.asarray(channels, dtype=bool)] = 0.0
+        return Normalization(self.center, scale, self.clip)
+
+    def to_dict(self) -> dict:
+        """JSON-able form (float32 values are exact as JSON numbers)."""
+        return {
+            "center": [float(v) for v in self.center],
+            "scale": [float(v) for v in self.scale],
+            "clip": self.clip,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Normalization:
+        return cls(np.asarray(d["center"]), np.asarray(d["scale"]), d.get("clip"))
+
+
+def zscore_normalization(
+    data: np.ndarray | None = None,
+    clip: float | None = 10.0,
+    mean: np.ndarray | None = None,
+    std: np.ndarray | None = None,
+) -> Normalization:
+    """Per-channel z-score ``(x - mean) / std`` of ``data (C, T)``, or with given ``mean`` and
+    ``std`` (``(C,)`` or ``(C, 1)``; float64 is fine). Statistics are accumulated in float64;
+    ``std == 0`` gives a zero channel."""
+    if mean is None or std is None:
+        data = np.asarray(data, dtype=np.float32)
+        mean = data.mean(axis=-1, dtype=np.float64)
+        std = data.std(axis=-1, dtype=np.float64)
+    std = np.asarray(std, dtype=np.float64).ravel()
+    scale = np.divide(1.0, std, out=np.zeros_like(std), where=std > 0)
+    return Normalization(np.asarray(mean).ravel(), scale, clip)
+
+
+def fixed_normalization(n_channels: int, scale_uv: float, clip: float | None = 10.0) -> Normalization:
+    """``x / scale_uv`` on every channel (no statistics: the amplitude in µV is kept)."""
+    zeros = np.zeros(n_channels, dtype=np.float32)
+    return Normalization(zeros, np.full(n_channels, 1.0 / scale_uv, dtype=np.float32), clip)
+
+
+def percentile_normalization(
+    data: np.ndarray, q: float = 95.0, clip: float | None = None
+) -> Normalization:
+    """Per-channel scaling ``x / percentile(|x|, q)`` of ``data (C, T)`` as in EEGM2 (no
+    centring; a channel whose percentile is 0 is left unscaled)."""
+    data = np.asarray(data, dtype=np.float32)
+    ref = np.percentile(np.abs(data), q, axis=-1)
+    scale = np.divide(1.0, ref, out=np.ones_like(ref), where=ref > 0)
+    return Normalization(np.zeros(len(scale), dtype=np.float32), scale, clip)
+
+
 def zscore(data: np.ndarray, clip: float | None = 10.0) -> np.ndarray:
     """Per-channel z-score ``(x - mean) / std``, clipped to ``±clip`` (``(C, T)`` float32).
 
     Statistics are accumulated in float64. Flat channels (std 0) become zeros.
     """
-    data = np.asarray(data, dtype=np.float32)
-    mean = data.mean(axis=-1, keepdims=True, dtype=np.float64)
-    std = data.std(axis=-1, keepdims=True, dtype=np.float64)
-    return standardize(data, mean, std, clip)
+    return zscore_normalization(data, clip).apply(data)
 
 
 def standardize(
@@ -198,14 +293,7 @@ def standardize(
     Returns:
         float32 ``(C, T)``.
     """
-    data = np.asarray(data, dtype=np.float32)
-    std = np.asarray(std, dtype=np.float64)
-    scale = np.divide(1.0, std, out=np.zeros_like(std), where=std > 0)
-    out = data - np.asarray(mean).astype(np.float32)
-    out *= scale.astype(np.float32)
-    if clip is not None:
-        np.clip(out, -clip, clip, out=out)
-    return out
+    return zscore_normalization(clip=clip, mean=mean, std=std).apply(data)
 
 
 def fixed_scale(data: np.ndarray, scale_uv: float, clip: float | None = 10.0) -> np.ndarray:
@@ -226,10 +314,4 @@ def percentile_scale(data: np.ndarray, q: float = 95.0, clip: float | None = Non
 
     No centring. Channels whose percentile is 0 are left unscaled. Optional ``±clip``.
     """
-    data = np.asarray(data, dtype=np.float32)
-    ref = np.percentile(np.abs(data), q, axis=-1, keepdims=True)
-    scale = np.divide(1.0, ref, out=np.ones_like(ref), where=ref > 0).astype(np.float32)
-    out = data * scale
-    if clip is not None:
-        np.clip(out, -clip, clip, out=out)
-    return out
+    return percentile_normalization(data, q, clip).apply(data)

@@ -142,20 +142,17 @@ def get_preset(name: str, **overrides: object) -> PreprocessConfig:
 
 
 def normalise(data: np.ndarray, cfg: PreprocessConfig) -> np.ndarray:
-    """``(C, T)`` filtered µV → normalised as ``cfg.normalize`` says (unchanged when None)."""
-    if cfg.normalize == "zscore":
-        return filters.zscore(data, cfg.clip)
-    if cfg.normalize == "p95":
-        return filters.percentile_scale(data, 95.0, cfg.clip)
-    if cfg.normalize == "fixed":
-        return filters.fixed_scale(data, cfg.scale_uv, cfg.clip)
-    return data
+    """``(C, T)`` filtered µV → normalised as ``cfg.normalize`` says (unchanged when None):
+    :func:`fit_normalization` on ``data`` applied to it."""
+    norm = fit_normalization(data, cfg)
+    return np.asarray(data, dtype=np.float32) if norm is None else norm.apply(data)
 
 
 def preprocess(
     recording: Recording,
     config: PreprocessConfig | str = "seizure",
     timings: dict[str, float] | None = None,
+    normalize: bool = True,
 ) -> Recording:
     """Montage, resample, filter and normalise a recording.
 
@@ -164,11 +161,18 @@ def preprocess(
         config: a :class:`PreprocessConfig` or a preset name.
         timings: if given, filled with wall seconds per stage (``montage``, ``resample``,
             ``filter``, ``normalise``).
+        normalize: False returns the filtered signal in µV, not normalised; the normalisation
+            the config asks for is still fitted and put in ``meta["normalization"]``
+            (``Normalization.from_dict(...).apply(data)`` is then the normalised output, bit
+            for bit).
 
     Returns:
         A new recording ``(C_out, T')`` float32 at ``config.sfreq`` (µV if ``normalize`` is None,
         unitless otherwise); events unchanged (seconds). ``meta["preprocess"]`` holds the config
-        as a dict, and ``meta`` the montage report (see :func:`apply_montage`).
+        as a dict, ``meta["normalization"]`` the fitted
+        :class:`~eegssm.preprocessing.filters.Normalization` as a dict (``Normalization.
+        from_dict``; None without normalisation), and
+        ``meta`` the montage report (see :func:`apply_montage`).
 
     Raises:
         NonFiniteSignalError: NaN/inf samples in a channel the montage uses (no repair is
@@ -203,15 +207,13 @@ def preprocess(
     check_length(data.shape[-1], sos, sfreq, source)
     data = clock("filter", filters.filtfilt, data, sos, np.dtype(cfg.filter_dtype).type)
 
-    data = clock("normalise", normalise, data, cfg)
-    if cfg.normalize is not None and flat.any():
-        # a flat channel is filter round-off and resampling edges by now: normalising would
-        # blow that up to unit scale, so it stays zero
-        data = np.array(data, dtype=np.float32)
-        data[flat] = 0.0
+    norm = clock("normalise", fit_normalization, data, cfg, flat)
+    if normalize and norm is not None:
+        data = clock("normalise", norm.apply, data)
     _check_finite(data, rec.ch_names, source, None, " after filtering (overflow: absurd values?)")
 
     meta = dict(rec.meta, preprocess=cfg.model_dump())
+    meta["normalization"] = None if norm is None else norm.to_dict()
     meta["flat"] = [name for name, f in zip(rec.ch_names, flat) if f]
     return rec.copy_with(data=np.asarray(data, dtype=np.float32), sfreq=sfreq, meta=meta)
 
@@ -289,6 +291,24 @@ def check_rate(source: str, sfreq_in: float, sfreq_out: float | None, stacklevel
             "ratio with a denominator of at most 10000)"
         )
     warn_upsampling(source, sfreq_in, sfreq_out, stacklevel=stacklevel + 1)
+
+
+def fit_normalization(
+    data: np.ndarray, config: PreprocessConfig, flat: np.ndarray | None = None
+) -> filters.Normalization | None:
+    """The normalisation ``config.normalize`` asks for, fitted on a whole filtered recording
+    ``data (C, T)``; channels where ``flat`` is True are zeroed (a flat channel is filter
+    round-off and resampling edges by now: normalising would blow that up to unit scale).
+    None when ``config.normalize`` is None."""
+    if config.normalize == "zscore":
+        norm = filters.zscore_normalization(data, config.clip)
+    elif config.normalize == "p95":
+        norm = filters.percentile_normalization(data, 95.0, config.clip)
+    elif config.normalize == "fixed":
+        norm = filters.fixed_normalization(len(data), config.scale_uv, config.clip)
+    else:
+        return None
+    return norm.with_zeroed(flat) if flat is not None and flat.any() else norm
 
 
 def warn_upsampling(source: str, sfreq_in: float, sfreq_out: float, stacklevel: int = 2) -> None:
