@@ -38,6 +38,7 @@ from eegssm.config import (
     PretrainConfig,
     ReconstructionLossConfig,
 )
+from eegssm.data import ArrayWindows, WindowDataset
 from eegssm.recipes import eegm2 as R
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,31 +105,19 @@ def cached(path: Path, compute):
 # -- eegmat ------------------------------------------------------------------------------------
 
 
-def eegmat_recordings() -> list[R.LoadedRecording]:
-    """The 48 eegmat recordings, preprocessed (eegm2 preset), cached as one .npz."""
-    npz = CACHE / "eegmat_128hz.npz"
-    if not npz.is_file():
-        recs = R.load_recordings(EEGM2DataConfig(data_dir=str(DATA / "eegmat")), progress=False)
-        CACHE.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            npz,
-            meta=json.dumps([[r.key, r.subject, r.label, r.sfreq, r.ch_names] for r in recs]),
-            **{f"d{i}": r.data for i, r in enumerate(recs)},
-        )
-    z = np.load(npz)
-    meta = json.loads(str(z["meta"]))
-    return [
-        R.LoadedRecording(k, s, lab, z[f"d{i}"], sf, ch)
-        for i, (k, s, lab, sf, ch) in enumerate(meta)
-    ]
+def eegmat_windows(window_s: float) -> WindowDataset:
+    """The 48 eegmat recordings' complete ``window_s`` windows, from the eegm2 cache (built once
+    under ``experiments/.cache/eegm2/cache``: 19 channels, 128 Hz, p95 scaling per recording)."""
+    data = EEGM2DataConfig(data_dir=str(DATA / "eegmat"), window_s=window_s)
+    return R.prepare_windows(data, CACHE / "cache", progress=False)
 
 
-def folds_for(recs) -> list[list[str]]:
-    return R.subject_folds([r.subject for r in recs], N_FOLDS, seed=0)
+def folds_for(windows: WindowDataset) -> list[list[str]]:
+    return R.subject_folds(windows.subject.tolist(), N_FOLDS, seed=0)
 
 
 def pretrained(
-    fold: int, variant: str, train: R.WindowSet, opt: EEGM2TrainingConfig = PRETRAIN
+    fold: int, variant: str, train: WindowDataset, opt: EEGM2TrainingConfig = PRETRAIN
 ) -> torch.nn.Module:
     """Pretrain (or load) an EEGM2 variant on the training windows of ``fold`` for ``opt``
     (``opt.seed`` seeds the initialisation and batch order)."""
@@ -196,7 +185,7 @@ def train_eval(method, fold, window_s, train, test, encoders, seed: int = 0) -> 
     model, res = R.finetune(
         cfg, train, None, progress=False, output_dir=None, encoder=enc, n_classes=2
     )
-    proba = R.predict_proba(model, test.x)
+    proba = R.predict_proba(model, test)
     out = {
         "fold": fold,
         "seed": seed,
@@ -204,12 +193,12 @@ def train_eval(method, fold, window_s, train, test, encoders, seed: int = 0) -> 
         "method": method,
         "steps": res.step,
         "pretrain_steps": PRETRAIN.max_steps if enc is not None else 0,
-        **R.classification_metrics(test.y, proba),
+        **R.classification_metrics(test.targets, proba),
         "per_subject": {},
     }
     for s in sorted(set(test.subject.tolist())):
         m = test.subject == s
-        out["per_subject"][s] = R.classification_metrics(test.y[m], proba[m])
+        out["per_subject"][s] = R.classification_metrics(test.targets[m], proba[m])
     return out
 
 
@@ -218,9 +207,8 @@ def run_eegmat(only_folds: list[int] | None = None, seed: int = 0) -> None:
     folds do not change). Seed 0's files have no prefix."""
     torch.set_num_threads(1)
     prefix = f"seed{seed}_" if seed else ""
-    recs = eegmat_recordings()
-    folds = folds_for(recs)
-    ws10 = R.cut_windows(recs, 10.0)
+    ws10 = eegmat_windows(10.0)
+    folds = folds_for(ws10)
     for fold, test_subjects in enumerate(folds):
         if only_folds is not None and fold not in only_folds:
             continue
@@ -239,7 +227,7 @@ def run_eegmat(only_folds: list[int] | None = None, seed: int = 0) -> None:
         # masked pretraining (e) last: it needs a second pretraining per fold
         phases = [[m for m in METHODS if m != "masked_fine"], ["masked_fine"]]
         for methods, window_s in [(ms, w) for ms in phases for w in (10.0, 30.0)]:
-            ws = ws10 if window_s == 10.0 else R.cut_windows(recs, window_s)
+            ws = ws10 if window_s == 10.0 else eegmat_windows(window_s)
             train = ws.of_subjects(test_subjects, exclude=True)
             test = ws.of_subjects(test_subjects)
             for method in methods:
@@ -285,7 +273,7 @@ def bonn_segments() -> dict[str, np.ndarray]:
     return {k: z[k] for k in "ZONFS"}
 
 
-def bonn_windows(segs, task, idx_by_class) -> R.WindowSet:
+def bonn_windows(segs, task, idx_by_class) -> ArrayWindows:
     """10 s crops at 5 s stride (3 per segment); ``subject`` = segment id (for averaging)."""
     xs, ys, ids = [], [], []
     for k, letters in enumerate(BONN_TASKS[task]):
@@ -296,13 +284,7 @@ def bonn_windows(segs, task, idx_by_class) -> R.WindowSet:
                     xs.append(seg[:, start : start + 1280])
                     ys.append(k)
                     ids.append(f"{letter}{i:03d}")
-    return R.WindowSet(
-        np.stack(xs),
-        np.array(ys),
-        np.array(ids, dtype=object),
-        np.zeros(len(ys), dtype=np.int64),
-        128.0,
-    )
+    return ArrayWindows(np.stack(xs), np.array(ys), np.array(ids, dtype=object), 128.0)
 
 
 def run_bonn() -> None:
@@ -346,7 +328,7 @@ def run_bonn() -> None:
                     model, _ = R.finetune(
                         cfg, train, None, progress=False, output_dir=None, n_classes=k
                     )
-                    p = R.predict_proba(model, test.x)
+                    p = R.predict_proba(model, test)
                     segs_te = sorted(set(test.subject.tolist()))
                     ps = np.stack([p[test.subject == s].mean(0) for s in segs_te])
                     ys = np.array([test.y[test.subject == s][0] for s in segs_te])
@@ -415,9 +397,8 @@ def recon_metrics(model, x: np.ndarray, sfreq: float) -> dict:
 def run_recon(steps: int = PRETRAIN.max_steps, variants: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     opt = PRETRAIN.model_copy(update={"max_steps": steps})
-    recs = eegmat_recordings()
-    test_subjects = folds_for(recs)[0]
-    ws = R.cut_windows(recs, 10.0)
+    ws = eegmat_windows(10.0)
+    test_subjects = folds_for(ws)[0]
     train, test = ws.of_subjects(test_subjects, exclude=True), ws.of_subjects(test_subjects)
     for variant in variants or RECON_VARIANTS:
 
@@ -436,7 +417,7 @@ def run_recon(steps: int = PRETRAIN.max_steps, variants: list[str] | None = None
                 "variant": variant,
                 "params": sum(p.numel() for p in model.parameters()),
                 "pretrain": info,
-                **recon_metrics(model, test.x, ws.sfreq),
+                **recon_metrics(model, ArrayWindows.from_dataset(test).x, ws.sfreq),
             }
 
         cached(CACHE / "recon" / f"{variant}_s{steps}.json", compute)

@@ -273,12 +273,12 @@ def _assert_complete_and_equal(cache: Path, ref: Path) -> None:
     assert not ours.failed and len(ours.recordings) == 4
     assert ours.recordings == theirs.recordings  # every field, sizes and classes included
     for entry in ours.recordings:
-        for name in ("x", "y", "mask"):
+        for name in ("signal", "labels"):
             path = cache / entry["files"][name]
             assert path.stat().st_size == entry["file_sizes"][name]
             assert path.read_bytes() == (ref / entry["files"][name]).read_bytes()
-        x = np.load(cache / entry["files"]["x"], mmap_mode="r")
-        assert x.shape == (entry["n_windows"], entry["n_channels"], entry["window_samples"])
+        x = np.load(cache / entry["files"]["signal"], mmap_mode="r")
+        assert x.shape == (entry["n_channels"], entry["n_times"])
     manifest = json.loads((cache / MANIFEST_NAME).read_text())
     for key in ("format_version", "preset_hash", "config", "data_dir"):
         assert manifest[key] == theirs.header[key]

@@ -1,8 +1,12 @@
-"""Cache builder: manifest contents, failures, resume, crash safety, discovery, commands."""
+"""Cache builder: manifest contents, arrays equal to direct preprocessing (in memory and block by
+block, as ``eegssm detect``), size, failures, resume, crash safety, write errors, shards,
+discovery, commands."""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -14,14 +18,22 @@ import numpy as np
 import pytest
 
 from eegssm import atomic
-from eegssm.data.cache import build_cache
+from eegssm.data.cache import CacheWriteError, build_cache, in_shard, merge_shards, parse_shard
 from eegssm.data.discovery import identify, recording_key, sidecar_annotations
-from eegssm.data.manifest import Manifest, fragment_path, split_by_subject, summarize
+from eegssm.data.manifest import (
+    Manifest,
+    entry_window_classes,
+    fragment_path,
+    split_by_subject,
+    summarize,
+)
+from eegssm.data.recordings import cached_recording
 from eegssm.data.synthetic import write_synthetic
 from eegssm.io import read_recording
 from eegssm.io.annotations import read_csv_bi, write_bids_events
 from eegssm.io.types import Event
-from eegssm.preprocessing import preprocess_windows
+from eegssm.preprocessing import preprocess, preprocess_windows
+from eegssm.preprocessing.windowing import sample_labels
 
 TUSZ = "edf/{split}/{patient}/s001_2020/01_tcp_ar/{patient}_s001_t00{n}"
 RECORDINGS = [
@@ -56,8 +68,17 @@ def built(corpus, tmp_path_factory) -> Path:
     return cache
 
 
+def direct(edf: Path, preset: str = "seizure"):
+    """The preprocessed recording computed without the cache: read, add the csv_bi events,
+    preprocess (what ``eegssm detect`` does to a file that fits in memory)."""
+    rec = read_recording(edf)
+    csv = edf.with_suffix(".csv_bi")
+    if csv.exists():
+        rec = rec.copy_with(events=read_csv_bi(csv).events)
+    return preprocess(rec, preset)
+
+
 def direct_windows(edf: Path, preset: str = "seizure"):
-    """Windows computed without the cache: read, add the csv_bi events, preprocess, window."""
     rec = read_recording(edf)
     csv = edf.with_suffix(".csv_bi")
     if csv.exists():
@@ -73,7 +94,7 @@ def mtimes(cache: Path) -> dict[str, int]:
     }
 
 
-def test_manifest_lists_recordings_and_failure_with_reason(built):
+def test_manifest_lists_recordings_and_failure_with_reason(built, corpus):
     m = Manifest.load(built)
     assert [r["subject"] for r in m.recordings] == ["aaaaaaac", "aaaaaaaa", "aaaaaaab"]
     assert [r["split"] for r in m.recordings] == ["dev", "train", "train"]
@@ -87,32 +108,98 @@ def test_manifest_lists_recordings_and_failure_with_reason(built):
     )
     assert not failed["retryable"]
     assert m.header["preset"] == "seizure" and m.header["config"]["window_s"] == 60.0
+    assert m.header["dtype"] == "float32" and m.header["complete"]
+    for entry in m.recordings:
+        edf = corpus / entry["relpath"]
+        assert entry["source_sha256"] == hashlib.sha256(edf.read_bytes()).hexdigest()
+        assert entry["montage"] == "ref19" and entry["blockwise"] is False
+        csv = read_csv_bi(edf.with_suffix(".csv_bi"))
+        assert [(e["start"], e["stop"], e["label"]) for e in entry["events"]] == [
+            (e.start, e.stop, e.label) for e in csv.events
+        ]
 
 
-def test_manifest_and_arrays_match_direct_windows(built, corpus):
+def test_cache_holds_the_detect_input_once_and_windows_match(built, corpus):
     m = Manifest.load(built)
     for entry in m.recordings:
         edf = corpus / entry["relpath"]
+        rec = direct(edf)
+        cached = cached_recording(built, entry["relpath"])
+        assert entry["n_times"] == rec.n_times and entry["sfreq"] == rec.sfreq == 256.0
+        assert entry["ch_names"] == rec.ch_names
+        # the normalised signal is bit for bit what preprocess() gives
+        np.testing.assert_array_equal(cached.signal(), rec.data)
+        assert cached.signal().tobytes() == rec.data.tobytes()
+        labels = sample_labels(rec.events, rec.n_times, rec.sfreq)
+        np.testing.assert_array_equal(cached.labels, labels)
+        # stored once: (C, T) float32 signal and (T,) uint8 labels, nothing per window
+        signal = np.load(built / entry["files"]["signal"], mmap_mode="r")
+        assert signal.dtype == np.float32 and signal.shape == (19, rec.n_times)
+        assert np.load(built / entry["files"]["labels"]).shape == (rec.n_times,)
+        # the windows of the preset, cut when read, have the classes of the old cache
         w = direct_windows(edf)
+        classes = entry_window_classes(entry, 15360, 2560)
+        np.testing.assert_array_equal(classes, w.classes)
         csv = read_csv_bi(edf.with_suffix(".csv_bi"))
-        assert entry["n_windows"] == len(w)
-        assert entry["classes"] == [("none", "partial", "full")[c] for c in w.classes]
         assert entry["duration_s"] == pytest.approx(csv.duration)
         seizure_s = sum(e.duration for e in csv.events if e.label == "seiz")
         assert entry["seizure_s"] == pytest.approx(seizure_s, abs=2 / 256)
         assert entry["annotation_sources"] == [f"csv_bi:{edf.stem}.csv_bi"]
-        assert entry["ch_names"] == w.ch_names and entry["sfreq"] == w.sfreq == 256.0
-        assert entry["stride_samples"] == 2560 and entry["window_samples"] == 15360
-        x, y, mask = (np.load(built / entry["files"][k], mmap_mode="r") for k in ("x", "y", "mask"))
-        assert x.dtype == np.float32 and x.shape == w.x.shape == (len(w), 19, 15360)
-        np.testing.assert_array_equal(x, w.x)
-        np.testing.assert_array_equal(y, w.y)
-        np.testing.assert_array_equal(mask, w.mask)
-    counts = {
-        name: sum(r["class_counts"][name] for r in m.recordings)
-        for name in ("none", "partial", "full")
-    }
-    assert counts["full"] > 0 and counts["partial"] > 0 and counts["none"] > 0
+        # by key, relpath or stem
+        assert cached_recording(built, entry["key"]).name == entry["relpath"]
+        assert cached_recording(built, Path(entry["relpath"]).stem).name == entry["relpath"]
+    with pytest.raises(KeyError, match="failed to cache"):
+        cached_recording(built, CORRUPT)
+    with pytest.raises(KeyError, match="no recording"):
+        cached_recording(built, "nobody")
+
+
+def test_cache_size_is_one_float32_signal(built):
+    m = Manifest.load(built)
+    for entry in m.recordings:
+        signal_bytes = 4 * 19 * entry["n_times"]
+        total = sum(entry["file_sizes"].values())
+        assert total == sum((built / f).stat().st_size for f in entry["files"].values())
+        assert signal_bytes < total <= signal_bytes * (1 + 1 / 76) + 512  # labels + 2 headers
+    info = summarize(m)
+    assert 1.0 < info["bytes_vs_float32"] < 1.02
+
+
+def test_float16_cache_is_half_the_size_and_close(built, corpus, tmp_path):
+    cache = tmp_path / "cache16"
+    build_cache(corpus, cache, progress=False, dtype="float16")
+    m16, m32 = Manifest.load(cache), Manifest.load(built)
+    assert (
+        m16.header["dtype"] == "float16" and m16.header["preset_hash"] != m32.header["preset_hash"]
+    )
+    assert m16.nbytes() < 0.53 * m32.nbytes()
+    for e16, e32 in zip(m16.recordings, m32.recordings):
+        a = cached_recording(cache, e16["key"])
+        b = cached_recording(built, e32["key"])
+        assert a.stored.dtype == np.float16
+        np.testing.assert_allclose(a.signal(), b.signal(), rtol=0, atol=1e-2)
+        uv_a, uv_b = a.signal(normalized=False), b.signal(normalized=False)
+        np.testing.assert_allclose(uv_a, uv_b, rtol=0, atol=1e-3 * np.abs(uv_b).max())
+        np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def test_blockwise_build_equals_detect_blockwise(corpus, tmp_path):
+    """Recordings too long for memory are preprocessed in blocks: the cache holds what
+    ``Detector.run_file`` computes block by block (statistics pass, then normalised blocks)."""
+    from eegssm.io import open_recording
+    from eegssm.preprocessing.blockwise import BlockwisePreprocessor
+
+    cache = tmp_path / "cache"
+    build_cache(corpus, cache, progress=False, block_s=40.0)
+    for entry in Manifest.load(cache).recordings:
+        assert entry["blockwise"] is True
+        pre = BlockwisePreprocessor(open_recording(corpus / entry["relpath"]), "seizure", 40.0)
+        assert pre.n_blocks > 1
+        expected = np.concatenate(list(pre.blocks()), axis=1)
+        got = cached_recording(cache, entry["key"])
+        assert got.signal().tobytes() == expected.tobytes()
+        unnormalised = np.concatenate(list(pre.blocks(normalize=False)), axis=1)
+        np.testing.assert_allclose(got.signal(normalized=False), unnormalised, rtol=1e-6, atol=1e-4)
 
 
 def test_resume_skips_finished_entries(corpus, tmp_path, caplog):
@@ -131,7 +218,7 @@ def test_resume_skips_finished_entries(corpus, tmp_path, caplog):
     edf0, edf1, edf2 = (corpus / (stem + ".edf") for stem, *_ in RECORDINGS)
     os.utime(edf0, ns=(edf0.stat().st_atime_ns, edf0.stat().st_mtime_ns + 10**9))
     entries = {e["relpath"]: e for e in Manifest.load(cache).recordings}
-    (cache / entries[str(edf1.relative_to(corpus))]["files"]["mask"]).unlink()
+    (cache / entries[str(edf1.relative_to(corpus))]["files"]["labels"]).unlink()
     frag = fragment_path(cache, recording_key(str(edf2.relative_to(corpus))))
     data = json.loads(frag.read_text())
     frag.write_text(json.dumps({**data, "preset_hash": "0" * 16}))
@@ -149,7 +236,7 @@ class SimulatedCrash(BaseException):
     """Stands for a kill: not an ``Exception``, so the builder does not record it as a failure."""
 
 
-@pytest.mark.parametrize("crash_on", [".y.npy", "fragment"])
+@pytest.mark.parametrize("crash_on", [".labels.npy", "fragment"])
 def test_crash_mid_write_leaves_no_entry_and_rerun_completes(
     corpus, built, tmp_path, monkeypatch, crash_on
 ):
@@ -167,11 +254,9 @@ def test_crash_mid_write_leaves_no_entry_and_rerun_completes(
     with pytest.raises(SimulatedCrash):
         build_cache(corpus, cache, progress=False)
     assert not fragment_path(cache, victim).exists()
-    # an interrupted write (an exception, Ctrl-C) removes its own temporary file; a kill -9
-    # cannot: plant what it would leave, for the re-run to clean up
-    assert not list(cache.rglob("*.tmp"))
-    stale = atomic.temporary_path(cache / "arrays" / f"{victim}.x.npy")
-    stale.write_bytes(b"half-written")
+    # an interrupted recording leaves none of its files (a kill -9 may leave temporaries:
+    # test_crash_safety.py; the next run removes them)
+    assert not list(cache.rglob(f"{victim}*"))
     listed = [r["key"] for r in Manifest.load(cache).to_json()["recordings"]]
     assert victim not in listed
 
@@ -182,7 +267,7 @@ def test_crash_mid_write_leaves_no_entry_and_rerun_completes(
     m, ref = Manifest.load(cache), Manifest.load(built)
     assert [r["key"] for r in m.recordings] == [r["key"] for r in ref.recordings]
     for ours, theirs in zip(m.recordings, ref.recordings):
-        for k in ("x", "y", "mask"):
+        for k in ("signal", "labels"):
             assert (cache / ours["files"][k]).read_bytes() == (
                 built / theirs["files"][k]
             ).read_bytes()
@@ -220,8 +305,8 @@ def test_parallel_build_equals_serial(corpus, built, tmp_path):
     }
     for ours, theirs in zip(m.recordings, ref.recordings):
         assert ours == theirs
-        assert (cache / ours["files"]["x"]).read_bytes() == (
-            built / theirs["files"]["x"]
+        assert (cache / ours["files"]["signal"]).read_bytes() == (
+            built / theirs["files"]["signal"]
         ).read_bytes()
 
 
@@ -231,15 +316,15 @@ def test_parallel_build_equals_serial(corpus, built, tmp_path):
 def test_dead_worker_is_listed_as_retryable_and_retried(corpus, built, tmp_path, monkeypatch):
     from eegssm.data import cache as cache_module
 
-    real = cache_module._windows
+    real = cache_module._preprocess_and_write
     victim = RECORDINGS[1][0] + ".edf"
 
-    def dying(source, cfg):
-        if str(source).endswith(victim):
+    def dying(job, *args):
+        if job.relpath == victim:
             os._exit(1)  # a worker killed mid-recording (e.g. by the out-of-memory killer)
-        return real(source, cfg)
+        return real(job, *args)
 
-    monkeypatch.setattr(cache_module, "_windows", dying)
+    monkeypatch.setattr(cache_module, "_preprocess_and_write", dying)
     cache = tmp_path / "cache"
     report = build_cache(corpus, cache, workers=2, progress=False)
     reasons = {f["relpath"]: f["reason"] for f in report.failed}
@@ -247,7 +332,7 @@ def test_dead_worker_is_listed_as_retryable_and_retried(corpus, built, tmp_path,
     failed = {f["relpath"]: f for f in Manifest.load(cache).failed}
     assert failed[victim]["retryable"]
 
-    monkeypatch.setattr(cache_module, "_windows", real)
+    monkeypatch.setattr(cache_module, "_preprocess_and_write", real)
     again = build_cache(corpus, cache, workers=1, progress=False)
     assert victim in again.built
     assert [r["key"] for r in Manifest.load(cache).recordings] == [
@@ -310,7 +395,8 @@ def test_build_uses_folder_level_chbmit_summary(tmp_path):
     assert entry["subject"] == "chb99" and entry["split"] is None
     assert entry["annotation_sources"] == ["chbmit:chb99-summary.txt"]
     assert entry["seizure_s"] == pytest.approx(25.0) and entry["n_seizure_events"] == 1
-    assert entry["classes"] == ["partial", "partial"]  # windows 0-60 s and 10-70 s
+    # windows 0-60 s and 10-70 s: both partly seizure
+    assert entry_window_classes(entry, 60 * 256, 10 * 256).tolist() == [1, 1]
 
 
 def test_sidecar_real_chbmit_and_siena_lists(shared_data):
@@ -364,13 +450,17 @@ def test_build_cache_and_cache_info_commands(corpus, tmp_path, capsys):
     assert info["seizure_ratio"] == pytest.approx(seizure_s / 370)
     assert info["splits"]["train"]["recordings"] == 2 and info["splits"]["dev"]["subjects"] == 1
     per_class = info["windows_per_class"]
-    assert sum(per_class.values()) == info["windows"] == sum(r["n_windows"] for r in m.recordings)
+    n_windows = sum(len(direct_windows(corpus / r["relpath"])) for r in m.recordings)
+    assert sum(per_class.values()) == info["windows"] == n_windows
+    assert (info["window_s"], info["stride_s"]) == (60.0, 10.0)
 
     rc, out, _ = _run_command(info_cmd, ["cache-info", str(cache)], capsys)
     assert rc == 0
     assert "3 cached, 1 failed" in out and f"{CORRUPT}: EEGReadError" in out
-    assert f"windows:     {info['windows']}: none {per_class['none']}" in out
-    assert "split train  2 recordings" in out
+    assert f"windows:     {info['windows']} of 60 s every 10 s: none {per_class['none']}" in out
+    assert "split train  2 recordings" in out and "x the float32 signal" in out
+    rc, out, _ = _run_command(info_cmd, ["cache-info", str(cache), "--window-s", "30"], capsys)
+    assert rc == 0 and "of 30 s every 30 s" in out  # any window, no rebuild
 
     rc, _, err = _run_command(info_cmd, ["cache-info", str(tmp_path / "nothing")], capsys)
     assert rc == 1 and "build-cache" in err
@@ -403,8 +493,154 @@ def test_real_eegmat_recordings(shared_data, tmp_path):
     m = Manifest.load(tmp_path / "cache")
     assert m.subjects == ["Subject00", "Subject01"]
     for entry in m.recordings:
-        w = direct_windows(data / entry["relpath"], "eegm2")
+        rec = direct(data / entry["relpath"], "eegm2")
         assert entry["sfreq"] == 128.0 and entry["n_channels"] == 19
-        assert entry["seizure_s"] == 0.0 and set(entry["classes"]) == {"none"}
+        assert entry["seizure_s"] == 0.0 and entry["seizure_runs"] == []
         assert entry["duration_s"] == pytest.approx(62.0, abs=1.0)
-        np.testing.assert_array_equal(np.load(tmp_path / "cache" / entry["files"]["x"]), w.x)
+        got = cached_recording(tmp_path / "cache", entry["key"])
+        assert got.signal().tobytes() == rec.data.tobytes()  # p95 scaling, bit for bit
+
+
+def test_two_eegmat_recordings_take_at_most_1_25x_float32(shared_data, tmp_path):
+    """The issue's size target: ``Subject00_{1,2}`` cached at defaults (seizure preset: 19
+    channels at 256 Hz) take at most 1.25x the float32 signal (the windowed cache took 4.0x)."""
+    data = tmp_path / "eegmat"
+    data.mkdir()
+    for name in ("Subject00_1.edf", "Subject00_2.edf"):
+        (data / name).symlink_to(shared_data / "eegmat" / name)
+    cache = tmp_path / "cache"
+    build_cache(data, cache, progress=False)
+    m = Manifest.load(cache)
+    float32 = sum(4 * 19 * 256 * r["duration_s"] for r in m.recordings)
+    on_disk = sum(p.stat().st_size for p in (cache / "arrays").iterdir())
+    assert on_disk == m.nbytes()
+    assert on_disk <= 1.25 * float32
+    assert on_disk / float32 == pytest.approx(1 + 1 / 76, abs=0.002)  # signal + uint8 labels
+
+
+# -- write errors ------------------------------------------------------------------------------
+def _enospc_after(monkeypatch, n_ok: int) -> None:
+    """``os.pwrite`` fails with ENOSPC after ``n_ok`` successful calls (a disk filling up)."""
+    real, calls = os.pwrite, {"n": 0}
+
+    def pwrite(fd, data, offset):
+        calls["n"] += 1
+        if calls["n"] > n_ok:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+
+
+def test_write_error_stops_the_build_and_leaves_no_partial_file(corpus, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    _enospc_after(monkeypatch, 60)  # the first recording fits, a later one does not
+    with pytest.raises(CacheWriteError) as err:
+        build_cache(corpus, cache, progress=False)
+    assert "cannot write (No space left on device)" in str(err.value)
+    assert "arrays" in str(err.value) and isinstance(err.value, OSError)
+    assert not list(cache.rglob("*.tmp"))
+    # finished recordings stay cached, complete; the interrupted one left nothing
+    fragments = sorted(p.stem for p in (cache / "entries").glob("*.json"))
+    arrays = sorted((cache / "arrays").iterdir())
+    assert 1 <= len(fragments) < 4
+    ok = [json.loads((cache / "entries" / f"{k}.json").read_text()) for k in fragments]
+    assert len(arrays) == 2 * sum(e["status"] == "ok" for e in ok)
+    monkeypatch.undo()
+    report = build_cache(corpus, cache, progress=False)  # resumes
+    assert len(report.skipped) == len(fragments) and len(Manifest.load(cache).recordings) == 3
+
+
+def test_write_error_in_the_command_is_one_line_and_exit_1(corpus, tmp_path, monkeypatch, capsys):
+    from eegssm.commands import build_cache as build_cmd
+
+    _enospc_after(monkeypatch, 0)
+    cache = tmp_path / "cache"
+    argv = ["build-cache", "--data-dir", str(corpus), "--cache-dir", str(cache), "--workers", "1"]
+    rc, out, err = _run_command(build_cmd, [*argv, "--no-progress"], capsys)
+    assert rc == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and "No space left" in err
+    assert not list(cache.rglob("*.tmp")) and not list((cache / "arrays").iterdir())
+
+
+FULL_DISK = """
+set -e
+mount -t tmpfs -o size=2m tmpfs "$1"
+cd "$2"
+"$3" -m eegssm.cli build-cache --data-dir "$4" --cache-dir "$1/cache" --workers 1 --no-progress \
+    && echo EXIT=0 || echo EXIT=$?
+ls -R "$1/cache"
+"""
+
+
+def test_full_disk_is_an_error_not_sigbus(corpus, tmp_path):
+    """A real full disk: a 2 MiB tmpfs in a private mount namespace (root only). The build must
+    stop with exit status 1 and a one-line error, not die of SIGBUS, and leave no temporary."""
+    import shutil as sh
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or sh.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to mount a small tmpfs")
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"unshare -m not permitted here: {probe.stderr.decode().strip()}")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    script = tmp_path / "full.sh"
+    script.write_text(FULL_DISK)
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", str(script), str(mnt), str(repo), sys.executable, str(corpus)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "EXIT=1" in proc.stdout, (proc.stdout, proc.stderr[-2000:])
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and ".tmp" not in proc.stdout.split("EXIT=1")[1]
+
+
+# -- shards ------------------------------------------------------------------------------------
+def test_shards_are_disjoint_and_cover():
+    rels = [f"edf/train/s{i:03d}/rec{i}.edf" for i in range(200)]
+    for n in (1, 2, 3, 7):
+        parts = [[r for r in rels if in_shard(r, (k, n))] for k in range(1, n + 1)]
+        assert sorted(sum(parts, [])) == sorted(rels)
+        if n > 1:
+            assert min(len(p) for p in parts) > 0.5 * len(rels) / n
+    assert parse_shard("3/16") == (3, 16)
+    for bad in ("0/4", "5/4", "1", "a/b", "1/0"):
+        with pytest.raises(ValueError, match="shard"):
+            parse_shard(bad)
+
+
+def test_sharded_build_merges_to_the_full_cache(corpus, built, tmp_path, capsys):
+    from eegssm.commands import build_cache as build_cmd
+
+    cache = tmp_path / "cache"
+    n = 3
+    reports = [build_cache(corpus, cache, progress=False, shard=(k, n)) for k in (1, 2)]
+    assert not any(r.merged for r in reports)
+    with pytest.raises(FileNotFoundError, match="--merge"):
+        Manifest.load(cache)  # not merged yet
+    with pytest.raises(ValueError, match="3-of-3"):
+        merge_shards(cache)
+    last = build_cache(corpus, cache, progress=False, shard="3/3")
+    assert last.merged  # the last shard to finish writes manifest.json
+    counts = [r.n_found for r in [*reports, last]]
+    assert sum(counts) == 4  # disjoint parts of the 4 files
+    m, ref = Manifest.load(cache), Manifest.load(built)
+    assert m.recordings == ref.recordings and m.failed == ref.failed
+    assert m.header["shards"] == 3
+    for ours in m.recordings:
+        assert (cache / ours["files"]["signal"]).read_bytes() == (
+            built / ours["files"]["signal"]
+        ).read_bytes()
+    (cache / "manifest.json").unlink()
+    rc, out, _ = _run_command(build_cmd, ["build-cache", "--merge", "--cache-dir", str(cache)],
+                              capsys)  # fmt: skip
+    assert rc == 0 and "3 recordings, 1 failed, from 3 shards" in out
+    assert Manifest.load(cache).recordings == ref.recordings
+    # a shard re-run resumes (skips what it cached) and keeps the merged manifest
+    again = build_cache(corpus, cache, progress=False, shard=(2, 3))
+    assert again.built == [] and again.merged

@@ -312,7 +312,8 @@ def test_eegm2_loader_reshuffles_each_epoch_under_the_trainer():
     from eegssm.recipes.eegm2 import EpochShuffle, make_loader
 
     x = np.arange(8, dtype=np.float32)[:, None].repeat(2, axis=1)
-    loader = make_loader(x, None, batch_size=4, seed=5)
+    windows = torch.utils.data.TensorDataset(torch.from_numpy(x), torch.zeros(8))
+    loader = make_loader(windows, batch_size=4, seed=5)
     seen = []
 
     def loss(model, batch):

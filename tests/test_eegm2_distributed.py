@@ -29,6 +29,7 @@ import pytest
 import torch
 
 from eegssm.config import EEGM2ModelConfig, FinetuneConfig, PretrainConfig
+from eegssm.data.dataset import ArrayWindows
 from eegssm.recipes import eegm2 as R
 from eegssm.train import distributed as D
 
@@ -44,7 +45,7 @@ PRETRAIN = {
 }  # fmt: skip
 
 
-def _windows() -> R.WindowSet:
+def _windows() -> ArrayWindows:
     """17 labelled windows (4 channels, 2 s at 64 Hz) in the default dtype, classes 12:5."""
     rng = np.random.default_rng(0)
     n = 17
@@ -54,7 +55,7 @@ def _windows() -> R.WindowSet:
     if torch.get_default_dtype() == torch.float64:
         x = x.astype(np.float64)
     subjects = np.array([f"S{i % 4}" for i in range(n)], dtype=object)
-    return R.WindowSet(x, y, subjects, np.arange(n), 64.0)
+    return ArrayWindows(x, y, subjects, 64.0)
 
 
 def _pretrain_cfg(**train) -> PretrainConfig:

@@ -21,6 +21,7 @@ from eegssm.config import (
     load_config,
     parse_config,
 )
+from eegssm.data.dataset import ArrayWindows
 from eegssm.recipes import eegm2 as R
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,13 +95,15 @@ def test_cli_reports_unknown_key(tmp_path, capsys):
 
 
 def test_labels_and_subjects_from_file_names():
-    assert R.label_of("Subject00_1", {"_1": 0, "_2": 1}) == 0
-    assert R.label_of("Subject00_2", {"_1": 0, "_2": 1}) == 1
-    assert R.label_of("Subject00_3", {"_1": 0, "_2": 1}) is None
-    assert R.label_of("x_12", {"_2": 0, "_12": 1}) == 1  # longest suffix wins
+    from eegssm.data.discovery import label_of, subject_of
+
+    assert label_of("Subject00_1", {"_1": 0, "_2": 1}) == 0
+    assert label_of("Subject00_2", {"_1": 0, "_2": 1}) == 1
+    assert label_of("Subject00_3", {"_1": 0, "_2": 1}) is None
+    assert label_of("x_12", {"_2": 0, "_12": 1}) == 1  # longest suffix wins
     regex = EEGM2DataConfig().subject_regex
-    assert R.subject_of("Subject07_2", regex) == "Subject07"
-    assert R.subject_of("S001R03", regex) == "S001R03"
+    assert subject_of("Subject07_2", regex) == "Subject07"
+    assert subject_of("S001R03", regex) == "S001R03"
 
 
 @pytest.mark.parametrize(
@@ -118,39 +121,25 @@ def test_subject_folds_are_disjoint_and_cover(n_subjects, n_folds, seed):
         R.subject_folds(subjects, n_subjects + 1)
 
 
-def _recs(subjects_labels, n_times=1000, sfreq=100.0):
-    rng = np.random.default_rng(0)
-    return [
-        R.LoadedRecording(
-            f"{s}_{y + 1}",
-            s,
-            y,
-            rng.standard_normal((3, n_times)).astype("f4"),
-            sfreq,
-            ["a", "b", "c"],
-        )
-        for s, y in subjects_labels
-    ]
-
-
 def test_windows_of_test_subjects_never_in_training():
-    recs = _recs([(f"S{i}", y) for i in range(6) for y in (0, 1)])
-    ws = R.cut_windows(recs, 2.0)
-    assert ws.x.shape == (12 * 5, 3, 200)  # 1000 samples → 5 full 2-s windows, no padding
+    rng = np.random.default_rng(0)
+    subjects = np.array([f"S{i}" for i in range(6) for _ in range(2) for _ in range(5)], object)
+    y = np.array([k for _ in range(6) for k in (0, 1) for _ in range(5)])
+    ws = ArrayWindows(rng.standard_normal((60, 3, 200)).astype("f4"), y, subjects, 100.0)
     for test in R.subject_folds(ws.subject.tolist(), 3):
         train = ws.of_subjects(test, exclude=True)
         held = ws.of_subjects(test)
         assert not set(train.subject) & set(held.subject)
         assert len(train) + len(held) == len(ws)
         assert set(held.y) == {0, 1}
-    # windows are the recording's samples, in order
-    np.testing.assert_array_equal(ws.x[1], recs[0].data[:, 200:400])
 
 
 def test_real_eegmat_folds_keep_both_recordings_of_a_subject_together(shared_data):
+    from eegssm.data.discovery import subject_of
+
     names = sorted(p.stem for p in (shared_data / "eegmat").glob("*.edf"))
     regex = EEGM2DataConfig().subject_regex
-    subjects = [R.subject_of(n, regex) for n in names]
+    subjects = [subject_of(n, regex) for n in names]
     assert len(set(subjects)) == 24
     folds = R.subject_folds(subjects, 4)
     for n, s in zip(names, subjects):
@@ -267,9 +256,8 @@ def test_pretrain_finetune_resume_end_to_end(synthetic_dir, tmp_path, capsys):
 
 
 def test_finetune_light_head_keeps_encoder_frozen(synthetic_dir, tmp_path):
-    recs = R.load_recordings(EEGM2DataConfig(data_dir=str(synthetic_dir)))
-    ws = R.cut_windows(recs, 4.0)
-    assert sorted(set(ws.y.tolist())) == [0, 1]
+    ws = R.prepare_windows(EEGM2DataConfig(data_dir=str(synthetic_dir), window_s=4.0), tmp_path)
+    assert sorted(set(ws.targets.tolist())) == [0, 1] and len(ws) == 12
     enc = R.build_eegm2(EEGM2ModelConfig(), 19)
     before = {k: v.clone() for k, v in enc.state_dict().items()}
     cfg = FinetuneConfig(

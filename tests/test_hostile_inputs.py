@@ -104,7 +104,7 @@ def test_overflowing_edf_scaling_fails_the_cache_entry_not_the_model(tmp_path):
     assert "NonFiniteSignalError" in report.failed[0]["reason"]
     assert "Fp1" in report.failed[0]["reason"]
     entry = Manifest.load(tmp_path / "cache").recordings[0]
-    assert np.isfinite(np.load(tmp_path / "cache" / entry["files"]["x"])).all()
+    assert np.isfinite(np.load(tmp_path / "cache" / entry["files"]["signal"])).all()
 
 
 # -- flat, disconnected, clipped -----------------------------------------------------------------

@@ -203,3 +203,105 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
         except FileNotFoundError:
             pass
     return removed
+
+
+class NpyWriter:
+    """A ``.npy`` file written piece by piece with plain ``pwrite`` calls into a temporary file,
+    then renamed onto its name (:meth:`commit`).
+
+    Fills a ``(T,)`` or ``(C, T)`` array along its last axis (blocks of a recording, in any
+    order): :meth:`write` ``(start, block)`` puts ``block (C, n)`` at samples ``start:start+n``
+    of every row. No memory map is used, so a full disk raises ``OSError`` (``ENOSPC``) at the
+    write that does not fit instead of killing the process with ``SIGBUS``.
+
+    Life cycle: ``write`` ... → :meth:`finish` (checks every sample was written, fsync) →
+    :meth:`commit` (rename). :meth:`discard` removes the temporary file and, after a commit, the
+    file itself: call it when anything else of the same unit of work fails.
+    """
+
+    def __init__(self, path: str | Path, shape: tuple[int, ...], dtype: Any) -> None:
+        self.path = Path(path)
+        self.tmp = temporary_path(self.path)
+        self.shape = tuple(int(n) for n in shape)
+        if len(self.shape) not in (1, 2):
+            raise ValueError(f"NpyWriter writes (T,) or (C, T) arrays, got shape {self.shape}")
+        self.dtype = np.dtype(dtype)
+        self.committed = False
+        self._filled = 0
+        import io
+
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header,
+            {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+             "shape": self.shape},
+        )  # fmt: skip
+        self._offset = len(header.getvalue())
+        self._fd: int | None = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            self._pwrite(header.getvalue(), 0)
+        except BaseException:
+            self.discard()
+            raise
+
+    @property
+    def n_times(self) -> int:
+        return self.shape[-1]
+
+    def _pwrite(self, data: bytes | memoryview, offset: int) -> None:
+        view = memoryview(data).cast("B")
+        while len(view):
+            n = os.pwrite(self._fd, view, offset)
+            view, offset = view[n:], offset + n
+
+    def write(self, start: int, block: np.ndarray) -> None:
+        """Put ``block`` (``(n,)`` or ``(C, n)``, cast to the file's dtype) at samples
+        ``[start, start + n)``."""
+        block = np.asarray(block)
+        if (
+            block.shape[:-1] != self.shape[:-1]
+            or start < 0
+            or start + block.shape[-1] > self.n_times
+        ):
+            raise ValueError(
+                f"{self.path.name}: block {block.shape} at {start} does not fit {self.shape}"
+            )
+        n, size = block.shape[-1], self.dtype.itemsize
+        rows = block.reshape(-1, n)
+        for r, row in enumerate(rows):
+            at = self._offset + (r * self.n_times + start) * size
+            self._pwrite(np.ascontiguousarray(row, dtype=self.dtype).data, at)
+        self._filled += n
+
+    def finish(self) -> int:
+        """Flush the temporary file to disk; returns its size in bytes.
+
+        Raises:
+            ValueError: fewer samples written than the array holds.
+        """
+        if self._filled != self.n_times:
+            raise ValueError(f"{self.path.name}: {self._filled} of {self.n_times} samples written")
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        return self._offset + int(np.prod(self.shape)) * self.dtype.itemsize
+
+    def commit(self) -> None:
+        """Rename the finished temporary file onto ``path``."""
+        commit(self.tmp, self.path)
+        self.committed = True
+
+    def discard(self) -> None:
+        """Remove the temporary file (and ``path`` if this writer committed it); never raises."""
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
+        for path in (self.tmp, self.path if self.committed else None):
+            if path is not None:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass

@@ -96,25 +96,25 @@ def recordings_from_split(
 ) -> list:
     """The whole labelled recordings of one split of a cache (TUSZ folder split, or subjects)."""
     from eegssm.config import SPLIT_FRACTIONS
-    from eegssm.data import Manifest, WindowDataset, split_by_subject
-    from eegssm.data.recordings import recordings_from_cache
+    from eegssm.data import Manifest, split_by_subject
+    from eegssm.data.recordings import cached_recordings, recordings_from_cache
 
     manifest = Manifest.load(cache)
     if any(r.get("split") for r in manifest.recordings):
-        dataset = WindowDataset(cache, split=split)
+        recordings = cached_recordings(manifest, split=split)
     else:
         subjects = split_by_subject(manifest, dict(SPLIT_FRACTIONS), seed)
         if split not in subjects:
             raise ValueError(f"split {split!r}: this cache has train/dev/eval by subject")
-        dataset = WindowDataset(cache, subjects=subjects[split])
-    if detector is not None and dataset.entries and "ch_names" in dataset.entries[0]:
-        first = dataset.entries[0]  # every entry of a cache has the same preprocessing
-        if detector.check_input(first["ch_names"], float(first["sfreq"]), str(cache)) is not None:
+        recordings = cached_recordings(manifest, subjects=subjects[split])
+    if detector is not None and recordings:
+        first = recordings[0]  # every entry of a cache has the same preprocessing
+        if detector.check_input(first.ch_names, first.sfreq, str(cache)) is not None:
             raise ValueError(
                 f"{cache}: channels in another order than the checkpoint's "
                 f"({', '.join(detector.input.channels or [])}); rebuild the cache"
             )
-    return recordings_from_cache(dataset, limit)
+    return recordings_from_cache(recordings, limit)
 
 
 def run(args: argparse.Namespace) -> int:

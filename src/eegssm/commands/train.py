@@ -23,7 +23,7 @@ Train the seizure detector described by a YAML recipe. `recipe: detector_real`
 seizures, one model per fold for out-of-fold operating points, then the final model in
 OUTPUT/model with its model card. `recipe: detector` (configs/detector_synthetic.yaml, or your
 own TUSZ corpus):
-generate the corpus if the recipe asks for one, build the window cache, train with focal loss on
+generate the corpus if the recipe asks for one, build the cache, train with focal loss on
 balanced windows (AdamW, warm-up + cosine, gradient clipping, NaN guard, early stopping on the
 dev sensitivity at 10 FA/24h with OVERLAP scoring), then choose thresholds for 10 / 5 / 2.5 / 1
 FA/24h on dev and store them in OUT/model/config.json beside model.safetensors and a model

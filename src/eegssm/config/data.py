@@ -30,11 +30,16 @@ class EEGM2DataConfig(StrictModel):
             pretraining only.
         subject_regex: regular expression whose first group, applied to the file stem, is the
             subject id (splits are by subject).
-        window_s, stride_s: window length and stride in seconds (stride default = window).
+        window_s, stride_s: window length and stride in seconds (stride default = window);
+            cut from the cached recordings when read (complete windows only).
         sfreq: rate after resampling (Hz); the ``eegm2`` preprocessing preset otherwise
             (19 referential channels, per-recording 95th-percentile scaling).
         val_subjects: subjects held out for evaluation (early stopping, metrics); empty: none.
         max_recordings: use only the first N recordings (sorted; for smoke tests).
+        cache_dir: the cache of the preprocessed recordings (:func:`eegssm.data.build_cache`,
+            built or refreshed from ``data_dir`` on each run; recordings already cached are
+            skipped); None: ``<output_dir>/cache``.
+        num_workers: DataLoader worker processes reading the windows.
     """
 
     data_dir: str = EEGMAT_DIR
@@ -46,6 +51,8 @@ class EEGM2DataConfig(StrictModel):
     sfreq: PosFloat = 128.0
     val_subjects: list[str] = Field(default_factory=list)
     max_recordings: PosInt | None = None
+    cache_dir: str | None = None
+    num_workers: NonNegInt = 0
 
 
 class CorpusConfig(StrictModel):
@@ -89,7 +96,7 @@ class CorpusConfig(StrictModel):
 
 
 class DetectorDataConfig(StrictModel):
-    """Where the detector's windows come from.
+    """Where the detector's recordings come from (windows are cut from the cache when read).
 
     Attributes:
         corpus_dir: EDF + csv_bi corpus folder; generated with ``generate`` when given and the

@@ -218,6 +218,22 @@ def output_stems(paths: list[Path]) -> dict[Path, str]:
     return {p: out[p] for p in paths}
 
 
+def label_of(stem: str, labels: dict[str, int]) -> int | None:
+    """Class of a recording from its file-stem suffix (longest matching suffix wins), or None.
+
+    E.g. eegmat: ``label_of("Subject07_2", {"_1": 0, "_2": 1}) == 1``.
+    """
+    hits = [s for s in labels if stem.endswith(s)]
+    return labels[max(hits, key=len)] if hits else None
+
+
+def subject_of(stem: str, subject_regex: str) -> str:
+    """Subject id: the first group of ``subject_regex`` matched on the file stem (else the
+    stem)."""
+    m = re.match(subject_regex, stem)
+    return m.group(1) if m and m.groups() and m.group(1) else stem
+
+
 @dataclass
 class Annotations:
     """Events found for one recording and where they came from.

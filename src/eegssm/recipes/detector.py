@@ -3,16 +3,17 @@
 ``train_detector(recipe)`` (``eegssm train CONFIG.yaml``):
 
 1. data: generate the synthetic corpus if the recipe asks for one
-   (:mod:`eegssm.recipes.synthetic_corpus`), build / refresh the window cache
-   (:func:`eegssm.data.build_cache`), select the train and dev subjects (cache splits, or
-   :func:`eegssm.data.split_by_subject`);
-2. training: :class:`eegssm.data.WindowDataset` windows drawn by
+   (:mod:`eegssm.recipes.synthetic_corpus`), build / refresh the cache of preprocessed
+   recordings (:func:`eegssm.data.build_cache`), select the train and dev subjects (cache
+   splits, or :func:`eegssm.data.split_by_subject`);
+2. training: :class:`eegssm.data.WindowDataset` windows (the preset's window and stride, cut
+   from the cached recordings when read) drawn by
    :class:`eegssm.data.BalancedSampler`, optionally cropped (seizure-centred with some
    probability), focal loss (α 0.5, γ 2) on per-sample logits with the validity mask, and the shared
    :class:`eegssm.train.trainer.Trainer` (AdamW without decay on norms / biases / SSM parameters,
    warm-up + cosine, gradient clipping, NaN guard, bfloat16 autocast on CUDA only, atomic
    checkpoints, resume);
-3. early stopping on dev: whole dev recordings are rebuilt from the cache, run through
+3. early stopping on dev: whole dev recordings are read from the cache, run through
    :func:`eegssm.inference.predict_recordings` (overlapping windows averaged), post-processed at
    every threshold and scored with OVERLAP (:func:`eegssm.scoring.traces.score_probabilities`); the
    metric ``score`` is the sensitivity at ``stop_fa_per_24h`` plus ``1e-3 ×`` sample AUROC as
@@ -51,7 +52,7 @@ AUROC_TIE_BREAK = 1e-3
 
 # -- data -------------------------------------------------------------------------------------
 def prepare_cache(recipe: DetectorRecipe, progress: bool = True) -> Path:
-    """Generate the corpus (if configured) and build or refresh the window cache; returns it."""
+    """Generate the corpus (if configured) and build or refresh the cache; returns it."""
     from eegssm.data import build_cache
     from eegssm.recipes.synthetic_corpus import CORPUS_INDEX, generate_corpus
 
@@ -230,8 +231,7 @@ def train_detector(
         raise ValueError(f"{cache}: no training windows for {select['train']}")
     if len(dev_ds) == 0:
         raise ValueError(f"{cache}: no dev windows for {select['dev']}")
-    entry = train_ds.entries[0]
-    n_chans, window, sfreq = entry["n_channels"], entry["window_samples"], float(entry["sfreq"])
+    n_chans, window, sfreq = train_ds.n_channels, train_ds.window_samples, train_ds.sfreq
 
     seed_everything(recipe.optim.seed)  # before the model and the data order: reproducible
     s = recipe.sampling

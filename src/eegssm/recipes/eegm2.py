@@ -1,11 +1,16 @@
 """EEGM2 recipes: reconstruction pretraining and classification fine-tuning on real EEG.
 
-Data flow (all in memory: eegmat, 48 recordings, is ~60 MB at 128 Hz)::
+Data flow (the recipes orchestrate; windows come from the one data layer)::
 
-    EDF ──read_recording──▶ preprocess("eegm2": ref19 montage, 128 Hz, p95 scaling per recording)
-        ──cut_windows──▶ WindowSet(x (N, C, W) float32, y (N,), subject (N,), rec (N,))
+    EDF ──build_cache("eegm2": ref19 montage, 128 Hz; p95 scaling per recording as statistics)──▶
+        cache ──WindowDataset(window_s, stride_s, target="recording", complete windows only)──▶
         ──pretrain──▶ EEGM2 (TemporalSpectralLoss, optionally masked)   ─┐ checkpoint folder
         ──finetune──▶ EEGM2Light / EEGM2Fine / LinearProbe / EEGNet    ─┘ (safetensors + JSON)
+
+``pretrain`` and ``finetune`` take any window dataset of :mod:`eegssm.data.dataset`
+(:class:`~eegssm.data.WindowDataset` over a cache, or :class:`~eegssm.data.ArrayWindows` for
+windows already in memory) and read it in batches through a DataLoader, so the corpus need not fit
+in memory.
 
 Under ``torchrun`` (docs/distributed.md) ``train.batch_size`` stays the global batch: each rank
 loads an interleaved shard of every global batch, masks are drawn for the whole global batch and the
@@ -18,10 +23,9 @@ kept (no zero padding at the end of a recording). Splits are always by subject.
 
 from __future__ import annotations
 
+import logging
 import math
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from eegssm.config import (
     EEGM2DataConfig,
@@ -43,134 +47,49 @@ from eegssm.config import (
 from eegssm.models.eegm2 import EEGM2
 from eegssm.train import distributed as D
 
+log = logging.getLogger(__name__)
+
 # -- data --------------------------------------------------------------------------------------
 
 
-@dataclass
-class LoadedRecording:
-    """One preprocessed recording: ``data (C, T)`` float32 (unitless after p95 scaling)."""
+def prepare_windows(data: EEGM2DataConfig, cache_dir: str | Path, progress: bool = False) -> Any:
+    """Build or refresh the ``eegm2`` cache of ``data.data_dir`` in ``cache_dir`` (recordings
+    already cached are skipped) and return its windows: a
+    :class:`~eegssm.data.WindowDataset` of complete ``data.window_s`` windows, one class per
+    recording from ``data.labels`` (``-1`` when unlabelled), subjects from
+    ``data.subject_regex``.
 
-    key: str
-    subject: str
-    label: int | None
-    data: np.ndarray
-    sfreq: float
-    ch_names: list[str]
+    Under ``torchrun``, rank 0 builds while the others wait.
 
-
-@dataclass
-class WindowSet:
-    """Windows of several recordings.
-
-    Attributes:
-        x: ``(N, C, W)`` float32.
-        y: ``(N,)`` int64 class, ``-1`` for unlabelled recordings.
-        subject: ``(N,)`` subject ids (str).
-        rec: ``(N,)`` index of the source recording.
-        sfreq: Hz.
+    Raises:
+        FileNotFoundError: no recording matching ``data.pattern`` under ``data.data_dir``.
+        ValueError: every recording is shorter than one window.
     """
+    from eegssm.data import WindowDataset, build_cache
 
-    x: np.ndarray
-    y: np.ndarray
-    subject: np.ndarray
-    rec: np.ndarray
-    sfreq: float
-
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    def take(self, keep: np.ndarray) -> WindowSet:
-        """The windows where the boolean ``keep (N,)`` is True (or at the given indices)."""
-        return WindowSet(self.x[keep], self.y[keep], self.subject[keep], self.rec[keep], self.sfreq)
-
-    def of_subjects(self, subjects: Sequence[str], exclude: bool = False) -> WindowSet:
-        """Windows whose subject is (or, with ``exclude``, is not) in ``subjects``."""
-        inside = np.isin(self.subject, np.asarray(list(subjects), dtype=object))
-        return self.take(~inside if exclude else inside)
-
-
-def label_of(stem: str, labels: dict[str, int]) -> int | None:
-    """Class of a file stem from its suffix (longest matching suffix wins), or None."""
-    hits = [s for s in labels if stem.endswith(s)]
-    return labels[max(hits, key=len)] if hits else None
-
-
-def subject_of(stem: str, subject_regex: str) -> str:
-    """Subject id: the first group of ``subject_regex`` matched on the stem (else the stem)."""
-    m = re.match(subject_regex, stem)
-    return m.group(1) if m and m.groups() and m.group(1) else stem
-
-
-def load_recordings(cfg: EEGM2DataConfig, progress: bool = False) -> list[LoadedRecording]:
-    """Read and preprocess every recording under ``cfg.data_dir`` matching ``cfg.pattern``.
-
-    Returns recordings sorted by path. Raises ``FileNotFoundError`` naming the folder when none
-    matches.
-    """
-    from eegssm.io import read_recording
-    from eegssm.preprocessing.pipeline import get_preset, preprocess
-
-    root = Path(cfg.data_dir)
-    paths = sorted(root.rglob(cfg.pattern)) if root.is_dir() else []
-    if cfg.max_recordings:
-        paths = paths[: cfg.max_recordings]
-    if not paths:
-        raise FileNotFoundError(f"no recordings matching {cfg.pattern!r} under {root} (--data-dir)")
-    preset = get_preset("eegm2", sfreq=cfg.sfreq)
-    out = []
-    iterator = paths
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(paths, desc="reading", unit="rec")
-    for path in iterator:
-        rec = preprocess(read_recording(path), preset)
-        out.append(
-            LoadedRecording(
-                key=str(path.relative_to(root)),
-                subject=subject_of(path.stem, cfg.subject_regex),
-                label=label_of(path.stem, cfg.labels),
-                data=rec.data,
-                sfreq=float(rec.sfreq),
-                ch_names=list(rec.ch_names),
-            )
-        )
-    return out
-
-
-def cut_windows(
-    recordings: Sequence[LoadedRecording], window_s: float, stride_s: float | None = None
-) -> WindowSet:
-    """Non-padded windows of ``window_s`` seconds (stride default = window) of each recording.
-
-    A recording shorter than one window contributes nothing.
-    """
-    if not recordings:
-        raise ValueError("no recordings to cut into windows")
-    sfreq = recordings[0].sfreq
-    w = int(round(window_s * sfreq))
-    s = int(round((stride_s or window_s) * sfreq))
-    xs, ys, subs, recs = [], [], [], []
-    for i, r in enumerate(recordings):
-        if r.sfreq != sfreq:
-            raise ValueError(f"{r.key}: {r.sfreq} Hz, expected {sfreq} Hz like the others")
-        n = 0 if r.data.shape[1] < w else 1 + (r.data.shape[1] - w) // s
-        if n == 0:
-            continue
-        view = np.lib.stride_tricks.sliding_window_view(r.data, w, axis=1)[:, ::s][:, :n]
-        xs.append(np.ascontiguousarray(view.transpose(1, 0, 2)))  # (n, C, W)
-        ys.append(np.full(n, -1 if r.label is None else r.label, dtype=np.int64))
-        subs.append(np.full(n, r.subject, dtype=object))
-        recs.append(np.full(n, i, dtype=np.int64))
-    if not xs:
-        raise ValueError(f"every recording is shorter than one {window_s} s window")
-    return WindowSet(
-        np.concatenate(xs).astype(np.float32, copy=False),
-        np.concatenate(ys),
-        np.concatenate(subs),
-        np.concatenate(recs),
-        sfreq,
+    root = Path(data.data_dir)
+    missing = FileNotFoundError(
+        f"no recordings matching {data.pattern!r} under {root} (--data-dir)"
     )
+    if not root.is_dir():
+        raise missing
+    if D.is_main_process():
+        report = build_cache(
+            root, cache_dir, "eegm2", overrides={"sfreq": data.sfreq}, workers=1,
+            progress=progress, pattern=data.pattern, limit=data.max_recordings,
+        )  # fmt: skip
+        if report.failed:
+            log.warning("%d recordings failed to cache: %s", len(report.failed), report.failed[:3])
+        if report.n_found == 0:
+            raise missing
+    D.barrier()
+    windows = WindowDataset(
+        cache_dir, data.window_s, data.stride_s or data.window_s, target="recording",
+        labels=data.labels, subject_regex=data.subject_regex, pad_end=False,
+    )  # fmt: skip
+    if not len(windows):
+        raise ValueError(f"every recording is shorter than one {data.window_s} s window")
+    return windows
 
 
 def subject_folds(subjects: Sequence[str], n_folds: int, seed: int = 0) -> list[list[str]]:
@@ -201,19 +120,30 @@ class EpochShuffle(Sampler[int]):
         return self.n
 
 
-def make_loader(x: np.ndarray, y: np.ndarray | None, batch_size: int, seed: int) -> DataLoader:
-    """Shuffled batches ``(x,)`` or ``(x, y)``; the last incomplete batch is dropped if possible.
+def make_loader(windows: Dataset, batch_size: int, seed: int, num_workers: int = 0) -> DataLoader:
+    """Shuffled batches ``(x, y)`` of a window dataset; the last incomplete batch is dropped if
+    possible.
 
     ``batch_size`` is the global batch. Under ``torchrun`` each rank loads its interleaved shard of
     every global batch (:class:`~eegssm.train.distributed.ShardedBatchSampler`); a plain run loads
     whole batches.
     """
-    tensors = [torch.from_numpy(x)] + ([torch.from_numpy(y)] if y is not None else [])
-    drop_last = len(x) > batch_size
-    batches = D.ShardedBatchSampler(
-        EpochShuffle(len(x), seed), batch_size, drop_last, **D.sampler_kwargs()
+    drop_last = len(windows) > batch_size
+    sampler = D.ShardedBatchSampler(
+        EpochShuffle(len(windows), seed), batch_size, drop_last, **D.sampler_kwargs()
     )
-    return DataLoader(TensorDataset(*tensors), batch_sampler=batches)
+    return DataLoader(windows, batch_sampler=sampler, num_workers=num_workers)
+
+
+def batches(windows: Dataset | np.ndarray, batch_size: int) -> Iterator[Tensor]:
+    """The windows ``x (B, C, W)`` of a dataset (or an ``(N, C, W)`` array) in order,
+    ``batch_size`` at a time."""
+    if isinstance(windows, np.ndarray):
+        for i in range(0, len(windows), batch_size):
+            yield torch.from_numpy(windows[i : i + batch_size])
+        return
+    for batch in DataLoader(windows, batch_size=batch_size, shuffle=False):
+        yield batch[0]
 
 
 # -- models ------------------------------------------------------------------------------------
@@ -325,13 +255,13 @@ class ReconstructionObjective:
 
 @torch.no_grad()
 def reconstruction_loss(
-    model: nn.Module, objective: ReconstructionObjective, x: np.ndarray, batch_size: int = 32
+    model: nn.Module, objective: ReconstructionObjective, windows: Dataset, batch_size: int = 32
 ) -> float:
-    """Mean objective over ``x (N, C, W)`` with a fixed masking seed (comparable across calls)."""
+    """Mean objective over a window dataset with a fixed masking seed (comparable across
+    calls)."""
     gen = torch.Generator().manual_seed(1234)
     total, n = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        xb = torch.from_numpy(x[i : i + batch_size])
+    for xb in batches(windows, batch_size):
         total += float(objective(model, (xb,), generator=gen, sharded=False)) * len(xb)
         n += len(xb)
     return total / max(n, 1)
@@ -339,17 +269,18 @@ def reconstruction_loss(
 
 def pretrain(
     cfg: PretrainConfig,
-    train: WindowSet,
-    val: WindowSet | None = None,
+    train: Any,
+    val: Any | None = None,
     resume: bool = False,
     progress: bool = True,
     output_dir: str | Path | None = "config",
 ):
-    """Pretrain an EEGM2 on ``train.x`` (labels ignored).
+    """Pretrain an EEGM2 on the windows of ``train`` (labels ignored).
 
     Args:
         cfg: the pretraining configuration.
-        train: training windows ``(N, C, W)``.
+        train: training windows (a :class:`~eegssm.data.WindowDataset` or
+            :class:`~eegssm.data.ArrayWindows`).
         val: optional held-out windows; their reconstruction loss picks the ``best`` checkpoint.
         resume: continue from ``OUTPUT/last``.
         progress: tqdm bar.
@@ -362,27 +293,27 @@ def pretrain(
 
     out = cfg.output_dir if output_dir == "config" else output_dir
     seed_everything(cfg.train.seed)  # before the model and the data order
-    model = build_eegm2(cfg.model, train.x.shape[1], train.sfreq)
+    model = build_eegm2(cfg.model, train.n_channels, train.sfreq)
     objective = ReconstructionObjective(cfg.loss, cfg.mask, train.sfreq)
     evaluate = None
     if val is not None and len(val):
 
         def evaluate(m: nn.Module) -> dict[str, float]:
-            return {"val_loss": reconstruction_loss(m, objective, val.x)}
+            return {"val_loss": reconstruction_loss(m, objective, val)}
 
     tcfg = _train_config(
         cfg.train, out, cfg.device, progress, metric="val_loss" if evaluate else None, mode="min"
     )
     meta = {
         "kind": "eegm2",
-        "n_chans": int(train.x.shape[1]),
+        "n_chans": int(train.n_channels),
         "sfreq": train.sfreq,
-        "window_s": train.x.shape[2] / train.sfreq,
+        "window_s": train.window_samples / train.sfreq,
         "model": cfg.model.model_dump(),
         "pretrain": cfg.model_dump(),
     }
     trainer = Trainer(model, objective, tcfg, evaluate=evaluate, model_config=meta)
-    loader = make_loader(train.x, None, cfg.train.batch_size, cfg.train.seed)
+    loader = make_loader(train, cfg.train.batch_size, cfg.train.seed, cfg.data.num_workers)
     result = trainer.fit(loader, resume=resume)
     return trainer.model, result
 
@@ -422,8 +353,9 @@ def class_weights(y: np.ndarray, n_classes: int) -> Tensor:
 
 
 @torch.no_grad()
-def recompute_batchnorm(model: nn.Module, x: np.ndarray, batch_size: int = 64) -> int:
-    """Replace every BatchNorm's running statistics by averages over ``x (N, C, W)``.
+def recompute_batchnorm(model: nn.Module, windows: Any, batch_size: int = 64) -> int:
+    """Replace every BatchNorm's running statistics by averages over the windows of a dataset
+    (or an ``(N, C, W)`` array).
 
     The running mean becomes the exact mean over all windows; the running variance the
     size-weighted mean of the per-batch (unbiased) variances.
@@ -442,11 +374,13 @@ def recompute_batchnorm(model: nn.Module, x: np.ndarray, batch_size: int = 64) -
         saved.append(bn.momentum)
         bn.train()
     device = next(model.parameters()).device
-    for i in range(0, len(x), batch_size):
-        xb = torch.from_numpy(x[i : i + batch_size]).to(device)
+    seen = 0
+    for xb in batches(windows, batch_size):
+        xb = xb.to(device)
         for bn in bns:  # running = weighted mean of batch statistics, weights = batch sizes
-            bn.momentum = len(xb) / (i + len(xb))
+            bn.momentum = len(xb) / (seen + len(xb))
         model(xb)
+        seen += len(xb)
     for bn, mom in zip(bns, saved):
         bn.momentum = mom
     model.train(was_training)
@@ -454,13 +388,14 @@ def recompute_batchnorm(model: nn.Module, x: np.ndarray, batch_size: int = 64) -
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Class probabilities ``(N, K)`` for windows ``x (N, C, W)`` (eval mode)."""
+def predict_proba(model: nn.Module, windows: Any, batch_size: int = 32) -> np.ndarray:
+    """Class probabilities ``(N, K)`` for the windows of a dataset (or an ``(N, C, W)`` array),
+    in eval mode."""
     model.eval()
     device = next(model.parameters()).device
     out = []
-    for i in range(0, len(x), batch_size):
-        logits = model(torch.from_numpy(x[i : i + batch_size]).to(device))
+    for xb in batches(windows, batch_size):
+        logits = model(xb.to(device))
         out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
 
@@ -490,15 +425,16 @@ def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]
 
 def finetune(
     cfg: FinetuneConfig,
-    train: WindowSet,
-    val: WindowSet | None = None,
+    train: Any,
+    val: Any | None = None,
     resume: bool = False,
     progress: bool = True,
     output_dir: str | Path | None = "config",
     encoder: EEGM2 | None = None,
     n_classes: int | None = None,
 ):
-    """Train the configured classifier on labelled ``train`` windows.
+    """Train the configured classifier on the labelled windows of ``train`` (a window dataset,
+    ``targets >= 0``).
 
     Cross-entropy, weighted by inverse class frequency when ``cfg.class_weights == "balanced"``.
     With ``val``, balanced accuracy on it is evaluated every ``eval_every`` steps and picks the
@@ -510,15 +446,14 @@ def finetune(
     """
     from eegssm.train.trainer import Trainer, seed_everything
 
-    keep = train.y >= 0
-    train = train.take(keep)
+    train = train.labelled()
     if not len(train):
         raise ValueError("no labelled training windows: check data.labels against the file names")
-    k = n_classes or int(train.y.max()) + 1
+    k = n_classes or int(train.targets.max()) + 1
     out = cfg.output_dir if output_dir == "config" else output_dir
     seed_everything(cfg.train.seed)  # before the model and the data order
-    model = build_classifier(cfg, train.x.shape[1], k, train.sfreq, encoder)
-    weight = class_weights(train.y, k) if cfg.class_weights == "balanced" else None
+    model = build_classifier(cfg, train.n_channels, k, train.sfreq, encoder)
+    weight = class_weights(train.targets, k) if cfg.class_weights == "balanced" else None
 
     def loss_fn(m: nn.Module, batch: Sequence[Tensor]) -> Tensor:
         device = next(m.parameters()).device
@@ -535,11 +470,11 @@ def finetune(
 
     evaluate = None
     if val is not None and len(val):
-        val = val.take(val.y >= 0)
+        val = val.labelled()
 
         def evaluate(m: nn.Module) -> dict[str, float]:
-            recompute_batchnorm(m, train.x)
-            return classification_metrics(val.y, predict_proba(m, val.x))
+            recompute_batchnorm(m, train)
+            return classification_metrics(val.targets, predict_proba(m, val))
 
     tcfg = _train_config(
         cfg.train,
@@ -554,61 +489,62 @@ def finetune(
     meta = {
         "kind": "classifier",
         "head": cfg.head,
-        "n_chans": int(train.x.shape[1]),
+        "n_chans": int(train.n_channels),
         "n_classes": k,
         "sfreq": train.sfreq,
-        "window_s": train.x.shape[2] / train.sfreq,
+        "window_s": train.window_samples / train.sfreq,
         "model": cfg.model.model_dump(),
         "finetune": cfg.model_dump(),
     }
     trainer = Trainer(model, loss_fn, tcfg, evaluate=evaluate, model_config=meta)
-    result = trainer.fit(
-        make_loader(train.x, train.y, cfg.train.batch_size, cfg.train.seed), resume
-    )
-    recompute_batchnorm(trainer.model, train.x)
+    loader = make_loader(train, cfg.train.batch_size, cfg.train.seed, cfg.data.num_workers)
+    result = trainer.fit(loader, resume)
+    recompute_batchnorm(trainer.model, train)
     return trainer.model, result
 
 
 # -- command entry points ----------------------------------------------------------------------
 
 
-def _split(ws: WindowSet, val_subjects: Sequence[str]) -> tuple[WindowSet, WindowSet | None]:
+def _split(windows: Any, val_subjects: Sequence[str]) -> tuple[Any, Any | None]:
     if not val_subjects:
-        return ws, None
-    unknown = sorted(set(val_subjects) - set(ws.subject.tolist()))
+        return windows, None
+    unknown = sorted(set(val_subjects) - set(windows.subject.tolist()))
     if unknown:
         raise ValueError(f"data.val_subjects not found in the data: {unknown}")
-    return ws.of_subjects(val_subjects, exclude=True), ws.of_subjects(val_subjects)
+    return windows.of_subjects(val_subjects, exclude=True), windows.of_subjects(val_subjects)
+
+
+def _cache_dir(cfg: PretrainConfig | FinetuneConfig) -> Path:
+    return Path(cfg.data.cache_dir or Path(cfg.output_dir) / "cache")
 
 
 def run_pretrain(cfg: PretrainConfig, resume: bool = False, progress: bool = True) -> dict:
-    """``eegssm pretrain``: load data, pretrain, write checkpoints; returns a summary."""
-    recs = load_recordings(cfg.data, progress)
-    train, val = _split(
-        cut_windows(recs, cfg.data.window_s, cfg.data.stride_s), cfg.data.val_subjects
-    )
+    """``eegssm pretrain``: cache the data, pretrain, write checkpoints; returns a summary."""
+    windows = prepare_windows(cfg.data, _cache_dir(cfg), progress)
+    train, val = _split(windows, cfg.data.val_subjects)
     _, result = pretrain(cfg, train, val, resume=resume, progress=progress)
-    return _summary(cfg.output_dir, result, len(recs), len(train), val)
+    return _summary(cfg.output_dir, result, len(windows.recordings), len(train), val)
 
 
 def run_finetune(
     cfg: FinetuneConfig, resume: bool = False, progress: bool = True
 ) -> dict[str, Any]:
-    """``eegssm finetune``: load data, train the head, write checkpoints; returns a summary."""
-    recs = load_recordings(cfg.data, progress)
-    ws = cut_windows(recs, cfg.data.window_s, cfg.data.stride_s)
-    train, val = _split(ws, cfg.data.val_subjects)
-    labelled = ws.y[ws.y >= 0]
+    """``eegssm finetune``: cache the data, train the head, write checkpoints; returns a
+    summary."""
+    windows = prepare_windows(cfg.data, _cache_dir(cfg), progress)
+    train, val = _split(windows, cfg.data.val_subjects)
+    labelled = windows.targets[windows.targets >= 0]
     n_classes = int(labelled.max()) + 1 if len(labelled) else None
     model, result = finetune(cfg, train, val, resume=resume, progress=progress, n_classes=n_classes)
-    summary = _summary(cfg.output_dir, result, len(recs), len(train), val)
+    summary = _summary(cfg.output_dir, result, len(windows.recordings), len(train), val)
     if val is not None and len(val) and D.is_main_process():
-        v = val.take(val.y >= 0)
-        summary["val_last"] = classification_metrics(v.y, predict_proba(model, v.x))
+        v = val.labelled()
+        summary["val_last"] = classification_metrics(v.targets, predict_proba(model, v))
     return summary
 
 
-def _summary(out: str, result, n_recs: int, n_train: int, val: WindowSet | None) -> dict:
+def _summary(out: str, result, n_recs: int, n_train: int, val: Any | None) -> dict:
     return {
         "output_dir": str(out),
         "recordings": n_recs,
