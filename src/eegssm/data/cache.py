@@ -602,7 +602,7 @@ def _preprocess_and_write(job: Job, cfg: Any, folder: Path, writers: list) -> di
         pre = BlockwisePreprocessor(source, cfg, job.block_s)
         pre.scan()
         sfreq, n_times, ch_names = pre.sfreq, pre.n_times, pre.ch_names
-        meta = {**source.meta, **pre.montage_meta, "flat": [
+        meta = {**source.meta, **pre.montage_meta, "flat_inputs": list(pre.flat_inputs), "flat": [
             n for n, f in zip(pre.ch_names, pre.flat) if f
         ]}  # fmt: skip
         norm_dict = None if pre.normalization is None else pre.normalization.to_dict()
@@ -646,6 +646,8 @@ def _preprocess_and_write(job: Job, cfg: Any, folder: Path, writers: list) -> di
         "interpolated": list(meta.get("interpolated", [])),
         "zeroed": list(meta.get("zeroed", [])),
         "flat": list(meta.get("flat", [])),
+        "flat_inputs": list(meta.get("flat_inputs", [])),
+        "dropped": list(meta.get("dropped", [])),
         "gaps": [list(g) for g in meta.get("gaps", [])],
         "dtype": job.dtype,
         "offset": [float(v) for v in offset],

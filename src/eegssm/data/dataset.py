@@ -134,6 +134,14 @@ class WindowDataset(_WindowsMixin, Dataset):
         rates = {r.sfreq for r in self.recordings}
         if len(rates) > 1:
             raise ValueError(f"{self.root}: recordings at different rates {sorted(rates)} Hz")
+        layouts = {tuple(r.entry["ch_names"]) for r in self.recordings}
+        if len(layouts) > 1:  # e.g. missing="drop" left different channels out
+            first, other = sorted(layouts)[:2]
+            raise ValueError(
+                f"{self.root}: recordings with different channels ({len(first)}: "
+                f"{', '.join(first)} vs {len(other)}: {', '.join(other)}); windows need one "
+                "layout: build the cache with missing='interpolate' or select those recordings"
+            )
         self.sfreq = rates.pop() if rates else float(config.get("sfreq") or 0.0)
         window_s = float(window_s if window_s is not None else config["window_s"])
         if stride_s is None:  # the preset's stride goes with the preset's window

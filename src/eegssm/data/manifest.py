@@ -31,7 +31,9 @@ holds::
     key, status="ok", source (absolute path), relpath (to the corpus folder), source_size (bytes),
     source_mtime_ns, source_sha256, preset_hash, subject, split (train/dev/eval or null),
     session, duration_s (source), n_times (samples after preprocessing), sfreq (Hz, after
-    preprocessing), n_channels, ch_names, montage, interpolated, zeroed, flat, dtype,
+    preprocessing), n_channels, ch_names, montage, interpolated, zeroed, flat (output
+    channels constant after the montage), flat_inputs (input channels left out as flat),
+    dropped (montage channels left out, ``missing='drop'``), dtype,
     offset (C floats), normalization {center, scale, clip} or null, events [{start, stop,
     label, channel}] (seconds), seizure_s, n_seizure_events, seizure_runs [[a, b], ...]
     (samples where the labels are 1), gaps [[start_s, stop_s], ...] (zero-filled pauses,
