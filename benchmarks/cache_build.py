@@ -89,7 +89,7 @@ def timed_build(data: Path, cache: Path, repeats: int, **kw) -> tuple[float, flo
 
 
 def rates(tmp: Path, n_eegmat: int, synthetic_hours: float, repeats: int) -> list[dict]:
-    from eegssm.data.synthetic import make_recording, write_edf
+    from eegssm.data.synthetic import write_synthetic_long
 
     rows = []
     names = sorted(p.name for p in EEGMAT.glob("*.edf"))[:n_eegmat]
@@ -100,10 +100,8 @@ def rates(tmp: Path, n_eegmat: int, synthetic_hours: float, repeats: int) -> lis
     synth = tmp / "rate_synth"
     synth.mkdir()
     t0 = time.perf_counter()
-    rec = make_recording(synthetic_hours * 3600, sfreq=250.0, n_seizures=2, seed=0)
-    write_edf(synth / "long.edf", rec)
+    write_synthetic_long(synth / "long", synthetic_hours, sfreq=250.0, seizures_per_hour=2)
     written = time.perf_counter() - t0
-    del rec
     s, h = timed_build(synth, tmp / "rate_synth_cache", repeats)
     label = f"synthetic {synthetic_hours:g} h, 19 ch, 250 → 256 Hz"
     rows.append({"what": f"{label}, whole", "s": s, "h": h})
@@ -123,7 +121,9 @@ def report(size: dict, rows: list[dict], args: argparse.Namespace) -> str:
         "",
         "`benchmarks/cache_build.py` (one worker process; "
         f"{platform.machine()}, {os.cpu_count()} cores shared with other work, "
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; best of {args.repeats}).",
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; best of {args.repeats}; "
+        f"1-min load average {args.load[0]:.1f} at the start and {args.load[1]:.1f} at the end: "
+        "the rates below are lower bounds for an idle core).",
         "",
         "## Size: eegmat Subject00_1 + Subject00_2 at defaults",
         "",
@@ -173,9 +173,11 @@ def main() -> None:
     args = ap.parse_args()
     if not EEGMAT.is_dir():
         raise SystemExit(f"{EEGMAT}: eegmat not found (../shared/data/eegmat)")
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         size = sizes(Path(tmp))
         rows = rates(Path(tmp), args.eegmat, args.synthetic_hours, args.repeats)
+    args.load = (load, os.getloadavg()[0])
     text = report(size, rows, args)
     print(text)
     if not args.no_write:

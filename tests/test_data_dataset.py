@@ -163,6 +163,23 @@ def test_subject_filter_and_split(cache):
     torch.testing.assert_close(held[0][0], ds[len(rest)][0])
 
 
+def test_recordings_of_different_channels_are_refused_naming_them(cache, tmp_path):
+    """``missing="drop"`` can leave different channels per recording: a dataset of windows needs
+    one layout, so it says which differ instead of failing in collate."""
+    import json
+    import shutil
+
+    _, root = cache
+    copy = tmp_path / "cache"
+    shutil.copytree(root, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["recordings"][1]["ch_names"] = manifest["recordings"][1]["ch_names"][:-1]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"different channels \(18: .* vs 19: "):
+        WindowDataset(copy)
+    assert len(WindowDataset(copy, subjects=["patB"]))  # one layout among those selected
+
+
 def test_memmaps_open_once_per_recording(cache, monkeypatch):
     _, root = cache
     ds = WindowDataset(root)
