@@ -141,7 +141,8 @@ def report(size: dict, rows: list[dict], args: argparse.Namespace) -> str:
         "",
         f"With the manifest and fragments the default cache folder holds "
         f"{f32['folder_bytes'] / 1e6:.2f} MB ({f32['folder_bytes'] / f32['float32_bytes']:.3f}×). "
-        "Target: ≤ 1.25× (met). The labels add 1/76 (uint8 per sample beside 19 float32).",
+        f"Target: ≤ 1.25× ({'met' if f32['bytes'] <= 1.25 * f32['float32_bytes'] else 'NOT met'}). "
+        "The labels add 1/76 (uint8 per sample beside 19 float32).",
         "",
         "## Build rate (one worker, cold cache folder, sources in the page cache)",
         "",
