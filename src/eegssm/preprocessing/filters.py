@@ -256,7 +256,9 @@ def zscore_normalization(
     return Normalization(np.asarray(mean).ravel(), scale, clip)
 
 
-def fixed_normalization(n_channels: int, scale_uv: float, clip: float | None = 10.0) -> Normalization:
+def fixed_normalization(
+    n_channels: int, scale_uv: float, clip: float | None = 10.0
+) -> Normalization:
     """``x / scale_uv`` on every channel (no statistics: the amplitude in µV is kept)."""
     zeros = np.zeros(n_channels, dtype=np.float32)
     return Normalization(zeros, np.full(n_channels, 1.0 / scale_uv, dtype=np.float32), clip)
