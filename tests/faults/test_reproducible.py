@@ -71,11 +71,13 @@ def test_train_twice_with_the_same_seed_gives_the_same_model(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def windows() -> R.WindowSet:
+def windows():
+    from eegssm.data.dataset import ArrayWindows
+
     rng = np.random.default_rng(0)
     x = rng.normal(size=(16, 19, 512)).astype(np.float32)
     y = np.arange(16) % 2
-    return R.WindowSet(x, y, np.array(["s1", "s2"] * 8), np.arange(16) // 4, 128.0)
+    return ArrayWindows(x, y, np.array(["s1", "s2"] * 8), 128.0)
 
 
 def test_pretrain_twice_with_the_same_seed_gives_the_same_model(windows):
