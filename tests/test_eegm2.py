@@ -9,7 +9,7 @@ from torch import nn
 
 from eegssm.models import (
     EEGM2,
-    EEGM2Fine,
+    PRESETS,
     EEGM2Light,
     LinearProbe,
     ResidualMamba,
@@ -123,14 +123,49 @@ def test_variants_structure():
     cpu = _model("cpu", 19)
     assert cpu.config.widths == (32, 64, 128) and cpu.feature_dim == 128
     assert sum(isinstance(m, ResidualMamba) for m in cpu.modules()) == 4
-    assert isinstance(cpu.final_layer, nn.Conv1d) and cpu.final_layer.out_channels == 19
+    assert isinstance(cpu.reconstruction_layer, nn.Conv1d)
+    assert cpu.reconstruction_layer.out_channels == 19
+    assert cpu.n_outputs is None and not hasattr(cpu, "final_layer")
     single = _model("cpu-single-branch", 19)
     assert isinstance(single.embedding, nn.Conv1d) and single.embedding.kernel_size == (7,)
     attn = _model("cpu-attention", 19)
     assert not any(isinstance(m, Mamba2) for m in attn.modules())
     layers = [m for m in attn.modules() if isinstance(m, nn.TransformerEncoderLayer)]
     assert [layer.self_attn.embed_dim for layer in layers] == [32, 128, 128, 64]
-    assert EEGM2(5, n_outputs=2, n_times=256, sfreq=128.0).final_layer.out_channels == 2
+
+
+def test_braindecode_names_n_outputs_is_classes():
+    """``n_outputs`` = classes (braindecode): logits ``(B, K)``; the reconstruction keeps the
+    input's channel count whatever ``n_outputs`` is."""
+    torch.manual_seed(0)
+    model = EEGM2.from_preset("cpu", n_chans=5, n_outputs=3, n_times=256, sfreq=128.0)
+    assert (model.n_chans, model.n_outputs, model.n_times, model.sfreq) == (5, 3, 256, 128.0)
+    assert isinstance(model.final_layer, nn.Linear) and model.final_layer.out_features == 3
+    x = torch.randn(2, 5, 256)
+    assert model(x).shape == (2, 3)
+    assert model.reconstruct(x).shape == (2, 5, 256)
+    # keyword use as in braindecode
+    kw = EEGM2(n_chans=4, n_outputs=2, n_times=64, sfreq=128.0, config=PRESETS["cpu"]).eval()
+    assert kw(torch.randn(1, 4, 64)).shape == (1, 2)
+    # a pretrained reconstruction model gets the head on top, its weights untouched
+    base = _model("cpu", 5)
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    assert base.add_classifier(2, head_dropout=0.3) is base
+    assert base.n_outputs == 2 and base.config.head_dropout == 0.3
+    for k, v in before.items():
+        torch.testing.assert_close(base.state_dict()[k], v)
+    assert base.eval()(x).shape == (2, 2)
+    with pytest.raises(RuntimeError, match="no classification head"):
+        _model("cpu", 5).classify(x)
+    with pytest.raises(TypeError, match="head_"):
+        _model("cpu", 5).add_classifier(2, widths=(1, 2, 3))
+
+
+def test_paper_preset_reconstruction_with_braindecode_names():
+    model = EEGM2.from_preset("paper", n_chans=16)
+    assert count_parameters(model) == PAPER_PARAMS_16
+    with torch.no_grad():
+        assert model(torch.randn(2, 16, 64)).shape == (2, 16, 64)
 
 
 def test_package_exports():
@@ -191,14 +226,15 @@ def test_light_head_unfrozen_trains_encoder():
 
 
 def test_fine_head():
-    model = _model("cpu", 5)
-    head = EEGM2Fine(model, n_outputs=4)
-    logits = head(torch.randn(3, 5, 200))
+    model = _model("cpu", 5).add_classifier(4)
+    logits = model(torch.randn(3, 5, 200))
     assert logits.shape == (3, 4)
     logits.sum().backward()
     assert model.med_block.mamba.A_log.grad is not None
     assert model.embedding.fuse.weight.grad is not None
-    assert model.final_layer.weight.grad is None
+    assert model.final_layer.weight.grad is not None
+    assert model.reconstruction_layer.weight.grad is None  # the decoder is not used
+    assert model.dec2_block.mamba.A_log.grad is None
 
 
 def test_linear_probe():
@@ -287,6 +323,18 @@ class _OffsetEncoder(nn.Module):
         return self.offset + 1e-3 * x.expand(-1, 8, -1)
 
 
+class _OffsetEEGM2(EEGM2):
+    """An EEGM2 with the Fine head whose features are those of ``_OffsetEncoder``."""
+
+    def __init__(self, standardize: bool) -> None:
+        super().__init__(1, widths=(8, 8, 8), headdim=8, expand=1)
+        self.offset = nn.Parameter(torch.linspace(-3.0, 3.0, 8)[None, :, None])
+        self.add_classifier(2, head_dropout=0.0, head_standardize=standardize)
+
+    def encode(self, x: torch.Tensor, mediator: bool = False) -> torch.Tensor:
+        return self.offset + 1e-3 * x.expand(-1, 8, -1)
+
+
 def _offset_task(n: int = 32, length: int = 64):
     gen = torch.Generator().manual_seed(0)
     y = torch.arange(n) % 2
@@ -325,7 +373,7 @@ def test_heads_standardize_offset_dominated_features(kind):
         torch.manual_seed(0)
         if kind == "light":
             return EEGM2Light(_OffsetEncoder(), 2, standardize=standardize)
-        return EEGM2Fine(_OffsetEncoder(), 2, dropout=0.0, standardize=standardize)
+        return _OffsetEEGM2(standardize)
 
     assert _fit(make(True), x, y) == 1.0
     assert _fit(make(False), x, y) < 0.9
@@ -336,14 +384,14 @@ def test_head_standardization_layers():
     light = EEGM2Light(model, 2)
     assert isinstance(light.norm, nn.BatchNorm1d) and not light.norm.affine
     assert light.norm.num_features == model.feature_dim * 9
-    fine = EEGM2Fine(_model("cpu", 5), 2)
-    assert isinstance(fine.norm, nn.BatchNorm1d) and fine.norm.num_features == 2 * 128
+    fine = _model("cpu", 5).add_classifier(2)
+    assert isinstance(fine.head_norm, nn.BatchNorm1d) and fine.head_norm.num_features == 2 * 128
     # as published: no norm, no extra state
     plain = EEGM2Light(_model("cpu", 5), 2, standardize=False)
     assert isinstance(plain.norm, nn.Identity)
     assert not any(k.startswith("norm.") for k in plain.state_dict())
-    plain_fine = EEGM2Fine(_model("cpu", 5), 2, standardize=False)
-    assert isinstance(plain_fine.norm, nn.Identity)
+    plain_fine = _model("cpu", 5).add_classifier(2, head_standardize=False)
+    assert isinstance(plain_fine.head_norm, nn.Identity)
     # the norm adds no trainable parameters
     assert count_parameters(light, True) == count_parameters(plain, True)
 
@@ -373,7 +421,7 @@ def test_param_groups():
     m = "enc1_block.mamba."
     for name in ("A_log", "dt_bias", "D", "norm.weight", "conv1d.conv.bias"):
         assert m + name in skip
-    for name in ("enc1_block.norm.weight", "enc1_block.norm.bias", "enc2.bias", "final_layer.bias"):
+    for name in ("enc1_block.norm.weight", "enc2.bias", "reconstruction_layer.bias"):
         assert name in skip
     for name in (m + "in_proj.weight", m + "out_proj.weight", "enc2.weight", "med_in.weight"):
         assert name in decay

@@ -172,6 +172,47 @@ def test_eegnet_shapes_and_batchnorm_recompute():
     assert net.final_layer.weight.norm(dim=1).max() <= 0.25 + 1e-6
 
 
+class _FrozenFeatures(torch.nn.Module):
+    """A stand-in frozen head: fixed random features, standardised, then ``final_layer``."""
+
+    def __init__(self, c: int, f: int) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(c, f).requires_grad_(False)
+        self.norm = torch.nn.BatchNorm1d(f, affine=False)
+        self.final_layer = torch.nn.Linear(f, 2)
+
+    def penultimate(self, x):
+        return self.norm(self.proj(x.mean(dim=-1)))
+
+    def forward(self, x):
+        return self.final_layer(self.penultimate(x))
+
+
+def test_fit_final_layer_is_the_logistic_regression_it_chose():
+    from sklearn.linear_model import LogisticRegression
+
+    from eegssm.data import ArrayWindows
+
+    rng = np.random.default_rng(0)
+    n, c = 90, 3
+    y = np.array([0, 0, 1] * (n // 3))  # imbalanced 2:1
+    x = (rng.normal(size=(n, c, 7)) + y[:, None, None] * np.array([1.0, 0, 0])[:, None]) * 4 + 1
+    subjects = np.array([f"s{i // 9}" for i in range(n)], dtype=object)  # 10 subjects
+    ws = ArrayWindows(x.astype(np.float32), y, subjects, 64.0)
+    torch.manual_seed(0)
+    model = _FrozenFeatures(c, 5)
+    grid = (1e-3, 1e-1, 10.0)
+    info = R.fit_final_layer(model, ws, c_grid=grid, inner_folds=3)
+    assert set(info["inner_cv"]) == {str(g) for g in grid} and info["C"] in grid
+    # BatchNorm statistics were set from the training windows
+    z = R.penultimate_features(model, ws.x)
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-5)
+    lr = LogisticRegression(C=info["C"], class_weight="balanced", max_iter=5000).fit(z, y)
+    logits = R.predict_logits(model, ws.x)
+    np.testing.assert_allclose(logits[:, 1] - logits[:, 0], lr.decision_function(z), atol=1e-4)
+    assert R.classification_metrics(y, R.predict_proba(model, ws.x))["balanced_accuracy"] > 0.8
+
+
 def test_classification_metrics():
     y = np.array([0, 0, 0, 1])
     p = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.3, 0.7]])
@@ -276,3 +317,27 @@ def test_missing_data_dir_is_a_clear_error(tmp_path, capsys):
     cfg = _write_cfg(tmp_path / "pt.yaml", tmp_path / "nowhere", tmp_path / "out")
     assert main(["pretrain", str(cfg), "--no-progress"]) == 1
     assert "no recordings" in capsys.readouterr().err
+
+
+def test_shallow_fbcsp_shapes_and_log_power():
+    from eegssm.models.baselines_eeg import ShallowFBCSPNet
+
+    torch.manual_seed(0)
+    net = ShallowFBCSPNet(n_chans=4, n_outputs=3, sfreq=128.0).eval()
+    assert (net.temporal.kernel_size, net.pool.kernel_size, net.pool.stride) == (
+        (1, 13),
+        (1, 38),
+        (1, 8),
+    )
+    x = torch.randn(5, 4, 640)
+    assert net(x).shape == (5, 3) and torch.isfinite(net(x)).all()
+    assert net(torch.randn(2, 4, 51)).shape == (2, 3)  # shortest input: k_t + k_p
+    # the features are log powers: scaling the input by 10 adds log(100) to each
+    with torch.no_grad():
+        net.bn.running_mean.zero_()
+        net.temporal.bias.zero_()
+        f1, f10 = net.features(x), net.features(10 * x)
+    torch.testing.assert_close(
+        f10 - f1, torch.full_like(f1, float(np.log(100.0))), atol=1e-3, rtol=0
+    )
+    assert R.recompute_batchnorm(net, x.numpy()) == 1

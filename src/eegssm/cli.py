@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "eegssm.commands.finetune",
     "eegssm.commands.config",
     "eegssm.commands.doctor",
+    "eegssm.commands.classify",
 ]
 
 

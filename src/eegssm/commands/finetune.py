@@ -14,16 +14,20 @@ Train a window classifier on labelled recordings. Labels come from file-name suf
   fine    pretrained (or, with pretrained: null, random) encoder + mediator trained end to end
   probe   frozen pretrained encoder, time-averaged features, one linear layer
   eegnet  the EEGNet-8,2 baseline
+  shallow the ShallowFBCSPNet baseline
 The cross-entropy is weighted by inverse class frequency (class_weights: balanced). Subjects in
-data.val_subjects are held out; their balanced accuracy picks OUT/best. Everything goes under
-OUT (--out, else the config's output_dir): OUT/last, OUT/best, OUT/train_log.jsonl and the
-training curve OUT/training_curve.png. --resume continues from OUT/last.
+data.val_subjects are held out; their balanced accuracy picks OUT/best, and a temperature
+fitted on them calibrates the class probabilities (saved in the checkpoint). The checkpoint holds
+what `eegssm classify` needs (class names, channels, preprocessing, window length). Everything
+goes under OUT (--out, else the config's output_dir): OUT/last, OUT/best, OUT/train_log.jsonl and
+the training curve OUT/training_curve.png. --resume continues from OUT/last.
 """
 
 EPILOG = """\
 examples:
   eegssm finetune configs/eegm2_finetune_cpu.yaml
   eegssm finetune configs/eegm2_finetune_cpu.yaml --pretrained P/best --out F -q
+  eegssm classify F/best recordings/ --out predictions
 """
 
 

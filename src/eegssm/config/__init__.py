@@ -46,6 +46,7 @@ from eegssm.config.evaluation import (
 from eegssm.config.model import DetectorModelConfig, EEGM2ModelConfig
 from eegssm.config.postprocess import PostprocessConfig
 from eegssm.config.recipes import (
+    BASELINE_HEADS,
     RECIPES,
     DetectorRecipe,
     FinetuneConfig,
@@ -67,6 +68,7 @@ from eegssm.config.training import (
 )
 
 __all__ = [
+    "BASELINE_HEADS",
     "EEGMAT_DIR",
     "RECIPES",
     "SPLIT_FRACTIONS",

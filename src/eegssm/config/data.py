@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -23,11 +24,21 @@ class EEGM2DataConfig(StrictModel):
     """EEGM2 recordings: which files, how they are labelled and split, how they are cut.
 
     Attributes:
+        layout: ``"files"``: every file under ``data_dir`` matching ``pattern``, labelled by
+            ``labels`` and split into subjects by ``subject_regex``. ``"tuab"``: the TUH Abnormal
+            EEG corpus (``data_dir`` holds ``edf/{train,eval}/{normal,abnormal}/…/*.edf``, any
+            depth; :func:`eegssm.data.discovery.find_tuab`): label and subject from the path
+            (``labels`` and ``subject_regex`` unused; class names default to ``normal``,
+            ``abnormal``), and only TUAB's ``train`` folder is cached and read: its ``eval``
+            split stays unseen for ``eegssm classify``.
         data_dir: folder searched (recursively) for ``pattern``.
         pattern: glob of recordings (EDF/BDF).
         labels: filename-stem suffix → class index, e.g. ``{"_1": 0, "_2": 1}`` for eegmat
             (rest vs mental arithmetic). Recordings matching no suffix are unlabelled: used for
             pretraining only.
+        class_names: one name per class index (``class_names[k]`` is class ``k``), saved in the
+            fine-tuned checkpoint and used by ``eegssm classify`` for its ``p_<name>`` columns;
+            empty: ``class0``, ``class1``, ...
         subject_regex: regular expression whose first group, applied to the file stem, is the
             subject id (splits are by subject).
         window_s, stride_s: window length and stride in seconds (stride default = window);
@@ -35,6 +46,9 @@ class EEGM2DataConfig(StrictModel):
         sfreq: rate after resampling (Hz); the ``eegm2`` preprocessing preset otherwise
             (19 referential channels, per-recording 95th-percentile scaling).
         val_subjects: subjects held out for evaluation (early stopping, metrics); empty: none.
+        val_fraction: with ``val_subjects`` empty, this share of the subjects (at least one) is
+            held out instead, drawn with a fixed seed (``recipes.eegm2.carve_val_subjects``);
+            0: no validation split.
         max_recordings: use only the first N recordings (sorted; for smoke tests).
         cache_dir: the cache of the preprocessed recordings (:func:`eegssm.data.build_cache`,
             built or refreshed from ``data_dir`` on each run; recordings already cached are
@@ -42,17 +56,39 @@ class EEGM2DataConfig(StrictModel):
         num_workers: DataLoader worker processes reading the windows.
     """
 
+    layout: Literal["files", "tuab"] = "files"
     data_dir: str = EEGMAT_DIR
     pattern: str = "*.edf"
     labels: dict[str, int] = Field(default_factory=lambda: {"_1": 0, "_2": 1})
+    class_names: list[str] = Field(default_factory=list)
     subject_regex: str = r"^(.*?)(?:_\d+)?$"
     window_s: PosFloat = 10.0
     stride_s: PosFloat | None = None
     sfreq: PosFloat = 128.0
     val_subjects: list[str] = Field(default_factory=list)
+    val_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
     max_recordings: PosInt | None = None
     cache_dir: str | None = None
     num_workers: NonNegInt = 0
+
+    @model_validator(mode="after")
+    def _check_class_names(self) -> EEGM2DataConfig:
+        names = self.class_names
+        if not names:
+            return self
+        bad = [n for n in names if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", n)]
+        if bad:
+            raise ValueError(
+                f"class_names {bad}: use letters, digits, '_', '.', '-' (they become CSV columns)"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError(f"class_names must be distinct, got {names}")
+        if self.labels and max(self.labels.values()) >= len(names):
+            raise ValueError(
+                f"labels use class {max(self.labels.values())} but class_names has only "
+                f"{len(names)} names"
+            )
+        return self
 
 
 class CorpusConfig(StrictModel):

@@ -45,13 +45,18 @@ class PretrainConfig(StrictModel):
     device: str = "cpu"
 
 
+#: Heads that are baselines of their own (no EEGM2 encoder).
+BASELINE_HEADS = ("eegnet", "shallow")
+
+
 class FinetuneConfig(StrictModel):
     """``eegssm finetune``: a classifier on labelled recordings.
 
     Attributes:
         head: ``"light"`` (frozen encoder, statistics + MLP), ``"fine"`` (whole encoder and
-            mediator trained), ``"probe"`` (frozen encoder, linear layer) or ``"eegnet"`` (the
-            EEGNet baseline; ``pretrained`` must be empty).
+            mediator trained), ``"probe"`` (frozen encoder, linear layer), or a baseline without
+            pretraining (``pretrained`` must be empty): ``"eegnet"`` (EEGNet-8,2) or
+            ``"shallow"`` (ShallowFBCSPNet).
         pretrained: checkpoint folder of a pretraining run (``OUTPUT/best`` or ``OUTPUT/last``),
             or None to start from random weights (``model`` then gives the architecture).
         class_weights: ``"balanced"`` weights the cross-entropy by inverse class frequency (the
@@ -61,7 +66,7 @@ class FinetuneConfig(StrictModel):
     recipe: Literal["finetune"] = "finetune"
     data: EEGM2DataConfig = Field(default_factory=EEGM2DataConfig)
     model: EEGM2ModelConfig = Field(default_factory=EEGM2ModelConfig)
-    head: Literal["light", "fine", "probe", "eegnet"] = "fine"
+    head: Literal["light", "fine", "probe", "eegnet", "shallow"] = "fine"
     pretrained: str | None = None
     class_weights: Literal["balanced"] | None = "balanced"
     train: FinetuneTrainingConfig = Field(default_factory=FinetuneTrainingConfig)
@@ -76,8 +81,10 @@ class FinetuneConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check_head(self) -> FinetuneConfig:
-        if self.head == "eegnet" and self.pretrained:
-            raise ValueError("head 'eegnet' is a baseline without pretraining: set pretrained null")
+        if self.head in BASELINE_HEADS and self.pretrained:
+            raise ValueError(
+                f"head {self.head!r} is a baseline without pretraining: set pretrained null"
+            )
         if self.head in ("light", "probe") and not self.pretrained:
             raise ValueError(f"head {self.head!r} freezes the encoder: it needs `pretrained`")
         return self

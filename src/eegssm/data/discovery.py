@@ -6,12 +6,19 @@ Layouts understood (paths relative to the corpus folder):
 |---|---|---|---|
 | TUSZ | ``edf/train/aaaaaajy/s001_2002/02_tcp_le/aaaaaajy_s001_t000.edf`` | aaaaaajy | train |
 | TUSZ v1 | ``edf/dev/01_tcp_ar/000/00000258/s002_2003/00000258_s002_t000.edf`` | 00000258 | dev |
+| TUAB v3 | ``edf/train/normal/01_tcp_ar/aaaaaaav_s004_t000.edf`` | aaaaaaav | train |
+| TUAB v2 | ``edf/eval/abnormal/01_tcp_ar/007/00000768/s003_2012_04_06/*.edf`` | 00000768 | eval |
 | CHB-MIT | ``chb01/chb01_03.edf`` | ``chb01`` | — |
 | Siena | ``PN00/PN00-1.edf`` | ``PN00`` | — |
 | eegmat | ``Subject00_1.edf`` | ``Subject00`` | — |
 | eegmmidb | ``S001/S001R03.edf`` | ``S001`` | — |
 | BIDS | ``sub-01/ses-01/eeg/sub-01_ses-01_..._eeg.edf`` | ``sub-01`` | — |
 | other | ``anything/rec.edf`` | ``anything`` (parent folder) | — |
+
+TUAB (the TUH Abnormal EEG corpus) labels whole recordings by folder: :func:`find_tuab` lists
+``edf/{train,eval}/{normal,abnormal}/.../*.edf`` at any depth (v2 nests patient and session
+folders below the montage folder, v3 does not), with the class from the path (normal = 0,
+abnormal = 1) and TUAB's own train / eval split.
 
 Annotations of one EDF are the union of: its EDF+ annotations (read with the signals), a
 ``<stem>.csv_bi`` beside it (TUSZ), a ``<stem>_events.tsv`` (BIDS; ``..._eeg.edf`` pairs with
@@ -38,6 +45,9 @@ log = logging.getLogger(__name__)
 RECORDING_SUFFIXES = (".edf", ".bdf")
 #: TUSZ split folder names.
 TUSZ_SPLITS = ("train", "dev", "eval")
+#: TUAB split folders and class folders (class index = position: normal 0, abnormal 1).
+TUAB_SPLITS = ("train", "eval")
+TUAB_CLASSES = ("normal", "abnormal")
 
 _TUSZ_FILE = re.compile(r"^([a-z0-9]{8})_s\d{3}_t\d{3}$", re.IGNORECASE)
 _TUSZ_MONTAGE = re.compile(r"^\d{2}_tcp_\w+$|^\d{2}_tcp$", re.IGNORECASE)
@@ -164,6 +174,65 @@ def identify(path: str | Path, root: str | Path | None = None) -> Identity:
             return Identity(part, split)
     parent = path.parent.name if path.parent.name else "unknown"
     return Identity(parent, split)
+
+
+@dataclass(frozen=True)
+class TUABRecording:
+    """One TUAB recording.
+
+    Attributes:
+        path: the EDF file.
+        split: ``"train"`` or ``"eval"`` (TUAB's own split).
+        label: class index, ``TUAB_CLASSES[label]`` (0 normal, 1 abnormal).
+        subject: patient id (from the file name, e.g. ``aaaaaaav`` or ``00000768``).
+        montage: the montage folder (``01_tcp_ar``) when present, else None.
+    """
+
+    path: Path
+    split: str
+    label: int
+    subject: str
+    montage: str | None = None
+
+
+def find_tuab(root: str | Path) -> list[TUABRecording]:
+    """Every TUAB recording under ``root`` (the corpus folder holding ``edf/``, or ``edf/``).
+
+    A recording belongs to the split and class of the nearest ``{train,eval}/{normal,abnormal}``
+    pair of folders above it; files anywhere else are ignored. Sorted by path.
+
+    Raises:
+        FileNotFoundError: no recording in the TUAB layout under ``root`` (the message shows the
+            layout expected).
+    """
+    root = Path(root)
+    found = []
+    for path in find_recordings(root):
+        parts = [p.lower() for p in path.relative_to(root).parts[:-1]]
+        pairs = [
+            i
+            for i in range(len(parts) - 1)
+            if parts[i] in TUAB_SPLITS and parts[i + 1] in TUAB_CLASSES
+        ]
+        if not pairs:
+            continue
+        i = pairs[-1]
+        montage = next((p for p in parts[i + 2 :] if _TUSZ_MONTAGE.match(p)), None)
+        found.append(
+            TUABRecording(
+                path,
+                parts[i],
+                TUAB_CLASSES.index(parts[i + 1]),
+                identify(path, root).subject,
+                montage,
+            )
+        )
+    if not found:
+        raise FileNotFoundError(
+            f"{root}: no TUAB recordings "
+            "(expected edf/{train,eval}/{normal,abnormal}/.../*.edf)"
+        )
+    return found
 
 
 def _session(folders: list[str]) -> str | None:

@@ -1,7 +1,8 @@
 """Models on ``(B, C, T)`` EEG signals.
 
-- ``eegm2``: ``EEGM2`` U-shaped Mamba-2 reconstruction model (presets ``paper``, ``cpu``).
-- ``eegm2_heads``: ``EEGM2Light``, ``EEGM2Fine``, ``LinearProbe`` classification heads.
+- ``eegm2``: ``EEGM2`` U-shaped Mamba-2 reconstruction model (presets ``paper``, ``cpu``), with
+  its own Fine classification head when given ``n_outputs`` classes.
+- ``eegm2_heads``: ``EEGM2Light``, ``LinearProbe`` heads on a frozen encoder.
 - ``masking``: ``mask_spans`` / ``span_mask``, random time spans hidden for masked reconstruction.
 
 Names are imported lazily (``from eegssm.models import EEGM2`` loads only ``eegm2``); a new model
@@ -14,7 +15,7 @@ import importlib
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "eegm2": ("EEGM2", "EEGM2Config", "PRESETS", "ResidualMamba", "count_parameters"),
-    "eegm2_heads": ("EEGM2Fine", "EEGM2Light", "LinearProbe"),
+    "eegm2_heads": ("EEGM2Light", "LinearProbe"),
     "masking": ("mask_spans", "span_mask"),
     "detector": ("DetectorConfig", "SeizureDetector"),
     "baselines": ("SeizureTransformerBaseline",),

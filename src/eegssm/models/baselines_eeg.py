@@ -80,3 +80,54 @@ class EEGNet(nn.Module):
         ):
             flat = weight.view(weight.shape[0], -1)
             flat.copy_(torch.renorm(flat, 2, 0, limit))
+
+
+class ShallowFBCSPNet(nn.Module):
+    """The shallow ConvNet of Schirrmeister et al. (2017), a learned filter-bank CSP.
+
+    ``x (B, n_chans, T)`` → logits ``(B, n_outputs)``::
+
+        temporal conv (1 → F, kernel k_t)  → spatial conv (F → F, kernel C, no bias) → BN
+        → square → avgpool (k_p, stride s_p) → log(max(·, 1e-6)) → dropout   (B, F, 1, T')
+        → mean over T' → final_layer Linear(F → K)
+
+    The published sizes are for 250 Hz (k_t 25, pool 75 stride 15, i.e. 0.1 s / 0.3 s / 60 ms);
+    here they scale with ``sfreq`` (13 / 38 / 8 at 128 Hz). The published classifier is a
+    convolution over the remaining time steps; averaging its outputs over time (braindecode's
+    cropped decoding) equals a linear layer on the time-averaged log-power features, so any
+    ``T ≥ k_t + k_p`` works.
+
+    Args:
+        n_chans, n_outputs, n_times, sfreq: as in :class:`EEGNet`.
+        n_filters: temporal and spatial filters ``F`` (40 in the paper).
+        dropout: before the classifier (0.5 in the paper).
+    """
+
+    def __init__(
+        self,
+        n_chans: int,
+        n_outputs: int,
+        n_times: int | None = None,
+        sfreq: float = 128.0,
+        n_filters: int = 40,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.n_chans, self.n_outputs, self.n_times, self.sfreq = n_chans, n_outputs, n_times, sfreq
+        scale = sfreq / 250.0
+        k_t, k_p, s_p = (max(1, round(v * scale)) for v in (25, 75, 15))
+        self.temporal = nn.Conv2d(1, n_filters, (1, k_t))
+        self.spatial = nn.Conv2d(n_filters, n_filters, (n_chans, 1), bias=False)
+        self.bn = nn.BatchNorm2d(n_filters)
+        self.pool = nn.AvgPool2d((1, k_p), stride=(1, s_p))
+        self.drop = nn.Dropout(dropout)
+        self.final_layer = nn.Linear(n_filters, n_outputs)
+
+    def features(self, x: Tensor) -> Tensor:
+        """``(B, n_chans, T)`` → time-averaged log band power of the learned filters ``(B, F)``."""
+        h = self.bn(self.spatial(self.temporal(x.unsqueeze(1))))  # (B, F, 1, T - k_t + 1)
+        h = torch.log(self.pool(h.square()).clamp_min(1e-6))  # (B, F, 1, T')
+        return h.mean(dim=(2, 3))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.final_layer(self.drop(self.features(x)))

@@ -12,7 +12,15 @@ widths ``w1, w2, w3`` = 64, 128, 256 in the paper)::
     decoder3: upsample ×2, cat s3, Conv(2·w3→w3, k3) + ResidualMamba(w3) (T/4)│
     decoder2: upsample ×2, cat s2, Conv(w3+w2→w2, k3) + ResidualMamba(w2) (T/2)
     decoder1: upsample ×2, cat s1, Conv(w2+w1→w1, k3)                      (T)
-    final_layer: Conv 1×1 (w1 → C)  ── crop ──▶ x̂ (B, C, T)
+    reconstruction_layer: Conv 1×1 (w1 → C)  ── crop ──▶ x̂ (B, C, T)
+
+With ``n_outputs`` classes (braindecode's meaning) the model also has a classification head on
+the mediator's output (the paper's EEGM2-Fine)::
+
+    mediator output (B, w3, T/8) ── mean ‖ max over time ──▶ (B, 2·w3) ── BatchNorm (no affine)
+        ── Linear(2·w3 → hidden) ── GELU ── Dropout ── final_layer Linear(hidden → n_outputs)
+
+and ``forward`` returns class logits ``(B, n_outputs)``; ``reconstruct`` always returns ``x̂``.
 
 Upsampling is linear interpolation to the skip's length. As in the public reference code, the
 convolutions have no activation between them: the non-linearity comes from the Mamba-2 blocks
@@ -56,6 +64,11 @@ class EEGM2Config:
             Transformer encoder layer of the same width; heads = width / headdim, feed-forward
             width = expand · width).
         dropout: dropout inside the attention layers (the Mamba-2 path has none).
+        head_hidden, head_dropout: hidden width and dropout of the classification head (used
+            only with ``n_outputs``).
+        head_mediator: the head pools the mediator's output (True) or the encoder's (False).
+        head_standardize: affine-free BatchNorm on the pooled features before the head's MLP (a
+            deviation from the paper, see ``eegm2_heads``); False = no normalisation.
     """
 
     widths: tuple[int, int, int] = (64, 128, 256)
@@ -68,6 +81,10 @@ class EEGM2Config:
     multi_branch: bool = True
     core: str = "mamba2"
     dropout: float = 0.0
+    head_hidden: int = 128
+    head_dropout: float = 0.1
+    head_mediator: bool = True
+    head_standardize: bool = True
 
 
 #: Named configurations. ``paper``: the published model. ``cpu``: narrow enough to pretrain on
@@ -146,11 +163,17 @@ def _upsample_to(x: Tensor, ref: Tensor) -> Tensor:
 
 
 class EEGM2(nn.Module):
-    """EEGM2 reconstruction model: ``(B, n_chans, T)`` → ``(B, n_outputs, T)`` for any ``T ≥ 1``.
+    """EEGM2 with braindecode's argument names.
+
+    ``EEGM2(n_chans)`` is the self-supervised reconstruction model:
+    ``(B, n_chans, T)`` → ``(B, n_chans, T)`` for any ``T ≥ 1``. ``EEGM2(n_chans, n_outputs=K)``
+    adds the classification head (module docstring) and ``forward`` returns class logits
+    ``(B, K)``; :meth:`reconstruct` gives the reconstruction either way, and
+    :meth:`add_classifier` puts a head on a pretrained reconstruction model.
 
     Args:
-        n_chans: input EEG channels ``C``.
-        n_outputs: output channels (default ``n_chans``: reconstruction).
+        n_chans: input EEG channels ``C`` (the reconstruction has the same count).
+        n_outputs: classes ``K``, or None for the reconstruction model.
         n_times: window length in samples (optional, informational; any length is accepted).
         sfreq: sampling rate in Hz (optional, informational).
         config: architecture (default: the ``paper`` preset); keyword arguments override fields,
@@ -173,7 +196,7 @@ class EEGM2(nn.Module):
         cfg = replace(config or EEGM2Config(), **overrides)
         if cfg.core not in ("mamba2", "attention"):
             raise ValueError(f"core must be 'mamba2' or 'attention', got {cfg.core!r}")
-        self.n_chans, self.n_outputs = n_chans, n_outputs or n_chans
+        self.n_chans, self.n_outputs = n_chans, None
         self.n_times, self.sfreq = n_times, sfreq
         self.config = cfg
         w1, w2, w3 = cfg.widths
@@ -198,7 +221,9 @@ class EEGM2(nn.Module):
         self.dec2 = nn.Conv1d(w2 + w3, w2, 3, padding=1)
         self.dec2_block = make_sequence_block(w2, cfg)
         self.dec1 = nn.Conv1d(w1 + w2, w1, 3, padding=1)
-        self.final_layer = nn.Conv1d(w1, self.n_outputs, 1)
+        self.reconstruction_layer = nn.Conv1d(w1, n_chans, 1)
+        if n_outputs is not None:
+            self.add_classifier(n_outputs)
 
     @classmethod
     def from_preset(cls, name: str, n_chans: int, **kwargs) -> EEGM2:
@@ -206,6 +231,29 @@ class EEGM2(nn.Module):
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
         return cls(n_chans, config=PRESETS[name], **kwargs)
+
+    def add_classifier(self, n_outputs: int, **head_overrides) -> EEGM2:
+        """Add (or replace) the classification head for ``n_outputs`` classes; returns ``self``.
+
+        ``head_overrides`` set the ``head_*`` fields of the config (e.g. ``head_dropout=0.3``).
+        The encoder, mediator and decoder keep their (e.g. pretrained) weights.
+        """
+        if not n_outputs >= 1:
+            raise ValueError(f"n_outputs must be a positive number of classes, got {n_outputs}")
+        bad = sorted(k for k in head_overrides if not k.startswith("head_"))
+        if bad:
+            raise TypeError(f"add_classifier takes only head_* settings, got {bad}")
+        self.config = cfg = replace(self.config, **head_overrides)
+        width = 2 * self.feature_dim
+        self.head_norm = (
+            nn.BatchNorm1d(width, affine=False) if cfg.head_standardize else nn.Identity()
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(width, cfg.head_hidden), nn.GELU(), nn.Dropout(cfg.head_dropout)
+        )
+        self.final_layer = nn.Linear(cfg.head_hidden, n_outputs)
+        self.n_outputs = n_outputs
+        return self
 
     @property
     def feature_dim(self) -> int:
@@ -242,8 +290,8 @@ class EEGM2(nn.Module):
         h, _ = self._encoder(self._pad(x))
         return self._mediator(h) if mediator else h
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Reconstruct ``x (B, n_chans, T)`` → ``(B, n_outputs, T)``."""
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Reconstruct ``x (B, n_chans, T)`` → ``(B, n_chans, T)``."""
         n_times = x.shape[-1]
         h, (s1, s2, s3) = self._encoder(self._pad(x))
         h = self._mediator(h)  # (B, w3, T/8)
@@ -252,10 +300,26 @@ class EEGM2(nn.Module):
         d2 = self.dec2(torch.cat([s2, _upsample_to(d3, s2)], dim=1))  # (B, w2, T/2)
         d2 = _seq(self.dec2_block, d2)
         d1 = self.dec1(torch.cat([s1, _upsample_to(d2, s1)], dim=1))  # (B, w1, T)
-        return self.final_layer(d1)[..., :n_times]
+        return self.reconstruction_layer(d1)[..., :n_times]
+
+    def classify(self, x: Tensor) -> Tensor:
+        """Class logits ``(B, n_outputs)`` of ``x (B, n_chans, T)`` (needs ``n_outputs``)."""
+        if self.n_outputs is None:
+            raise RuntimeError(
+                "this EEGM2 has no classification head: build it with n_outputs=K or call "
+                "add_classifier(K)"
+            )
+        h = self.encode(x, mediator=self.config.head_mediator)  # (B, w3, T/8)
+        pooled = torch.cat([h.mean(dim=-1), h.amax(dim=-1)], dim=-1)  # (B, 2·w3)
+        return self.final_layer(self.classifier(self.head_norm(pooled)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Class logits ``(B, n_outputs)`` with a head, else the reconstruction ``(B, C, T)``."""
+        return self.reconstruct(x) if self.n_outputs is None else self.classify(x)
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())
+        fields = ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())
+        return f"n_chans={self.n_chans}, n_outputs={self.n_outputs}, {fields}"
 
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:

@@ -1,11 +1,14 @@
-"""Classification heads on a (pretrained) EEGM2: Light, Fine and a linear probe.
+"""Classification heads on a frozen (pretrained) EEGM2: Light and a linear probe.
 
-All take ``x (B, n_chans, T)`` and return class logits ``(B, n_outputs)``; the last layer is
+Both take ``x (B, n_chans, T)`` and return class logits ``(B, n_outputs)``; the last layer is
 ``final_layer``.
 
 - ``EEGM2Light``: frozen encoder → per-feature-channel statistics → small MLP (the paper's EEGM2-L).
-- ``EEGM2Fine``: encoder + mediator fine-tuned end to end, pooled classifier.
 - ``LinearProbe``: frozen encoder, pooled features, one linear layer.
+
+The paper's EEGM2-Fine (encoder + mediator fine-tuned end to end, pooled classifier) is EEGM2's
+own head: ``EEGM2(n_chans, n_outputs=K)``, or ``model.add_classifier(K)`` on a pretrained model
+(``eegssm.models.eegm2``).
 
 **Reading of the Light head.** The paper (Hong et al. 2025) describes it as: encoder to T/8,
 per-channel 9 statistics (min, max, mean, std, 5/25/50/75/95 % quantiles) → MLP 128→32→classes
@@ -19,17 +22,19 @@ the one consistent with the published size; the remaining 0.05 M gap is not expl
 description (8 statistics would give 0.27 M, 7 give 0.23 M) and the public code does not include
 this head.
 
-**Deviation: standardised features (Light and Fine).** Both heads put a BatchNorm without affine
-parameters (feature standardisation, like ``LinearProbe``) between the pooled encoder features and
-their MLP; the paper does not describe one. Reason (measured on eegmat, see
+**Deviation: standardised features (Light and Fine).** Both heads (Light here, Fine in
+``EEGM2``) put a BatchNorm without affine parameters (feature standardisation, like
+``LinearProbe``) between the pooled encoder features and their MLP; the paper does not describe
+one. Reason (measured on eegmat, see
 ``docs/results/eegm2.md``): the encoder's pooled features vary far less across windows than their
 common offset (median across-window std 0.027 vs median |value| 0.26 for the Light statistics), so
 an MLP on the raw features sees almost the same input for every window. Without the
 standardisation the Light head could not fit even 24 training windows in 60 steps, and Fine
 trained on a full fold predicted one class on the training windows themselves after 150 steps;
-with it both fit their training sets. ``standardize=False`` gives the head as published (the
-parameter counts above do not change: the norm has no parameters, only running statistics, which
-``recipes.eegm2.recompute_batchnorm`` sets from the training windows before scoring).
+with it both fit their training sets. ``standardize=False`` (``head_standardize=False`` for
+Fine) gives the head as published (the parameter counts above do not change: the norm has no
+parameters, only running statistics, which ``recipes.eegm2.recompute_batchnorm`` sets from the
+training windows before scoring).
 """
 
 from __future__ import annotations
@@ -125,52 +130,12 @@ class EEGM2Light(nn.Module):
             h = self.encoder.encode(x)  # (B, w3, T/8)
         return temporal_statistics(h).flatten(1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.final_layer(self.mlp(self.norm(self.features(x))))
-
-
-class EEGM2Fine(nn.Module):
-    """Whole EEGM2 encoder + mediator fine-tuned, with a pooled classifier.
-
-    ``x (B, n_chans, T)`` → ``model.encode(x, mediator=True)`` ``(B, w3, T/8)`` → mean and max over
-    time ``(B, 2·w3)`` → affine-free BatchNorm (``standardize``) → Linear(hidden) → GELU →
-    Dropout → ``final_layer`` ``(B, K)``. The decoder is not used (it stays in the module so that
-    a pretrained checkpoint loads unchanged).
-
-    Args:
-        model: an ``EEGM2`` (pretrained or not); its parameters stay trainable.
-        n_outputs: classes ``K``.
-        hidden: width of the hidden layer.
-        dropout: dropout before ``final_layer``.
-        mediator: pool the mediator's output (True) or the encoder's (False).
-        standardize: affine-free BatchNorm on the pooled features (a deviation from the paper,
-            see the module docstring); False = no normalisation.
-    """
-
-    def __init__(
-        self,
-        model: EEGM2,
-        n_outputs: int,
-        hidden: int = 128,
-        dropout: float = 0.1,
-        mediator: bool = True,
-        standardize: bool = True,
-    ) -> None:
-        super().__init__()
-        self.model = model
-        self.mediator = mediator
-        self.norm = (
-            nn.BatchNorm1d(2 * model.feature_dim, affine=False) if standardize else nn.Identity()
-        )
-        self.classifier = nn.Sequential(
-            nn.Linear(2 * model.feature_dim, hidden), nn.GELU(), nn.Dropout(dropout)
-        )
-        self.final_layer = nn.Linear(hidden, n_outputs)
+    def penultimate(self, x: Tensor) -> Tensor:
+        """What ``final_layer`` sees: the standardised statistics through the MLP."""
+        return self.mlp(self.norm(self.features(x)))
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.model.encode(x, mediator=self.mediator)  # (B, w3, T/8)
-        pooled = torch.cat([h.mean(dim=-1), h.amax(dim=-1)], dim=-1)  # (B, 2·w3)
-        return self.final_layer(self.classifier(self.norm(pooled)))
+        return self.final_layer(self.penultimate(x))
 
 
 class LinearProbe(nn.Module):
@@ -199,7 +164,11 @@ class LinearProbe(nn.Module):
         self.encoder.eval()
         return self
 
-    def forward(self, x: Tensor) -> Tensor:
+    def penultimate(self, x: Tensor) -> Tensor:
+        """What ``final_layer`` sees: standardised time-averaged features ``(B, w3)``."""
         with torch.no_grad():
             h = self.encoder.encode(x, mediator=self.mediator).mean(dim=-1)  # (B, w3)
-        return self.final_layer(self.norm(h))
+        return self.norm(h)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.final_layer(self.penultimate(x))

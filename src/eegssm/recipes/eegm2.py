@@ -2,10 +2,15 @@
 
 Data flow (the recipes orchestrate; windows come from the one data layer)::
 
+    files matching data.pattern, or the TUAB layout's train split (data.layout: tuab)
     EDF ──build_cache("eegm2": ref19 montage, 128 Hz; p95 scaling per recording as statistics)──▶
         cache ──WindowDataset(window_s, stride_s, target="recording", complete windows only)──▶
         ──pretrain──▶ EEGM2 (TemporalSpectralLoss, optionally masked)   ─┐ checkpoint folder
-        ──finetune──▶ EEGM2Light / EEGM2Fine / LinearProbe / EEGNet    ─┘ (safetensors + JSON)
+        ──finetune──▶ EEGM2Light / EEGM2 + Fine head / LinearProbe / EEGNet / ShallowFBCSPNet
+                                                    ─┘ (safetensors + JSON)
+        ──classify──▶ windows.csv, recordings.csv, classify.json (eegssm.classify)
+
+Checkpoints are read back by :mod:`eegssm.models.eegm2_checkpoint` (re-exported here).
 
 ``pretrain`` and ``finetune`` take any window dataset of :mod:`eegssm.data.dataset`
 (:class:`~eegssm.data.WindowDataset` over a cache, or :class:`~eegssm.data.ArrayWindows` for
@@ -25,7 +30,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +42,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from eegssm.config import (
+    BASELINE_HEADS,
     EEGM2DataConfig,
-    EEGM2ModelConfig,
     EEGM2TrainingConfig,
     FinetuneConfig,
     MaskConfig,
@@ -45,11 +51,66 @@ from eegssm.config import (
     ReconstructionLossConfig,
 )
 from eegssm.models.eegm2 import EEGM2
+from eegssm.models.eegm2_checkpoint import (  # re-exported: the recipes' public names
+    attach_head,
+    batches,
+    build_baseline,
+    build_eegm2,
+    checkpoint_folder,  # noqa: F401
+    eegm2_from_meta,  # noqa: F401
+    load_classifier,  # noqa: F401
+    load_pretrained,
+    predict_logits,
+    predict_proba,
+)
 from eegssm.train import distributed as D
 
 log = logging.getLogger(__name__)
 
 # -- data --------------------------------------------------------------------------------------
+
+
+def preprocess_config(cfg: EEGM2DataConfig):
+    """The preprocessing of ``cfg``'s recordings (a :class:`PreprocessConfig`): the ``eegm2``
+    preset (19 referential channels, per-recording 95th-percentile scaling) at ``cfg.sfreq``."""
+    from eegssm.preprocessing.pipeline import get_preset
+
+    return get_preset("eegm2", sfreq=cfg.sfreq)
+
+
+def class_names(cfg: EEGM2DataConfig) -> list[str]:
+    """The configured class names; for the TUAB layout ``normal``, ``abnormal`` by default."""
+    from eegssm.data.discovery import TUAB_CLASSES
+
+    if cfg.class_names:
+        return list(cfg.class_names)
+    return list(TUAB_CLASSES) if cfg.layout == "tuab" else []
+
+
+def _tuab_train_dir(root: Path) -> Path:
+    """The folder of TUAB's ``train`` split under ``root`` (the corpus or its ``edf/``).
+
+    Raises:
+        FileNotFoundError: no recording under ``.../train/{normal,abnormal}/``.
+    """
+    from eegssm.data.discovery import find_tuab
+
+    found = [r for r in find_tuab(root) if r.split == "train"]
+    if not found:
+        raise FileNotFoundError(f"{root}: TUAB layout without recordings under edf/train/")
+    rel = found[0].path.relative_to(root).parts
+    at = max(i for i, p in enumerate(rel[:-2]) if p.lower() == "train" and
+             rel[i + 1].lower() in ("normal", "abnormal"))  # fmt: skip
+    return root.joinpath(*rel[: at + 1])
+
+
+def _tuab_label(entry: dict[str, Any]) -> int | None:
+    """TUAB class of a cache entry of the train folder: ``normal`` 0, ``abnormal`` 1 (its first
+    folder), else None."""
+    from eegssm.data.discovery import TUAB_CLASSES
+
+    first = Path(entry["relpath"]).parts[0].lower()
+    return TUAB_CLASSES.index(first) if first in TUAB_CLASSES else None
 
 
 def prepare_windows(data: EEGM2DataConfig, cache_dir: str | Path, progress: bool = False) -> Any:
@@ -58,6 +119,10 @@ def prepare_windows(data: EEGM2DataConfig, cache_dir: str | Path, progress: bool
     :class:`~eegssm.data.WindowDataset` of complete ``data.window_s`` windows, one class per
     recording from ``data.labels`` (``-1`` when unlabelled), subjects from
     ``data.subject_regex``.
+
+    ``data.layout: tuab``: only TUAB's ``train`` split is cached (its ``eval`` split stays
+    unseen, for ``eegssm classify``); class from the ``normal`` / ``abnormal`` folder, subject
+    from the file name.
 
     Under ``torchrun``, rank 0 builds while the others wait.
 
@@ -73,6 +138,9 @@ def prepare_windows(data: EEGM2DataConfig, cache_dir: str | Path, progress: bool
     )
     if not root.is_dir():
         raise missing
+    tuab = data.layout == "tuab"
+    if tuab:
+        root = _tuab_train_dir(root)
     if D.is_main_process():
         report = build_cache(
             root, cache_dir, "eegm2", overrides={"sfreq": data.sfreq}, workers=1,
@@ -85,7 +153,8 @@ def prepare_windows(data: EEGM2DataConfig, cache_dir: str | Path, progress: bool
     D.barrier()
     windows = WindowDataset(
         cache_dir, data.window_s, data.stride_s or data.window_s, target="recording",
-        labels=data.labels, subject_regex=data.subject_regex, pad_end=False,
+        labels=_tuab_label if tuab else data.labels,
+        subject_regex=None if tuab else data.subject_regex, pad_end=False,
     )  # fmt: skip
     if not len(windows):
         raise ValueError(f"every recording is shorter than one {data.window_s} s window")
@@ -135,25 +204,7 @@ def make_loader(windows: Dataset, batch_size: int, seed: int, num_workers: int =
     return DataLoader(windows, batch_sampler=sampler, num_workers=num_workers)
 
 
-def batches(windows: Dataset | np.ndarray, batch_size: int) -> Iterator[Tensor]:
-    """The windows ``x (B, C, W)`` of a dataset (or an ``(N, C, W)`` array) in order,
-    ``batch_size`` at a time."""
-    if isinstance(windows, np.ndarray):
-        for i in range(0, len(windows), batch_size):
-            yield torch.from_numpy(windows[i : i + batch_size])
-        return
-    for batch in DataLoader(windows, batch_size=batch_size, shuffle=False):
-        yield batch[0]
-
-
 # -- models ------------------------------------------------------------------------------------
-
-
-def build_eegm2(cfg: EEGM2ModelConfig, n_chans: int, sfreq: float | None = None) -> EEGM2:
-    """EEGM2 of the configured preset and ablations."""
-    return EEGM2.from_preset(
-        cfg.preset, n_chans=n_chans, sfreq=sfreq, multi_branch=cfg.multi_branch, core=cfg.core
-    )
 
 
 def _train_config(
@@ -172,31 +223,13 @@ def _train_config(
     )
 
 
-def checkpoint_folder(path: str | Path) -> Path:
-    """Checkpoint folder: ``path`` if it holds weights, else ``path/best``, else ``path/last``."""
-    path = Path(path)
-    for cand in (path, path / "best", path / "last"):
-        if (cand / "model.safetensors").is_file():
-            return cand
-    raise FileNotFoundError(f"{path}: no checkpoint (model.safetensors) here or in best/, last/")
-
-
-def load_pretrained(path: str | Path) -> EEGM2:
-    """Rebuild and load the EEGM2 of a pretraining checkpoint (its ``config.json``)."""
-    from eegssm.models.checkpoint_meta import check_eegm2_meta, check_weights_fit
-    from eegssm.train.checkpoint import load_weights, read_json
-
-    folder = checkpoint_folder(path)
-    meta = read_json(folder / "config.json")
-    check_eegm2_meta(meta, folder / "config.json")  # types and ranges, before building
-
-    def build() -> EEGM2:
-        return build_eegm2(EEGM2ModelConfig(**meta["model"]), meta["n_chans"], meta.get("sfreq"))
-
-    check_weights_fit(build, folder / "model.safetensors", folder / "config.json")
-    model = build()
-    load_weights(folder / "model.safetensors", model)
-    return model
+def channel_names(windows: Any) -> list[str] | None:
+    """The channel names of a window dataset (those of its cached recordings; None for
+    windows in memory that do not record them)."""
+    names = getattr(windows, "ch_names", None)
+    if names is None and getattr(windows, "recordings", None):
+        names = windows.recordings[0].entry.get("ch_names")
+    return None if names is None else list(names)
 
 
 # -- pretraining -------------------------------------------------------------------------------
@@ -309,7 +342,10 @@ def pretrain(
         "n_chans": int(train.n_channels),
         "sfreq": train.sfreq,
         "window_s": train.window_samples / train.sfreq,
+        "channels": channel_names(train),
+        "preprocess": preprocess_config(cfg.data).model_dump(),
         "model": cfg.model.model_dump(),
+        "eegm2": asdict(model.config),
         "pretrain": cfg.model_dump(),
     }
     trainer = Trainer(model, objective, tcfg, evaluate=evaluate, model_config=meta)
@@ -325,11 +361,8 @@ def build_classifier(
     cfg: FinetuneConfig, n_chans: int, n_classes: int, sfreq: float, encoder: EEGM2 | None = None
 ) -> nn.Module:
     """The configured head on ``encoder`` (loaded from ``cfg.pretrained`` when None)."""
-    from eegssm.models.baselines_eeg import EEGNet
-    from eegssm.models.eegm2_heads import EEGM2Fine, EEGM2Light, LinearProbe
-
-    if cfg.head == "eegnet":
-        return EEGNet(n_chans, n_classes, sfreq=sfreq)
+    if cfg.head in BASELINE_HEADS:
+        return build_baseline(cfg.head, n_chans, n_classes, sfreq)
     if encoder is None:
         encoder = (
             load_pretrained(cfg.pretrained)
@@ -338,11 +371,7 @@ def build_classifier(
         )
     if encoder.n_chans != n_chans:
         raise ValueError(f"encoder has {encoder.n_chans} channels, the data {n_chans}")
-    if cfg.head == "light":
-        return EEGM2Light(encoder, n_classes)
-    if cfg.head == "probe":
-        return LinearProbe(encoder, n_classes)
-    return EEGM2Fine(encoder, n_classes)
+    return attach_head(cfg.head, encoder, n_classes)
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> Tensor:
@@ -387,17 +416,79 @@ def recompute_batchnorm(model: nn.Module, windows: Any, batch_size: int = 64) ->
     return len(bns)
 
 
+#: Inverse L2 strengths ``C`` tried by :func:`fit_final_layer` (sklearn's convention).
+LOGREG_C_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+
+
 @torch.no_grad()
-def predict_proba(model: nn.Module, windows: Any, batch_size: int = 32) -> np.ndarray:
-    """Class probabilities ``(N, K)`` for the windows of a dataset (or an ``(N, C, W)`` array),
-    in eval mode."""
+def penultimate_features(model: nn.Module, windows: Any, batch_size: int = 16) -> np.ndarray:
+    """``model.penultimate`` (what its ``final_layer`` sees) on the windows of a dataset (or an
+    ``(N, C, W)`` array): ``(N, F)`` float64."""
     model.eval()
     device = next(model.parameters()).device
-    out = []
-    for xb in batches(windows, batch_size):
-        logits = model(xb.to(device))
-        out.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)
+    out = [model.penultimate(xb.to(device)).double().cpu() for xb in batches(windows, batch_size)]
+    return torch.cat(out).numpy()
+
+
+def fit_final_layer(
+    model: nn.Module,
+    train: Any,
+    c_grid: Sequence[float] = LOGREG_C_GRID,
+    inner_folds: int = 4,
+    seed: int = 0,
+    class_weight: str | None = "balanced",
+) -> dict[str, Any]:
+    """Fit a frozen-encoder head's ``final_layer`` as an L2-regularised logistic regression.
+
+    For heads whose only trainable part is a linear layer on fixed features (``LinearProbe``,
+    ``EEGM2Light`` without hidden layers): BatchNorm statistics are set from ``train`` (a window
+    dataset), the standardised features computed once, and ``C`` (inverse L2 strength) chosen
+    from ``c_grid`` by subject-wise cross-validation inside ``train`` (``inner_folds`` folds of
+    whole subjects; mean balanced accuracy, ties to the stronger regularisation); the final fit
+    uses every labelled training window. A convex problem: no learning rate, no step count, no
+    seed dependence beyond the inner folds.
+
+    Returns:
+        ``{"C": chosen, "inner_cv": {C: mean balanced accuracy}}``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+
+    train = train.labelled()
+    y, subject = train.targets, train.subject
+    recompute_batchnorm(model, train)
+    z = penultimate_features(model, train)
+    k = model.final_layer.out_features
+
+    def fit(c: float, rows: np.ndarray):
+        return LogisticRegression(C=c, class_weight=class_weight, max_iter=5000).fit(
+            z[rows], y[rows]
+        )
+
+    scores: dict[float, float] = {}
+    n_inner = min(inner_folds, len(set(subject.tolist())))
+    if len(c_grid) > 1 and n_inner >= 2:
+        folds = subject_folds(subject.tolist(), n_inner, seed)
+        for c in c_grid:
+            bas = []
+            for held in folds:
+                te = np.isin(subject, held)
+                if len(np.unique(y[~te])) < 2 or len(np.unique(y[te])) < 2:
+                    continue
+                pred = fit(c, ~te).predict(z[te])
+                bas.append(balanced_accuracy_score(y[te], pred))
+            scores[c] = float(np.mean(bas)) if bas else float("nan")
+    valid = {c: v for c, v in scores.items() if np.isfinite(v)}
+    best = max(valid, key=lambda c: (round(valid[c], 6), -c)) if valid else c_grid[0]
+    lr = fit(best, np.ones(len(z), dtype=bool))
+    coef, intercept = lr.coef_, lr.intercept_
+    if k == 2 and coef.shape[0] == 1:  # sklearn's binary form: one logit difference
+        coef = np.concatenate([-coef / 2, coef / 2])
+        intercept = np.concatenate([-intercept / 2, intercept / 2])
+    with torch.no_grad():
+        model.final_layer.weight.copy_(torch.from_numpy(coef))
+        model.final_layer.bias.copy_(torch.from_numpy(intercept))
+    return {"C": best, "inner_cv": {str(c): v for c, v in scores.items()}}
 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
@@ -441,15 +532,26 @@ def finetune(
     ``best`` checkpoint (and early stopping with ``patience``). BatchNorm statistics are
     recomputed on the training windows before every evaluation and at the end.
 
+    **Calibration.** At each evaluation a temperature is fitted on the validation windows
+    (:func:`eegssm.calibration.fit_temperature`) and saved with the checkpoint, so ``best`` and
+    ``last`` carry the temperature of their own weights; without ``val`` it is 1 (uncalibrated,
+    recorded as such). The checkpoint's ``config.json`` also holds everything
+    ``eegssm classify`` needs: class names, channels, preprocessing (montage, rate,
+    normalisation) and the window length.
+
     Returns:
         ``(model, TrainResult)``; the model holds the last weights.
     """
+    from eegssm.calibration import calibrated_proba, fit_temperature, nll
     from eegssm.train.trainer import Trainer, seed_everything
 
     train = train.labelled()
     if not len(train):
         raise ValueError("no labelled training windows: check data.labels against the file names")
     k = n_classes or int(train.targets.max()) + 1
+    names = class_names(cfg.data) or [f"class{i}" for i in range(k)]
+    if len(names) != k:
+        raise ValueError(f"data.class_names has {len(names)} names for {k} classes")
     out = cfg.output_dir if output_dir == "config" else output_dir
     seed_everything(cfg.train.seed)  # before the model and the data order
     model = build_classifier(cfg, train.n_channels, k, train.sfreq, encoder)
@@ -468,13 +570,42 @@ def finetune(
         # a (weighted) mean over this rank's shard → its share of the global-batch mean
         return loss * D.global_mean_weight(len(y) if w is None else float(w[y].sum()))
 
+    eegm2 = model if isinstance(model, EEGM2) else getattr(model, "encoder", None)
+    meta = {
+        "kind": "classifier",
+        "head": cfg.head,
+        "n_chans": int(train.n_channels),
+        "n_classes": k,
+        "classes": names,
+        "sfreq": train.sfreq,
+        "window_s": train.window_samples / train.sfreq,
+        "channels": channel_names(train),
+        "preprocess": preprocess_config(cfg.data).model_dump(),
+        "calibration": {"method": "none", "temperature": 1.0},
+        "model": cfg.model.model_dump(),
+        "finetune": cfg.model_dump(),
+    }
+    if eegm2 is not None:
+        meta["eegm2"] = asdict(eegm2.config)
+
     evaluate = None
     if val is not None and len(val):
         val = val.labelled()
 
         def evaluate(m: nn.Module) -> dict[str, float]:
             recompute_batchnorm(m, train)
-            return classification_metrics(val.targets, predict_proba(m, val))
+            logits = predict_logits(m, val)
+            t = fit_temperature(logits, val.targets)
+            # saved with this evaluation's checkpoint(s): Trainer holds this same dict
+            meta["calibration"] = {
+                "method": "temperature",
+                "temperature": t,
+                "fitted_on": f"validation split ({len(val)} windows)",
+                "nll_before": nll(logits, val.targets),
+                "nll_after": nll(logits, val.targets, t),
+            }
+            proba = calibrated_proba(logits, t)
+            return {**classification_metrics(val.targets, proba), "temperature": t}
 
     tcfg = _train_config(
         cfg.train,
@@ -486,24 +617,34 @@ def finetune(
         # DDP: the Fine head leaves the EEGM2 decoder unused (no gradient)
         find_unused_parameters=cfg.head == "fine",
     )
-    meta = {
-        "kind": "classifier",
-        "head": cfg.head,
-        "n_chans": int(train.n_channels),
-        "n_classes": k,
-        "sfreq": train.sfreq,
-        "window_s": train.window_samples / train.sfreq,
-        "model": cfg.model.model_dump(),
-        "finetune": cfg.model_dump(),
-    }
     trainer = Trainer(model, loss_fn, tcfg, evaluate=evaluate, model_config=meta)
     loader = make_loader(train, cfg.train.batch_size, cfg.train.seed, cfg.data.num_workers)
     result = trainer.fit(loader, resume)
     recompute_batchnorm(trainer.model, train)
+    if evaluate is None:  # `last` was saved with the running BatchNorm statistics
+        trainer.save("last")
     return trainer.model, result
 
 
 # -- command entry points ----------------------------------------------------------------------
+
+
+def carve_val_subjects(subjects: Sequence[str], fraction: float, seed: int = 0) -> list[str]:
+    """``fraction`` of the distinct ``subjects`` (at least one, never all), drawn with ``seed``:
+    a validation split disjoint from training by subject. Empty for ``fraction`` 0."""
+    distinct = sorted(set(subjects))
+    if fraction <= 0 or len(distinct) < 2:
+        return []
+    k = min(len(distinct) - 1, max(1, round(fraction * len(distinct))))
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(distinct, k, replace=False).tolist())
+
+
+def validation_subjects(cfg: EEGM2DataConfig, windows: Any) -> list[str]:
+    """``data.val_subjects``, else ``data.val_fraction`` of the subjects of ``windows``."""
+    if cfg.val_subjects:
+        return list(cfg.val_subjects)
+    return carve_val_subjects(windows.subject.tolist(), cfg.val_fraction)
 
 
 def _split(windows: Any, val_subjects: Sequence[str]) -> tuple[Any, Any | None]:
@@ -522,7 +663,7 @@ def _cache_dir(cfg: PretrainConfig | FinetuneConfig) -> Path:
 def run_pretrain(cfg: PretrainConfig, resume: bool = False, progress: bool = True) -> dict:
     """``eegssm pretrain``: cache the data, pretrain, write checkpoints; returns a summary."""
     windows = prepare_windows(cfg.data, _cache_dir(cfg), progress)
-    train, val = _split(windows, cfg.data.val_subjects)
+    train, val = _split(windows, validation_subjects(cfg.data, windows))
     _, result = pretrain(cfg, train, val, resume=resume, progress=progress)
     return _summary(cfg.output_dir, result, len(windows.recordings), len(train), val)
 
@@ -533,9 +674,9 @@ def run_finetune(
     """``eegssm finetune``: cache the data, train the head, write checkpoints; returns a
     summary."""
     windows = prepare_windows(cfg.data, _cache_dir(cfg), progress)
-    train, val = _split(windows, cfg.data.val_subjects)
-    labelled = windows.targets[windows.targets >= 0]
-    n_classes = int(labelled.max()) + 1 if len(labelled) else None
+    train, val = _split(windows, validation_subjects(cfg.data, windows))
+    labels = cfg.data.labels if cfg.data.layout == "files" else {}
+    n_classes = len(class_names(cfg.data)) or (max(labels.values()) + 1 if labels else None)
     model, result = finetune(cfg, train, val, resume=resume, progress=progress, n_classes=n_classes)
     summary = _summary(cfg.output_dir, result, len(windows.recordings), len(train), val)
     if val is not None and len(val) and D.is_main_process():
@@ -550,6 +691,7 @@ def _summary(out: str, result, n_recs: int, n_train: int, val: Any | None) -> di
         "recordings": n_recs,
         "train_windows": n_train,
         "val_windows": 0 if val is None else len(val),
+        "val_subjects": [] if val is None else sorted(set(val.subject.tolist())),
         "steps": result.step,
         "epochs": result.epoch,
         "best_metric": result.best_metric,
