@@ -122,6 +122,13 @@ def test_classify_command_writes_the_three_files(corpus, finetuned, tmp_path, ca
 
     model, meta = load_classifier(finetuned[0] / "best")
     x, _, _ = Classifier(finetuned[0] / "best").windows(read_recording(corpus / "Subj00_1.edf"))
+    # ... which are the windows fine-tuning read from its cache (same preprocessing)
+    from eegssm.data import WindowDataset
+
+    cached = WindowDataset(finetuned[0] / "cache", WINDOW_S, target="recording", pad_end=False)
+    at = [r.entry["relpath"] for r in cached.recordings].index("Subj00_1.edf")
+    trained = np.stack([cached[i][0].numpy() for i in np.flatnonzero(cached.rec == at)])
+    np.testing.assert_allclose(x, trained, atol=1e-5)
     logits = predict_logits(model, x)
     t = meta["calibration"]["temperature"]
     want = np.exp(logits / t) / np.exp(logits / t).sum(1, keepdims=True)
@@ -209,3 +216,30 @@ def test_short_recording_is_one_window(finetuned, tmp_path):
     assert r.short and len(r.starts) == 1 and r.stops[0] == pytest.approx(2.5)
     assert result.info["short_recordings"] == [r.name]
     assert _read_csv(tmp_path / "C" / "recordings.csv")[0]["n_windows"] == "1"
+
+
+@pytest.mark.parametrize(
+    "change, says",
+    [
+        ({"n_classes": 10**9}, "n_classes must be an integer"),
+        ({"head": "mystery"}, "head must be one of"),
+        ({"eegm2": {"widths": [4096, 4096, 10**7]}}, "eegm2.widths[2]"),
+        ({"eegm2": {"bogus": 1}}, "eegm2: unknown fields"),
+        ({"n_classes": 3}, "config.json"),  # valid values that do not fit the weights
+    ],
+)
+def test_load_classifier_refuses_a_hostile_config(finetuned, tmp_path, change, says):
+    import shutil
+
+    from eegssm.models.eegm2_checkpoint import load_classifier
+    from eegssm.train.checkpoint import CheckpointError
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(finetuned[0] / "best", ckpt)
+    meta = json.loads((ckpt / "config.json").read_text())
+    for key, value in change.items():
+        meta[key] = {**meta[key], **value} if isinstance(value, dict) and key in meta else value
+    (ckpt / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError) as err:
+        load_classifier(ckpt)
+    assert says in str(err.value) and str(ckpt / "config.json") in str(err.value)

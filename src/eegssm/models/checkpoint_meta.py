@@ -191,6 +191,66 @@ def check_eegm2_meta(meta: Any, path: str | Path) -> None:
     _int(path, "n_chans", meta.get("n_chans"), 1, MAX_CHANNELS)
     if meta.get("sfreq") is not None:
         _float(path, "sfreq", meta["sfreq"], 0.0, MAX_SFREQ, open_low=True)
+    if "eegm2" in meta:
+        _check_eegm2_arch(path, meta["eegm2"])
+
+
+def _check_eegm2_arch(path: Path, arch: Any) -> None:
+    """The exact EEGM2 architecture a checkpoint records (``eegm2``: ``EEGM2Config`` fields):
+    known fields only, sizes within :data:`MAX_SIZE`, three widths, rates in [0, 1)."""
+    from eegssm.models.eegm2 import EEGM2Config
+
+    arch = _dict(path, "eegm2", arch)
+    defaults = {f.name: f.default for f in fields(EEGM2Config)}
+    unknown = sorted(set(arch) - set(defaults))
+    if unknown:
+        raise _fail(path, f"eegm2: unknown fields {unknown[:5]}")
+    for key, value in arch.items():
+        default, name = defaults[key], f"eegm2.{key}"
+        if key == "widths":
+            if not isinstance(value, list) or len(value) != 3:
+                raise _fail(path, f"{name} must be a list of 3 integers, got {value!r:.40}")
+            for i, w in enumerate(value):
+                _int(path, f"{name}[{i}]", w, 1, MAX_SIZE)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise _fail(path, f"{name} must be true or false, got {value!r:.40}")
+        elif isinstance(default, int):
+            _int(path, name, value, 1, MAX_SIZE)
+        elif isinstance(default, float):
+            _float(path, name, value, 0.0, 0.999)
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise _fail(path, f"{name} must be a string, got {value!r:.40}")
+
+
+def check_eegm2_classifier_meta(meta: Any, path: str | Path) -> None:
+    """Validate the ``config.json`` of a fine-tuned EEGM2-recipe classifier (``kind:
+    classifier``): ``head``, ``n_classes``, ``n_chans``, ``sfreq``, ``window_s``, the ``model``
+    settings and, when present, the exact ``eegm2`` architecture.
+
+    Raises:
+        CheckpointError: a value that is missing, of the wrong type or out of range.
+    """
+    from pydantic import ValidationError
+
+    from eegssm.config import BASELINE_HEADS, EEGM2ModelConfig
+
+    path = Path(path)
+    meta = _dict(path, "the config", meta)
+    heads = ("light", "probe", "fine", *BASELINE_HEADS)
+    if meta.get("head") not in heads:
+        raise _fail(path, f"head must be one of {heads}, got {meta.get('head')!r:.40}")
+    _int(path, "n_classes", meta.get("n_classes"), 1, MAX_CHANNELS)
+    _int(path, "n_chans", meta.get("n_chans"), 1, MAX_CHANNELS)
+    _float(path, "sfreq", meta.get("sfreq"), 0.0, MAX_SFREQ, open_low=True)
+    _float(path, "window_s", meta.get("window_s"), 0.0, MAX_WINDOW_S, open_low=True)
+    if meta.get("head") not in BASELINE_HEADS:
+        try:
+            EEGM2ModelConfig(**_dict(path, "model", meta.get("model")))
+        except (ValidationError, TypeError) as err:
+            raise _fail(path, f"model: {str(err).splitlines()[0]}") from None
+    if "eegm2" in meta:
+        _check_eegm2_arch(path, meta["eegm2"])
 
 
 def safetensors_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:

@@ -99,7 +99,9 @@ def load_classifier(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     Raises:
         ValueError: the checkpoint has no classification head (e.g. a pretraining checkpoint),
             with what to do instead.
+        CheckpointError: a config whose values are out of range or do not fit the weights.
     """
+    from eegssm.models.checkpoint_meta import check_eegm2_classifier_meta, check_weights_fit
     from eegssm.train.checkpoint import load_weights, read_json
 
     folder = checkpoint_folder(path)
@@ -113,13 +115,18 @@ def load_classifier(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         )
     if kind != "classifier":
         raise ValueError(f"{folder}: not an eegssm classifier checkpoint (kind={kind!r})")
+    check_eegm2_classifier_meta(meta, folder / "config.json")  # before building anything
     k = int(meta["n_classes"])
-    if meta["head"] in BASELINE_HEADS:
-        model: nn.Module = build_baseline(meta["head"], meta["n_chans"], k, meta["sfreq"])
-    elif meta["head"] == "fine":
-        model = eegm2_from_meta(meta, n_outputs=k)
-    else:
-        model = attach_head(meta["head"], eegm2_from_meta(meta), k)
+
+    def build() -> nn.Module:
+        if meta["head"] in BASELINE_HEADS:
+            return build_baseline(meta["head"], meta["n_chans"], k, meta["sfreq"])
+        if meta["head"] == "fine":
+            return eegm2_from_meta(meta, n_outputs=k)
+        return attach_head(meta["head"], eegm2_from_meta(meta), k)
+
+    check_weights_fit(build, folder / "model.safetensors", folder / "config.json")
+    model = build()
     load_weights(folder / "model.safetensors", model)
     return model.eval(), meta
 
