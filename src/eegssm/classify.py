@@ -278,13 +278,9 @@ def _long_name(item: Any, name: str, seen: dict[str, int]) -> str:
 
 
 def _load(item: Any) -> Recording:
-    from eegssm.io import read_recording, recording_from_raw
+    from eegssm.io import as_recording
 
-    if isinstance(item, Recording):
-        return item
-    if isinstance(item, Path):
-        return read_recording(item)
-    return recording_from_raw(item)
+    return as_recording(item)  # a Recording, an mne Raw or a path
 
 
 def classify(

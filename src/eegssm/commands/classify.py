@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from eegssm.commands._args import thread_count, torch_device
+from eegssm.commands._args import add_threads, torch_device
 
 DESCRIPTION = """\
 Classify EEG recordings with a fine-tuned classifier checkpoint (eegssm finetune → F/best).
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--batch-size", type=int, default=16, help="windows per forward pass (default: %(default)s)"
     )
-    p.add_argument("--workers", type=thread_count, default=None, help="CPU threads for the model")
+    add_threads(p, workers_alias=True)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -64,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from eegssm.classify import Classifier, classify
     from eegssm.train.checkpoint import CheckpointError
 
-    if args.workers:
-        torch.set_num_threads(args.workers)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.batch_size < 1:
         print("error: --batch-size must be at least 1", file=sys.stderr)
         return 2
