@@ -580,6 +580,17 @@ class SeizureDetector(nn.Module):
         return self.final_layer(y).squeeze(1), new
 
     # ----------------------------------------------------------------------------------------
+    def architecture_meta(self) -> dict:
+        """The ``config.json`` fields :meth:`from_pretrained` builds the model from: class name,
+        ``n_chans``, ``n_times``, ``sfreq`` and the :class:`DetectorConfig`."""
+        return {
+            "model": type(self).__name__,
+            "n_chans": self.n_chans,
+            "n_times": self.n_times,
+            "sfreq": self.sfreq,
+            "config": asdict(self.config),
+        }
+
     def input_spec(self):
         """The input this model takes, as far as the model alone knows it (channel count, rate,
         window; no montage or channel names): :class:`eegssm.contract.InputSpec`."""
@@ -612,11 +623,7 @@ class SeizureDetector(nn.Module):
 
         path = Path(path)
         meta = {
-            "model": type(self).__name__,
-            "n_chans": self.n_chans,
-            "n_times": self.n_times,
-            "sfreq": self.sfreq,
-            "config": asdict(self.config),
+            **self.architecture_meta(),
             "input": self.input_spec().to_json(),
             "eegssm_version": __version__,
             **(metadata or {}),

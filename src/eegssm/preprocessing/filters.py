@@ -305,10 +305,7 @@ def fixed_scale(data: np.ndarray, scale_uv: float, clip: float | None = 10.0) ->
     background stay 11× apart) and the amplitude of each channel relative to the others. Needs
     no statistics, so a 10-s file, a block of a long one and a live stream are scaled alike.
     """
-    out = np.asarray(data, dtype=np.float32) * np.float32(1.0 / scale_uv)
-    if clip is not None:
-        np.clip(out, -clip, clip, out=out)
-    return out
+    return fixed_normalization(len(data), scale_uv, clip).apply(data)
 
 
 def percentile_scale(data: np.ndarray, q: float = 95.0, clip: float | None = None) -> np.ndarray:

@@ -165,11 +165,7 @@ def model_metadata(model, recipe: DetectorRecipe) -> dict[str, Any]:
 
     pre = get_preset(recipe.data.preprocess)
     meta = {
-        "model": type(model).__name__,
-        "n_chans": model.n_chans,
-        "n_times": model.n_times,
-        "sfreq": model.sfreq,
-        "config": asdict(model.config),
+        **model.architecture_meta(),
         "preset": recipe.model.preset,
         "core": recipe.model.core,
         "causal": recipe.model.causal,
