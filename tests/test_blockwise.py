@@ -174,9 +174,10 @@ def test_run_file_blockwise_matches_in_memory(edf_500hz, tmp_path):
     assert set(short.timings) == {"read", "preprocess", "model", "postprocess"}
     long = detector.run_file(edf_500hz, threshold=0.5, block_s=150.0)
     assert long.recording.meta["blockwise"]["blocks"] == 4
-    # float32 filter round-off (~1e-3 of the normalised signal) moves probabilities a little
-    # (1.2e-4 measured with the bundled checkpoint)
-    assert np.abs(long.probs - whole.probs).max() < 1e-3
+    # float32 filter round-off (up to 1.8e-4 of the normalised signal here) moves probabilities
+    # a little: 1.4e-3 measured with the bundled checkpoint in one pass (6e-4 with windows,
+    # whose overlap averages two estimates); the same as random noise of that size does
+    assert np.abs(long.probs - whole.probs).max() < 5e-3
     assert [(round(e.start), round(e.stop)) for e in long.events] == [
         (round(e.start), round(e.stop)) for e in whole.events
     ]

@@ -1,7 +1,8 @@
 """Seizure detection on whole recordings: the pipeline behind ``eegssm detect`` and ``detect()``.
 
-``Recording`` ──checkpoint's preprocessing──▶ ``(C, T)`` ──windows + overlap averaging──▶
-probability trace ``(T,)`` ──post-processing at a threshold / FA-rate operating point──▶ events.
+``Recording`` ──checkpoint's preprocessing──▶ ``(C, T)`` ──the model over the whole recording in
+one pass (:mod:`eegssm.onepass`)──▶ probability trace ``(T,)`` ──post-processing at a threshold /
+FA-rate operating point──▶ events.
 
 A checkpoint is a folder with ``model.safetensors``, ``config.json`` and a model card
 ``README.md`` (or a Hugging Face Hub repository of that layout); besides the architecture the JSON
@@ -137,6 +138,9 @@ class Detector:
         device: where the model runs.
         batch_size: windows per forward pass.
         path: the checkpoint folder (named in errors; its weights are hashed for the outputs).
+        inference: ``"onepass"`` (the whole recording at once, :mod:`eegssm.onepass`; the
+            default) or ``"windows"`` (overlapping windows of the checkpoint's ``window_s``
+            every ``stride_s``, averaged; kept for comparison).
 
     Attributes:
         preprocess_config: the checkpoint's preprocessing. A checkpoint that records none (a
@@ -153,8 +157,14 @@ class Detector:
         device: str | torch.device = "cpu",
         batch_size: int = 8,
         path: str | Path | None = None,
+        inference: str = "onepass",
     ) -> None:
         from eegssm.contract import InputSpec, preprocess_config_of
+        from eegssm.inference import INFERENCE_MODES
+
+        if inference not in INFERENCE_MODES:
+            raise ValueError(f"inference must be one of {INFERENCE_MODES}, got {inference!r}")
+        self.inference = inference
 
         self.model = model.to(device).eval()
         self.meta = meta
@@ -175,6 +185,7 @@ class Detector:
         device: str = "cpu",
         batch_size: int = 8,
         revision: str | None = None,
+        inference: str = "onepass",
     ) -> Detector:
         """Load a checkpoint: a folder, a Hugging Face Hub repository id (``owner/name``,
         needs ``huggingface_hub``) or, with None, the bundled one."""
@@ -193,7 +204,7 @@ class Detector:
                 "`eegssm train` or leave --checkpoint out to use the bundled one."
             )
         model = SeizureDetector.from_pretrained(path, device=device)
-        return cls(model, json.loads(config.read_text()), device, batch_size, path)
+        return cls(model, json.loads(config.read_text()), device, batch_size, path, inference)
 
     def set_input_montage(self, input_montage: str) -> None:
         """How input channels are read: ``"auto"``, ``"referential"`` or ``"bipolar"`` (see
@@ -282,7 +293,7 @@ class Detector:
             eegssm.contract.InputMismatchError: the preprocessed recording does not fit the
                 checkpoint's input (channels, rate).
         """
-        from eegssm.inference import predict_recording
+        from eegssm.inference import predict
         from eegssm.io import as_recording
         from eegssm.preprocessing.pipeline import preprocess
 
@@ -299,9 +310,10 @@ class Detector:
         t1 = time.perf_counter()
         window = int(round(self.window_s * clean.sfreq))
         stride = int(round(self.stride_s * clean.sfreq))
-        probs = predict_recording(
-            self.model, clean.data, window, stride, self.batch_size, self.device, progress
-        )
+        probs = predict(
+            self.model, clean.data, window, stride, self.batch_size, self.device, progress,
+            self.inference,
+        )  # fmt: skip
         t2 = time.perf_counter()
         events = postprocess(probs, clean.sfreq, pp)
         t3 = time.perf_counter()
@@ -332,8 +344,9 @@ class Detector:
                 file's channels and rate).
             channel_map: old → new channel names applied before preprocessing.
         """
-        from eegssm.inference import predict_recording_blocks
+        from eegssm.inference import predict_recording_blocks, supports_onepass
         from eegssm.io import open_recording
+        from eegssm.onepass import OnePass
         from eegssm.preprocessing.blockwise import BlockwisePreprocessor, fits_in_memory
 
         t0 = time.perf_counter()
@@ -358,9 +371,12 @@ class Detector:
         stride = int(round(self.stride_s * pre.sfreq))
         with _progress(source.n_times, f"{name}: detection", progress) as bar:
             blocks = _Timed(pre.blocks(bar.update))
-            probs = predict_recording_blocks(
-                self.model, blocks, pre.n_times, window, stride, self.batch_size, self.device
-            )
+            if self.inference == "onepass" and supports_onepass(self.model):
+                probs = OnePass(self.model).run(blocks, pre.n_times)
+            else:
+                probs = predict_recording_blocks(
+                    self.model, blocks, pre.n_times, window, stride, self.batch_size, self.device
+                )
         t2 = time.perf_counter()
         events = postprocess(probs, pre.sfreq, pp)
         t3 = time.perf_counter()

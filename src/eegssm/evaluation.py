@@ -121,8 +121,9 @@ def evaluate(
     window = int(round(detector.window_s * sfreq))
     stride = int(round(detector.stride_s * sfreq))
     probs = predict_recordings(
-        detector.model, recordings, window, stride, detector.batch_size, detector.device
-    )
+        detector.model, recordings, window, stride, detector.batch_size, detector.device,
+        detector.inference,
+    )  # fmt: skip
     pp_dict = asdict(detector.postprocess_defaults)
     metrics, curve = score_probabilities(
         recordings, probs, detector.postprocess_defaults, n_thresholds

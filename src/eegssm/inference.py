@@ -1,7 +1,16 @@
-"""Whole-recording inference: windows in, one probability trace out, memory bounded.
+"""Whole-recording inference: one probability trace per recording, memory bounded.
 
-A per-sample model (``(B, C, W)`` → logits ``(B, W)``) is run over overlapping windows of a
-preprocessed recording (:func:`predict_recording`); window probabilities are averaged where
+Two ways to run a per-sample model over a recording, behind one entry point
+(:func:`predict`, ``mode``):
+
+- ``"onepass"`` (default for a ``SeizureDetector``): the model reads the whole recording at once,
+  in chunks that carry the SSM states (:mod:`eegssm.onepass`); equal to the model on the whole
+  sequence, no window seams, O(N).
+- ``"windows"``: overlapping windows, averaged where they overlap (any model mapping
+  ``(B, C, W)`` to ``(B, W)``, e.g. the baselines; the way the first checkpoints were scored).
+
+For windows: a per-sample model (``(B, C, W)`` → logits ``(B, W)``) is run over overlapping windows
+of a preprocessed recording (:func:`predict_recording`); window probabilities are averaged where
 windows overlap (:class:`OverlapAdd`, :func:`stitch_windows`). Windows are views into the signal
 (no copy of the recording) and are fed ``batch_size`` at a time, so memory is the recording plus
 two trace-length arrays. :func:`predict_recording_blocks` does the same for a recording that
@@ -16,6 +25,54 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+INFERENCE_MODES = ("onepass", "windows")
+
+
+def supports_onepass(model) -> bool:
+    """Whether ``model`` can run in one pass (a ``SeizureDetector``)."""
+    from eegssm.models.detector import SeizureDetector
+
+    return isinstance(model, SeizureDetector)
+
+
+def predict(
+    model: nn.Module | Callable[[Tensor], Tensor],
+    data: np.ndarray,
+    window: int,
+    stride: int,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+    progress: bool | str = False,
+    mode: str = "onepass",
+) -> np.ndarray:
+    """Per-sample probabilities ``(T,)`` of a preprocessed recording ``data (C, T)``.
+
+    ``mode="onepass"`` runs a ``SeizureDetector`` over the whole recording
+    (:class:`eegssm.onepass.OnePass`; ``window``, ``stride`` and ``batch_size`` unused); other
+    models, or ``mode="windows"``, go through :func:`predict_recording`.
+    """
+    if mode not in INFERENCE_MODES:
+        raise ValueError(f"mode must be one of {INFERENCE_MODES}, got {mode!r}")
+    if mode == "onepass" and supports_onepass(model):
+        from eegssm.onepass import OnePass
+
+        data = np.asarray(data, dtype=np.float32)
+        if data.ndim != 2:
+            raise ValueError(f"data must be (C, T), got shape {data.shape}")
+        with _sample_bar(data.shape[1], progress) as bar:
+            return OnePass(model).run([data], data.shape[1], bar.update)
+    return predict_recording(model, data, window, stride, batch_size, device, progress)
+
+
+def _sample_bar(total: int, progress: bool | str):
+    """A tqdm bar over input samples (disabled unless ``progress``; a string is its label)."""
+    from tqdm.auto import tqdm
+
+    desc = progress if isinstance(progress, str) else "inference"
+    return tqdm(
+        total=total, desc=desc, unit="sample", unit_scale=True, disable=not progress, leave=False
+    )
 
 
 class OverlapAdd:
@@ -231,13 +288,14 @@ def predict_recordings(
     stride: int,
     batch_size: int = 8,
     device: str | torch.device = "cpu",
+    mode: str = "onepass",
 ) -> list[np.ndarray]:
-    """Per-sample probabilities ``(T,)`` of each recording (:func:`predict_recording`).
+    """Per-sample probabilities ``(T,)`` of each recording (:func:`predict`).
 
     Args:
         recordings: objects with a preprocessed ``data (C, T)`` array, e.g.
             :class:`eegssm.data.recordings.EvalRecording`.
-        (others as :func:`predict_recording`.)
+        (others as :func:`predict`.)
 
     The model runs in eval mode; its training flag is restored afterwards.
     """
@@ -245,7 +303,7 @@ def predict_recordings(
     model.eval()
     try:
         return [
-            predict_recording(model, r.data, window, stride, batch_size=batch_size, device=device)
+            predict(model, r.data, window, stride, batch_size, device, mode=mode)
             for r in recordings
         ]
     finally:

@@ -3,6 +3,8 @@ detector checkpoint."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from eegssm.config.base import PosFloat, PosInt, StrictModel
@@ -24,7 +26,9 @@ class DetectorEvaluationConfig(StrictModel):
         n_thresholds: thresholds swept on (0, 1) for the operating points.
         postprocess: post-processing (thresholds are set per operating point; the off-threshold
             keeps the configured gap below it).
-        batch_size: windows per forward pass at inference.
+        batch_size: windows per forward pass at inference (``inference="windows"``).
+        inference: ``"onepass"`` (the whole recording at once, as ``eegssm detect`` runs it)
+            or ``"windows"`` (overlapping windows, averaged).
     """
 
     stride_s: PosFloat = 30.0
@@ -34,6 +38,7 @@ class DetectorEvaluationConfig(StrictModel):
     n_thresholds: int = Field(99, ge=2)
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
     batch_size: PosInt = 8
+    inference: Literal["onepass", "windows"] = "onepass"
 
 
 class RealDetectorEvaluationConfig(StrictModel):
@@ -45,7 +50,9 @@ class RealDetectorEvaluationConfig(StrictModel):
         n_thresholds: thresholds swept on (0, 1).
         postprocess: post-processing (the off-threshold keeps the configured gap below each
             threshold).
-        batch_size: windows per forward pass at inference.
+        batch_size: windows per forward pass at inference (``inference="windows"``).
+        inference: ``"onepass"``: the whole recording at once, as ``eegssm detect`` runs it
+            (:mod:`eegssm.onepass`); ``"windows"``: overlapping windows, averaged.
     """
 
     folds: int = Field(7, ge=2)
@@ -53,3 +60,4 @@ class RealDetectorEvaluationConfig(StrictModel):
     n_thresholds: int = Field(199, ge=2)
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
     batch_size: PosInt = 8
+    inference: Literal["onepass", "windows"] = "onepass"

@@ -44,6 +44,11 @@ class Bidirectional(nn.Module):
         """``x (B, L, d)`` → ``(B, L, d)``; every output sees the whole sequence."""
         fwd = self.forward_layer(x)
         bwd = self.backward_layer(x.flip(1)).flip(1)
+        return self.combine(fwd, bwd)
+
+    def combine(self, fwd: Tensor, bwd: Tensor) -> Tensor:
+        """Merge the two directions' outputs ``(B, L, d)`` (``bwd`` in forward time order);
+        also used by the chunked sweeps of :mod:`eegssm.onepass`."""
         if self.merge == "add":
             return fwd + bwd
         return self.proj(torch.cat([fwd, bwd], dim=-1))

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from eegssm.nn import kernels
 from eegssm.nn.conv import CausalDepthwiseConv1d
 from eegssm.nn.gated_delta_rule import gated_delta_rule_chunked, gated_delta_rule_step
-from eegssm.nn.mamba2 import init_dt_bias, no_weight_decay
+from eegssm.nn.mamba2 import init_A_log, init_dt_bias, no_weight_decay
 from eegssm.nn.norm import RMSNormGated
 
 #: Fastest WY/UT chunk length on a 2-core CPU (``docs/benchmarks/sequence_core.md``: 16 and 32
@@ -72,7 +72,7 @@ class GatedDeltaNet(nn.Module):
         self.a_proj = nn.Linear(d_model, num_heads, bias=False)
         self.b_proj = nn.Linear(d_model, num_heads, bias=False)
         self.g_proj = nn.Linear(d_model, self.value_dim, bias=False)
-        self.A_log = nn.Parameter(torch.log(torch.empty(num_heads).uniform_(1e-3, 16.0)))
+        self.A_log = nn.Parameter(init_A_log(num_heads, 1e-3, 16.0))
         self.dt_bias = nn.Parameter(init_dt_bias(num_heads))
         no_weight_decay(self.A_log, self.dt_bias)
         self.conv1d = CausalDepthwiseConv1d(2 * self.key_dim + self.value_dim, conv_size)

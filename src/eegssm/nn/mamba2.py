@@ -90,10 +90,21 @@ class Mamba2State:
 
 
 def init_dt_bias(n: int, dt_min: float = 1e-3, dt_max: float = 0.1, floor: float = 1e-4) -> Tensor:
-    """``dt_bias`` so that ``softplus(dt_bias)`` is log-uniform in ``[dt_min, dt_max]``."""
-    dt = torch.exp(torch.rand(n) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+    """``dt_bias`` so that ``softplus(dt_bias)`` is log-uniform in ``[dt_min, dt_max]``.
+
+    Computed on the CPU and moved to the default device: under ``torch.device("meta")`` (the
+    checkpoint check builds models there) the arithmetic would load PyTorch's Python meta
+    kernels, about a second of start-up for a handful of numbers."""
+    u = torch.rand(n, device="cpu")
+    dt = torch.exp(u * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
     dt = dt.clamp(min=floor)
-    return dt + torch.log(-torch.expm1(-dt))  # inverse of softplus
+    return (dt + torch.log(-torch.expm1(-dt))).to(torch.empty(0).device)  # inverse of softplus
+
+
+def init_A_log(n: int, low: float, high: float) -> Tensor:
+    """``A_log = log(A)``, ``A ~ U(low, high)`` (computed on the CPU, see :func:`init_dt_bias`)."""
+    A = torch.empty(n, device="cpu").uniform_(low, high)
+    return torch.log(A).to(torch.empty(0).device)
 
 
 def no_weight_decay(*params: nn.Parameter) -> None:
@@ -145,8 +156,7 @@ class Mamba2(nn.Module):
         self.in_proj = nn.Linear(d_model, d_inner + conv_dim + nheads, bias=bias)
         self.conv1d = CausalDepthwiseConv1d(conv_dim, d_conv, bias=conv_bias)
         self.dt_bias = nn.Parameter(init_dt_bias(nheads, dt_min, dt_max))
-        A = torch.empty(nheads).uniform_(*A_init_range)
-        self.A_log = nn.Parameter(torch.log(A))
+        self.A_log = nn.Parameter(init_A_log(nheads, *A_init_range))
         self.D = nn.Parameter(torch.ones(nheads))
         no_weight_decay(self.dt_bias, self.A_log, self.D)
         self.norm = RMSNormGated(d_inner, group_size=d_inner // ngroups, norm_before_gate=False)

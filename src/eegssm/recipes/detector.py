@@ -14,7 +14,7 @@
    warm-up + cosine, gradient clipping, NaN guard, bfloat16 autocast on CUDA only, atomic
    checkpoints, resume);
 3. early stopping on dev: whole dev recordings are read from the cache, run through
-   :func:`eegssm.inference.predict_recordings` (overlapping windows averaged), post-processed at
+   :func:`eegssm.inference.predict_recordings` (one pass over each recording), post-processed at
    every threshold and scored with OVERLAP (:func:`eegssm.scoring.traces.score_probabilities`); the
    metric ``score`` is the sensitivity at ``stop_fa_per_24h`` plus ``1e-3 ×`` sample AUROC as
    tie-break (AUROC alone when dev holds no seizure);
@@ -128,7 +128,9 @@ def make_dev_evaluator(recipe: DetectorRecipe, recordings: list[EvalRecording], 
 
     def evaluate(model: torch.nn.Module) -> dict[str, float]:
         t0 = time.perf_counter()
-        probs = predict_recordings(model, recordings, window, stride, ev.batch_size, device)
+        probs = predict_recordings(
+            model, recordings, window, stride, ev.batch_size, device, ev.inference
+        )
         metrics, curve = score_probabilities(recordings, probs, ev.postprocess, ev.n_thresholds)
         sens, fa, th = sensitivity_at(curve, ev.stop_fa_per_24h)
         auc = metrics["auroc"]
@@ -270,8 +272,9 @@ def train_detector(
         load_weights(best / "model.safetensors", trainer.model)
     ev = recipe.evaluation
     probs = predict_recordings(
-        trainer.model, dev_recs, window, int(round(ev.stride_s * sfreq)), ev.batch_size, device
-    )
+        trainer.model, dev_recs, window, int(round(ev.stride_s * sfreq)), ev.batch_size, device,
+        ev.inference,
+    )  # fmt: skip
     dev_metrics, curve = score_probabilities(dev_recs, probs, ev.postprocess, ev.n_thresholds)
     points = operating_points_for(curve, ev.targets_fa_per_24h, ev.postprocess, "dev")
     meta.update(

@@ -172,15 +172,17 @@ def train_model(
 
 # -- scoring ----------------------------------------------------------------------------------
 def predict_segment(model, seg: Segment, recipe: RealDetectorRecipe) -> np.ndarray:
-    """Per-sample probabilities ``(T,)`` of one segment as ``eegssm detect`` computes them."""
-    from eegssm.inference import predict_recording
+    """Per-sample probabilities ``(T,)`` of one segment as ``eegssm detect`` computes them
+    (``recipe.evaluation.inference``: one pass over the segment by default)."""
+    from eegssm.inference import predict
     from eegssm.preprocessing.pipeline import normalise
 
     cfg = recipe.preprocess_config()
+    ev = recipe.evaluation
     x = normalise(seg.data, cfg)
     window = int(round(cfg.window_s * seg.sfreq))
     stride = int(round(cfg.stride_s * seg.sfreq))
-    return predict_recording(model, x, window, stride, recipe.evaluation.batch_size)
+    return predict(model, x, window, stride, ev.batch_size, mode=ev.inference)
 
 
 def cross_validate(

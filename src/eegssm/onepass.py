@@ -1,0 +1,445 @@
+"""Whole-recording inference in one O(N) pass: no windows, no seams, memory bounded.
+
+A :class:`~eegssm.models.detector.SeizureDetector` is a composition of parts whose reach in
+time is either finite (convolutions, per-step graphs) or the whole sequence (the bidirectional
+SSM layers). :class:`OnePass` runs each part over the whole recording in chunks of
+``chunk_frames`` feature frames (``S`` input samples each) so that the result equals
+``model(x[None])`` on the whole recording at once (float round-off, ~1e-6), with memory that
+does not grow with the recording beyond a few frame-rate arrays:
+
+=====================  =======================================================================
+part                   how it is chunked
+=====================  =======================================================================
+front end (TCN)        finite receptive field ``R`` samples: each chunk of frames reads its
+                       input samples plus a halo of ``>= R`` samples on each side
+                       (:func:`encoder_halo`); halo frames are computed and dropped
+SSM layers             forward sweep over the chunks carrying the layer's state
+(bidirectional)        (``Mamba2State`` / ``GatedDeltaNetState``), outputs kept; backward
+                       sweep from the last chunk carrying the reverse layer's state, merged
+                       with the kept forward outputs; one layer after the other
+edge stream            per-step pair similarity, pooled over ``edge_pool`` steps (chunks
+                       start on a pooled-step boundary), then its SSM layers as above
+graph, fusion, readout per step (graph PE recomputed every ``pe_interval`` steps: chunks start
+                       on a multiple of it)
+decoder                finite reach in frames: a halo of :func:`decoder_halo` frames
+=====================  =======================================================================
+
+The normalisation is the checkpoint's preprocessing over the whole recording (fixed scale, or
+statistics of the whole recording); nothing is normalised per window.
+
+Frame-rate intermediates (``(L, C, d)`` floats: 33 MB per hour for 18 electrodes × 32 features
+at 4 Hz) live in :class:`FrameStore` s: in memory while they fit ``memory_bytes``, else in
+temporary files read and written chunk by chunk (``os.pread``/``pwrite``: the page cache, not
+the process, holds them), so a 24-hour recording runs in bounded memory.
+
+A causal model runs through :meth:`SeizureDetector.forward_stream` chunk by chunk, the same
+state-carrying code as ``eegssm monitor``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+#: Feature frames per chunk (2000 frames = 8.3 min at the ``fast`` preset's 4 Hz): large
+#: enough that per-call overhead is small, small enough that a chunk's temporaries stay in
+#: the CPU's caches.
+CHUNK_FRAMES = 2000
+
+#: Frame-rate intermediates are kept in memory up to this many bytes in all, else in
+#: temporary files (a 24-hour recording needs ~0.8 GB per intermediate).
+MEMORY_BYTES = 256 << 20
+
+
+class FrameStore:
+    """``(N, L, *row)`` float32 values of ``N`` sequences over ``L`` frames, read and written by
+    frame ranges; in memory, or in a temporary file (frame-major, one frame's ``N`` rows
+    together) when ``path`` is given.
+
+    Args:
+        n_seq: sequences ``N``.
+        n_frames: frames ``L``.
+        row: the shape of one sequence's value at one frame, e.g. ``(d,)``.
+        path: the temporary file (created, deleted by :meth:`close`); None keeps the values in
+            memory.
+    """
+
+    def __init__(
+        self,
+        n_seq: int,
+        n_frames: int,
+        row: tuple[int, ...],
+        path: str | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.n_seq, self.n_frames, self.row = n_seq, n_frames, tuple(row)
+        self.path, self.device = path, torch.device(device)
+        self._frame_bytes = 4 * n_seq * math.prod(self.row)
+        self.nbytes = self._frame_bytes * n_frames
+        if path is None:
+            self._data = torch.empty(n_seq, n_frames, *self.row, device=self.device)
+            self._fd = None
+        else:
+            self._data = None
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+
+    def read(self, a: int, b: int) -> Tensor:
+        """Frames ``[a, b)`` as ``(N, b - a, *row)`` (a view when in memory)."""
+        if self._fd is None:
+            return self._data[:, a:b]
+        buf = np.empty((b - a, self.n_seq, *self.row), dtype=np.float32)
+        view, offset, done = memoryview(buf).cast("B"), a * self._frame_bytes, 0
+        while done < len(view):
+            n = os.preadv(self._fd, [view[done:]], offset + done)
+            if n <= 0:
+                raise OSError(f"{self.path}: short read at byte {offset + done}")
+            done += n
+        return torch.from_numpy(buf).to(self.device).transpose(0, 1)
+
+    def write(self, a: int, values: Tensor) -> None:
+        """Store ``values (N, n, *row)`` at frames ``[a, a + n)``."""
+        n = values.shape[1]
+        if self._fd is None:
+            self._data[:, a : a + n].copy_(values)
+            return
+        frames = values.detach().transpose(0, 1).contiguous().cpu().numpy()
+        view, offset, done = memoryview(frames).cast("B"), a * self._frame_bytes, 0
+        while done < len(view):
+            done += os.pwrite(self._fd, view[done:], offset + done)
+
+    def close(self) -> None:
+        """Free the memory or delete the file."""
+        self._data = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            os.unlink(self.path)
+
+
+def chunk_spans(n: int, size: int) -> list[tuple[int, int]]:
+    """``[a, b)`` ranges of at most ``size`` covering ``[0, n)`` in order."""
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
+
+
+def encoder_halo(model) -> int:
+    """Input samples of context on each side of a chunk that make the front end's output frames
+    exact: the encoder's receptive field rounded up to whole frames (``S`` samples)."""
+    S = model.config.stride
+    return -(-model.encoder.receptive_field // S) * S
+
+
+def decoder_halo(model) -> int:
+    """Frames of decoder input on each side of a chunk that make its output samples exact: per
+    stage, a kernel ``k`` conv at ``u`` samples per frame reaches ``(k - 1) / u`` frames."""
+    reach, up = 0.0, 1
+    for f in model.decoder.factors:
+        up *= f
+        reach += (model.config.decoder_kernel - 1) / up
+    return math.ceil(reach) + 1
+
+
+class OnePass:
+    """Per-sample probabilities of a whole recording from a ``SeizureDetector`` in one pass.
+
+    Args:
+        model: a ``SeizureDetector`` (set to eval mode).
+        chunk_frames: feature frames per chunk (rounded to a multiple of the graph's pooling and
+            PE interval).
+        memory_bytes: frame-rate intermediates above this size in all go to temporary files.
+        tmpdir: where those files go (default: the system's temporary folder).
+        threads: CPU threads (default: torch's); with two or more, the forward and backward
+            sweeps of each bidirectional layer run side by side.
+
+    ``run(blocks, n_times)`` → float32 ``(n_times,)``: equal to
+    ``torch.sigmoid(model(x[None]))[0]`` on the whole recording ``x (C, n_times)`` (what
+    ``tests/test_onepass.py`` checks, to ~1e-5).
+    """
+
+    def __init__(
+        self,
+        model,
+        chunk_frames: int = CHUNK_FRAMES,
+        memory_bytes: int = MEMORY_BYTES,
+        tmpdir: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.model = model
+        self.threads = torch.get_num_threads() if threads is None else threads
+        self.device = next(model.parameters()).device
+        cfg = model.config
+        align = math.lcm(cfg.edge_pool, cfg.pe_interval) if model.graph is not None else 1
+        self.chunk = max(align, chunk_frames // align * align)
+        self.memory_bytes, self.tmpdir = memory_bytes, tmpdir
+        self.S = cfg.stride
+
+    # ------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def run(
+        self,
+        blocks: Iterable[np.ndarray],
+        n_times: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """Probabilities of a recording that arrives as consecutive ``(C, n_i)`` blocks whose
+        lengths add up to ``n_times``; ``progress(k)`` is called with ``k`` input samples done
+        by the front end (the first and longest-reaching part)."""
+        if n_times == 0:
+            return np.zeros(0, dtype=np.float32)
+        was_training = self.model.training
+        self.model.eval()  # exactness needs eval mode (dropout)
+        try:
+            if self.model.config.causal:
+                return self._run_causal(blocks, n_times, progress)
+            with tempfile.TemporaryDirectory(prefix="eegssm-onepass-", dir=self.tmpdir) as tmp:
+                self._tmp, self._n_files = tmp, 0
+                return self._run(blocks, n_times, progress)
+        finally:
+            self.model.train(was_training)
+
+    def _store(self, n_seq: int, n_frames: int, row: tuple[int, ...], budget: list) -> FrameStore:
+        """A store in memory while ``budget[0]`` bytes remain, else in a temporary file."""
+        size = 4 * n_seq * n_frames * math.prod(row)
+        if size <= budget[0]:
+            budget[0] -= size
+            return FrameStore(n_seq, n_frames, row, device=self.device)
+        self._n_files += 1
+        path = os.path.join(self._tmp, f"{self._n_files}.f32")
+        return FrameStore(n_seq, n_frames, row, path, self.device)
+
+    def _run(self, blocks, n_times: int, progress) -> np.ndarray:
+        model, S = self.model, self.S
+        L = -(-n_times // S)  # frames; the input is zero-padded to L·S samples, as in forward
+        budget = [self.memory_bytes]
+        e_store = None
+        for a, e in self._front_end(blocks, n_times, L, progress):  # e (C, n, d)
+            if e_store is None:
+                C, d = e.shape[0], e.shape[-1]
+                e_store = self._store(C, L, (d,), budget)
+            e_store.write(a, e)
+        try:
+            w = self._edge_weights(e_store, L, budget) if model.graph is not None else None
+            self._sweep_stack(model.node_stream, e_store, budget)  # e_store now holds h
+            z = self._read_out(e_store, w, L)  # (D, L)
+        finally:
+            e_store.close()
+        return self._decode(z, n_times)
+
+    # ------------------------------------------------------------------------------------
+    def _samples(self, blocks, n_times: int, progress) -> Iterator[tuple[int, np.ndarray]]:
+        """Consecutive input blocks as ``(start sample, (C, n) float32)``, checked."""
+        seen, n_chans = 0, None
+        for block in blocks:
+            block = np.asarray(block, dtype=np.float32)
+            if block.ndim != 2 or (n_chans is not None and block.shape[0] != n_chans):
+                raise ValueError(f"blocks must be (C, n) with one C, got shape {block.shape}")
+            n_chans = block.shape[0]
+            if seen + block.shape[1] > n_times:
+                raise ValueError(f"blocks hold more than n_times={n_times} samples")
+            yield seen, block
+            seen += block.shape[1]
+            if progress is not None:
+                progress(block.shape[1])
+        if seen != n_times:
+            raise ValueError(f"blocks hold {seen} samples, expected n_times={n_times}")
+
+    def _front_end(self, blocks, n_times: int, L: int, progress) -> Iterator[tuple[int, Tensor]]:
+        """Electrode features ``(C, n, d)`` of frames ``[a, a + n)``, chunk by chunk in order,
+        from the samples of each chunk and a halo of :func:`encoder_halo` samples around it."""
+        S, H = self.S, encoder_halo(self.model)
+        total = L * S  # zero padding to whole frames, as in forward
+        buf, buf_start = None, 0  # buf holds samples [buf_start, buf_start + buf.shape[1])
+        spans = iter(chunk_spans(L, self.chunk))
+        span = next(spans)
+
+        def ready(stop: int) -> bool:
+            return buf is not None and buf_start + buf.shape[1] >= min(stop, n_times)
+
+        def cut(a: int, b: int) -> Tensor:
+            lo, hi = max(0, a * S - H), min(total, b * S + H)
+            piece = buf[:, lo - buf_start : min(hi, n_times) - buf_start]
+            if hi > n_times:
+                piece = np.pad(piece, ((0, 0), (0, hi - n_times)))
+            x = torch.from_numpy(np.ascontiguousarray(piece))[None].to(self.device)
+            e = self.model.electrode_features(x)[0]  # (C, (hi - lo) / S, d)
+            first = (a * S - lo) // S
+            return e[:, first : first + b - a]
+
+        for start, block in self._samples(blocks, n_times, progress):
+            buf = block if buf is None else np.concatenate([buf, block], axis=1)
+            if buf is block:
+                buf_start = start
+            while span is not None and ready(span[1] * S + H):
+                yield span[0], cut(*span)
+                span = next(spans, None)
+                if span is not None:  # keep the next chunk's left halo
+                    keep = max(0, span[0] * S - H) - buf_start
+                    buf, buf_start = buf[:, keep:], buf_start + keep
+
+    # ------------------------------------------------------------------------------------
+    def _sweep_stack(self, stack, store: FrameStore, budget: list) -> None:
+        """The residual blocks of an ``SSMStack`` (not its final LayerNorm) over every sequence
+        of ``store``, in place, one block after the other.
+
+        Per block, the forward sweep (first chunk to last, carrying the forward layer's state)
+        and the backward sweep (last chunk to first, each chunk reversed, carrying the reverse
+        layer's state) are independent: with two or more threads they run side by side, one
+        thread each; then one pass merges them into the block's output."""
+        *blocks, _norm = stack
+        spans = chunk_spans(store.n_frames, self.chunk)
+        for block in blocks:
+            mixer = block.mixer  # Bidirectional (causal models run through _run_causal)
+            fwd = self._store(store.n_seq, store.n_frames, store.row, budget)
+            bwd = self._store(store.n_seq, store.n_frames, store.row, budget)
+
+            def sweep(layer, order, out: FrameStore, reverse: bool, norm=block.norm) -> None:
+                state = None
+                for a, b in order:
+                    u = norm(store.read(a, b))
+                    if reverse:
+                        u = u.flip(1)
+                    y, state = layer(u, state, return_state=True)
+                    out.write(a, y.flip(1) if reverse else y)
+
+            try:
+                self._side_by_side(
+                    partial(sweep, mixer.forward_layer, spans, fwd, False),
+                    partial(sweep, mixer.backward_layer, spans[::-1], bwd, True),
+                )
+                for a, b in spans:
+                    x = store.read(a, b)
+                    store.write(a, x + mixer.combine(fwd.read(a, b), bwd.read(a, b)))
+            finally:
+                for s in (fwd, bwd):
+                    s.close()
+                    if s.path is None:
+                        budget[0] += s.nbytes
+
+    def _side_by_side(self, *jobs: Callable[[], None]) -> None:
+        """Run independent jobs, each on its own thread with one torch thread, when this pass
+        has two or more threads; one after the other otherwise."""
+        if self.threads < 2 or self.device.type != "cpu":
+            for job in jobs:
+                job()
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(max(1, self.threads // len(jobs)))
+        try:
+            with ThreadPoolExecutor(len(jobs)) as pool:
+                for future in [pool.submit(job) for job in jobs]:
+                    future.result()
+        finally:
+            torch.set_num_threads(before)
+
+    def _edge_weights(self, e_store: FrameStore, L: int, budget: list) -> Tensor:
+        """Softplus edge weights ``(P, Lp)`` of the ``Lp = ceil(L / pool)`` pooled steps."""
+        edge = self.model.edge_stream
+        pool = edge.pool
+        pairs = []
+        for a, b in chunk_spans(L, self.chunk):  # chunks start on pooled-step boundaries
+            sim = edge.pair_similarity(e_store.read(a, b)[None])  # (1, P, n)
+            if pool > 1:
+                sim = F.avg_pool1d(sim, pool, ceil_mode=True)
+            pairs.append(sim[0])
+        pairs = torch.cat(pairs, dim=-1)  # (P, Lp)
+        P, Lp = pairs.shape
+        d_edge = edge.inp.out_features
+        h = self._store(P, Lp, (d_edge,), budget)
+        try:
+            for a, b in chunk_spans(Lp, self.chunk):
+                h.write(a, edge.inp(pairs[:, a:b, None]))
+            self._sweep_stack(edge.ssm, h, budget)
+            norm = edge.ssm[-1]
+            w = torch.cat(
+                [
+                    F.softplus(edge.out(norm(h.read(a, b)))).squeeze(-1)
+                    for a, b in chunk_spans(Lp, self.chunk)
+                ],
+                dim=-1,
+            )  # (P, Lp)
+        finally:
+            h.close()
+            if h.path is None:
+                budget[0] += h.nbytes
+        return w
+
+    def _read_out(self, h_store: FrameStore, w: Tensor | None, L: int) -> Tensor:
+        """Node stream's final norm, graph, fusion and readout per chunk → ``(D, L)``."""
+        model = self.model
+        norm = model.node_stream[-1]
+        out = []
+        for a, b in chunk_spans(L, self.chunk):
+            h = norm(h_store.read(a, b))[None]  # (1, C, n, d)
+            if w is not None:
+                edge = model.edge_stream
+                pool = edge.pool
+                wc = w[:, a // pool : -(-b // pool)]  # pooled steps of the chunk
+                adj = topk_adjacency_of(wc, h.shape[1], edge.top_k)
+                if pool > 1:
+                    adj = adj.repeat_interleave(pool, dim=1)[:, : b - a]
+                h = model.fusion(h, model.graph(h, adj))
+            out.append(model.read_out(h)[0])
+        return torch.cat(out, dim=-1)
+
+    def _decode(self, z: Tensor, n_times: int) -> np.ndarray:
+        """Decoder and final layer over ``z (D, L)`` by chunks with a halo → probabilities."""
+        model, S = self.model, self.S
+        L = z.shape[-1]
+        H = decoder_halo(model)
+        probs = np.empty(n_times, dtype=np.float32)
+        for a, b in chunk_spans(L, self.chunk):
+            lo, hi = max(0, a - H), min(L, b + H)
+            y = model.final_layer(model.decoder(z[None, :, lo:hi]))[0, 0]  # ((hi - lo)·S,)
+            y = y[(a - lo) * S : (b - lo) * S][: n_times - a * S]
+            probs[a * S : a * S + y.shape[0]] = torch.sigmoid(y.float()).cpu().numpy()
+        return probs
+
+    # ------------------------------------------------------------------------------------
+    def _run_causal(self, blocks, n_times: int, progress) -> np.ndarray:
+        """A causal model: ``forward_stream`` chunk by chunk (whole frames), state carried."""
+        S, step = self.S, self.chunk * self.S
+        probs = np.empty(n_times, dtype=np.float32)
+        state, buf, done = None, None, 0
+        for _start, block in self._samples(blocks, n_times, progress):
+            buf = block if buf is None else np.concatenate([buf, block], axis=1)
+            end = done + buf.shape[1] == n_times
+            while buf.shape[1] >= step or (end and buf.shape[1]):
+                n = min(step, buf.shape[1])
+                piece = buf[:, :n]
+                if n % S:  # the last piece, zero-padded to whole frames as in forward
+                    piece = np.pad(piece, ((0, 0), (0, (-n) % S)))
+                x = torch.from_numpy(np.ascontiguousarray(piece))[None].to(self.device)
+                logits, state = self.model.forward_stream(x, state)
+                probs[done : done + n] = torch.sigmoid(logits[0, :n].float()).cpu().numpy()
+                buf, done = buf[:, n:], done + n
+        return probs
+
+
+def topk_adjacency_of(w: Tensor, n_nodes: int, top_k: int) -> Tensor:
+    """Top-k adjacency ``(1, n, C, C)`` from pair weights ``w (P, n)``."""
+    from eegssm.nn.graph import pairs_to_adjacency, topk_adjacency
+
+    return topk_adjacency(pairs_to_adjacency(w.t()[None], n_nodes), top_k)
+
+
+def predict_onepass(
+    model,
+    data: np.ndarray,
+    chunk_frames: int = CHUNK_FRAMES,
+    memory_bytes: int = MEMORY_BYTES,
+) -> np.ndarray:
+    """Per-sample probabilities ``(T,)`` of a preprocessed recording ``data (C, T)`` in one
+    pass (:class:`OnePass`)."""
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim != 2:
+        raise ValueError(f"data must be (C, T), got shape {data.shape}")
+    return OnePass(model, chunk_frames, memory_bytes).run([data], data.shape[1])

@@ -1,0 +1,147 @@
+"""One-pass whole-recording inference (``eegssm.onepass``) against the model on the whole
+sequence at once: every architecture variant, awkward lengths, chunk sizes down to one pooled
+step, blocks of any size, intermediates in memory and in temporary files, causal models; and
+no seams where windowed inference has them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from eegssm.inference import predict
+from eegssm.models.detector import SeizureDetector
+from eegssm.onepass import FrameStore, OnePass, decoder_halo, encoder_halo
+
+
+def whole(model, x: np.ndarray) -> np.ndarray:
+    """The reference: the model on the whole sequence at once."""
+    model.eval()
+    with torch.no_grad():
+        return torch.sigmoid(model(torch.from_numpy(x)[None]))[0].numpy()
+
+
+def blocks_of(x: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    cuts = np.cumsum(sizes)[:-1]
+    return np.split(x, cuts, axis=1)
+
+
+def signal(c: int, t: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (2 * rng.standard_normal((c, t))).astype(np.float32)
+
+
+CASES = [
+    # preset, core, causal, channels, samples, chunk frames, overrides
+    ("fast", "mamba2", False, 18, 64 * 333 + 17, 40, {}),
+    ("fast", "mamba2", False, 5, 64 * 41 + 3, 20, {}),  # 1 frame past whole chunks
+    ("fast", "mamba2", False, 4, 64 * 7, 20, {}),  # shorter than one chunk
+    ("fast", "mamba2", False, 3, 10, 20, {}),  # shorter than one frame
+    ("fast", "gated_deltanet", False, 7, 64 * 130 + 5, 40, {}),
+    ("fast", "mamba2", False, 4, 64 * 300, 39, {"edge_pool": 1, "pe_interval": 3}),
+    ("fast", "mamba2", False, 6, 64 * 90, 20, {"graph_layers": 0}),
+    ("fast", "mamba2", False, 6, 64 * 90 + 1, 20, {"merge": "add"}),
+    ("fast", "mamba2", True, 6, 64 * 50 + 5, 20, {}),
+    ("fast", "gated_deltanet", True, 5, 64 * 61, 20, {}),
+]
+
+
+@pytest.mark.parametrize("preset,core,causal,c,t,chunk,overrides", CASES)
+@pytest.mark.parametrize("memory", ["memory", "files"])
+def test_one_pass_equals_whole_sequence(preset, core, causal, c, t, chunk, overrides, memory):
+    torch.manual_seed(0)
+    model = SeizureDetector.from_preset(preset, n_chans=c, core=core, causal=causal, **overrides)
+    x = signal(c, t)
+    ref = whole(model, x)
+    sizes = [t // 3, t - t // 3] if t > 3 else [t]
+    run = OnePass(model, chunk_frames=chunk, memory_bytes=1 << 30 if memory == "memory" else 0)
+    got = run.run(blocks_of(x, sizes), t)
+    assert got.shape == (t,) and got.dtype == np.float32
+    np.testing.assert_allclose(got, ref, atol=2e-5, rtol=0)
+
+
+def test_bgb_v4_one_pass_equals_whole_sequence():
+    """The published configuration: channel-mixing front end, 16× downsampling, Laplacian PE."""
+    torch.manual_seed(1)
+    model = SeizureDetector.from_preset("bgb-v4", n_chans=19)
+    x = signal(19, 256 * 50 + 11, seed=1)
+    got = OnePass(model, chunk_frames=100, memory_bytes=0).run([x], x.shape[1])
+    np.testing.assert_allclose(got, whole(model, x), atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("sizes", [[1, 2, 5000], [64] * 80 + [7], [2500, 2620]])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_blocks_of_any_size_and_threads_give_the_same_trace(sizes, threads):
+    torch.manual_seed(2)
+    model = SeizureDetector.from_preset("fast", n_chans=4)
+    t = sum(sizes)
+    x = signal(4, t, seed=2)
+    got = OnePass(model, chunk_frames=20, threads=threads).run(blocks_of(x, sizes), t)
+    np.testing.assert_allclose(got, whole(model, x), atol=2e-5, rtol=0)
+
+
+def test_trained_checkpoint_on_an_hour_long_stretch_equals_whole_sequence():
+    """The bundled checkpoint, chunked (8.3-min chunks) vs all at once, on 20 minutes."""
+    from eegssm.checkpoints import checkpoint_path
+
+    model = SeizureDetector.from_pretrained(checkpoint_path())
+    x = signal(18, 256 * 1200, seed=3) * 5
+    got = OnePass(model).run([x], x.shape[1])
+    np.testing.assert_allclose(got, whole(model, x), atol=2e-5, rtol=0)
+
+
+def test_no_seams_where_windows_have_them():
+    """Windows of 30 s every 15 s average two different contexts: the trace jumps at window
+    edges. One pass has no such edges: its trace equals the whole-sequence model everywhere."""
+    from eegssm.inference import predict_recording
+
+    torch.manual_seed(4)
+    model = SeizureDetector.from_preset("fast", n_chans=4)
+    x = signal(4, 256 * 300, seed=4)
+    ref = whole(model, x)
+    one = predict(model, x, 256 * 30, 256 * 15)
+    win = predict_recording(model, x, 256 * 30, 256 * 15)
+    assert np.abs(one - ref).max() < 2e-5
+    assert np.abs(win - ref).max() > 1e-3  # windows differ from the whole-sequence model
+
+
+def test_predict_falls_back_to_windows_for_other_models_and_keeps_training_mode():
+    model = SeizureDetector.from_preset("fast", n_chans=3).train()
+    x = signal(3, 64 * 30)
+    predict(model, x, 64 * 10, 64 * 5)
+    assert model.training  # restored
+    probs = predict(lambda b: b[:, 0], x, 64 * 10, 64 * 5)  # any per-sample callable: windows
+    np.testing.assert_allclose(probs, 1 / (1 + np.exp(-x[0])), rtol=1e-6)
+    with pytest.raises(ValueError, match="mode"):
+        predict(model, x, 64, 64, mode="sliding")
+
+
+def test_blocks_must_add_up():
+    model = SeizureDetector.from_preset("fast", n_chans=3)
+    x = signal(3, 64 * 10)
+    run = OnePass(model, chunk_frames=20)
+    with pytest.raises(ValueError, match="expected n_times"):
+        run.run([x[:, :300]], 640)
+    with pytest.raises(ValueError, match="more than n_times"):
+        run.run([x, x], 640)
+    with pytest.raises(ValueError, match="one C"):
+        run.run([x[:, :300], x[:2, 300:]], 640)
+    assert run.run([], 0).shape == (0,)
+
+
+def test_halos_cover_the_receptive_fields():
+    model = SeizureDetector.from_preset("fast", n_chans=3)
+    assert encoder_halo(model) >= model.encoder.receptive_field
+    assert encoder_halo(model) % model.config.stride == 0
+    assert decoder_halo(model) >= 1
+
+
+def test_frame_store_file_round_trip(tmp_path):
+    store = FrameStore(3, 50, (4,), str(tmp_path / "s.f32"))
+    values = torch.randn(3, 50, 4)
+    store.write(0, values[:, :20])
+    store.write(20, values[:, 20:])
+    torch.testing.assert_close(store.read(0, 50), values)
+    torch.testing.assert_close(store.read(13, 31), values[:, 13:31])
+    store.close()
+    assert not (tmp_path / "s.f32").exists()
