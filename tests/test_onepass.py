@@ -70,13 +70,12 @@ def test_bgb_v4_one_pass_equals_whole_sequence():
 
 
 @pytest.mark.parametrize("sizes", [[1, 2, 5000], [64] * 80 + [7], [2500, 2620]])
-@pytest.mark.parametrize("threads", [1, 2])
-def test_blocks_of_any_size_and_threads_give_the_same_trace(sizes, threads):
+def test_blocks_of_any_size_give_the_same_trace(sizes):
     torch.manual_seed(2)
     model = SeizureDetector.from_preset("fast", n_chans=4)
     t = sum(sizes)
     x = signal(4, t, seed=2)
-    got = OnePass(model, chunk_frames=20, threads=threads).run(blocks_of(x, sizes), t)
+    got = OnePass(model, chunk_frames=20).run(blocks_of(x, sizes), t)
     np.testing.assert_allclose(got, whole(model, x), atol=2e-5, rtol=0)
 
 

@@ -42,7 +42,6 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from functools import partial
 
 import numpy as np
 import torch
@@ -155,8 +154,6 @@ class OnePass:
             PE interval).
         memory_bytes: frame-rate intermediates above this size in all go to temporary files.
         tmpdir: where those files go (default: the system's temporary folder).
-        threads: CPU threads (default: torch's); with two or more, the forward and backward
-            sweeps of each bidirectional layer run side by side.
 
     ``run(blocks, n_times)`` → float32 ``(n_times,)``: equal to
     ``torch.sigmoid(model(x[None]))[0]`` on the whole recording ``x (C, n_times)`` (what
@@ -169,10 +166,8 @@ class OnePass:
         chunk_frames: int = CHUNK_FRAMES,
         memory_bytes: int = MEMORY_BYTES,
         tmpdir: str | None = None,
-        threads: int | None = None,
     ) -> None:
         self.model = model
-        self.threads = torch.get_num_threads() if threads is None else threads
         self.device = next(model.parameters()).device
         cfg = model.config
         align = math.lcm(cfg.edge_pool, cfg.pe_interval) if model.graph is not None else 1
@@ -288,10 +283,11 @@ class OnePass:
         """The residual blocks of an ``SSMStack`` (not its final LayerNorm) over every sequence
         of ``store``, in place, one block after the other.
 
-        Per block, the forward sweep (first chunk to last, carrying the forward layer's state)
-        and the backward sweep (last chunk to first, each chunk reversed, carrying the reverse
-        layer's state) are independent: with two or more threads they run side by side, one
-        thread each; then one pass merges them into the block's output."""
+        Per block: the forward sweep (first chunk to last, carrying the forward layer's state),
+        the backward sweep (last chunk to first, each chunk reversed, carrying the reverse
+        layer's state), then one pass merging them into the block's output. (Running the two
+        sweeps side by side on two threads was measured slower on 2 cores, and glibc's
+        per-thread arenas tripled the peak memory.)"""
         *blocks, _norm = stack
         spans = chunk_spans(store.n_frames, self.chunk)
         for block in blocks:
@@ -309,10 +305,8 @@ class OnePass:
                     out.write(a, y.flip(1) if reverse else y)
 
             try:
-                self._side_by_side(
-                    partial(sweep, mixer.forward_layer, spans, fwd, False),
-                    partial(sweep, mixer.backward_layer, spans[::-1], bwd, True),
-                )
+                sweep(mixer.forward_layer, spans, fwd, False)
+                sweep(mixer.backward_layer, spans[::-1], bwd, True)
                 for a, b in spans:
                     x = store.read(a, b)
                     store.write(a, x + mixer.combine(fwd.read(a, b), bwd.read(a, b)))
@@ -321,24 +315,6 @@ class OnePass:
                     s.close()
                     if s.path is None:
                         budget[0] += s.nbytes
-
-    def _side_by_side(self, *jobs: Callable[[], None]) -> None:
-        """Run independent jobs, each on its own thread with one torch thread, when this pass
-        has two or more threads; one after the other otherwise."""
-        if self.threads < 2 or self.device.type != "cpu":
-            for job in jobs:
-                job()
-            return
-        from concurrent.futures import ThreadPoolExecutor
-
-        before = torch.get_num_threads()
-        torch.set_num_threads(max(1, self.threads // len(jobs)))
-        try:
-            with ThreadPoolExecutor(len(jobs)) as pool:
-                for future in [pool.submit(job) for job in jobs]:
-                    future.result()
-        finally:
-            torch.set_num_threads(before)
 
     def _edge_weights(self, e_store: FrameStore, L: int, budget: list) -> Tensor:
         """Softplus edge weights ``(P, Lp)`` of the ``Lp = ceil(L / pool)`` pooled steps."""

@@ -209,7 +209,9 @@ class BlockwisePreprocessor:
     # -- the two passes ---------------------------------------------------------------------
     def scan(self, progress: Callable[[int], None] | None = None) -> None:
         """Pass 1: whole-recording statistics (sets ``mean``, ``std``, ``flat`` and
-        ``normalization``).
+        ``normalization``). ``mean`` and ``std`` (of the filtered signal) are gathered only for
+        data-driven normalisations (``zscore``, ``p95``; zeros otherwise): with a fixed scale
+        this pass only reads the samples for the flat-channel checks, without filtering.
 
         Input EEG channels found flat (``config.flat_uv``) are left out with a warning, as
         :func:`~eegssm.preprocessing.pipeline.drop_flat_channels` does, and the statistics are
@@ -246,8 +248,16 @@ class BlockwisePreprocessor:
         n_in = len(self.used)
         raw_sum, raw_sq, raw_n = np.zeros(n_in), np.zeros(n_in), 0
         percentile = None
+        # The filtered signal's statistics matter only to data-driven normalisations; with a
+        # fixed scale (or none) this pass reads and montages the samples without filtering.
+        stats = self.config.normalize in ("zscore", "p95")
         for a, b in self._spans():
-            y, x = self._filtered(a, b)
+            if stats:
+                y, x = self._filtered(a, b)
+            else:
+                self._core = (a, b)
+                x = self._montaged(a, b)
+                y = x[:, :0]
             if self.config.normalize == "p95":  # one block (checked in __init__): the recording
                 percentile = filters.percentile_normalization(y, 95.0, self.config.clip)
             if x.shape[1]:
