@@ -44,8 +44,8 @@ def synthetic_edf(folder: Path, hours: float) -> Path:
     """A seeded synthetic 19-channel 256 Hz EDF of ``hours`` (seizures every ~2 h, at least 1)."""
     from eegssm.data.synthetic import write_synthetic
 
-    stem = folder / f"synthetic_{hours:g}h"
-    edf = stem.with_suffix(".edf")
+    stem = folder / f"synthetic_{round(hours * 60)}min"
+    edf = stem.with_name(stem.name + ".edf")
     if not edf.is_file():
         n = max(1, round(hours / 2))
         write_synthetic(stem, duration_s=round(3600 * hours), n_seizures=n, seed=7)
@@ -54,15 +54,16 @@ def synthetic_edf(folder: Path, hours: float) -> Path:
 
 def run_fresh(cmd: list[str]) -> tuple[float, float, str]:
     """Run ``cmd`` in a fresh process: ``(wall s, peak RSS MiB, stdout)``."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    out, err = proc.stdout.read(), proc.stderr.read()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, out
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read()[-2000:]}")
+        return wall, usage.ru_maxrss / 1024, out.read()
 
 
 def whole_command(edf: Path, runs: int) -> dict:
@@ -152,9 +153,12 @@ def models_per_hour(threads: int, rounds: int) -> list[dict]:
 
     def run(model, x, how):
         if how == "onepass":
-            return OnePass(model).run([x], x.shape[1])
+            one = OnePass(model)
+            one.run([x], x.shape[1])
+            return one.timings
         with torch.no_grad():
-            return predict_recording(model, x, 15360, 15360, batch_size=8)
+            predict_recording(model, x, 15360, 15360, batch_size=8)
+        return {}
 
     out = []
     for name, (model, c, seconds, how) in cases.items():
@@ -162,19 +166,48 @@ def models_per_hour(threads: int, rounds: int) -> list[dict]:
         with FlopCounterMode(display=False) as counter:
             run(model, x[:, : 600 * 256], how)  # FLOPs of 10 min, scaled to the hour
         gflop_h = counter.get_total_flops() / 1e9 * 6
-        out.append({"name": name, "seconds": seconds, "gflop_per_hour": gflop_h, "times": []})
+        by_module = {k: sum(v.values()) / 1e9 * 6 for k, v in counter.get_flop_counts().items()}
+        out.append(
+            {
+                "name": name,
+                "seconds": seconds,
+                "gflop_per_hour": gflop_h,
+                "times": [],
+                "stage_times": [],
+                "stage_gflop": {
+                    stage: sum(by_module.get(f"SeizureDetector.{m}", 0.0) for m in mods)
+                    for stage, mods in STAGE_MODULES.items()
+                }
+                if how == "onepass"
+                else {},
+            }
+        )
         run(model, x[:, : 60 * 256], how)  # warm-up
     for _ in range(rounds):
         for row, (model, c, seconds, how) in zip(out, cases.values()):
             x = data[c][:, : int(seconds * 256)]
             t = time.perf_counter()
-            run(model, x, how)
+            stages = run(model, x, how)
             row["times"].append((time.perf_counter() - t) * 3600 / seconds)
+            row["stage_times"].append({k: v * 3600 / seconds for k, v in stages.items()})
             print(f"  {row['name']}: {row['times'][-1]:.2f} s per EEG-hour", flush=True)
     for row in out:
         row["s_per_hour"] = statistics.median(row["times"])
         row["gflops"] = row["gflop_per_hour"] / row["s_per_hour"]
+        if row["stage_gflop"]:
+            keys = row["stage_times"][0]
+            row["stage_s"] = {k: statistics.median(t[k] for t in row["stage_times"]) for k in keys}
     return out
+
+
+#: The model's modules behind each stage that ``OnePass.timings`` reports.
+STAGE_MODULES = {
+    "front end": ("encoder", "to_electrodes"),
+    "edge stream": ("edge_stream",),
+    "node stream": ("node_stream",),
+    "graph, fusion, readout": ("graph", "fusion", "readout"),
+    "decoder": ("decoder", "final_layer"),
+}
 
 
 def report(args, lengths: dict, start: dict, models: list[dict], peak: float, loads) -> str:
@@ -241,6 +274,21 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
             f"| {m['name']} | {m['s_per_hour']:.2f} | {m['gflop_per_hour']:.1f} | "
             f"{m['gflops']:.1f} | {m['gflops'] / peak:.0%} | {base / m['s_per_hour']:.1f}× |"
         )
+    for m in models:
+        if "stage_s" not in m:
+            continue
+        lines += [
+            "",
+            f"Where the time of **{m['name']}** goes (per EEG-hour; FLOPs of matmuls and "
+            "convolutions only, the rest of the work is elementwise):",
+            "",
+            "| stage | s | GFLOP | GFLOP/s | of matmul peak |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for stage, sec in m["stage_s"].items():
+            g = m["stage_gflop"].get(stage, 0.0)
+            rate = g / sec if sec else 0.0
+            lines.append(f"| {stage} | {sec:.2f} | {g:.1f} | {rate:.1f} | {rate / peak:.0%} |")
     return "\n".join(lines) + "\n"
 
 

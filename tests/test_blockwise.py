@@ -230,7 +230,7 @@ def test_write_synthetic_long_round_trip(tmp_path):
 @pytest.mark.slow
 def test_detect_command_on_hours_of_eeg_stays_under_2_gb(tmp_path):
     """`eegssm detect` on 4 hours (three blocks) in a fresh process: peak memory < 2 GB and the
-    generated seizures found (benchmarks/detect_long.py measures 24 hours)."""
+    generated seizures found (benchmarks/detect_whole.py measures 24 hours)."""
     import json
     import os
     import subprocess

@@ -24,6 +24,12 @@ graph, fusion, readout per step (graph PE recomputed every ``pe_interval`` steps
 decoder                finite reach in frames: a halo of :func:`decoder_halo` frames
 =====================  =======================================================================
 
+Equality holds wherever the model is a continuous function of its input. The graph keeps each
+electrode's top-k neighbours: where two edge weights tie to ~1e-7, round-off (which differs
+between any two ways of computing the same sum) may pick the other neighbour for one pooled step,
+and the probability moves by ~1e-3 for about a second there — the model on the whole sequence
+run twice in different batch shapes does the same.
+
 The normalisation is the checkpoint's preprocessing over the whole recording (fixed scale, or
 statistics of the whole recording); nothing is normalised per window.
 
@@ -41,7 +47,9 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -53,9 +61,12 @@ from torch import Tensor
 #: the CPU's caches.
 CHUNK_FRAMES = 2000
 
+#: The parts :attr:`OnePass.timings` reports (seconds of the last bidirectional run).
+STAGES = ("front end", "edge stream", "node stream", "graph, fusion, readout", "decoder")
+
 #: Frame-rate intermediates are kept in memory up to this many bytes in all, else in
-#: temporary files (a 24-hour recording needs ~0.8 GB per intermediate).
-MEMORY_BYTES = 256 << 20
+#: temporary files (an hour of the bundled model needs 33 MB per intermediate, a day 0.8 GB).
+MEMORY_BYTES = 128 << 20
 
 
 class FrameStore:
@@ -155,6 +166,9 @@ class OnePass:
         memory_bytes: frame-rate intermediates above this size in all go to temporary files.
         tmpdir: where those files go (default: the system's temporary folder).
 
+    After a run of a bidirectional model, ``timings`` holds the seconds spent in each of
+    :data:`STAGES`.
+
     ``run(blocks, n_times)`` → float32 ``(n_times,)``: equal to
     ``torch.sigmoid(model(x[None]))[0]`` on the whole recording ``x (C, n_times)`` (what
     ``tests/test_onepass.py`` checks, to ~1e-5).
@@ -168,6 +182,7 @@ class OnePass:
         tmpdir: str | None = None,
     ) -> None:
         self.model = model
+        self.timings: dict[str, float] = {}
         self.device = next(model.parameters()).device
         cfg = model.config
         align = math.lcm(cfg.edge_pool, cfg.pe_interval) if model.graph is not None else 1
@@ -213,6 +228,7 @@ class OnePass:
         model, S = self.model, self.S
         L = -(-n_times // S)  # frames; the input is zero-padded to L·S samples, as in forward
         budget = [self.memory_bytes]
+        self.timings = dict.fromkeys(STAGES, 0.0)
         e_store = None
         for a, e in self._front_end(blocks, n_times, L, progress):  # e (C, n, d)
             if e_store is None:
@@ -220,12 +236,28 @@ class OnePass:
                 e_store = self._store(C, L, (d,), budget)
             e_store.write(a, e)
         try:
-            w = self._edge_weights(e_store, L, budget) if model.graph is not None else None
-            self._sweep_stack(model.node_stream, e_store, budget)  # e_store now holds h
-            z = self._read_out(e_store, w, L)  # (D, L)
+            if model.graph is not None:
+                with self._timed("edge stream"):
+                    w = self._edge_weights(e_store, L, budget)
+            else:
+                w = None
+            with self._timed("node stream"):
+                self._sweep_stack(model.node_stream, e_store, budget)  # e_store now holds h
+            with self._timed("graph, fusion, readout"):
+                z = self._read_out(e_store, w, L)  # (D, L)
         finally:
             e_store.close()
-        return self._decode(z, n_times)
+        with self._timed("decoder"):
+            return self._decode(z, n_times)
+
+    @contextmanager
+    def _timed(self, stage: str):
+        """Adds the wall time of the block to ``self.timings[stage]``."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] += time.perf_counter() - t
 
     # ------------------------------------------------------------------------------------
     def _samples(self, blocks, n_times: int, progress) -> Iterator[tuple[int, np.ndarray]]:
@@ -263,7 +295,8 @@ class OnePass:
             if hi > n_times:
                 piece = np.pad(piece, ((0, 0), (0, hi - n_times)))
             x = torch.from_numpy(np.ascontiguousarray(piece))[None].to(self.device)
-            e = self.model.electrode_features(x)[0]  # (C, (hi - lo) / S, d)
+            with self._timed("front end"):
+                e = self.model.electrode_features(x)[0]  # (C, (hi - lo) / S, d)
             first = (a * S - lo) // S
             return e[:, first : first + b - a]
 
@@ -352,7 +385,7 @@ class OnePass:
         """Node stream's final norm, graph, fusion and readout per chunk → ``(D, L)``."""
         model = self.model
         norm = model.node_stream[-1]
-        out = []
+        out = None
         for a, b in chunk_spans(L, self.chunk):
             h = norm(h_store.read(a, b))[None]  # (1, C, n, d)
             if w is not None:
@@ -363,8 +396,11 @@ class OnePass:
                 if pool > 1:
                     adj = adj.repeat_interleave(pool, dim=1)[:, : b - a]
                 h = model.fusion(h, model.graph(h, adj))
-            out.append(model.read_out(h)[0])
-        return torch.cat(out, dim=-1)
+            z = model.read_out(h)[0]  # (D, n)
+            if out is None:
+                out = z.new_empty(z.shape[0], L)
+            out[:, a:b] = z
+        return out
 
     def _decode(self, z: Tensor, n_times: int) -> np.ndarray:
         """Decoder and final layer over ``z (D, L)`` by chunks with a halo → probabilities."""
