@@ -245,6 +245,7 @@ class OnePass:
                 self._sweep_stack(model.node_stream, e_store, budget)  # e_store now holds h
             with self._timed("graph, fusion, readout"):
                 z = self._read_out(e_store, w, L)  # (D, L)
+            del w  # (P, L / pool): 53 MB for a day, not needed by the decoder
         finally:
             e_store.close()
         with self._timed("decoder"):
@@ -316,38 +317,33 @@ class OnePass:
         """The residual blocks of an ``SSMStack`` (not its final LayerNorm) over every sequence
         of ``store``, in place, one block after the other.
 
-        Per block: the forward sweep (first chunk to last, carrying the forward layer's state),
-        the backward sweep (last chunk to first, each chunk reversed, carrying the reverse
-        layer's state), then one pass merging them into the block's output. (Running the two
-        sweeps side by side on two threads was measured slower on 2 cores, and glibc's
-        per-thread arenas tripled the peak memory.)"""
+        Per block: the forward sweep (first chunk to last, carrying the forward layer's state)
+        keeps its outputs; the backward sweep (last chunk to first, each chunk reversed,
+        carrying the reverse layer's state) merges each chunk with them and writes the block's
+        output over its input, which no later chunk of the sweep needs. (Two threads running
+        the sweeps side by side were not faster on 2 cores and tripled the peak memory through
+        glibc's per-thread arenas.)"""
         *blocks, _norm = stack
         spans = chunk_spans(store.n_frames, self.chunk)
         for block in blocks:
             mixer = block.mixer  # Bidirectional (causal models run through _run_causal)
             fwd = self._store(store.n_seq, store.n_frames, store.row, budget)
-            bwd = self._store(store.n_seq, store.n_frames, store.row, budget)
-
-            def sweep(layer, order, out: FrameStore, reverse: bool, norm=block.norm) -> None:
-                state = None
-                for a, b in order:
-                    u = norm(store.read(a, b))
-                    if reverse:
-                        u = u.flip(1)
-                    y, state = layer(u, state, return_state=True)
-                    out.write(a, y.flip(1) if reverse else y)
-
             try:
-                sweep(mixer.forward_layer, spans, fwd, False)
-                sweep(mixer.backward_layer, spans[::-1], bwd, True)
+                state = None
                 for a, b in spans:
+                    u = block.norm(store.read(a, b))
+                    y, state = mixer.forward_layer(u, state, return_state=True)
+                    fwd.write(a, y)
+                state = None
+                for a, b in reversed(spans):
                     x = store.read(a, b)
-                    store.write(a, x + mixer.combine(fwd.read(a, b), bwd.read(a, b)))
+                    u = block.norm(x).flip(1)
+                    y, state = mixer.backward_layer(u, state, return_state=True)
+                    store.write(a, x + mixer.combine(fwd.read(a, b), y.flip(1)))
             finally:
-                for s in (fwd, bwd):
-                    s.close()
-                    if s.path is None:
-                        budget[0] += s.nbytes
+                fwd.close()
+                if fwd.path is None:
+                    budget[0] += fwd.nbytes
 
     def _edge_weights(self, e_store: FrameStore, L: int, budget: list) -> Tensor:
         """Softplus edge weights ``(P, Lp)`` of the ``Lp = ceil(L / pool)`` pooled steps."""
