@@ -105,3 +105,16 @@ def test_24h_trace_under_a_second():
     s, _, _ = postprocess_runs(p, fs)
     assert time.perf_counter() - t < 1.0
     assert s.size > 0
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 17, 1000])
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.5, 0.9, 1.0])
+def test_runs_match_the_edges_of_the_padded_mask(n, p):
+    """Run boundaries = positions where the mask, padded with False at both ends, changes."""
+    m = np.random.default_rng(n).random(n) < p
+    padded = np.concatenate([[False], m, [False]]).astype(int)
+    edges = np.flatnonzero(np.diff(padded))
+    starts, stops = runs(m)
+    assert starts.dtype == stops.dtype == np.int64
+    np.testing.assert_array_equal(starts, edges[0::2])
+    np.testing.assert_array_equal(stops, edges[1::2])
