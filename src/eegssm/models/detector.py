@@ -208,8 +208,13 @@ class SSMBlock(nn.Module):
 
     def forward_stream(self, x: Tensor, state=None) -> tuple[Tensor, object]:
         """Causal block on the next piece ``(B, L, d)``; ``state``: the core's carried state
-        (``Mamba2State`` / ``GatedDeltaNetState``, None at the start)."""
-        y, state = self.mixer(self.norm(x), state, return_state=True)
+        (``Mamba2State`` / ``GatedDeltaNetState``, None at the start). Uses the core's own
+        ``forward_stream`` where it has one (Mamba-2: a fast path for short pieces)."""
+        stream = getattr(self.mixer, "forward_stream", None)
+        if stream is not None:
+            y, state = stream(self.norm(x), state)
+        else:
+            y, state = self.mixer(self.norm(x), state, return_state=True)
         return x + y, state
 
 

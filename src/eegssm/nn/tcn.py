@@ -31,6 +31,35 @@ def tcn_receptive_field(
     return 1 + convs_per_block * (kernel_size - 1) * sum(dilations)
 
 
+#: Largest tap matrix (elements, ``B · outputs · C_in · k``) for which a streamed piece is
+#: convolved as one GEMM (:func:`conv1d_taps`) rather than by ``F.conv1d``: a streamed chunk of
+#: a few frames is far below it, a whole recording far above (the tap matrix holds every input
+#: ``k / stride`` times).
+STREAM_GEMM_ELEMENTS = 1 << 18
+
+
+def conv1d_taps(x: Tensor, conv: nn.Conv1d) -> Tensor | None:
+    """``F.conv1d`` without padding, as one GEMM on the gathered taps, for short inputs.
+
+    For a few output frames ``F.conv1d`` costs several times its arithmetic in fixed
+    overhead; gathering the ``k`` taps of every output (a strided view, then one copy) and
+    multiplying by the weight seen as ``(C_out, C_in · k)`` is the same sum in one GEMM.
+
+    Shapes: ``x (B, C_in, T)`` → ``(B, C_out, T_out)`` (a transposed view of a
+    ``(B, T_out, C_out)`` tensor), or None when the taps would exceed ``STREAM_GEMM_ELEMENTS``
+    or the convolution is grouped (then use ``F.conv1d``).
+    """
+    (k,), (s,), (d,) = conv.kernel_size, conv.stride, conv.dilation
+    B, c_in, T = x.shape
+    n_out = (T - (k - 1) * d - 1) // s + 1
+    if conv.groups != 1 or n_out < 1 or B * n_out * c_in * k > STREAM_GEMM_ELEMENTS:
+        return None
+    taps = x.unfold(-1, (k - 1) * d + 1, s)[..., ::d]  # (B, C_in, T_out, k)
+    taps = taps.transpose(1, 2).reshape(B * n_out, c_in * k)
+    y = F.linear(taps, conv.weight.view(conv.out_channels, c_in * k), conv.bias)
+    return y.view(B, n_out, conv.out_channels).transpose(1, 2)
+
+
 class PaddedConv1d(nn.Conv1d):
     """``nn.Conv1d`` with centred ("same") or causal padding applied in ``forward``.
 
@@ -86,7 +115,10 @@ class PaddedConv1d(nn.Conv1d):
         if tail is None:
             tail = x.new_zeros(*x.shape[:-1], self.pad[0])
         padded = torch.cat([tail, x], dim=-1)
-        return super().forward(padded), padded[..., padded.shape[-1] - self.pad[0] :]
+        y = conv1d_taps(padded, self)  # short pieces: one GEMM
+        if y is None:
+            y = super().forward(padded)
+        return y, padded[..., padded.shape[-1] - self.pad[0] :]
 
 
 class TemporalBlock(nn.Module):
@@ -125,7 +157,9 @@ class TemporalBlock(nn.Module):
         t1, t2 = state if state is not None else (None, None)
         y, t1 = self.conv1.forward_stream(x, t1)
         y, t2 = self.conv2.forward_stream(self.dropout(F.gelu(y)), t2)
-        return self.res(x) + self.dropout(F.gelu(y)), (t1, t2)
+        res = conv1d_taps(x, self.res) if isinstance(self.res, nn.Conv1d) else None
+        res = self.res(x) if res is None else res
+        return res + self.dropout(F.gelu(y)), (t1, t2)
 
 
 class TCN(nn.Module):
@@ -268,4 +302,5 @@ class TCNEncoder(nn.Module):
             x = F.gelu(x)
         for i, block in enumerate(self.tcn.blocks, start=len(convs)):
             x, state[i] = block.forward_stream(x, state[i])
-        return self.down(x), state
+        y = conv1d_taps(x, self.down)  # short pieces: one GEMM
+        return (self.down(x) if y is None else y), state
