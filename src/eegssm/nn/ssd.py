@@ -378,7 +378,7 @@ def ssd_short(
     dtype = _compute_dtype(x)
     xc, dt, B, C = x.to(dtype), dt.to(dtype), B.to(dtype), C.to(dtype)
     a = (dt * A.to(dtype)).transpose(1, 2).contiguous()  # (b, h, l) log-decay per step
-    L = ssd_engine._decay_matrix(a)  # (b, h, l, l): from step s (excl.) to l (incl.)
+    L = torch.exp(segsum(a))  # (b, h, l, l): from step s (excl.) to l (incl.), 0 above
     Bg, Cg = B.transpose(1, 2), C.transpose(1, 2)  # (b, g, l, n)
     X = xc * dt.unsqueeze(-1)  # (b, l, h, p)
     # intra-piece outputs: scores C_l.B_s · L[l, s] per head, times X
