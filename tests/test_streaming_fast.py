@@ -249,3 +249,20 @@ def test_streaming_detector_samples_at_a_time():
     out = np.concatenate(outs)
     assert out.shape == ref.shape
     assert np.abs(out - ref).max() < 1e-5
+
+
+@pytest.mark.parametrize("before", [False, True])
+@pytest.mark.parametrize("group_size", [4, 16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gated_rmsnorm_forward_plain_equals_forward(before, group_size, dtype):
+    from eegssm.nn.norm import RMSNormGated
+
+    torch.manual_seed(group_size)
+    norm = RMSNormGated(16, group_size=group_size, norm_before_gate=before).to(dtype)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+    x, z = torch.randn(2, 3, 5, 16, dtype=dtype), torch.randn(2, 3, 5, 16, dtype=dtype)
+    with torch.no_grad():
+        out, ref = norm.forward_plain(x, z), norm(x, z)
+    assert out.dtype == dtype and out.shape == ref.shape
+    assert rel_err(out, ref) <= (1e-6 if dtype == torch.float32 else 1e-12)

@@ -234,15 +234,16 @@ class Mamba2(nn.Module):
         L = u.shape[1]
         if not 0 < L <= self.chunk_size or kernels.use_ssd(u):
             return self.forward(u, state, return_state=True)
-        z, xbc, dt = self._split(self.in_proj(u))
+        z, xbc, dt = self._split(F.linear(u, self.in_proj.weight, self.in_proj.bias))
         xbc, conv_tail = self.conv1d.forward_stream(xbc, None if state is None else state.conv)
         x, B, C = self._split_xbc(xbc)
         dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
         A = -torch.exp(self.A_log.float())
         initial = None if state is None else state.ssm
         y, ssm_state = ssd_short(x, dt, A, B, C, initial, D=self.D)
-        y = self.norm(y.reshape(*u.shape[:-1], self.d_inner), z)
-        return self.out_proj(y), Mamba2State(conv=conv_tail, ssm=ssm_state)
+        y = self.norm.forward_plain(y.reshape(*u.shape[:-1], self.d_inner), z)
+        out = F.linear(y, self.out_proj.weight, self.out_proj.bias)
+        return out, Mamba2State(conv=conv_tail, ssm=ssm_state)
 
     def step(self, u_t: Tensor, state: Mamba2State) -> tuple[Tensor, Mamba2State]:
         """One time step of the recurrent form.
