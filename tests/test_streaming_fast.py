@@ -266,3 +266,27 @@ def test_gated_rmsnorm_forward_plain_equals_forward(before, group_size, dtype):
         out, ref = norm.forward_plain(x, z), norm(x, z)
     assert out.dtype == dtype and out.shape == ref.shape
     assert rel_err(out, ref) <= (1e-6 if dtype == torch.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("interval", [1, 3, 5])
+@pytest.mark.parametrize("project", [False, True])
+def test_graph_pe_stream_pieces_equal_dynamic_pe(interval, project):
+    """Pieces of 1 step, pieces with no recomputed step, pieces across several recomputes,
+    with the projection applied to the recomputed PEs only (as the graph stream does)."""
+    from eegssm.nn.graph import dynamic_graph_pe, dynamic_graph_pe_stream, pairs_to_adjacency
+    from eegssm.nn.graph import topk_adjacency
+
+    torch.manual_seed(interval)
+    adj = topk_adjacency(pairs_to_adjacency(torch.rand(2, 31, 19 * 18 // 2), 19), 3)
+    proj = torch.nn.Linear(16, 8) if project else None
+    with torch.no_grad():
+        ref = dynamic_graph_pe(adj, 16, interval, "heat", project=proj)
+        pieces, last, step = [], None, 0
+        for n in (1, 1, 2, 1, 7, 3, 1, 11, 4):
+            pe, last = dynamic_graph_pe_stream(
+                adj[:, step : step + n], step, last, 16, interval, "heat", project=proj
+            )
+            pieces.append(pe)
+            step += n
+    assert step == adj.shape[1]
+    torch.testing.assert_close(torch.cat(pieces, 1), ref, atol=1e-6, rtol=0)
