@@ -15,7 +15,7 @@ from eegssm.models.detector import SeizureDetector
 from eegssm.nn import Mamba2, tcn
 from eegssm.nn.conv import CausalDepthwiseConv1d
 from eegssm.nn.ssd import ssd_naive, ssd_short
-from eegssm.nn.tcn import PaddedConv1d, TCNEncoder, conv1d_taps
+from eegssm.nn.tcn import PaddedConv1d, TCNEncoder, conv1d_channels_last, conv1d_taps
 from eegssm.streaming import StreamingDetector
 
 from _reference import rel_err
@@ -140,18 +140,28 @@ def test_conv1d_taps_equals_conv1d(c_in, c_out, k, stride, dilation, length):
     conv = torch.nn.Conv1d(c_in, c_out, k, stride=stride, dilation=dilation)
     x = torch.randn(7, c_in, length)
     with torch.no_grad():
-        y = conv1d_taps(x, conv)
-        ref = conv(x)
+        y = conv1d_taps(x.transpose(1, 2), conv)  # channels-last in and out
+        ref = conv(x).transpose(1, 2)
+        slow = conv1d_channels_last(x.transpose(1, 2), conv)
     assert y is not None and y.shape == ref.shape
-    assert rel_err(y, ref) <= 1e-5
+    assert rel_err(y, ref) <= 1e-5 and rel_err(slow, ref) <= 1e-5
 
 
 def test_conv1d_taps_declines_large_and_grouped(monkeypatch):
+    """Then ``conv1d_channels_last`` falls back to ``F.conv1d`` (same results)."""
     conv = torch.nn.Conv1d(4, 4, 3)
-    assert conv1d_taps(torch.randn(2, 4, 2), conv) is None  # no output frame
-    assert conv1d_taps(torch.randn(2, 4, 10), torch.nn.Conv1d(4, 4, 3, groups=2)) is None
-    monkeypatch.setattr(tcn, "STREAM_GEMM_ELEMENTS", 2 * 8 * 4 * 3 - 1)
-    assert conv1d_taps(torch.randn(2, 4, 10), conv) is None  # 2·8·4·3 tap elements
+    grouped = torch.nn.Conv1d(4, 4, 3, groups=2)
+    x = torch.randn(2, 10, 4)  # (B, T, C_in)
+    assert conv1d_taps(x[:, :2], conv) is None  # no output frame
+    assert conv1d_taps(x, grouped) is None
+    with torch.no_grad():
+        ref = grouped(x.transpose(1, 2)).transpose(1, 2)
+        assert rel_err(conv1d_channels_last(x, grouped), ref) <= 1e-6
+        assert conv1d_taps(x, conv) is not None
+        monkeypatch.setattr(tcn, "STREAM_GEMM_ELEMENTS", 2 * 8 * 4 * 3 - 1)
+        assert conv1d_taps(x, conv) is None  # 2·8·4·3 tap elements
+        ref = conv(x.transpose(1, 2)).transpose(1, 2)
+        assert rel_err(conv1d_channels_last(x, conv), ref) <= 1e-6
 
 
 @pytest.mark.parametrize("gemm_limit", [tcn.STREAM_GEMM_ELEMENTS, 0])
@@ -175,17 +185,25 @@ def test_encoder_stream_pieces_equal_whole(gemm_limit, monkeypatch):
 
 
 @pytest.mark.parametrize("gemm_limit", [tcn.STREAM_GEMM_ELEMENTS, 0])
-def test_padded_conv_stream_pieces_equal_whole(gemm_limit, monkeypatch):
+@pytest.mark.parametrize("stride", [1, 2])
+def test_padded_conv_stream_pieces_equal_whole(gemm_limit, stride, monkeypatch):
+    """Both layouts of ``forward_stream``, both convolution paths, a 1-output piece."""
     monkeypatch.setattr(tcn, "STREAM_GEMM_ELEMENTS", gemm_limit)
     torch.manual_seed(0)
-    conv = PaddedConv1d(3, 4, 5, stride=1, dilation=2, causal=True)
+    conv = PaddedConv1d(3, 4, 5, stride=stride, dilation=2, causal=True)
     x = torch.randn(2, 3, 50)
+    cuts = [0, stride, 20, 50]
     with torch.no_grad():
-        y1, tail = conv.forward_stream(x[..., :1])
-        y2, tail = conv.forward_stream(x[..., 1:20], tail)
-        y3, _ = conv.forward_stream(x[..., 20:], tail)
         whole = conv(x)
-    assert rel_err(torch.cat([y1, y2, y3], -1), whole) <= 1e-5
+        ncl, nlc, t_ncl, t_nlc = [], [], None, None
+        for a, b in zip(cuts, cuts[1:]):
+            y, t_ncl = conv.forward_stream(x[..., a:b], t_ncl)
+            ncl.append(y)
+            y, t_nlc = conv.forward_stream(x[..., a:b].transpose(1, 2), t_nlc, channels_last=True)
+            nlc.append(y)
+    assert t_ncl.shape == (2, 3, conv.pad[0]) and t_nlc.shape == (2, conv.pad[0], 3)
+    assert rel_err(torch.cat(ncl, -1), whole) <= 1e-5
+    assert rel_err(torch.cat(nlc, 1).transpose(1, 2), whole) <= 1e-5
 
 
 def _detector(core="mamba2", seed=0) -> SeizureDetector:

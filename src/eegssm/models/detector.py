@@ -60,7 +60,7 @@ from eegssm.nn.graph import (
     topk_adjacency,
 )
 from eegssm.nn.mamba2 import Mamba2
-from eegssm.nn.tcn import PaddedConv1d, TCNEncoder
+from eegssm.nn.tcn import PaddedConv1d, TCNEncoder, conv1d_channels_last
 
 CORES = ("mamba2", "gated_deltanet")
 CONFIG_NAME = "config.json"
@@ -403,12 +403,16 @@ class UpsampleDecoder(nn.Module):
         return x
 
     def forward_stream(self, x: Tensor, tails: list | None = None) -> tuple[Tensor, list]:
-        """Causal decoder on the next frames ``(B, D, L)``; ``tails``: one conv tail per stage."""
+        """Causal decoder on the next frames ``(B, D, L)``; ``tails``: one conv tail per stage.
+
+        Runs channels-last (tails ``(B, pad, C)``, each conv of a short piece one GEMM); the
+        result is a transposed view of a ``(B, L · prod(factors), channels[-1])`` tensor."""
         tails = list(tails) if tails is not None else [None] * len(self.convs)
+        h = x.transpose(1, 2)  # (B, L, D)
         for i, (f, conv) in enumerate(zip(self.factors, self.convs)):
-            x, tails[i] = conv.forward_stream(x.repeat_interleave(f, dim=-1), tails[i])
-            x = F.gelu(x)
-        return x, tails
+            h, tails[i] = conv.forward_stream(h.repeat_interleave(f, dim=1), tails[i], True)
+            h = F.gelu(h)
+        return h.transpose(1, 2), tails
 
 
 class SeizureDetector(nn.Module):
@@ -596,7 +600,7 @@ class SeizureDetector(nn.Module):
         z = torch.cat([z.new_zeros(*z.shape[:2], 1) if prev is None else prev, z], dim=-1)
         new["prev"] = z[..., -1:]
         y, new["decoder"] = self.decoder.forward_stream(z[..., :-1], old.get("decoder"))
-        return self.final_layer(y).squeeze(1), new
+        return conv1d_channels_last(y.transpose(1, 2), self.final_layer)[..., 0], new
 
     # ----------------------------------------------------------------------------------------
     def architecture_meta(self) -> dict:
