@@ -14,6 +14,13 @@ import torch.nn.functional as F
 from eegssm.models.detector import SeizureDetector
 from eegssm.nn import Mamba2, tcn
 from eegssm.nn.conv import CausalDepthwiseConv1d
+from eegssm.nn.graph import (
+    dynamic_graph_pe,
+    dynamic_graph_pe_stream,
+    pairs_to_adjacency,
+    topk_adjacency,
+)
+from eegssm.nn.norm import RMSNormGated
 from eegssm.nn.ssd import ssd_naive, ssd_short
 from eegssm.nn.tcn import PaddedConv1d, TCNEncoder, conv1d_channels_last, conv1d_taps
 from eegssm.streaming import StreamingDetector
@@ -273,8 +280,6 @@ def test_streaming_detector_samples_at_a_time():
 @pytest.mark.parametrize("group_size", [4, 16])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_gated_rmsnorm_forward_plain_equals_forward(before, group_size, dtype):
-    from eegssm.nn.norm import RMSNormGated
-
     torch.manual_seed(group_size)
     norm = RMSNormGated(16, group_size=group_size, norm_before_gate=before).to(dtype)
     with torch.no_grad():
@@ -291,9 +296,6 @@ def test_gated_rmsnorm_forward_plain_equals_forward(before, group_size, dtype):
 def test_graph_pe_stream_pieces_equal_dynamic_pe(interval, project):
     """Pieces of 1 step, pieces with no recomputed step, pieces across several recomputes,
     with the projection applied to the recomputed PEs only (as the graph stream does)."""
-    from eegssm.nn.graph import dynamic_graph_pe, dynamic_graph_pe_stream, pairs_to_adjacency
-    from eegssm.nn.graph import topk_adjacency
-
     torch.manual_seed(interval)
     adj = topk_adjacency(pairs_to_adjacency(torch.rand(2, 31, 19 * 18 // 2), 19), 3)
     proj = torch.nn.Linear(16, 8) if project else None
