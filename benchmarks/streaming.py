@@ -241,7 +241,15 @@ GEMMs), so the work was to make fewer, cheaper calls per chunk, with the same ma
 - **Convolutions of the encoder and decoder on short pieces** (`nn.tcn.conv1d_taps`): the taps
   of every output gathered from a strided view and multiplied by the weight in one GEMM,
   instead of `F.conv1d` (whose fixed cost is several times the arithmetic at a few frames),
-  while the tap matrix stays small (`STREAM_GEMM_ELEMENTS`).
+  while the tap matrix stays small (`STREAM_GEMM_ELEMENTS`); the streamed encoder and
+  decoder run channels-last, so no transposed copies between layers.
+- **Graph stream**: the top-k graph of a pooled edge step is built once and held for its
+  steps (not rebuilt per step), the graph PE is projected once per recompute and held, and
+  its schedule is worked out in Python.
+
+*Fast paths off* (`fast_paths_off` in the script) switches off the first two (Mamba-2
+pieces through the chunked engine, convolutions through `F.conv1d`): the column shows what
+they save in this run; the other changes stay on in it.
 
 Smaller chunks still pay the fixed cost more often per second of EEG. A second thread does
 not help: the per-chunk tensors are tiny and the OpenMP workers' spin-waiting is counted as
