@@ -310,3 +310,19 @@ def test_graph_pe_stream_pieces_equal_dynamic_pe(interval, project):
             step += n
     assert step == adj.shape[1]
     torch.testing.assert_close(torch.cat(pieces, 1), ref, atol=1e-6, rtol=0)
+
+
+def test_ssd_short_accepts_non_contiguous_inputs():
+    """Views as ``Mamba2`` passes them (slices of one projection) and a transposed state."""
+    *_, A, _, _, _, D = _ssd_inputs(3, 1, 4, 5, 2, 6)
+    for l in (1, 3):
+        xbc = torch.randn(3, l, 4 * 5 + 2 * 2 * 6)
+        xs = xbc[..., :20].reshape(3, l, 4, 5)
+        Bs = xbc[..., 20:32].reshape(3, l, 2, 6)
+        Cs = xbc[..., 32:].reshape(3, l, 2, 6)
+        dts = F.softplus(torch.randn(3, l, 4))
+        S = torch.randn(3, 4, 6, 5).transpose(-1, -2)  # (b, h, p, n), not contiguous
+        y, final = ssd_short(xs, dts, A, Bs, Cs, S, D=D)
+        y_ref, final_ref = ssd_naive(xs, dts, A, Bs, Cs, S)
+        assert rel_err(y, y_ref + xs * D[:, None]) <= 1e-5
+        assert rel_err(final, final_ref) <= 1e-5

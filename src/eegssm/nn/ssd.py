@@ -377,13 +377,13 @@ def ssd_short(
     n = B.shape[-1]
     dtype = _compute_dtype(x)
     xc, dt, A, B, C = x.to(dtype), dt.to(dtype), A.to(dtype), B.to(dtype), C.to(dtype)
-    S = None if initial_state is None else initial_state.to(dtype).view(b, g, r, p, n)
+    S = None if initial_state is None else initial_state.to(dtype).reshape(b, g, r, p, n)
     if l == 1:  # one step of the recurrence, elementwise (no GEMMs of 1×1 matrices)
-        X = (xc * dt.unsqueeze(-1)).view(b, g, r, p, 1)
-        final = X * B.view(b, g, 1, 1, n)  # (b, g, r, p, n)
+        X = (xc * dt.unsqueeze(-1)).reshape(b, g, r, p, 1)
+        final = X * B.reshape(b, g, 1, 1, n)  # (b, g, r, p, n)
         if S is not None:
             final = torch.addcmul(final, S, torch.exp(dt * A).view(b, g, r, 1, 1))
-        y = (final * C.view(b, g, 1, 1, n)).sum(-1).view(b, 1, h, p)
+        y = (final * C.reshape(b, g, 1, 1, n)).sum(-1).view(b, 1, h, p)
     else:
         a = (dt * A).transpose(1, 2).contiguous()  # (b, h, l) log-decay per step
         L = torch.exp(segsum(a))  # (b, h, l, l): from step s (excl.) to l (incl.), 0 above
