@@ -60,7 +60,7 @@ from eegssm.nn.graph import (
     topk_adjacency,
 )
 from eegssm.nn.mamba2 import Mamba2
-from eegssm.nn.tcn import PaddedConv1d, TCNEncoder
+from eegssm.nn.tcn import PaddedConv1d, TCNEncoder, conv1d_channels_last
 
 CORES = ("mamba2", "gated_deltanet")
 CONFIG_NAME = "config.json"
@@ -208,8 +208,13 @@ class SSMBlock(nn.Module):
 
     def forward_stream(self, x: Tensor, state=None) -> tuple[Tensor, object]:
         """Causal block on the next piece ``(B, L, d)``; ``state``: the core's carried state
-        (``Mamba2State`` / ``GatedDeltaNetState``, None at the start)."""
-        y, state = self.mixer(self.norm(x), state, return_state=True)
+        (``Mamba2State`` / ``GatedDeltaNetState``, None at the start). Uses the core's own
+        ``forward_stream`` where it has one (Mamba-2: a fast path for short pieces)."""
+        stream = getattr(self.mixer, "forward_stream", None)
+        if stream is not None:
+            y, state = stream(self.norm(x), state)
+        else:
+            y, state = self.mixer(self.norm(x), state, return_state=True)
         return x + y, state
 
 
@@ -279,10 +284,12 @@ class EdgeStream(nn.Module):
     def forward_stream(self, e: Tensor, state: tuple | None = None) -> tuple[Tensor, tuple]:
         """Causal adjacency for the next ``L`` steps ``e (B, C, L, d)`` → ``(B, L, C, C)``.
 
-        ``state = (ssm_states, pending, w)``: the SSM stack's states, the pair similarities of
-        the steps of the current, incomplete pooled step ``(B, P, r)`` (``r < pool``), and the
-        edge weights ``(B, P, 1)`` in force for it (those of the previous pooled step; zeros for
-        the first). A pooled step enters the SSM once its ``pool`` steps have arrived.
+        ``state = (ssm_states, pending, w, adj)``: the SSM stack's states, the pair
+        similarities of the steps of the current, incomplete pooled step ``(B, P, r)``
+        (``r < pool``), and the edge weights ``(B, P, 1)`` in force for it (those of the
+        previous pooled step; zeros for the first) with their top-k adjacency ``(B, 1, C, C)``.
+        A pooled step enters the SSM once its ``pool`` steps have arrived; its graph is built
+        once and held for the ``pool`` steps that use it.
         """
         if not self.causal:
             raise ValueError("forward_stream needs a causal edge stream")
@@ -290,8 +297,9 @@ class EdgeStream(nn.Module):
         pairs = self.pair_similarity(e)  # (B, P, L)
         P = pairs.shape[1]
         if state is None:
-            state = (None, pairs.new_zeros(B, P, 0), pairs.new_zeros(B, P, 1))
-        ssm_states, pending, w_prev = state
+            w0 = pairs.new_zeros(B, P, 1)
+            state = (None, pairs.new_zeros(B, P, 0), w0, self.adjacency(w0, C))
+        ssm_states, pending, w_prev, adj_prev = state
 
         def weights(seq: Tensor) -> Tensor:  # (B, P, n) → softplus edge weights (B, P, n)
             nonlocal ssm_states
@@ -299,18 +307,28 @@ class EdgeStream(nn.Module):
             return F.softplus(self.out(h)).reshape(B, P, -1)
 
         if self.pool == 1:
-            w = weights(pairs)
-        else:  # buf starts at a pooled-step boundary; its step i uses groups[i // pool]
-            buf = torch.cat([pending, pairs], dim=-1)
-            n_full = buf.shape[-1] // self.pool
-            groups = w_prev
-            if n_full:
-                pooled = buf[..., : n_full * self.pool].reshape(B, P, n_full, self.pool).mean(-1)
-                groups = torch.cat([w_prev, weights(pooled)], dim=-1)
-            w = groups.repeat_interleave(self.pool, dim=-1)[..., buf.shape[-1] - L : buf.shape[-1]]
-            pending, w_prev = buf[..., n_full * self.pool :], groups[..., -1:]
-        adj = topk_adjacency(pairs_to_adjacency(w.transpose(1, 2), C), self.top_k)
-        return adj, (ssm_states, pending, w_prev)
+            return self.adjacency(weights(pairs), C), (ssm_states, pending, w_prev, adj_prev)
+        # buf starts at a pooled-step boundary; its step i uses graph i // pool of
+        # [the graph in force, the graphs of the pooled steps completed in buf]
+        buf = torch.cat([pending, pairs], dim=-1)
+        n_full = buf.shape[-1] // self.pool
+        graphs = adj_prev
+        if n_full:
+            pooled = buf[..., : n_full * self.pool].reshape(B, P, n_full, self.pool).mean(-1)
+            w = weights(pooled)  # (B, P, n_full)
+            graphs = torch.cat([adj_prev, self.adjacency(w, C)], dim=1)
+            w_prev, adj_prev = w[..., -1:], graphs[:, -1:]
+        first = buf.shape[-1] - L  # index in buf of this piece's first step
+        if first // self.pool == (buf.shape[-1] - 1) // self.pool:  # one graph for the piece
+            g = first // self.pool
+            adj = graphs[:, g : g + 1].expand(B, L, C, C)
+        else:
+            adj = graphs.repeat_interleave(self.pool, dim=1)[:, first : buf.shape[-1]]
+        return adj, (ssm_states, buf[..., n_full * self.pool :], w_prev, adj_prev)
+
+    def adjacency(self, w: Tensor, n_nodes: int) -> Tensor:
+        """Top-k adjacency of pair weights: ``(B, P, n)`` → ``(B, n, C, C)``."""
+        return topk_adjacency(pairs_to_adjacency(w.transpose(1, 2), n_nodes), self.top_k)
 
 
 class GraphStream(nn.Module):
@@ -348,14 +366,15 @@ class GraphStream(nn.Module):
     def forward_stream(
         self, x: Tensor, adj: Tensor, state: tuple | None = None
     ) -> tuple[Tensor, tuple]:
-        """``forward`` on the next steps; ``state = (step index, PE in force (B, C, k))``."""
+        """``forward`` on the next steps; ``state = (step index, projected PE in force
+        (B, C, d))``: the PE is projected when it is recomputed, then held (as ``forward``)."""
         step, last = state if state is not None else (0, None)
         h = x.transpose(1, 2)  # (B, L, C, d)
         if self.pe_proj is not None:
             pe, last = dynamic_graph_pe_stream(
-                adj, step, last, self.pe_k, self.pe_interval, self.pe_kind
+                adj, step, last, self.pe_k, self.pe_interval, self.pe_kind, project=self.pe_proj
             )
-            h = h + self.pe_proj(pe)
+            h = h + pe
         a_hat = gcn_normalize(adj)
         for conv in self.convs:
             h = h + F.gelu(conv(h, a_hat, normalized=True))
@@ -384,12 +403,16 @@ class UpsampleDecoder(nn.Module):
         return x
 
     def forward_stream(self, x: Tensor, tails: list | None = None) -> tuple[Tensor, list]:
-        """Causal decoder on the next frames ``(B, D, L)``; ``tails``: one conv tail per stage."""
+        """Causal decoder on the next frames ``(B, D, L)``; ``tails``: one conv tail per stage.
+
+        Runs channels-last (tails ``(B, pad, C)``, each conv of a short piece one GEMM); the
+        result is a transposed view of a ``(B, L · prod(factors), channels[-1])`` tensor."""
         tails = list(tails) if tails is not None else [None] * len(self.convs)
+        h = x.transpose(1, 2)  # (B, L, D)
         for i, (f, conv) in enumerate(zip(self.factors, self.convs)):
-            x, tails[i] = conv.forward_stream(x.repeat_interleave(f, dim=-1), tails[i])
-            x = F.gelu(x)
-        return x, tails
+            h, tails[i] = conv.forward_stream(h.repeat_interleave(f, dim=1), tails[i], True)
+            h = F.gelu(h)
+        return h.transpose(1, 2), tails
 
 
 class SeizureDetector(nn.Module):
@@ -577,7 +600,7 @@ class SeizureDetector(nn.Module):
         z = torch.cat([z.new_zeros(*z.shape[:2], 1) if prev is None else prev, z], dim=-1)
         new["prev"] = z[..., -1:]
         y, new["decoder"] = self.decoder.forward_stream(z[..., :-1], old.get("decoder"))
-        return self.final_layer(y).squeeze(1), new
+        return conv1d_channels_last(y.transpose(1, 2), self.final_layer)[..., 0], new
 
     # ----------------------------------------------------------------------------------------
     def architecture_meta(self) -> dict:

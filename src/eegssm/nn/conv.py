@@ -148,6 +148,24 @@ class CausalDepthwiseConv1d(nn.Module):
         y = _CausalConvSiLU.apply(x, tail_t, self.conv.weight, self.conv.bias)
         return y, self.next_tail(x, tail)
 
+    def forward_stream(self, x: Tensor, tail: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``forward`` for a short streamed piece, in as few operations as possible: the tail
+        and ``x`` in one buffer, one multiply-add per tap, the new tail a view of that buffer
+        (no autograd Function, no kernel dispatch). Same arguments, results up to round-off.
+
+        Shapes: ``x (B, L, D)``, ``tail (B, D, k-1)`` or None → ``(y (B, L, D), new_tail)``.
+        """
+        k, L = self.kernel_size, x.shape[1]
+        if tail is None:
+            tail = self.empty_tail(x.shape[0], x.device, x.dtype)
+        window = torch.cat([tail.to(x.dtype).transpose(1, 2), x], dim=1)  # (B, k-1+L, D)
+        w = self.conv.weight[:, 0].t()  # (k, D)
+        bias = self.conv.bias
+        pre = torch.mul(x, w[k - 1]) if bias is None else torch.addcmul(bias, x, w[k - 1])
+        for i in range(k - 1):  # tap i reads the input k-1-i steps back
+            pre.addcmul_(window[:, i : i + L], w[i])
+        return F.silu(pre, inplace=True), window[:, L:].transpose(1, 2)
+
     def next_tail(self, x: Tensor, tail: Tensor | None = None) -> Tensor:
         """The tail after ``x (B, L, D)``: its last ``k-1`` inputs ``(B, D, k-1)``, preceded by
         the end of ``tail`` (None = zeros) when ``L < k-1``."""

@@ -10,6 +10,7 @@ ordered as ``torch.triu_indices(C, C, 1)`` (``C·(C-1)/2`` pairs: 171 for 19 ele
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
@@ -20,7 +21,15 @@ from torch import Tensor, nn
 
 
 def pair_indices(n_nodes: int, device=None) -> Tensor:
-    """``(2, P)`` node indices ``(i, j)``, ``i < j``, of the ``P = C·(C-1)/2`` electrode pairs."""
+    """``(2, P)`` node indices ``(i, j)``, ``i < j``, of the ``P = C·(C-1)/2`` electrode pairs.
+
+    One tensor per ``(n_nodes, device)``, built once (streaming asks for it on every chunk):
+    read it, never write into it."""
+    return _pair_indices(n_nodes, torch.device(device) if device is not None else None)
+
+
+@functools.lru_cache(maxsize=32)
+def _pair_indices(n_nodes: int, device: torch.device | None) -> Tensor:
     return torch.triu_indices(n_nodes, n_nodes, 1, device=device)
 
 
@@ -275,27 +284,39 @@ def dynamic_graph_pe_stream(
     interval: int = 5,
     kind: str = "laplacian",
     jitter: float = 1e-6,
+    project: Callable[[Tensor], Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``dynamic_graph_pe`` for the next piece of a graph sequence.
 
     Args:
         adj: ``(B, n, C, C)`` graphs of steps ``start … start + n - 1``.
         start: index of the first step of this piece in the whole sequence.
-        last: ``(B, C, k)`` the PE in force before ``start`` (None at the start of a sequence).
+        last: ``(B, C, k)`` (``(B, C, d)`` with ``project``) the PE in force before ``start``
+            (None at the start of a sequence).
+        project: as in ``dynamic_graph_pe``: applied to the recomputed PEs only, then held.
 
     Returns:
-        ``(pe (B, n, C, k), new_last (B, C, k))``; equal, piece by piece, to
-        ``dynamic_graph_pe`` on the whole sequence (the PE of the same graphs).
+        ``(pe (B, n, C, k or d), new_last (B, C, k or d))``; equal, piece by piece, to
+        ``dynamic_graph_pe`` on the whole sequence (the PE of the same graphs). The schedule is
+        worked out in Python (no tensor operations on pieces without a recomputed step).
     """
     B, n, C, _ = adj.shape
-    steps = torch.arange(start, start + n, device=adj.device)
-    fresh = steps % interval == 0  # steps whose PE is recomputed
+    first = -(-start // interval) * interval - start  # first recomputed step of the piece
+    fresh = list(range(first, n, interval))
     if last is None:
         last = adj.new_zeros(B, C, k)
-    table = last[:, None]
-    if bool(fresh.any()):
-        table = torch.cat([table, graph_pe(adj[:, fresh], kind, k, jitter)], dim=1)
-    pe = table[:, torch.cumsum(fresh.long(), 0)]  # 0: the PE held from before this piece
+        last = project(last) if project is not None else last
+    if not fresh:  # the PE held from before this piece
+        return last[:, None].expand(B, n, *last.shape[1:]), last
+    new = graph_pe(adj[:, fresh], kind, k, jitter)  # (B, len(fresh), C, k)
+    if project is not None:
+        new = project(new)
+    table = torch.cat([last[:, None], new], dim=1)
+    if interval == 1:  # every step recomputed
+        return table[:, 1:], table[:, -1]
+    # step i uses table[number of recomputed steps <= i] (0: the PE held from before the piece)
+    steps = torch.arange(start, start + n, device=adj.device)
+    pe = table[:, steps.div(interval, rounding_mode="floor") - (start - 1) // interval]
     return pe, table[:, -1]
 
 

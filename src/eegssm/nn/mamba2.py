@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from eegssm.nn import kernels
 from eegssm.nn.conv import CausalDepthwiseConv1d
 from eegssm.nn.norm import RMSNormGated
-from eegssm.nn.ssd import ssd_conv_chunked, ssd_step
+from eegssm.nn.ssd import ssd_conv_chunked, ssd_short, ssd_step
 
 #: Fastest chunk length for the pure-PyTorch SSD on a 2-core CPU (d_model 64 and 256, L = 4096;
 #: ``benchmarks/sequence_core.py`` → ``docs/benchmarks/sequence_core.md``). Speed only: outputs
@@ -228,6 +228,32 @@ class Mamba2(nn.Module):
         if return_state:
             return out, Mamba2State(conv=conv_tail, ssm=ssm_state)
         return out
+
+    def forward_stream(
+        self, u: Tensor, state: Mamba2State | None = None
+    ) -> tuple[Tensor, Mamba2State]:
+        """``forward(u, state, return_state=True)`` on the next piece of a stream.
+
+        Pieces of at most ``chunk_size`` steps (a streamed chunk: 4 steps per second of EEG at
+        4 Hz) run as a single chunk in whole tensors (:func:`eegssm.nn.ssd.ssd_short`), which
+        skips the block engine's fixed cost and its padding to a whole chunk; longer pieces,
+        and the CUDA kernels, go through ``forward``. Same results up to float round-off.
+
+        Shapes: ``u (B, L, d_model)`` → ``(y (B, L, d_model), state after the piece)``.
+        """
+        L = u.shape[1]
+        if not 0 < L <= self.chunk_size or kernels.use_ssd(u):
+            return self.forward(u, state, return_state=True)
+        z, xbc, dt = self._split(F.linear(u, self.in_proj.weight, self.in_proj.bias))
+        xbc, conv_tail = self.conv1d.forward_stream(xbc, None if state is None else state.conv)
+        x, B, C = self._split_xbc(xbc)
+        dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
+        A = -torch.exp(self.A_log.float())
+        initial = None if state is None else state.ssm
+        y, ssm_state = ssd_short(x, dt, A, B, C, initial, D=self.D)
+        y = self.norm.forward_plain(y.reshape(*u.shape[:-1], self.d_inner), z)
+        out = F.linear(y, self.out_proj.weight, self.out_proj.bias)
+        return out, Mamba2State(conv=conv_tail, ssm=ssm_state)
 
     def step(self, u_t: Tensor, state: Mamba2State) -> tuple[Tensor, Mamba2State]:
         """One time step of the recurrent form.

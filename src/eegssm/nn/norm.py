@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -110,3 +111,17 @@ class RMSNormGated(nn.Module):
             self.norm_before_gate,
         )
         return out.reshape(x.shape).to(dtype)
+
+    def forward_plain(self, x: Tensor, z: Tensor) -> Tensor:
+        """``forward`` in a few plain tensor operations (no custom autograd Function): cheaper
+        on the tiny inputs of streaming (``Mamba2.forward_stream``); same results up to float
+        round-off. Shapes as ``forward``."""
+        dtype = x.dtype
+        cdtype = torch.float64 if dtype == torch.float64 else torch.float32
+        shape = (*x.shape[:-1], -1, self.group_size)
+        x, z = x.to(cdtype).reshape(shape), z.to(cdtype).reshape(shape)
+        v = x if self.norm_before_gate else x * F.silu(z)
+        v = v * torch.rsqrt(v.square().mean(-1, keepdim=True) + self.eps)
+        if self.norm_before_gate:
+            v = v * F.silu(z)
+        return (v.reshape(x.shape[:-2] + (-1,)) * self.weight.to(cdtype)).to(dtype)

@@ -18,6 +18,7 @@ reads group ``i // (h // g)``), state ``(b, h, p, n)``.
 - :func:`ssd_chunked`, :func:`ssd_conv_chunked`: what the layers call. Same maths, run by the
   CPU engine of :mod:`eegssm.nn.ssd_engine` (block by block, reused buffers, hand-written
   backward; the second fuses the Mamba-2 causal conv + SiLU in front).
+- :func:`ssd_short`: a short piece (a few streamed steps) as one chunk in whole tensors.
 
 Precision: ``A·dt`` and its cumulative sums are kept in at least float32, and every ``exp`` of a
 partial sum inside a chunk is taken of a masked cumulative sum (:func:`segsum`, never a
@@ -39,6 +40,7 @@ __all__ = [
     "ssd_conv_chunked",
     "ssd_minimal",
     "ssd_naive",
+    "ssd_short",
     "ssd_step",
 ]
 
@@ -346,3 +348,59 @@ def ssd_conv_chunked(
         (h, ngroups, d_state),
     )
     return y.to(raw.dtype), state
+
+
+def ssd_short(
+    x: Tensor,
+    dt: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    initial_state: Tensor | None = None,
+    D: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """The SSD of a short piece (a streamed chunk of a few steps) as one chunk, whole tensors.
+
+    The four steps of :func:`ssd_minimal` for a single chunk of exactly ``l`` steps (no padding
+    to ``chunk_size``, no block engine), and for ``l = 1`` the recurrence itself: a dozen small
+    tensor operations, so the fixed per-call cost stays low when a stream arrives a few steps
+    at a time (``Mamba2.forward_stream``). Cost O(l²) per head: meant for ``l`` up to a chunk
+    (tens of steps), not whole sequences. Same maths, arguments and results as
+    :func:`ssd_chunked` (decays from masked cumulative sums, as there); plain autograd.
+
+    Returns:
+        ``(y (b, l, h, p), final_state (b, h, p, n))``; ``y`` in the dtype of ``x``, the state in
+        float32 (float64 for float64 inputs).
+    """
+    g, r = _check_shapes(x, dt, A, B, C)
+    b, l, h, p = x.shape
+    n = B.shape[-1]
+    dtype = _compute_dtype(x)
+    xc, dt, A, B, C = x.to(dtype), dt.to(dtype), A.to(dtype), B.to(dtype), C.to(dtype)
+    S = None if initial_state is None else initial_state.to(dtype).reshape(b, g, r, p, n)
+    if l == 1:  # one step of the recurrence, elementwise (no GEMMs of 1×1 matrices)
+        X = (xc * dt.unsqueeze(-1)).reshape(b, g, r, p, 1)
+        final = X * B.reshape(b, g, 1, 1, n)  # (b, g, r, p, n)
+        if S is not None:
+            final = torch.addcmul(final, S, torch.exp(dt * A).view(b, g, r, 1, 1))
+        y = (final * C.reshape(b, g, 1, 1, n)).sum(-1).view(b, 1, h, p)
+    else:
+        a = (dt * A).transpose(1, 2).contiguous()  # (b, h, l) log-decay per step
+        L = torch.exp(segsum(a))  # (b, h, l, l): from step s (excl.) to l (incl.), 0 above
+        Bg, Cg = B.transpose(1, 2), C.transpose(1, 2)  # (b, g, l, n)
+        X = xc * dt.unsqueeze(-1)  # (b, l, h, p)
+        # intra-piece outputs: scores C_l.B_s · L[l, s] per head, times X
+        M = (Cg @ Bg.transpose(-1, -2)).unsqueeze(2) * L.view(b, g, r, l, l)
+        y = M.view(b, h, l, l) @ X.transpose(1, 2)  # (b, h, l, p)
+        # what the piece adds to the state, sum_s L[-1, s] X_s B_s^T, heads of a group side by side
+        Xw = (X * L[..., -1, :].transpose(1, 2).unsqueeze(-1)).view(b, l, g, r * p)
+        final = (Xw.permute(0, 2, 3, 1) @ Bg).view(b, g, r, p, n)
+        if S is not None:  # the state carried in, decayed to each step, read by C_l
+            e = torch.exp(a.cumsum(-1)).view(b, g, r, l, 1)  # decay from the start to l (incl.)
+            y = torch.addcmul(y, (Cg.unsqueeze(2) @ S.transpose(-1, -2)).view(b, h, l, p),
+                              e.view(b, h, l, 1))  # fmt: skip
+            final = torch.addcmul(final, S, e[..., -1:, :])
+        y = y.transpose(1, 2)  # (b, l, h, p)
+    if D is not None:
+        y = torch.addcmul(y, xc, D.to(dtype)[:, None])
+    return y.to(x.dtype), final.view(b, h, p, n)

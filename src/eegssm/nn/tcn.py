@@ -31,6 +31,43 @@ def tcn_receptive_field(
     return 1 + convs_per_block * (kernel_size - 1) * sum(dilations)
 
 
+#: Largest tap matrix (elements, ``B · outputs · C_in · k``) for which a streamed piece is
+#: convolved as one GEMM (:func:`conv1d_taps`) rather than by ``F.conv1d``: a streamed chunk of
+#: a few frames is far below it, a whole recording far above (the tap matrix holds every input
+#: ``k / stride`` times).
+STREAM_GEMM_ELEMENTS = 1 << 18
+
+
+def conv1d_taps(x: Tensor, conv: nn.Conv1d) -> Tensor | None:
+    """``conv`` (no padding) on a channels-last input, as one GEMM on the gathered taps.
+
+    For a few output frames ``F.conv1d`` costs several times its arithmetic in fixed
+    overhead; gathering the ``k`` taps of every output (a strided view, then one copy) and
+    multiplying by the weight seen as ``(C_out, C_in · k)`` is the same sum in one GEMM.
+
+    Shapes: ``x (B, T, C_in)`` → ``(B, T_out, C_out)``, or None when the taps would exceed
+    ``STREAM_GEMM_ELEMENTS`` or the convolution is grouped (then use ``F.conv1d``).
+    """
+    (k,), (s,), (d,) = conv.kernel_size, conv.stride, conv.dilation
+    B, T, c_in = x.shape
+    n_out = (T - (k - 1) * d - 1) // s + 1
+    if conv.groups != 1 or n_out < 1 or B * n_out * c_in * k > STREAM_GEMM_ELEMENTS:
+        return None
+    taps = x.unfold(1, (k - 1) * d + 1, s)[..., ::d]  # (B, T_out, C_in, k)
+    w = conv.weight.reshape(conv.out_channels, c_in * k)
+    return F.linear(taps.reshape(B * n_out, c_in * k), w, conv.bias).view(B, n_out, -1)
+
+
+def conv1d_channels_last(x: Tensor, conv: nn.Conv1d) -> Tensor:
+    """``conv`` (its own padding ignored: none) on ``x (B, T, C_in)`` → ``(B, T_out, C_out)``:
+    one GEMM for short inputs (:func:`conv1d_taps`), else ``F.conv1d``."""
+    y = conv1d_taps(x, conv)
+    if y is None:
+        y = F.conv1d(x.transpose(1, 2), conv.weight, conv.bias, conv.stride, 0, conv.dilation,
+                     conv.groups).transpose(1, 2)  # fmt: skip
+    return y
+
+
 class PaddedConv1d(nn.Conv1d):
     """``nn.Conv1d`` with centred ("same") or causal padding applied in ``forward``.
 
@@ -69,24 +106,35 @@ class PaddedConv1d(nn.Conv1d):
             )
         return super().forward(F.pad(x, self.pad))
 
-    def forward_stream(self, x: Tensor, tail: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward_stream(
+        self, x: Tensor, tail: Tensor | None = None, channels_last: bool = False
+    ) -> tuple[Tensor, Tensor]:
         """Causal convolution of the next piece of a sequence, carrying the left context.
 
         Args:
-            x: ``(B, C_in, n)``, ``n`` a multiple of the stride.
-            tail: ``(B, C_in, pad)`` the last ``pad = (k-1)·d - (s-1)`` inputs seen so far (the
-                zero padding before the first piece), or None at the start of the sequence.
+            x: ``(B, C_in, n)``, ``n`` a multiple of the stride; ``(B, n, C_in)`` with
+                ``channels_last`` (what the streaming encoder and decoder use: no transposes
+                between layers).
+            tail: ``(B, C_in, pad)`` (``(B, pad, C_in)`` with ``channels_last``) the last
+                ``pad = (k-1)·d - (s-1)`` inputs seen so far (the zero padding before the first
+                piece), or None at the start of the sequence.
 
         Returns:
-            ``(y (B, C_out, n / stride), new_tail)``; pieces fed in order with the tail carried
-            give the output of ``forward`` on the whole sequence.
+            ``(y (B, C_out, n / stride), new_tail)`` (``y (B, n / stride, C_out)`` with
+            ``channels_last``); pieces fed in order with the tail carried give the output of
+            ``forward`` on the whole sequence. Short pieces are one GEMM
+            (:func:`conv1d_taps`).
         """
         if not self.causal:
             raise ValueError("forward_stream needs a causal convolution")
+        if not channels_last:
+            tail = None if tail is None else tail.transpose(1, 2)
+            y, tail = self.forward_stream(x.transpose(1, 2), tail, channels_last=True)
+            return y.transpose(1, 2), tail.transpose(1, 2)
         if tail is None:
-            tail = x.new_zeros(*x.shape[:-1], self.pad[0])
-        padded = torch.cat([tail, x], dim=-1)
-        return super().forward(padded), padded[..., padded.shape[-1] - self.pad[0] :]
+            tail = x.new_zeros(x.shape[0], self.pad[0], x.shape[2])
+        padded = torch.cat([tail, x], dim=1)
+        return conv1d_channels_last(padded, self), padded[:, padded.shape[1] - self.pad[0] :]
 
 
 class TemporalBlock(nn.Module):
@@ -120,12 +168,19 @@ class TemporalBlock(nn.Module):
         y = self.dropout(F.gelu(self.conv2(y)))
         return self.res(x) + y
 
-    def forward_stream(self, x: Tensor, state: tuple | None = None) -> tuple[Tensor, tuple]:
-        """Causal block on the next piece ``(B, C_in, n)``; ``state`` = the two conv tails."""
+    def forward_stream(
+        self, x: Tensor, state: tuple | None = None, channels_last: bool = False
+    ) -> tuple[Tensor, tuple]:
+        """Causal block on the next piece ``(B, C_in, n)`` (``(B, n, C_in)`` with
+        ``channels_last``); ``state`` = the two conv tails (in the layout of ``x``)."""
         t1, t2 = state if state is not None else (None, None)
-        y, t1 = self.conv1.forward_stream(x, t1)
-        y, t2 = self.conv2.forward_stream(self.dropout(F.gelu(y)), t2)
-        return self.res(x) + self.dropout(F.gelu(y)), (t1, t2)
+        y, t1 = self.conv1.forward_stream(x, t1, channels_last)
+        y, t2 = self.conv2.forward_stream(self.dropout(F.gelu(y)), t2, channels_last)
+        if isinstance(self.res, nn.Conv1d) and channels_last:
+            res = conv1d_channels_last(x, self.res)
+        else:
+            res = self.res(x)
+        return res + self.dropout(F.gelu(y)), (t1, t2)
 
 
 class TCN(nn.Module):
@@ -257,15 +312,18 @@ class TCNEncoder(nn.Module):
         Returns:
             ``(y (B, out_channels, n / stride), new_state)``; equal, piece by piece, to
             ``forward`` on the concatenated pieces (the last conv has stride = kernel and needs
-            no tail, as every piece is a multiple of the stride).
+            no tail, as every piece is a multiple of the stride). Runs channels-last inside
+            (tails ``(B, pad, C)``; ``y`` is a transposed view of a ``(B, n / stride,
+            out_channels)`` tensor), each conv of a short piece as one GEMM.
         """
         if x.shape[-1] % self.stride:
             raise ValueError(f"length {x.shape[-1]} is not a multiple of the stride {self.stride}")
         convs = [m for m in self.stem if isinstance(m, PaddedConv1d)]
         state = list(state) if state is not None else [None] * (len(convs) + len(self.tcn.blocks))
+        h = x.transpose(1, 2)  # (B, n, C_in)
         for i, conv in enumerate(convs):
-            x, state[i] = conv.forward_stream(x, state[i])
-            x = F.gelu(x)
+            h, state[i] = conv.forward_stream(h, state[i], channels_last=True)
+            h = F.gelu(h)
         for i, block in enumerate(self.tcn.blocks, start=len(convs)):
-            x, state[i] = block.forward_stream(x, state[i])
-        return self.down(x), state
+            h, state[i] = block.forward_stream(h, state[i], channels_last=True)
+        return conv1d_channels_last(h, self.down).transpose(1, 2), state
