@@ -148,3 +148,19 @@ def test_frame_store_file_round_trip(tmp_path):
     torch.testing.assert_close(store.read(13, 31), values[:, 13:31])
     store.close()
     assert not (tmp_path / "s.f32").exists()
+
+
+def test_a_failing_temporary_store_names_the_file(tmp_path, monkeypatch):
+    """A full disk while spilling intermediates: an OSError naming the file and what to do."""
+    import errno
+    import os
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    model = SeizureDetector.from_preset("fast", n_chans=3)
+    x = signal(3, 64 * 50)
+    with pytest.raises(OSError, match="eegssm-onepass-.*No space left.*TMPDIR"):
+        OnePass(model, chunk_frames=20, memory_bytes=0, tmpdir=str(tmp_path)).run([x], 64 * 50)
+    assert list(tmp_path.iterdir()) == []  # the temporary folder is gone

@@ -122,8 +122,16 @@ class FrameStore:
             return
         frames = values.detach().transpose(0, 1).contiguous().cpu().numpy()
         view, offset, done = memoryview(frames).cast("B"), a * self._frame_bytes, 0
-        while done < len(view):
-            done += os.pwrite(self._fd, view[done:], offset + done)
+        try:
+            while done < len(view):
+                done += os.pwrite(self._fd, view[done:], offset + done)
+        except OSError as err:
+            raise OSError(
+                err.errno,
+                f"{self.path}: {err.strerror} while writing a temporary store of the one-pass "
+                f"inference ({self.nbytes / 2**20:.0f} MiB); free space there or point TMPDIR "
+                "to a folder with room",
+            ) from None
 
     def close(self) -> None:
         """Free the memory or delete the file."""
@@ -160,7 +168,7 @@ class OnePass:
     """Per-sample probabilities of a whole recording from a ``SeizureDetector`` in one pass.
 
     Args:
-        model: a ``SeizureDetector`` (set to eval mode).
+        model: a ``SeizureDetector`` (run in eval mode; its mode is restored afterwards).
         chunk_frames: feature frames per chunk (rounded to a multiple of the graph's pooling and
             PE interval).
         memory_bytes: frame-rate intermediates above this size in all go to temporary files.
