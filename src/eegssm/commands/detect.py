@@ -214,16 +214,11 @@ def result_document(result, source: str, detector, provenance: dict | None = Non
     }
 
 
-def provenance(path: Path | None) -> dict:
+def provenance(input_sha256: str | None) -> dict:
     """Command line and input checksum for the JSON output."""
     import shlex
 
-    from eegssm.detection import sha256_file
-
-    return {
-        "command": shlex.join(["eegssm", *sys.argv[1:]]),
-        "input_sha256": sha256_file(path) if path is not None else None,
-    }
+    return {"command": shlex.join(["eegssm", *sys.argv[1:]]), "input_sha256": input_sha256}
 
 
 def describe_montage(meta: dict) -> str:
@@ -293,12 +288,14 @@ def failure_line(err: Exception, path: Path, detector) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     import torch
 
     from eegssm import atomic
     from eegssm.data.discovery import output_stems, safe_stem
     from eegssm.data.recordings import reference_seizures
-    from eegssm.detection import Detector
+    from eegssm.detection import Detector, sha256_file
     from eegssm.io import EEGReadError
 
     if args.threads:
@@ -327,7 +324,11 @@ def run(args: argparse.Namespace) -> int:
         bids = bids_entities(inputs, args)
     rows, failed = [], 0
     stems = output_stems(inputs)
+    hasher = ThreadPoolExecutor(1)
     for path in inputs:
+        # The input's SHA-256 (for the JSON) is computed on a thread while the file is analysed:
+        # a day-long EDF takes ~2 s to hash (hashlib releases the GIL).
+        digest = hasher.submit(sha256_file, path)
         try:
             result = detector.run_file(
                 path,
@@ -347,8 +348,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             with atomic.together():  # a recording's outputs appear together or not at all
                 doc = write_outputs(
-                    args.out, stem, result, reference, str(path), detector, provenance(path)
-                )
+                    args.out, stem, result, reference, str(path), detector,
+                    provenance(digest.result()),
+                )  # fmt: skip
                 if bids is not None:
                     _write_bids(args, path, result, bids[path])
                 if args.report:
@@ -360,6 +362,7 @@ def run(args: argparse.Namespace) -> int:
             failed = len(inputs) - len(rows)
             break
         rows.append(doc)
+    hasher.shutdown(cancel_futures=True)
     print_summary(rows)
     renamed = {p: s for p, s in stems.items() if s != safe_stem(p.stem)}
     for p, s in renamed.items():
