@@ -8,7 +8,8 @@
    stage the command reports in its JSON (``timings_s``); "start-up and writing" is the rest
    (interpreter, imports, checkpoint, hashing, output files).
 2. **Start-up**: imports and checkpoint loading timed in fresh processes (median of ``--runs``).
-3. **Models per EEG-hour**, side by side in one process (interleaved rounds, medians): the
+3. **Models per EEG-hour**, side by side in one run (each measurement in a fresh process,
+   models interleaved round by round, medians): the
    ``fast`` preset (the bundled checkpoint) and ``bgb-v4`` in one pass, and the
    SeizureTransformer baseline on its native 60-s windows (batches of 8); FLOPs counted with
    ``torch.utils.flop_counter`` (matmuls and convolutions) and the achieved GFLOP/s compared
@@ -133,8 +134,17 @@ def matmul_peak(threads: int, n: int = 2048, repeats: int = 7) -> float:
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
-def models_per_hour(threads: int, rounds: int) -> list[dict]:
-    """Seconds and GFLOP per EEG-hour of each model (medians of ``rounds``), same process."""
+#: The models compared per EEG-hour: name → (model, input channels, EEG seconds timed, run).
+CASES = {
+    "fast (bundled checkpoint), one pass": ("fast", 18, 3600.0, "onepass"),
+    "bgb-v4, one pass": ("bgb-v4", 19, 600.0, "onepass"),
+    "SeizureTransformer (baseline), 60-s windows": ("baseline", 19, 600.0, "windows"),
+}
+
+
+def model_child(name: str, flops: bool) -> dict:
+    """One measurement of one model in this (fresh) process: warm-up on 1 min, then the timed
+    stretch; with ``flops``, the FLOPs of 10 min scaled to the hour, per stage."""
     import numpy as np
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -145,21 +155,18 @@ def models_per_hour(threads: int, rounds: int) -> list[dict]:
     from eegssm.models.detector import SeizureDetector
     from eegssm.onepass import OnePass
 
-    torch.set_num_threads(threads)
+    kind, c, seconds, how = CASES[name]
     torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    fast = SeizureDetector.from_pretrained(checkpoint_path()).eval()
-    bgb = SeizureDetector.from_preset("bgb-v4", n_chans=19).eval()
-    st = SeizureTransformerBaseline(n_chans=19, n_times=15360).eval()
-    # name: (model, input channels, EEG seconds timed, run)
-    cases = {
-        "fast (bundled checkpoint), one pass": (fast, 18, 3600.0, "onepass"),
-        "bgb-v4, one pass": (bgb, 19, 600.0, "onepass"),
-        "SeizureTransformer (baseline), 60-s windows": (st, 19, 600.0, "windows"),
-    }
-    data = {c: rng.standard_normal((c, int(3600 * 256))).astype(np.float32) for c in (18, 19)}
+    if kind == "fast":
+        model = SeizureDetector.from_pretrained(checkpoint_path())
+    elif kind == "bgb-v4":
+        model = SeizureDetector.from_preset("bgb-v4", n_chans=c)
+    else:
+        model = SeizureTransformerBaseline(n_chans=c, n_times=15360)
+    model.eval()
+    x = np.random.default_rng(0).standard_normal((c, int(seconds * 256))).astype(np.float32)
 
-    def run(model, x, how):
+    def run(x):
         if how == "onepass":
             one = OnePass(model)
             one.run([x], x.shape[1])
@@ -168,48 +175,48 @@ def models_per_hour(threads: int, rounds: int) -> list[dict]:
             predict_recording(model, x, 15360, 15360, batch_size=8)
         return {}
 
-    out = []
-    for name, (model, c, seconds, how) in cases.items():
-        x = data[c][:, : int(seconds * 256)]
+    out = {}
+    if flops:
         with FlopCounterMode(display=False) as counter, torch.no_grad():
             # FLOPs of 10 min, scaled to the hour: one pass computes the model on the whole
             # sequence, so its FLOPs are those of forward (plus the front end's halos, ~9 %),
             # and forward names each module's share
-            ten = torch.from_numpy(x[:, : 600 * 256])[None]
             if how == "onepass":
-                model(ten)
+                model(torch.from_numpy(x[:, : 600 * 256])[None])
             else:
-                run(model, x[:, : 600 * 256], how)
-        gflop_h = counter.get_total_flops() / 1e9 * 6
+                run(x[:, : 600 * 256])
+        out["gflop_per_hour"] = counter.get_total_flops() / 1e9 * 6
         by_module = {k: sum(v.values()) / 1e9 * 6 for k, v in counter.get_flop_counts().items()}
-        out.append(
-            {
-                "name": name,
-                "seconds": seconds,
-                "gflop_per_hour": gflop_h,
-                "times": [],
-                "stage_times": [],
-                "stage_gflop": {
-                    stage: sum(by_module.get(f"SeizureDetector.{m}", 0.0) for m in mods)
-                    for stage, mods in STAGE_MODULES.items()
-                }
-                if how == "onepass"
-                else {},
-            }
-        )
-        run(model, x[:, : 60 * 256], how)  # warm-up
-    for _ in range(rounds):
-        for row, (model, c, seconds, how) in zip(out, cases.values()):
-            x = data[c][:, : int(seconds * 256)]
-            t = time.perf_counter()
-            stages = run(model, x, how)
-            row["times"].append((time.perf_counter() - t) * 3600 / seconds)
-            row["stage_times"].append({k: v * 3600 / seconds for k, v in stages.items()})
-            print(f"  {row['name']}: {row['times'][-1]:.2f} s per EEG-hour", flush=True)
+        out["stage_gflop"] = {
+            stage: sum(by_module.get(f"SeizureDetector.{m}", 0.0) for m in mods)
+            for stage, mods in STAGE_MODULES.items()
+        }
+    run(x[:, : 60 * 256])  # warm-up
+    t = time.perf_counter()
+    stages = run(x)
+    out["s_per_hour"] = (time.perf_counter() - t) * 3600 / seconds
+    out["stages"] = {k: v * 3600 / seconds for k, v in stages.items()}
+    return out
+
+
+def models_per_hour(rounds: int) -> list[dict]:
+    """Seconds and GFLOP per EEG-hour of each model: each measurement in a fresh process (no
+    model inherits another's heap), models interleaved round by round; medians."""
+    rows = {name: {"name": name, "times": [], "stage_times": []} for name in CASES}
+    for r in range(rounds):
+        for name, row in rows.items():
+            cmd = [sys.executable, __file__, "--child", name] + (["--flops"] if r == 0 else [])
+            _, _, text = run_fresh(cmd)
+            got = json.loads(text.strip().splitlines()[-1])
+            row.update({k: v for k, v in got.items() if k in ("gflop_per_hour", "stage_gflop")})
+            row["times"].append(got["s_per_hour"])
+            row["stage_times"].append(got["stages"])
+            print(f"  {name}: {got['s_per_hour']:.2f} s per EEG-hour", flush=True)
+    out = list(rows.values())
     for row in out:
         row["s_per_hour"] = statistics.median(row["times"])
         row["gflops"] = row["gflop_per_hour"] / row["s_per_hour"]
-        if row["stage_gflop"]:
+        if row["stage_times"][0]:
             keys = row["stage_times"][0]
             row["stage_s"] = {k: statistics.median(t[k] for t in row["stage_times"]) for k in keys}
     return out
@@ -275,7 +282,7 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
         "|---|---:|",
         *[f"| {k} | {v:.2f} |" for k, v in start.items()],
         "",
-        "## 3. Models per EEG-hour (same process, interleaved rounds, medians)",
+        "## 3. Models per EEG-hour (a fresh process per measurement, interleaved rounds, medians)",
         "",
         f"Float32 matmul peak (2048² `torch.mm`, {threads} threads, the better of a measurement "
         f"before and after the models): **{peak:.0f} GFLOP/s**. Convolutions (oneDNN) can "
@@ -339,7 +346,12 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="rounds of the model comparison")
     p.add_argument("--data", type=Path, default=None, help="keep the EDFs here (reused)")
     p.add_argument("--out", type=Path, default=DOC)
+    p.add_argument("--child", help=argparse.SUPPRESS)  # one model measurement (internal)
+    p.add_argument("--flops", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.child:
+        print(json.dumps(model_child(args.child, args.flops)))
+        return
 
     before = ", ".join(Path("/proc/loadavg").read_text().split()[:3])
     with tempfile.TemporaryDirectory() as tmp:
@@ -359,7 +371,7 @@ def main() -> None:
 
     threads = torch.get_num_threads()
     peak_before = matmul_peak(threads)
-    models = models_per_hour(threads, args.rounds)
+    models = models_per_hour(args.rounds)
     peak = max(peak_before, matmul_peak(threads))  # the shared machine's speed drifts
     after = ", ".join(Path("/proc/loadavg").read_text().split()[:3])
     text = report(args, lengths, start, models, peak, (before, after))
