@@ -344,9 +344,8 @@ class Detector:
                 file's channels and rate).
             channel_map: old → new channel names applied before preprocessing.
         """
-        from eegssm.inference import predict_recording_blocks, supports_onepass
+        from eegssm.inference import predict_blocks, sample_bar
         from eegssm.io import open_recording
-        from eegssm.onepass import OnePass
         from eegssm.preprocessing.blockwise import BlockwisePreprocessor, fits_in_memory
 
         t0 = time.perf_counter()
@@ -364,19 +363,17 @@ class Detector:
             pre.ch_names = [pre.ch_names[i] for i in order]
         pp = self.postprocess_config(threshold, fa_per_24h)
         name = progress if isinstance(progress, str) else str(path)
-        with _progress(source.n_times, f"{name}: statistics", progress) as bar:
+        with sample_bar(source.n_times, f"{name}: statistics", progress) as bar:
             pre.scan(bar.update)
         t1 = time.perf_counter()
         window = int(round(self.window_s * pre.sfreq))
         stride = int(round(self.stride_s * pre.sfreq))
-        with _progress(source.n_times, f"{name}: detection", progress) as bar:
+        with sample_bar(source.n_times, f"{name}: detection", progress) as bar:
             blocks = _Timed(pre.blocks(bar.update))
-            if self.inference == "onepass" and supports_onepass(self.model):
-                probs = OnePass(self.model).run(blocks, pre.n_times)
-            else:
-                probs = predict_recording_blocks(
-                    self.model, blocks, pre.n_times, window, stride, self.batch_size, self.device
-                )
+            probs = predict_blocks(
+                self.model, blocks, pre.n_times, window, stride, self.batch_size, self.device,
+                self.inference,
+            )  # fmt: skip
         t2 = time.perf_counter()
         events = postprocess(probs, pre.sfreq, pp)
         t3 = time.perf_counter()
@@ -415,13 +412,6 @@ class _Timed:
             return next(self.items)
         finally:
             self.seconds += time.perf_counter() - t
-
-
-def _progress(total_samples: int, desc: str, enabled: bool | str):
-    """A tqdm bar over input samples (disabled unless ``enabled``)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total_samples, desc=desc, unit="sample", unit_scale=True, disable=not enabled)
 
 
 def detect(

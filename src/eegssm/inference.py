@@ -54,24 +54,48 @@ def predict(
     """
     if mode not in INFERENCE_MODES:
         raise ValueError(f"mode must be one of {INFERENCE_MODES}, got {mode!r}")
+    if mode != "onepass" or not supports_onepass(model):
+        return predict_recording(model, data, window, stride, batch_size, device, progress)
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim != 2:
+        raise ValueError(f"data must be (C, T), got shape {data.shape}")
+    desc = progress if isinstance(progress, str) else "inference"
+    with sample_bar(data.shape[1], desc, progress, leave=False) as bar:
+        return predict_blocks(
+            model, [data], data.shape[1], window, stride, batch_size, device, mode, bar.update
+        )
+
+
+def predict_blocks(
+    model: nn.Module | Callable[[Tensor], Tensor],
+    blocks: Iterable[np.ndarray],
+    n_times: int,
+    window: int,
+    stride: int,
+    batch_size: int = 8,
+    device: str | torch.device = "cpu",
+    mode: str = "onepass",
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """:func:`predict` for a recording arriving as consecutive ``(C, n_i)`` blocks (lengths
+    adding up to ``n_times``): :class:`eegssm.onepass.OnePass` or
+    :func:`predict_recording_blocks`. ``progress(k)`` is called with the input samples done
+    (one pass only)."""
+    if mode not in INFERENCE_MODES:
+        raise ValueError(f"mode must be one of {INFERENCE_MODES}, got {mode!r}")
     if mode == "onepass" and supports_onepass(model):
         from eegssm.onepass import OnePass
 
-        data = np.asarray(data, dtype=np.float32)
-        if data.ndim != 2:
-            raise ValueError(f"data must be (C, T), got shape {data.shape}")
-        with _sample_bar(data.shape[1], progress) as bar:
-            return OnePass(model).run([data], data.shape[1], bar.update)
-    return predict_recording(model, data, window, stride, batch_size, device, progress)
+        return OnePass(model).run(blocks, n_times, progress)
+    return predict_recording_blocks(model, blocks, n_times, window, stride, batch_size, device)
 
 
-def _sample_bar(total: int, progress: bool | str):
-    """A tqdm bar over input samples (disabled unless ``progress``; a string is its label)."""
+def sample_bar(total: int, desc: str, enabled: bool | str, leave: bool = True):
+    """A tqdm bar over ``total`` input samples (disabled unless ``enabled``)."""
     from tqdm.auto import tqdm
 
-    desc = progress if isinstance(progress, str) else "inference"
     return tqdm(
-        total=total, desc=desc, unit="sample", unit_scale=True, disable=not progress, leave=False
+        total=total, desc=desc, unit="sample", unit_scale=True, disable=not enabled, leave=leave
     )
 
 

@@ -396,7 +396,7 @@ class OnePass:
                 edge = model.edge_stream
                 pool = edge.pool
                 wc = w[:, a // pool : -(-b // pool)]  # pooled steps of the chunk
-                adj = topk_adjacency_of(wc, h.shape[1], edge.top_k)
+                adj = edge.adjacency(wc[None], h.shape[1])  # (1, n, C, C)
                 if pool > 1:
                     adj = adj.repeat_interleave(pool, dim=1)[:, : b - a]
                 h = model.fusion(h, model.graph(h, adj))
@@ -438,24 +438,3 @@ class OnePass:
                 probs[done : done + n] = torch.sigmoid(logits[0, :n].float()).cpu().numpy()
                 buf, done = buf[:, n:], done + n
         return probs
-
-
-def topk_adjacency_of(w: Tensor, n_nodes: int, top_k: int) -> Tensor:
-    """Top-k adjacency ``(1, n, C, C)`` from pair weights ``w (P, n)``."""
-    from eegssm.nn.graph import pairs_to_adjacency, topk_adjacency
-
-    return topk_adjacency(pairs_to_adjacency(w.t()[None], n_nodes), top_k)
-
-
-def predict_onepass(
-    model,
-    data: np.ndarray,
-    chunk_frames: int = CHUNK_FRAMES,
-    memory_bytes: int = MEMORY_BYTES,
-) -> np.ndarray:
-    """Per-sample probabilities ``(T,)`` of a preprocessed recording ``data (C, T)`` in one
-    pass (:class:`OnePass`)."""
-    data = np.asarray(data, dtype=np.float32)
-    if data.ndim != 2:
-        raise ValueError(f"data must be (C, T), got shape {data.shape}")
-    return OnePass(model, chunk_frames, memory_bytes).run([data], data.shape[1])
