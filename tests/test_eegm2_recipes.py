@@ -313,6 +313,41 @@ def test_finetune_light_head_keeps_encoder_frozen(synthetic_dir, tmp_path):
     assert res.best_metric is not None  # evaluated on the validation windows
 
 
+def test_finetune_logreg_probe_fits_a_calibrated_logistic_regression(synthetic_dir, tmp_path):
+    """``solver: logreg``: the probe's linear layer is sklearn's logistic regression on the
+    frozen, standardised features (C from the inner subject CV), the encoder is untouched, and
+    ``best``/``last`` carry the solver and a temperature fitted on the validation windows."""
+    from sklearn.linear_model import LogisticRegression
+
+    ws = R.prepare_windows(EEGM2DataConfig(data_dir=str(synthetic_dir), window_s=4.0), tmp_path)
+    enc = R.build_eegm2(EEGM2ModelConfig(), 19)
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    cfg = FinetuneConfig(head="probe", solver="logreg", pretrained="(in memory)")
+    out = tmp_path / "ft"
+    model, res = R.finetune(cfg, ws, ws, progress=False, output_dir=out, encoder=enc)
+    assert res.step == 0 and res.best_metric is not None
+    for k, v in model.encoder.state_dict().items():
+        torch.testing.assert_close(v, before[k])
+    meta = json.loads((out / "best" / "config.json").read_text())
+    c = meta["solver"]["C"]
+    assert c in R.LOGREG_C_GRID and meta["calibration"]["method"] == "temperature"
+    assert (out / "last" / "model.safetensors").is_file()
+    # the fitted layer reproduces sklearn's decision function on the same features
+    z = R.penultimate_features(model, ws)
+    ref = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(z, ws.targets)
+    w = model.final_layer.weight.detach().double().numpy()
+    b = model.final_layer.bias.detach().double().numpy()
+    logit_diff = z @ (w[1] - w[0]) + (b[1] - b[0])
+    np.testing.assert_allclose(logit_diff, ref.decision_function(z), rtol=1e-6, atol=1e-6)
+    loaded, _ = R.load_classifier(out / "best")
+    torch.testing.assert_close(loaded.final_layer.weight, model.final_layer.weight)
+
+
+def test_logreg_solver_needs_the_probe_head():
+    with pytest.raises(ValueError, match="needs head 'probe'"):
+        FinetuneConfig(head="fine", solver="logreg", pretrained="p")
+
+
 def test_missing_data_dir_is_a_clear_error(tmp_path, capsys):
     cfg = _write_cfg(tmp_path / "pt.yaml", tmp_path / "nowhere", tmp_path / "out")
     assert main(["pretrain", str(cfg), "--no-progress"]) == 1

@@ -61,6 +61,11 @@ class FinetuneConfig(StrictModel):
             or None to start from random weights (``model`` then gives the architecture).
         class_weights: ``"balanced"`` weights the cross-entropy by inverse class frequency (the
             training windows are imbalanced, e.g. 3:1 rest:task on eegmat); None: unweighted.
+        solver: ``"adamw"`` trains the head with the optimiser of ``train``; ``"logreg"`` (head
+            ``probe`` only: a linear layer on frozen features) fits that layer as an
+            L2-regularised logistic regression, its strength chosen by subject-wise
+            cross-validation inside the training subjects (convex: no steps, no learning rate;
+            ``train`` gives only the seed of the inner folds).
     """
 
     recipe: Literal["finetune"] = "finetune"
@@ -69,6 +74,7 @@ class FinetuneConfig(StrictModel):
     head: Literal["light", "fine", "probe", "eegnet", "shallow"] = "fine"
     pretrained: str | None = None
     class_weights: Literal["balanced"] | None = "balanced"
+    solver: Literal["adamw", "logreg"] = "adamw"
     train: FinetuneTrainingConfig = Field(default_factory=FinetuneTrainingConfig)
     output_dir: str = "runs/eegm2_finetune"
     device: str = "cpu"
@@ -87,6 +93,11 @@ class FinetuneConfig(StrictModel):
             )
         if self.head in ("light", "probe") and not self.pretrained:
             raise ValueError(f"head {self.head!r} freezes the encoder: it needs `pretrained`")
+        if self.solver == "logreg" and self.head != "probe":
+            raise ValueError(
+                f"solver 'logreg' fits a linear layer on frozen features: it needs head 'probe', "
+                f"not {self.head!r}"
+            )
         return self
 
 

@@ -449,7 +449,10 @@ def fit_final_layer(
     seed dependence beyond the inner folds.
 
     Returns:
-        ``{"C": chosen, "inner_cv": {C: mean balanced accuracy}}``.
+        ``{"C": chosen, "inner_cv": {C: mean balanced accuracy}, "oof_logits": (N, K) float64
+        or None}``: ``oof_logits`` are the inner folds' held-out logits at the chosen ``C``
+        (every window predicted by a fit that never saw its subject; in ``train.labelled()``
+        order, in the ``final_layer`` convention), for calibration without a validation split.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
@@ -465,30 +468,41 @@ def fit_final_layer(
             z[rows], y[rows]
         )
 
+    def layer(lr) -> tuple[np.ndarray, np.ndarray]:
+        """``(weight (K, F), bias (K,))`` of a fit; sklearn's binary form (one logit
+        difference) split into ``±d/2``."""
+        coef, intercept = lr.coef_, lr.intercept_
+        if k == 2 and coef.shape[0] == 1:
+            coef = np.concatenate([-coef / 2, coef / 2])
+            intercept = np.concatenate([-intercept / 2, intercept / 2])
+        return coef, intercept
+
     scores: dict[float, float] = {}
+    oof: dict[float, np.ndarray] = {}
     n_inner = min(inner_folds, len(set(subject.tolist())))
     if len(c_grid) > 1 and n_inner >= 2:
         folds = subject_folds(subject.tolist(), n_inner, seed)
         for c in c_grid:
-            bas = []
+            bas, logits = [], np.full((len(z), k), np.nan)
             for held in folds:
                 te = np.isin(subject, held)
                 if len(np.unique(y[~te])) < 2 or len(np.unique(y[te])) < 2:
                     continue
-                pred = fit(c, ~te).predict(z[te])
-                bas.append(balanced_accuracy_score(y[te], pred))
+                coef, intercept = layer(fit(c, ~te))
+                logits[te] = z[te] @ coef.T + intercept
+                bas.append(balanced_accuracy_score(y[te], logits[te].argmax(1)))
             scores[c] = float(np.mean(bas)) if bas else float("nan")
+            oof[c] = logits
     valid = {c: v for c, v in scores.items() if np.isfinite(v)}
     best = max(valid, key=lambda c: (round(valid[c], 6), -c)) if valid else c_grid[0]
-    lr = fit(best, np.ones(len(z), dtype=bool))
-    coef, intercept = lr.coef_, lr.intercept_
-    if k == 2 and coef.shape[0] == 1:  # sklearn's binary form: one logit difference
-        coef = np.concatenate([-coef / 2, coef / 2])
-        intercept = np.concatenate([-intercept / 2, intercept / 2])
+    coef, intercept = layer(fit(best, np.ones(len(z), dtype=bool)))
     with torch.no_grad():
         model.final_layer.weight.copy_(torch.from_numpy(coef))
         model.final_layer.bias.copy_(torch.from_numpy(intercept))
-    return {"C": best, "inner_cv": {str(c): v for c, v in scores.items()}}
+    held_out = oof.get(best)
+    if held_out is not None and np.isnan(held_out).any():
+        held_out = None  # a fold was skipped (one class): not every window has a prediction
+    return {"C": best, "inner_cv": {str(c): v for c, v in scores.items()}, "oof_logits": held_out}
 
 
 def classification_metrics(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
@@ -607,6 +621,8 @@ def finetune(
             proba = calibrated_proba(logits, t)
             return {**classification_metrics(val.targets, proba), "temperature": t}
 
+    if cfg.solver == "logreg":
+        return _fit_logreg(cfg, model, train, evaluate, meta, out)
     tcfg = _train_config(
         cfg.train,
         out,
@@ -624,6 +640,54 @@ def finetune(
     if evaluate is None:  # `last` was saved with the running BatchNorm statistics
         trainer.save("last")
     return trainer.model, result
+
+
+def _fit_logreg(
+    cfg: FinetuneConfig, model: nn.Module, train: Any, evaluate: Any, meta: dict, out: Any
+):
+    """``solver: logreg``: the probe's final layer as a logistic regression
+    (:func:`fit_final_layer`, on every training window). With a validation split it is
+    evaluated and calibrated there like a trained head; without one the temperature is fitted
+    on the inner subject-wise CV's held-out logits and those give the reported metrics. ``OUT/best``
+    and ``OUT/last`` hold the same fitted model."""
+    from eegssm.calibration import calibrated_proba, fit_temperature, nll
+    from eegssm.train.checkpoint import save_checkpoint
+    from eegssm.train.trainer import TrainResult
+
+    info = fit_final_layer(
+        model,
+        train,
+        seed=cfg.train.seed,
+        class_weight="balanced" if cfg.class_weights == "balanced" else None,
+    )
+    oof = info.pop("oof_logits")
+    meta["solver"] = {
+        "method": "logistic regression (L2, C by subject-wise CV inside the training subjects)",
+        **info,
+    }
+    if evaluate is not None:
+        metrics = evaluate(model)
+    elif oof is not None:
+        y = train.labelled().targets
+        t = fit_temperature(oof, y)
+        meta["calibration"] = {
+            "method": "temperature",
+            "temperature": t,
+            "fitted_on": f"held-out logits of the inner subject-wise CV ({len(y)} windows)",
+            "nll_before": nll(oof, y),
+            "nll_after": nll(oof, y, t),
+        }
+        metrics = {**classification_metrics(y, calibrated_proba(oof, t)), "temperature": t}
+    else:
+        metrics = {}
+    log.info("logistic regression: C=%s, held-out %s", info["C"], metrics)
+    if out is not None and D.is_main_process():
+        state = {"step": 0, "epoch": 0, "metrics": metrics, "solver": meta["solver"]}
+        for name in ("last", "best"):
+            save_checkpoint(Path(out) / name, model, meta, state)
+    best = metrics.get("balanced_accuracy")
+    history = [{"step": 0, **metrics}] if metrics else []
+    return model, TrainResult(0, 0, best, False, 0, history)
 
 
 # -- command entry points ----------------------------------------------------------------------
