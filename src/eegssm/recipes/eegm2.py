@@ -556,7 +556,6 @@ def finetune(
     Returns:
         ``(model, TrainResult)``; the model holds the last weights.
     """
-    from eegssm.calibration import calibrated_proba, fit_temperature, nll
     from eegssm.train.trainer import Trainer, seed_everything
 
     train = train.labelled()
@@ -608,18 +607,10 @@ def finetune(
 
         def evaluate(m: nn.Module) -> dict[str, float]:
             recompute_batchnorm(m, train)
-            logits = predict_logits(m, val)
-            t = fit_temperature(logits, val.targets)
             # saved with this evaluation's checkpoint(s): Trainer holds this same dict
-            meta["calibration"] = {
-                "method": "temperature",
-                "temperature": t,
-                "fitted_on": f"validation split ({len(val)} windows)",
-                "nll_before": nll(logits, val.targets),
-                "nll_after": nll(logits, val.targets, t),
-            }
-            proba = calibrated_proba(logits, t)
-            return {**classification_metrics(val.targets, proba), "temperature": t}
+            return calibrate(
+                meta, predict_logits(m, val), val.targets, f"validation split ({len(val)} windows)"
+            )
 
     if cfg.solver == "logreg":
         return _fit_logreg(cfg, model, train, evaluate, meta, out)
@@ -642,6 +633,22 @@ def finetune(
     return trainer.model, result
 
 
+def calibrate(meta: dict, logits: np.ndarray, y: np.ndarray, fitted_on: str) -> dict[str, float]:
+    """Fit a temperature on held-out ``logits (N, K)`` with classes ``y (N,)``, record it in
+    ``meta["calibration"]`` and return the calibrated classification metrics (+ temperature)."""
+    from eegssm.calibration import calibrated_proba, fit_temperature, nll
+
+    t = fit_temperature(logits, y)
+    meta["calibration"] = {
+        "method": "temperature",
+        "temperature": t,
+        "fitted_on": fitted_on,
+        "nll_before": nll(logits, y),
+        "nll_after": nll(logits, y, t),
+    }
+    return {**classification_metrics(y, calibrated_proba(logits, t)), "temperature": t}
+
+
 def _fit_logreg(
     cfg: FinetuneConfig, model: nn.Module, train: Any, evaluate: Any, meta: dict, out: Any
 ):
@@ -650,7 +657,6 @@ def _fit_logreg(
     evaluated and calibrated there like a trained head; without one the temperature is fitted
     on the inner subject-wise CV's held-out logits and those give the reported metrics. ``OUT/best``
     and ``OUT/last`` hold the same fitted model."""
-    from eegssm.calibration import calibrated_proba, fit_temperature, nll
     from eegssm.train.checkpoint import save_checkpoint
     from eegssm.train.trainer import TrainResult
 
@@ -668,16 +674,8 @@ def _fit_logreg(
     if evaluate is not None:
         metrics = evaluate(model)
     elif oof is not None:
-        y = train.labelled().targets
-        t = fit_temperature(oof, y)
-        meta["calibration"] = {
-            "method": "temperature",
-            "temperature": t,
-            "fitted_on": f"held-out logits of the inner subject-wise CV ({len(y)} windows)",
-            "nll_before": nll(oof, y),
-            "nll_after": nll(oof, y, t),
-        }
-        metrics = {**classification_metrics(y, calibrated_proba(oof, t)), "temperature": t}
+        where = f"held-out logits of the inner subject-wise CV ({len(oof)} windows)"
+        metrics = calibrate(meta, oof, train.targets, where)
     else:
         metrics = {}
     log.info("logistic regression: C=%s, held-out %s", info["C"], metrics)
