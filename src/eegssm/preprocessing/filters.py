@@ -14,6 +14,7 @@ so the result is bit for bit that of one call).
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,17 +42,30 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def by_rows(fn: Callable[[np.ndarray], np.ndarray], data: np.ndarray) -> np.ndarray:
+def by_rows(
+    fn: Callable[[np.ndarray], np.ndarray], data: np.ndarray, threads: int | None = None
+) -> np.ndarray:
     """``fn(data)`` for ``fn`` acting on each row of ``data (C, T)`` independently along the
-    last axis, computed on up to :func:`cpu_count` threads over groups of rows when ``data`` is
-    large (:data:`PARALLEL_MIN_SAMPLES`); the same values as one call."""
-    workers = min(cpu_count(), data.shape[0]) if data.ndim == 2 else 1
+    last axis, computed on up to ``threads`` (default :func:`cpu_count`) threads over groups of
+    rows when ``data`` is large (:data:`PARALLEL_MIN_SAMPLES`); the same values as one call.
+    Each group's result is copied into the output as soon as it is ready."""
+    workers = min(threads or cpu_count(), data.shape[0]) if data.ndim == 2 else 1
     if workers < 2 or data.size < PARALLEL_MIN_SAMPLES:
         return fn(data)
-    groups = np.array_split(np.arange(data.shape[0]), workers)
+    out: list[np.ndarray] = []
+    lock = threading.Lock()
+
+    def run(rows: np.ndarray) -> None:
+        lo, hi = rows[0], rows[-1] + 1
+        part = fn(data[lo:hi])
+        with lock:
+            if not out:
+                out.append(np.empty((data.shape[0], *part.shape[1:]), dtype=part.dtype))
+        out[0][lo:hi] = part
+
     with ThreadPoolExecutor(workers) as pool:
-        parts = list(pool.map(lambda rows: fn(data[rows[0] : rows[-1] + 1]), groups))
-    return np.concatenate(parts, axis=0)
+        list(pool.map(run, np.array_split(np.arange(data.shape[0]), workers)))  # re-raises
+    return out[0]
 
 
 #: An exact ratio of two decimal rates is used when its ``down`` factor is at most this
@@ -78,7 +92,11 @@ def resample_factors(sfreq_in: float, sfreq_out: float, max_denominator: int = 1
 
 
 def resample(
-    data: np.ndarray, sfreq_in: float, sfreq_out: float, max_denominator: int = 1000
+    data: np.ndarray,
+    sfreq_in: float,
+    sfreq_out: float,
+    max_denominator: int = 1000,
+    threads: int | None = None,
 ) -> tuple[np.ndarray, float]:
     """Polyphase resampling along the last axis (``scipy.signal.resample_poly``).
 
@@ -87,6 +105,7 @@ def resample(
         sfreq_in: input rate (Hz).
         sfreq_out: wanted rate (Hz).
         max_denominator: largest ``down`` factor of the rational approximation.
+        threads: channels are resampled on up to this many threads (default: all CPUs).
 
     Returns:
         ``(data_out, sfreq_actual)``: ``(C, ceil(T * up / down))`` float32 and the rate actually
@@ -98,7 +117,9 @@ def resample(
     if factor == 1:
         return data, float(sfreq_in)
     out = by_rows(
-        lambda d: signal.resample_poly(d, factor.numerator, factor.denominator, axis=-1), data
+        lambda d: signal.resample_poly(d, factor.numerator, factor.denominator, axis=-1),
+        data,
+        threads,
     )
     actual = float(sfreq_in) * factor.numerator / factor.denominator
     if abs(actual - sfreq_out) > 1e-9 * sfreq_out:
@@ -192,13 +213,16 @@ def design_filter(
     return np.vstack(parts)
 
 
-def filtfilt(data: np.ndarray, sos: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+def filtfilt(
+    data: np.ndarray, sos: np.ndarray, dtype: type = np.float32, threads: int | None = None
+) -> np.ndarray:
     """Zero-phase filtering (``scipy.signal.sosfiltfilt``) along the last axis.
 
     Args:
         data: ``(C, T)`` or ``(T,)``.
         sos: ``(S, 6)`` second-order sections (an empty cascade returns the input as float32).
         dtype: arithmetic precision (float32 default; float64 for reference results).
+        threads: channels are filtered on up to this many threads (default: all CPUs).
 
     Returns:
         float32 array, same shape as ``data``.
@@ -207,7 +231,9 @@ def filtfilt(data: np.ndarray, sos: np.ndarray, dtype: type = np.float32) -> np.
     if len(sos) == 0:
         return data.astype(np.float32, copy=False)
     sos = np.asarray(sos, dtype=dtype)
-    out = by_rows(lambda d: signal.sosfiltfilt(sos, d.astype(dtype, copy=False), axis=-1), data)
+    out = by_rows(
+        lambda d: signal.sosfiltfilt(sos, d.astype(dtype, copy=False), axis=-1), data, threads
+    )
     return np.asarray(out, dtype=np.float32)
 
 
