@@ -119,6 +119,56 @@ def test_detect_command_errors(checkpoint, tmp_path, capsys):
     assert main(["detect", "--checkpoint", str(checkpoint), "--fa-per-24h", "3"]) == 2
 
 
+def test_background_load_gives_the_same_detections(checkpoint, edf_folder):
+    """``from_checkpoint(background=True)`` returns before the model is loaded (PyTorch
+    imports on a thread while the file is read and preprocessed): the same probabilities as a
+    synchronous load, and the wait in the timings."""
+    path = edf_folder / "a" / "rec1.edf"
+    now = Detector.from_checkpoint(checkpoint).run_file(path, threshold=0.5)
+    later = Detector.from_checkpoint(checkpoint, background=True)
+    assert later.load_error() is None  # waits for the load
+    result = later.run_file(path, threshold=0.5)
+    assert np.array_equal(result.probs, now.probs) and result.events == now.events
+    assert later.model.training is False and later.device == torch.device("cpu")
+    fresh = Detector.from_checkpoint(checkpoint, background=True).run_file(path, threshold=0.5)
+    assert "waiting for the model to load" in fresh.timings
+
+
+def _unloadable(checkpoint, tmp_path):
+    """A copy of ``checkpoint`` whose config describes a wider model than its weights."""
+    bad = tmp_path / "bad_ckpt"
+    bad.mkdir()
+    (bad / "model.safetensors").write_bytes((checkpoint / "model.safetensors").read_bytes())
+    meta = json.loads((checkpoint / "config.json").read_text())
+    meta["config"]["d_node"] = 2 * meta["config"]["d_node"]
+    (bad / "config.json").write_text(json.dumps(meta))
+    return bad
+
+
+def test_background_load_error_is_raised_on_first_use(checkpoint, tmp_path):
+    from eegssm.train.checkpoint import CheckpointError
+
+    detector = Detector.from_checkpoint(_unloadable(checkpoint, tmp_path), background=True)
+    assert isinstance(detector.load_error(), CheckpointError)
+    with pytest.raises(CheckpointError, match="config.json"):
+        detector.model  # noqa: B018
+
+
+def test_detect_command_reports_an_unloadable_checkpoint_once(
+    checkpoint, edf_folder, tmp_path, capsys
+):
+    """The model loads while the first file is preprocessed; when it cannot load, the command
+    stops with status 2 and the checkpoint's error (not a failure per file), with or without
+    inputs."""
+    bad = str(_unloadable(checkpoint, tmp_path))
+    out = tmp_path / "out"
+    assert main(["detect", str(edf_folder), "--checkpoint", bad, "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "config.json" in err and not out.exists()
+    assert main(["detect", "--checkpoint", bad, "--out", str(out), "-q"]) == 2  # the demo
+    assert "config.json" in capsys.readouterr().err
+
+
 def test_cli_imports_only_the_command_it_runs():
     """``eegssm detect ...`` builds a parser with ``detect`` alone (the other command modules,
     e.g. ``train``, stay unimported: faster start-up); ``eegssm --help`` lists them all."""

@@ -21,15 +21,18 @@ import hashlib
 import json
 import math
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from eegssm.io.types import Event, Recording
 from eegssm.postprocess import PostprocessConfig, postprocess
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -42,7 +45,9 @@ class DetectionResult:
         probs: float32 ``(T,)`` seizure probability per sample of ``recording``.
         events: detected seizure events (seconds from the first sample).
         postprocess: the post-processing settings used (thresholds included).
-        timings: seconds spent per stage (``preprocess``, ``model``, ``postprocess``).
+        timings: seconds spent per stage (``preprocess``, ``model``, ``postprocess``; ``read``
+            for a file; ``waiting for the model to load`` after
+            ``Detector.from_checkpoint(background=True)``).
         operating_point: how the threshold was chosen: ``{"kind": "threshold" |
             "fa_per_24h" | "checkpoint default", "target_fa_per_24h": float | None,
             "threshold": float, "off_threshold": float}``.
@@ -129,11 +134,24 @@ def with_thresholds(postprocess: dict[str, Any], point: dict[str, Any]) -> Postp
     return replace(pp, on_threshold=point["threshold"], off_threshold=point["off_threshold"])
 
 
+def _ready(model: torch.nn.Module, device: str | torch.device) -> torch.nn.Module:
+    return model.to(device).eval()
+
+
+def _load_model(path: Path, device: str | torch.device) -> torch.nn.Module:
+    """A ``SeizureDetector`` checkpoint folder's model, in eval mode on ``device``."""
+    from eegssm.models.detector import SeizureDetector
+
+    return _ready(SeizureDetector.from_pretrained(path, device=device), device)
+
+
 class Detector:
     """A seizure detector with everything needed to run it on a raw recording.
 
     Args:
-        model: maps ``(B, C, W)`` to per-sample logits ``(B, W)``.
+        model: maps ``(B, C, W)`` to per-sample logits ``(B, W)``; or a ``Future`` of it (a
+            checkpoint loading in the background, see :meth:`from_checkpoint`), waited for when
+            :attr:`model` is first used.
         meta: the checkpoint's ``config.json`` contents.
         device: where the model runs.
         batch_size: windows per forward pass.
@@ -152,7 +170,7 @@ class Detector:
 
     def __init__(
         self,
-        model: torch.nn.Module,
+        model: torch.nn.Module | Future,
         meta: dict[str, Any],
         device: str | torch.device = "cpu",
         batch_size: int = 8,
@@ -166,9 +184,9 @@ class Detector:
             raise ValueError(f"inference must be one of {INFERENCE_MODES}, got {inference!r}")
         self.inference = inference
 
-        self.model = model.to(device).eval()
+        self._model = model if isinstance(model, Future) else _ready(model, device)
         self.meta = meta
-        self.device = torch.device(device)
+        self._device = device
         self.batch_size = batch_size
         self.path = Path(path) if path is not None else None
         self.preprocess_config = preprocess_config_of(meta)
@@ -178,6 +196,36 @@ class Detector:
         self.postprocess_defaults = PostprocessConfig(**meta.get("postprocess", {}))
         self._sha256: str | None = None
 
+    @property
+    def model(self) -> torch.nn.Module:
+        """The model (in eval mode on :attr:`device`); waits for a background load to finish.
+
+        Raises:
+            CheckpointError: the background load failed (the message names the file)."""
+        if isinstance(self._model, Future):
+            self._model = self._model.result()
+        return self._model
+
+    def _model_when_loaded(self) -> tuple[torch.nn.Module, float]:
+        """:attr:`model`, and the seconds spent waiting for its background load (0.0 when it
+        was there)."""
+        t = time.perf_counter()
+        loading = isinstance(self._model, Future)
+        model = self.model
+        return model, (time.perf_counter() - t if loading else 0.0)
+
+    def load_error(self) -> BaseException | None:
+        """The error of a failed background load (waits for the load to end); None when the
+        model loaded or was given loaded."""
+        return self._model.exception() if isinstance(self._model, Future) else None
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs."""
+        import torch
+
+        return torch.device(self._device)
+
     @classmethod
     def from_checkpoint(
         cls,
@@ -186,11 +234,18 @@ class Detector:
         batch_size: int = 8,
         revision: str | None = None,
         inference: str = "onepass",
+        background: bool = False,
     ) -> Detector:
         """Load a checkpoint: a folder, a Hugging Face Hub repository id (``owner/name``,
-        needs ``huggingface_hub``) or, with None, the bundled one."""
+        needs ``huggingface_hub``) or, with None, the bundled one.
+
+        ``background=True`` returns at once, with the checkpoint's settings read, and loads
+        the model (importing PyTorch, ~1 s on a small CPU) on a thread, which
+        :attr:`model` waits for: reading and preprocessing a first recording meanwhile
+        (``eegssm detect`` does) hides most of that time. A checkpoint whose model fails to
+        load then raises its ``CheckpointError`` on first use of :attr:`model`.
+        """
         from eegssm.hub import resolve_checkpoint
-        from eegssm.models.detector import SeizureDetector
 
         if path is None:
             from eegssm.checkpoints import checkpoint_path
@@ -203,8 +258,16 @@ class Detector:
                 f"{path}: not a detector checkpoint (no config.json). Pass the folder written by "
                 "`eegssm train` or leave --checkpoint out to use the bundled one."
             )
-        model = SeizureDetector.from_pretrained(path, device=device)
-        return cls(model, json.loads(config.read_text()), device, batch_size, path, inference)
+        meta = json.loads(config.read_text())
+        if not background:
+            return cls(_load_model(path, device), meta, device, batch_size, path, inference)
+        # The settings first (this thread imports the preprocessing modules), then the model on
+        # a thread (which imports torch): the two threads never import the same module at once.
+        detector = cls(Future(), meta, device, batch_size, path, inference)
+        loader = ThreadPoolExecutor(1, thread_name_prefix="eegssm-load")
+        detector._model = loader.submit(_load_model, path, device)
+        loader.shutdown(wait=False)  # the thread ends when the model is loaded
+        return detector
 
     def set_input_montage(self, input_montage: str) -> None:
         """How input channels are read: ``"auto"``, ``"referential"`` or ``"bipolar"`` (see
@@ -307,17 +370,20 @@ class Detector:
             clean = clean.copy_with(
                 data=clean.data[order], ch_names=[clean.ch_names[i] for i in order]
             )
+        model, waited = self._model_when_loaded()
         t1 = time.perf_counter()
         window = int(round(self.window_s * clean.sfreq))
         stride = int(round(self.stride_s * clean.sfreq))
         probs = predict(
-            self.model, clean.data, window, stride, self.batch_size, self.device, progress,
+            model, clean.data, window, stride, self.batch_size, self.device, progress,
             self.inference,
         )  # fmt: skip
         t2 = time.perf_counter()
         events = postprocess(probs, clean.sfreq, pp)
         t3 = time.perf_counter()
-        timings = {"preprocess": t1 - t0, "model": t2 - t1, "postprocess": t3 - t2}
+        timings = {"preprocess": t1 - t0 - waited, "model": t2 - t1, "postprocess": t3 - t2}
+        if waited:
+            timings["waiting for the model to load"] = waited
         point = self._operating_point(pp, threshold, fa_per_24h)
         return DetectionResult(clean, probs, events, pp, timings, point)
 
@@ -365,24 +431,27 @@ class Detector:
         name = progress if isinstance(progress, str) else str(path)
         with sample_bar(source.n_times, f"{name}: statistics", progress) as bar:
             pre.scan(bar.update)
+        model, waited = self._model_when_loaded()
         t1 = time.perf_counter()
         window = int(round(self.window_s * pre.sfreq))
         stride = int(round(self.stride_s * pre.sfreq))
         with sample_bar(source.n_times, f"{name}: detection", progress) as bar:
             blocks = _Timed(pre.blocks(bar.update))
             probs = predict_blocks(
-                self.model, blocks, pre.n_times, window, stride, self.batch_size, self.device,
+                model, blocks, pre.n_times, window, stride, self.batch_size, self.device,
                 self.inference,
             )  # fmt: skip
         t2 = time.perf_counter()
         events = postprocess(probs, pre.sfreq, pp)
         t3 = time.perf_counter()
         timings = {
-            "scan (read + preprocess, pass 1)": t1 - t0,
+            "scan (read + preprocess, pass 1)": t1 - t0 - waited,
             "read + preprocess (pass 2)": blocks.seconds,
             "model": t2 - t1 - blocks.seconds,
             "postprocess": t3 - t2,
         }
+        if waited:
+            timings["waiting for the model to load"] = waited
         point = self._operating_point(pp, threshold, fa_per_24h)
         return DetectionResult(pre.recording(), probs, events, pp, timings, point)
 

@@ -21,10 +21,13 @@ arrives block by block (see ``eegssm.preprocessing.blockwise``), holding one blo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch import Tensor, nn
+
+if TYPE_CHECKING:  # PyTorch is imported when a model runs (eegssm.detection loads it lazily)
+    import torch
+    from torch import Tensor, nn
 
 INFERENCE_MODES = ("onepass", "windows")
 
@@ -222,7 +225,6 @@ def predict_recording(
     )
 
 
-@torch.no_grad()
 def predict_recording_blocks(
     model: nn.Module | Callable[[Tensor], Tensor],
     blocks: Iterable[np.ndarray],
@@ -250,12 +252,14 @@ def predict_recording_blocks(
     Raises:
         ValueError: blocks of different channel counts or not adding up to ``n_times``.
     """
+    import torch
+
     if n_times == 0:
         return np.zeros(0, dtype=np.float32)
     window = min(window, n_times)  # a short recording is one window of its own length
     starts = window_starts(n_times, window, stride)
     acc = OverlapAdd(n_times)
-    if isinstance(model, nn.Module):
+    if isinstance(model, torch.nn.Module):
         model.eval()
     from tqdm.auto import tqdm
 
@@ -269,7 +273,8 @@ def predict_recording_blocks(
 
     def run(batch: list[np.ndarray], idx: list[int]) -> None:
         x = np.stack(batch)  # (B, C, window)
-        logits = model(torch.from_numpy(x).to(device))
+        with torch.no_grad():
+            logits = model(torch.from_numpy(x).to(device))
         acc.add(torch.sigmoid(logits.float()).cpu().numpy(), np.asarray(idx))
         bar.update(len(idx))
 

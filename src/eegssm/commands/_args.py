@@ -16,6 +16,7 @@ Help texts show defaults (:class:`HelpFormatter`).
 from __future__ import annotations
 
 import argparse
+import re
 
 
 def thread_count(text: str) -> int:
@@ -30,7 +31,11 @@ def thread_count(text: str) -> int:
 
 
 def torch_device(text: str) -> str:
-    """A torch device string such as ``cpu``, ``cuda`` or ``cuda:1``."""
+    """A torch device string such as ``cpu``, ``cuda`` or ``cuda:1``. The common ones are
+    checked without importing PyTorch (``eegssm detect`` imports it on a thread while the
+    first file is read)."""
+    if re.fullmatch(r"cpu|(cuda|mps|xpu)(:\d+)?", text):
+        return text
     import torch
 
     try:

@@ -290,8 +290,6 @@ def failure_line(err: Exception, path: Path, detector) -> str:
 def run(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    import torch
-
     from eegssm import atomic
     from eegssm.data.discovery import output_stems, safe_stem
     from eegssm.data.recordings import reference_seizures
@@ -299,13 +297,21 @@ def run(args: argparse.Namespace) -> int:
     from eegssm.io import EEGReadError
 
     if args.threads:
+        import torch
+
         torch.set_num_threads(args.threads)
     channel_map = merge_renames(args.rename)
     label_map = merge_label_maps(getattr(args, "label_map", []))
     try:
-        detector = Detector.from_checkpoint(args.checkpoint, args.device, args.batch_size)
+        # The model loads (and PyTorch imports) on a thread while the first file is read and
+        # preprocessed; a model that fails to load is reported when first needed, as here.
+        detector = Detector.from_checkpoint(
+            args.checkpoint, args.device, args.batch_size, background=True
+        )
         detector.set_input_montage(getattr(args, "montage", "auto"))
         detector.postprocess_config(args.threshold, args.fa_per_24h)  # validate early
+        if not args.paths:
+            detector.model  # noqa: B018 - the demo needs it at once: load errors are reported here
     except (FileNotFoundError, ImportError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -339,6 +345,10 @@ def run(args: argparse.Namespace) -> int:
             )
             reference = reference_seizures(path, result.recording, label_map)
         except (EEGReadError, ValueError) as err:
+            if (load_error := detector.load_error()) is not None:  # the checkpoint, not the file
+                print(f"error: {load_error}", file=sys.stderr)
+                hasher.shutdown(cancel_futures=True)
+                return 2
             print(f"error: {_printable(failure_line(err, path, detector))}", file=sys.stderr)
             failed += 1
             continue
