@@ -206,3 +206,49 @@ def test_flat_channel_in_file_warns_with_path(tmp_path):
     with pytest.warns(EEGReadWarning, match=r"flat\.edf: flat channel\(s\) \(constant value\): O1"):
         rec = read_recording(path)
     assert rec.n_channels == 2
+
+
+def _both_ways(source, start, stop):
+    """``source.read(start, stop)`` decoded directly and by mne."""
+    direct = source.read(start, stop)
+    records, source._records = source._records, None
+    try:
+        return direct, source.read(start, stop)
+    finally:
+        source._records = records
+
+
+def test_direct_record_decoding_equals_mne_on_generated_files(tmp_path):
+    """EDF data records decoded with numpy (io.edf_records) give mne's values bit for bit: µV
+    and mV signals, a signal read out of file order, pieces that start and stop inside a data
+    record; layouts it does not take (mixed rates, BDF) are read by mne."""
+    from eegssm.io import open_recording
+
+    signals = [_signal("Fp1", 256, 7), _signal("Cz", 256, 7, amp=0.04, dim="mV"),
+               _signal("T3", 256, 7, amp=900.0, freq=0.3)]  # fmt: skip
+    path = _write(tmp_path / "ok.edf", signals)
+    source = open_recording(path, channels=["T3", "Fp1", "Cz"])
+    assert source._records is not None and source.ch_names == ["T3", "Fp1", "Cz"]
+    n = source.n_times
+    for start, stop in [(0, n), (0, 1), (255, 257), (300, 1500), (n - 1, n)]:
+        direct, by_mne = _both_ways(source, start, stop)
+        assert direct.dtype == np.float32 and np.array_equal(direct, by_mne)
+    assert source.read(7, 7).shape == (3, 0)
+    mixed = _write(tmp_path / "mixed.edf", [_signal("Fp1", 256, 4), _signal("T3", 128, 4)])
+    with pytest.warns(EEGReadWarning):
+        assert open_recording(mixed)._records is None
+
+
+@pytest.mark.parametrize(
+    "name", ["eegmat/Subject00_1.edf", "eegmat/Subject05_2.edf", "eegmmidb_S001/S001R03.edf"]
+)
+def test_direct_record_decoding_equals_mne_on_real_files(shared_data, name):
+    from eegssm.io import open_recording
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EEGReadWarning)
+        source = open_recording(shared_data / name, drop_non_eeg=False)  # ECG in mV too
+    assert source._records is not None
+    for start, stop in [(0, source.n_times), (1000, 1000 + 12_345)]:
+        direct, by_mne = _both_ways(source, start, stop)
+        assert np.array_equal(direct, by_mne)

@@ -33,6 +33,8 @@ _SIGNAL_FIELDS = (
 )
 _ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
 _HINT = "the file is damaged or not EDF/BDF; re-export it from the recording software"
+_RANGES = ("physical_min", "physical_max", "digital_min", "digital_max")
+
 #: Native sampling rates accepted (Hz): outside, the header is refused before any sample is
 #: read (a rate of 1e-300 or 1e300 Hz is a damaged field; resampling it would allocate absurdly).
 SFREQ_RANGE = (1e-3, 1e6)
@@ -53,6 +55,8 @@ class EdfHeader:
         samples_per_record: samples per data record of each signal.
         physical_dimension: unit of each signal (``uV``, ``mV``, ``V``...).
         bytes_per_sample: 2 (EDF) or 3 (BDF).
+        physical_min, physical_max, digital_min, digital_max: each signal's ranges (the
+            scaling of its samples to ``physical_dimension``).
     """
 
     kind: str
@@ -65,6 +69,10 @@ class EdfHeader:
     samples_per_record: tuple[int, ...]
     physical_dimension: tuple[str, ...]
     bytes_per_sample: int
+    physical_min: tuple[float, ...] = ()
+    physical_max: tuple[float, ...] = ()
+    digital_min: tuple[float, ...] = ()
+    digital_max: tuple[float, ...] = ()
 
     @property
     def sfreqs(self) -> dict[str, float]:
@@ -178,7 +186,7 @@ def read_edf_header(path: str | PathLike) -> EdfHeader:
         int(_number(path, raw, f"'samples per record' of signal {label!r}", int))
         for raw, label in zip(fields["samples_per_record"], labels)
     )
-    for name in ("physical_min", "physical_max", "digital_min", "digital_max"):
+    for name in _RANGES:
         values = [
             _number(path, raw, f"'{name.replace('_', ' ')}' of signal {label!r}")
             for raw, label in zip(fields[name], labels)
@@ -246,4 +254,5 @@ def read_edf_header(path: str | PathLike) -> EdfHeader:
         samples_per_record=spr,
         physical_dimension=tuple(_text(r) for r in fields["physical_dimension"]),
         bytes_per_sample=bytes_per_sample,
+        **{name: tuple(fields[name]) for name in _RANGES},  # type: ignore[arg-type]
     )

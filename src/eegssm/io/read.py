@@ -19,6 +19,7 @@ import numpy as np
 from eegssm.io.channels import describe_missing, is_non_eeg, match_channels, rename_channels
 from eegssm.io.edf_d import GapLayout, edf_d_layout
 from eegssm.io.edf_header import EdfHeader, read_edf_header
+from eegssm.io.edf_records import EdfRecords
 from eegssm.io.errors import EEGReadError, warn
 from eegssm.io.types import TERM, Event, Recording
 
@@ -108,11 +109,13 @@ class RecordingSource:
         picks: list[int],
         meta: dict,
         layout: GapLayout | None = None,
+        records: EdfRecords | None = None,
     ) -> None:
         self.path = path
         self._raw = raw
         self._picks = picks
         self._layout = layout
+        self._records = records
         self.sfreq = float(raw.info["sfreq"])
         self.ch_names = [raw.ch_names[i] for i in picks]
         self.n_times = int(raw.n_times) if layout is None else layout.n_times
@@ -149,7 +152,14 @@ class RecordingSource:
         return out
 
     def _read_raw(self, start: int, stop: int) -> np.ndarray:
-        """Samples ``[start, stop)`` of mne's (joined) data as float32 µV."""
+        """Samples ``[start, stop)`` of mne's (joined) data as float32 µV (decoded directly
+        from the data records when :class:`~eegssm.io.edf_records.EdfRecords` can: the same
+        values)."""
+        if self._records is not None:
+            try:
+                return self._records.read(start, stop)
+            except Exception:  # noqa: BLE001 - a damaged file: mne reads it or says why not
+                self._records = None
         try:
             volts = self._raw.get_data(picks=self._picks, start=start, stop=stop)
         except Exception as exc:  # mne raises bare ValueError/IndexError on odd files
@@ -263,7 +273,12 @@ def open_recording(
     }
     if header.kind.endswith("+D"):  # seconds on the time line, zeros in the samples
         meta["gaps"] = [] if layout is None else [[a / sfreq, b / sfreq] for a, b in layout.gaps]
-    source = RecordingSource(path, raw, order, meta, layout)
+    records = None
+    if layout is None:
+        records = EdfRecords.for_signals(
+            path, header, [raw_labels[i] for i in order], int(raw.n_times)
+        )
+    source = RecordingSource(path, raw, order, meta, layout, records)
     if channel_map:
         source.ch_names = [names[i] for i in keep]
         source.meta["native_sfreq"] = dict(zip(source.ch_names, meta["native_sfreq"].values()))
