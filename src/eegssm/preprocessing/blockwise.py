@@ -190,11 +190,9 @@ class BlockwisePreprocessor:
         self._core = (a, b)
         x = self._montaged(lo, hi)
         y = x
-        # One thread: on a day-long file, threads per block (filters.by_rows) saved ~1 s of
-        # 100 and raised the detect command's peak memory by ~210 MiB (per-thread heaps).
         if self.up != self.down:
-            y, _ = filters.resample(x, self.source.sfreq, self.sfreq, threads=1)
-        y = filters.filtfilt(y, self.sos, np.dtype(self.config.filter_dtype).type, threads=1)
+            y, _ = filters.resample(x, self.source.sfreq, self.sfreq)
+        y = filters.filtfilt(y, self.sos, np.dtype(self.config.filter_dtype).type)
         first = self._out_index(lo)
         y = y[:, self._out_index(a) - first : self._out_index(b) - first]
         if not np.isfinite(y).all():

@@ -42,21 +42,27 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+#: Samples per task of :func:`by_rows` (a few channels at a time: each worker thread's
+#: temporaries stay a few MB, so the heaps of the threads do not keep blocks' worth of memory).
+TASK_SAMPLES = 1 << 20
+
+
 def by_rows(
     fn: Callable[[np.ndarray], np.ndarray], data: np.ndarray, threads: int | None = None
 ) -> np.ndarray:
     """``fn(data)`` for ``fn`` acting on each row of ``data (C, T)`` independently along the
-    last axis, computed on up to ``threads`` (default :func:`cpu_count`) threads over groups of
-    rows when ``data`` is large (:data:`PARALLEL_MIN_SAMPLES`); the same values as one call.
-    Each group's result is copied into the output as soon as it is ready."""
+    last axis, computed on up to ``threads`` (default :func:`cpu_count`) threads, a few rows
+    (:data:`TASK_SAMPLES`) per task, when ``data`` is large (:data:`PARALLEL_MIN_SAMPLES`); the
+    same values as one call. Each task's result is copied into the output when ready."""
     workers = min(threads or cpu_count(), data.shape[0]) if data.ndim == 2 else 1
     if workers < 2 or data.size < PARALLEL_MIN_SAMPLES:
         return fn(data)
+    rows = max(1, TASK_SAMPLES // data.shape[1])
     out: list[np.ndarray] = []
     lock = threading.Lock()
 
-    def run(rows: np.ndarray) -> None:
-        lo, hi = rows[0], rows[-1] + 1
+    def run(lo: int) -> None:
+        hi = min(lo + rows, data.shape[0])
         part = fn(data[lo:hi])
         with lock:
             if not out:
@@ -64,7 +70,7 @@ def by_rows(
         out[0][lo:hi] = part
 
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(run, np.array_split(np.arange(data.shape[0]), workers)))  # re-raises
+        list(pool.map(run, range(0, data.shape[0], rows)))  # re-raises a task's error
     return out[0]
 
 
