@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,59 @@ def test_flat_and_unused_channels_match_whole():
     assert kept.meta["flat"] == ["P3"] and not kept.data[3].any()
 
 
+def test_one_pass_equals_scan_then_blocks_and_finds_flat_channels(edf_500hz):
+    """A fixed scale needs no statistics: ``blocks_in_one_pass`` gives the blocks of
+    ``scan`` + ``blocks`` bit for bit, and flags a recording with a flat electrode (or a
+    constant derivation) for the two passes; a z-score refuses it."""
+    cfg = get_preset("seizure", normalize="fixed", scale_uv=50.0)
+    two = BlockwisePreprocessor(open_recording(edf_500hz), cfg, block_s=131.0)
+    two.scan()
+    one = BlockwisePreprocessor(open_recording(edf_500hz), cfg, block_s=131.0)
+    assert not one.needs_statistics
+    assert np.array_equal(np.concatenate(list(one.blocks_in_one_pass()), 1), _concat(two))
+    assert not one.scan_needed and one.recording().meta["flat"] == []
+
+    rec = make_recording(300.0, sfreq=256.0, n_seizures=0, seed=1)
+    banana = cfg.model_copy(update={"montage": "double_banana"})
+    for row, value in ((3, 7.0), (None, None)):  # a flat electrode; a constant derivation
+        data = rec.data.copy()
+        if row is not None:
+            data[row] = value
+        else:
+            data[rec.ch_names.index("F3")] = data[rec.ch_names.index("C3")]  # F3-C3 is 0
+        source = ArraySource(rec.copy_with(data=data))
+        flat = BlockwisePreprocessor(source, banana, block_s=70.0)
+        list(flat.blocks_in_one_pass())
+        assert flat.scan_needed and flat.mean is None  # recording() would scan first
+        scanned = BlockwisePreprocessor(source, banana, block_s=70.0)
+        with pytest.warns(UserWarning) if row is not None else nullcontext():
+            scanned.scan()  # the scan finds it too
+        assert scanned.flat_inputs == (["P3"] if row is not None else [])
+        assert scanned.flat.any() == (row is None)
+    with pytest.raises(PreprocessError, match="needs scan"):
+        next(BlockwisePreprocessor(open_recording(edf_500hz), "seizure").blocks_in_one_pass())
+
+
+def test_run_file_with_a_flat_electrode_runs_the_two_passes(tmp_path):
+    """A long file with a disconnected electrode: the one pass finds it, the file is read
+    again with it left out (warned about), and the result equals the in-memory pipeline's."""
+    from eegssm.data.synthetic import write_edf
+    from eegssm.detection import Detector
+
+    rec = make_recording(400.0, sfreq=256.0, n_seizures=1, seed=9)
+    data = rec.data.copy()
+    data[rec.ch_names.index("P3")] = 3.0
+    edf = write_edf(tmp_path / "flat.edf", data, rec.sfreq, rec.ch_names)
+    detector = Detector.from_checkpoint()
+    with pytest.warns(UserWarning, match="flat channel.*P3"):
+        whole = detector.run(read_recording(edf), threshold=0.5)
+    with pytest.warns(UserWarning, match="flat channel.*P3"):
+        long = detector.run_file(edf, threshold=0.5, block_s=150.0)
+    assert long.recording.meta["flat_inputs"] == ["P3"]
+    assert "scan (read + preprocess, pass 1)" in long.timings
+    assert np.abs(long.probs - whole.probs).max() < 5e-3
+
+
 def test_nan_in_used_channel_is_refused_with_name_and_time():
     rec = make_recording(300.0, sfreq=256.0, n_seizures=0, seed=2)
     rec.data[5, 200 * 256 + 10] = np.nan
@@ -181,7 +235,8 @@ def test_run_file_blockwise_matches_in_memory(edf_500hz, tmp_path):
     assert [(round(e.start), round(e.stop)) for e in long.events] == [
         (round(e.start), round(e.stop)) for e in whole.events
     ]
-    assert "model" in long.timings and "scan (read + preprocess, pass 1)" in long.timings
+    # a fixed scale: one pass over the file (no scan for statistics)
+    assert set(long.timings) == {"read + preprocess", "model", "postprocess"}
     # the review page slices the lazy recording stretch by stretch
     report = write_report(
         tmp_path / "r.html",
@@ -243,5 +298,5 @@ def test_detect_command_on_hours_of_eeg_stays_under_2_gb(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read().decode()
     assert usage.ru_maxrss / 2**20 < 2.0  # KiB → GiB
     doc = json.loads((tmp_path / "four_hours.json").read_text())
-    assert doc["duration_s"] == 4 * 3600 and "scan (read + preprocess, pass 1)" in doc["timings_s"]
+    assert doc["duration_s"] == 4 * 3600 and "read + preprocess" in doc["timings_s"]
     assert doc["overlap_score"]["hits"] >= 3 and doc["overlap_score"]["targets"] == 4

@@ -400,9 +400,11 @@ class Detector:
 
         A recording whose raw samples fit in ``IN_MEMORY_BYTES`` (~1.9 h of 19 channels at
         256 Hz) is read whole and goes through :meth:`run`. A longer one is preprocessed
-        in blocks of ~29 min (:class:`~eegssm.preprocessing.blockwise.BlockwisePreprocessor`:
-        one pass for the normalisation statistics, one for the model) and
-        ``result.recording`` computes the samples of a stretch only when sliced.
+        in blocks of ~29 min (:class:`~eegssm.preprocessing.blockwise.BlockwisePreprocessor`)
+        as the model reads it: in one pass over the file with a fixed scale (the bundled
+        checkpoint), checking for flat channels on the way (when one is found, the two passes
+        below run); with a z-score, one pass for the statistics first. ``result.recording``
+        computes the samples of a stretch only when sliced.
 
         Args:
             block_s: block length in seconds; given, the file is processed block by block
@@ -429,27 +431,42 @@ class Detector:
             pre.ch_names = [pre.ch_names[i] for i in order]
         pp = self.postprocess_config(threshold, fa_per_24h)
         name = progress if isinstance(progress, str) else str(path)
-        with sample_bar(source.n_times, f"{name}: statistics", progress) as bar:
-            pre.scan(bar.update)
+        timings: dict[str, float] = {"read + preprocess": time.perf_counter() - t0}  # opening
+
+        def scan() -> None:
+            t = time.perf_counter()
+            with sample_bar(source.n_times, f"{name}: statistics", progress) as bar:
+                pre.scan(bar.update)
+            timings["scan (read + preprocess, pass 1)"] = time.perf_counter() - t
+
+        def detect_blocks(one_pass: bool) -> np.ndarray:
+            with sample_bar(source.n_times, f"{name}: detection", progress) as bar:
+                blocks = pre.blocks_in_one_pass if one_pass else pre.blocks
+                timed = _Timed(blocks(bar.update))
+                t = time.perf_counter()
+                probs = predict_blocks(
+                    model, timed, pre.n_times, window, stride, self.batch_size, self.device,
+                    self.inference,
+                )  # fmt: skip
+            timings["read + preprocess"] = timings.get("read + preprocess", 0.0) + timed.seconds
+            timings["model"] = timings.get("model", 0.0) + time.perf_counter() - t - timed.seconds
+            return probs
+
+        # A fixed scale needs no statistics: one pass over the file, which checks for flat
+        # channels on the way; when it finds one (rare), the two passes run as they must.
+        one_pass = not pre.needs_statistics
+        if not one_pass:
+            scan()
         model, waited = self._model_when_loaded()
-        t1 = time.perf_counter()
         window = int(round(self.window_s * pre.sfreq))
         stride = int(round(self.stride_s * pre.sfreq))
-        with sample_bar(source.n_times, f"{name}: detection", progress) as bar:
-            blocks = _Timed(pre.blocks(bar.update))
-            probs = predict_blocks(
-                model, blocks, pre.n_times, window, stride, self.batch_size, self.device,
-                self.inference,
-            )  # fmt: skip
+        probs = detect_blocks(one_pass)
+        if one_pass and pre.scan_needed:
+            scan()
+            probs = detect_blocks(False)
         t2 = time.perf_counter()
         events = postprocess(probs, pre.sfreq, pp)
-        t3 = time.perf_counter()
-        timings = {
-            "scan (read + preprocess, pass 1)": t1 - t0 - waited,
-            "read + preprocess (pass 2)": blocks.seconds,
-            "model": t2 - t1 - blocks.seconds,
-            "postprocess": t3 - t2,
-        }
+        timings["postprocess"] = time.perf_counter() - t2
         if waited:
             timings["waiting for the model to load"] = waited
         point = self._operating_point(pp, threshold, fa_per_24h)

@@ -139,6 +139,8 @@ class BlockwisePreprocessor:
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
         self.flat: np.ndarray | None = None
+        #: after :meth:`blocks_in_one_pass`: a flat channel was found, scan and start again.
+        self.scan_needed = False
         #: the whole recording's :class:`~eegssm.preprocessing.filters.Normalization` (set by
         #: :meth:`scan`; None when the config does not normalise).
         self.normalization: filters.Normalization | None = None
@@ -244,13 +246,11 @@ class BlockwisePreprocessor:
         """One statistics pass; returns the flat input EEG channels among those used."""
         c = len(self.ch_names)
         count, mean, m2 = 0, np.zeros((c, 1)), np.zeros((c, 1))
-        low, high, peak = np.full(c, np.inf), np.full(c, -np.inf), np.zeros(c)
-        n_in = len(self.used)
-        raw_sum, raw_sq, raw_n = np.zeros(n_in), np.zeros(n_in), 0
+        check = _FlatCheck(c, len(self.used))
         percentile = None
         # The filtered signal's statistics matter only to data-driven normalisations; with a
         # fixed scale (or none) this pass reads and montages the samples without filtering.
-        stats = self.config.normalize in ("zscore", "p95")
+        stats = self.needs_statistics
         for a, b in self._spans():
             if stats:
                 y, x = self._filtered(a, b)
@@ -260,14 +260,7 @@ class BlockwisePreprocessor:
                 y = x[:, :0]
             if self.config.normalize == "p95":  # one block (checked in __init__): the recording
                 percentile = filters.percentile_normalization(y, 95.0, self.config.clip)
-            if x.shape[1]:
-                low = np.minimum(low, x.min(axis=1))
-                high = np.maximum(high, x.max(axis=1))
-                peak = np.maximum(peak, np.abs(x).max(axis=1))
-                raw = self._last_raw
-                raw_sum += raw.sum(axis=1, dtype=np.float64)
-                raw_sq += np.square(raw, dtype=np.float64).sum(axis=1)
-                raw_n += raw.shape[1]
+            check.add(x, self._last_raw)
             n = y.shape[1]
             if n:
                 block_mean = y.mean(axis=1, keepdims=True, dtype=np.float64)
@@ -281,26 +274,75 @@ class BlockwisePreprocessor:
                 count = total
             if progress is not None:
                 progress(b - a)
-        self.mean = mean
-        self.std = np.sqrt(m2 / max(count, 1))
-        self.flat = (high - low) <= 1e-6 * peak  # as pipeline.flat_rows
+        self._set_statistics(mean, np.sqrt(m2 / max(count, 1)), check.flat_outputs(), percentile)
+        return self._flat_inputs(check)
+
+    def _set_statistics(
+        self,
+        mean: np.ndarray,
+        std: np.ndarray,
+        flat: np.ndarray,
+        percentile: filters.Normalization | None = None,
+    ) -> None:
+        """``mean``, ``std``, ``flat`` and the normalisation they give."""
+        self.mean, self.std, self.flat = mean, std, flat
         norm = None
         if self.config.normalize == "zscore":
-            norm = filters.zscore_normalization(clip=self.config.clip, mean=mean, std=self.std)
+            norm = filters.zscore_normalization(clip=self.config.clip, mean=mean, std=std)
         elif self.config.normalize == "p95":
             norm = percentile
         elif self.config.normalize == "fixed":
             norm = filters.fixed_normalization(len(mean), self.config.scale_uv, self.config.clip)
         self.normalization = None if norm is None else norm.with_zeroed(self.flat)
-        if self.config.flat_uv is None or raw_n == 0:
+
+    def _flat_inputs(self, check: _FlatCheck) -> list[str]:
+        """The input EEG channels (among those used) that ``check`` found flat."""
+        if self.config.flat_uv is None:
             return []
         from eegssm.io.channels import is_non_eeg
 
-        var = np.maximum(raw_sq / raw_n - (raw_sum / raw_n) ** 2, 0.0)
         names = [self.source.ch_names[i] for i in self.used]
         return [
-            n for n, v in zip(names, var) if np.sqrt(v) < self.config.flat_uv and not is_non_eeg(n)
+            n
+            for n, rms in zip(names, check.input_rms())
+            if rms < self.config.flat_uv and not is_non_eeg(n)
         ]
+
+    @property
+    def needs_statistics(self) -> bool:
+        """Whether the normalisation needs statistics of the whole recording (``zscore``,
+        ``p95``) before the first normalised block; a fixed scale (or none) does not, and
+        :meth:`blocks_in_one_pass` can skip :meth:`scan`."""
+        return self.config.normalize in ("zscore", "p95")
+
+    def blocks_in_one_pass(
+        self, progress: Callable[[int], None] | None = None
+    ) -> Iterator[np.ndarray]:
+        """:meth:`blocks` without :meth:`scan` first, for a normalisation that needs no
+        statistics (:attr:`needs_statistics` False): the blocks assume that no channel is flat
+        and the flat-channel checks of :meth:`scan` are made on the way. After the last block
+        :attr:`scan_needed` tells whether they found one (a disconnected electrode): the
+        blocks were then not the preprocessed recording — run :meth:`scan` and :meth:`blocks`
+        (``Detector.run_file`` does). Saves a read of the whole file otherwise."""
+        if self.needs_statistics:
+            raise PreprocessError(
+                f"normalize={self.config.normalize!r} needs scan() before the first block"
+            )
+        c = len(self.ch_names)
+        self._set_statistics(np.zeros((c, 1)), np.zeros((c, 1)), np.zeros(c, dtype=bool))
+        self.scan_needed = False
+        check = _FlatCheck(c, len(self.used))
+        for a, b in self._spans():
+            y, x = self._filtered(a, b)
+            check.add(x, self._last_raw)
+            del x  # the input block is not kept while the consumer works
+            self._last_raw = None
+            if progress is not None:
+                progress(b - a)
+            yield self._normalised(y)
+        self.scan_needed = bool(check.flat_outputs().any() or self._flat_inputs(check))
+        if self.scan_needed:
+            self.mean = None  # the statistics above were assumed: recording() scans
 
     def _normalised(self, y: np.ndarray) -> np.ndarray:
         if self.normalization is None:
@@ -323,6 +365,7 @@ class BlockwisePreprocessor:
         self._require_scan()
         for a, b in self._spans():
             y, _ = self._filtered(a, b)
+            self._last_raw = None  # the input block is not kept while the consumer works
             if progress is not None:
                 progress(b - a)
             yield self._normalised(y) if normalize else y
@@ -358,6 +401,40 @@ class BlockwisePreprocessor:
             events=list(self.source.events),
             meta=meta,
         )
+
+
+class _FlatCheck:
+    """The flat-channel checks of a pass, block by block: the range of each montaged channel
+    (a derivation of two identical electrodes is constant) and the variance of each input
+    channel (a disconnected electrode)."""
+
+    def __init__(self, n_out: int, n_in: int) -> None:
+        self.low, self.high = np.full(n_out, np.inf), np.full(n_out, -np.inf)
+        self.peak = np.zeros(n_out)
+        self.raw_sum, self.raw_sq, self.raw_n = np.zeros(n_in), np.zeros(n_in), 0
+
+    def add(self, x: np.ndarray, raw: np.ndarray) -> None:
+        """A block: montaged ``x (C_out, n)`` and its input channels ``raw (C_in, n)``."""
+        if not x.shape[1]:
+            return
+        low, high = x.min(axis=1), x.max(axis=1)
+        self.low, self.high = np.minimum(self.low, low), np.maximum(self.high, high)
+        self.peak = np.maximum(self.peak, np.maximum(-low, high))  # max |x|
+        # float64 sums without a float64 copy of the block (this runs beside the model)
+        self.raw_sum += raw.sum(axis=1, dtype=np.float64)
+        self.raw_sq += np.einsum("ij,ij->i", raw, raw, dtype=np.float64)
+        self.raw_n += raw.shape[1]
+
+    def flat_outputs(self) -> np.ndarray:
+        """``(C_out,)`` bool: constant montaged channels (as ``pipeline.flat_rows``)."""
+        return (self.high - self.low) <= 1e-6 * self.peak
+
+    def input_rms(self) -> np.ndarray:
+        """``(C_in,)`` standard deviation of each input channel (µV; 0 before any block)."""
+        if self.raw_n == 0:
+            return np.full(len(self.raw_sum), np.inf)
+        mean = self.raw_sum / self.raw_n
+        return np.sqrt(np.maximum(self.raw_sq / self.raw_n - mean**2, 0.0))
 
 
 class LazySignal:
