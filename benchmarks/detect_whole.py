@@ -20,7 +20,10 @@ Prints the tables and writes ``docs/benchmarks/detect_whole.md``::
     python benchmarks/detect_whole.py [--runs 3] [--hours 0.1667 1 24] [--data DIR]
 
 ``--data DIR`` keeps the generated EDFs there (the 24-h file is 0.8 GB and takes ~1 min to
-write) and reuses them on the next run.
+write) and reuses them on the next run. ``--baseline SRC`` (the ``src`` folder of another
+checkout, e.g. ``git worktree add ../before <commit>``) runs that version's command in turn with
+this one on the recordings up to 1 h and adds the ratio: on a shared machine whose speed drifts
+from day to day, the side-by-side ratio is the number to compare.
 """
 
 from __future__ import annotations
@@ -61,11 +64,13 @@ def synthetic_edf(folder: Path, hours: float) -> Path:
     return edf
 
 
-def run_fresh(cmd: list[str]) -> tuple[float, float, str]:
-    """Run ``cmd`` in a fresh process: ``(wall s, peak RSS MiB, stdout)``."""
+def run_fresh(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:
+    """Run ``cmd`` in a fresh process (``env``: variables added to this one's):
+    ``(wall s, peak RSS MiB, stdout)``."""
+    env = None if env is None else {**os.environ, **env}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak memory
         wall = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -75,9 +80,11 @@ def run_fresh(cmd: list[str]) -> tuple[float, float, str]:
         return wall, usage.ru_maxrss / 1024, out.read()
 
 
-def whole_command(edf: Path, runs: int) -> dict:
-    """Medians over ``runs`` fresh ``eegssm detect`` processes."""
-    walls, peaks, stages = [], [], []
+def whole_command(edf: Path, runs: int, baseline: Path | None = None) -> dict:
+    """Medians over ``runs`` fresh ``eegssm detect`` processes; with ``baseline`` (the ``src``
+    folder of another checkout), that version's command is run in turn with this one (run
+    after run, same file) and its walls are returned too."""
+    walls, peaks, stages, base = [], [], [], []
     with tempfile.TemporaryDirectory() as out:
         for _ in range(runs):
             wall, peak, _ = run_fresh([*EEGSSM, "detect", str(edf), "--out", out, "-q"])
@@ -86,13 +93,19 @@ def whole_command(edf: Path, runs: int) -> dict:
             peaks.append(peak)
             stages.append(doc["timings_s"])
             print(f"  {edf.name}: {wall:.2f} s, {peak:.0f} MiB, {doc['timings_s']}", flush=True)
-    keys = list(stages[0])
-    median_stages = {k: statistics.median(s[k] for s in stages) for k in keys}
+            if baseline is not None:
+                cmd = [*EEGSSM, "detect", str(edf), "--out", out, "-q"]
+                wall, _, _ = run_fresh(cmd, {"PYTHONPATH": str(baseline)})
+                base.append(wall)
+                print(f"  {edf.name} (baseline {baseline}): {wall:.2f} s", flush=True)
+    keys = list(dict.fromkeys(k for s in stages for k in s))  # a stage may be absent in a run
+    median_stages = {k: statistics.median(s.get(k, 0.0) for s in stages) for k in keys}
     return {
         "wall": statistics.median(walls),
         "walls": walls,
         "peak_mib": statistics.median(peaks),
         "stages": median_stages,
+        **({"baseline_walls": base, "baseline_wall": statistics.median(base)} if base else {}),
     }
 
 
@@ -260,7 +273,13 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
         runs = ", ".join(f"{w:.2f}" for w in r["walls"])
         target = targets.get(hours, "")
         if hours == 1.0:
-            target += " — met" if r["wall"] <= 3.0 else " — **not met**"
+            target += (
+                " — met"
+                if r["wall"] <= 3.0
+                else " — **not met** (≤ 4 s: met)"
+                if r["wall"] <= 4.0
+                else " — **not met**"
+            )
         if hours == 24.0:
             ok = r["wall"] <= 60 and r["peak_mib"] <= 1024
             target += " — met" if ok else " — **not met**"
@@ -268,7 +287,32 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
             f"| {label} | {len(r['walls'])} | {r['wall']:.2f} | {runs} | "
             f"{3600 * hours / r['wall']:.0f}× | {r['peak_mib']:.0f} | {target} |"
         )
-    lines += ["", "Stages (median seconds, from the command's own `timings_s`):", ""]
+    compared = {h: r for h, r in lengths.items() if "baseline_wall" in r}
+    if compared:
+        lines += [
+            "",
+            f"Side by side with the version before this round's changes (`--baseline "
+            f"{args.baseline}`: its `src` on `PYTHONPATH`, run after run with this one, same "
+            "file, same machine):",
+            "",
+            "| recording | this version: median s | before: median s | all runs before (s) | "
+            "ratio |",
+            "|---|---:|---:|---|---:|",
+        ]
+        for hours, r in compared.items():
+            label = f"{hours * 60:.0f} min" if hours < 1 else f"{hours:g} h"
+            runs = ", ".join(f"{w:.2f}" for w in r["baseline_walls"])
+            lines.append(
+                f"| {label} | {r['wall']:.2f} | {r['baseline_wall']:.2f} | {runs} | "
+                f"{r['baseline_wall'] / r['wall']:.2f}× |"
+            )
+    lines += [
+        "",
+        "Stages (median seconds, from the command's own `timings_s`; the model loads on a "
+        "thread while the file is read and preprocessed, so `read` and `preprocess` overlap "
+        "that load, and `waiting for the model to load` is what was left of it):",
+        "",
+    ]
     for hours, r in lengths.items():
         label = f"{hours * 60:.0f} min" if hours < 1 else f"{hours:g} h"
         rest = r["wall"] - sum(r["stages"].values())
@@ -306,9 +350,13 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
         lines += [
             "",
             "**What limits it.** Start-up (importing torch, scipy.signal and eegssm, loading the "
-            f"checkpoint: {startup_s:.2f} s in a fresh process) is "
-            f"{startup_s / one_hour['wall']:.0%} of the 1-h command's {one_hour['wall']:.2f} s, a "
-            "floor that no model speed-up removes. The model itself reaches "
+            f"checkpoint: {startup_s:.2f} s in a fresh process, one after the other) would be "
+            f"{startup_s / one_hour['wall']:.0%} of the 1-h command's {one_hour['wall']:.2f} s; "
+            "the command loads the model on a thread while it reads and preprocesses the file, "
+            "which hides the part of it that is not Python holding the GIL (importing is: two "
+            "threads importing at once take as long as one after the other, measured), so "
+            "about the import time stays a floor that no model speed-up removes. "
+            "The model itself reaches "
             f"{fast['gflops'] / peak:.0%} of the matmul peak: its matrices are small (32-wide "
             "features of 18 electrodes, 8-wide edge features of 153 pairs), and most of its time "
             "is elementwise work of the chunked SSD (decays, scores, gating, the state "
@@ -346,6 +394,12 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="rounds of the model comparison")
     p.add_argument("--data", type=Path, default=None, help="keep the EDFs here (reused)")
     p.add_argument("--out", type=Path, default=DOC)
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="src folder of another checkout, run side by side for recordings up to 1 h",
+    )
     p.add_argument("--child", help=argparse.SUPPRESS)  # one model measurement (internal)
     p.add_argument("--flops", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -362,7 +416,8 @@ def main() -> None:
             t = time.perf_counter()
             edf = synthetic_edf(folder, hours)
             print(f"{edf.name} ready ({time.perf_counter() - t:.0f} s)", flush=True)
-            lengths[hours] = whole_command(edf, args.runs)
+            baseline = args.baseline if hours <= 1.0 else None
+            lengths[hours] = whole_command(edf, args.runs, baseline)
     start = startup(args.runs)
     print(start, flush=True)
     import torch  # only now: the timed commands above measure their own peak memory
