@@ -355,7 +355,7 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
             "the command loads the model on a thread while it reads and preprocesses the file, "
             "which hides the part of it that is not Python holding the GIL (importing is: two "
             "threads importing at once take as long as one after the other, measured), so "
-            "about the import time stays a floor that no model speed-up removes. "
+            "roughly the import time stays a floor that no model speed-up removes. "
             "The model itself reaches "
             f"{fast['gflops'] / peak:.0%} of the matmul peak: its matrices are small (32-wide "
             "features of 18 electrodes, 8-wide edge features of 153 pairs), and most of its time "
