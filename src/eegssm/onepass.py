@@ -199,7 +199,9 @@ class OnePass:
         self.S = cfg.stride
 
     # ------------------------------------------------------------------------------------
-    @torch.inference_mode()  # no autograd bookkeeping at all (~3 % faster than no_grad here)
+    # no_grad, not inference_mode: modules cache tensors (the edge stream's pair indices) that a
+    # later training forward must be able to save for backward
+    @torch.no_grad()
     def run(
         self,
         blocks: Iterable[np.ndarray],
