@@ -169,6 +169,22 @@ def test_detect_command_reports_an_unloadable_checkpoint_once(
     assert "config.json" in capsys.readouterr().err
 
 
+def test_detect_command_reports_any_model_load_error(
+    checkpoint, edf_folder, tmp_path, monkeypatch, capsys
+):
+    """A load that fails with another error than a bad config (an optional kernel package
+    missing, say) also stops the command with status 2 and that error."""
+    import eegssm.detection
+
+    def fail(path, device):
+        raise ImportError("kernels for cuda:7 are not installed")
+
+    monkeypatch.setattr(eegssm.detection, "_load_model", fail)
+    args = ["detect", str(edf_folder), "--checkpoint", str(checkpoint), "--out", str(tmp_path)]
+    assert main([*args, "-q"]) == 2
+    assert "error: kernels for cuda:7 are not installed" in capsys.readouterr().err
+
+
 def test_cli_imports_only_the_command_it_runs():
     """``eegssm detect ...`` builds a parser with ``detect`` alone (the other command modules,
     e.g. ``train``, stay unimported: faster start-up); ``eegssm --help`` lists them all."""

@@ -344,11 +344,13 @@ def run(args: argparse.Namespace) -> int:
                 channel_map=channel_map,
             )
             reference = reference_seizures(path, result.recording, label_map)
-        except (EEGReadError, ValueError) as err:
+        except Exception as err:
             if (load_error := detector.load_error()) is not None:  # the checkpoint, not the file
                 print(f"error: {load_error}", file=sys.stderr)
                 hasher.shutdown(cancel_futures=True)
                 return 2
+            if not isinstance(err, (EEGReadError, ValueError)):
+                raise
             print(f"error: {_printable(failure_line(err, path, detector))}", file=sys.stderr)
             failed += 1
             continue
