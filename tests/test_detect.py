@@ -169,6 +169,21 @@ def test_detect_command_reports_an_unloadable_checkpoint_once(
     assert "config.json" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "text, message", [("{not json", "not valid JSON"), ("[1, 2]", "must be an object")]
+)
+def test_detect_command_names_a_config_it_cannot_read(edf_folder, tmp_path, capsys, text, message):
+    """A config.json that is not a JSON object is reported as before the background load: the
+    validating load runs at once and names the file."""
+    bad = tmp_path / "ckpt"
+    bad.mkdir()
+    (bad / "config.json").write_text(text)
+    args = ["detect", str(edf_folder), "--checkpoint", str(bad), "--out", str(tmp_path / "o")]
+    assert main([*args, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "config.json" in err
+
+
 def test_detect_command_reports_any_model_load_error(
     checkpoint, edf_folder, tmp_path, monkeypatch, capsys
 ):

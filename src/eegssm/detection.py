@@ -134,6 +134,11 @@ def with_thresholds(postprocess: dict[str, Any], point: dict[str, Any]) -> Postp
     return replace(pp, on_threshold=point["threshold"], off_threshold=point["off_threshold"])
 
 
+#: A checkpoint's ``config.json`` larger than this is not read before validation (a detector's
+#: is ~10 KB; ``from_pretrained`` refuses oversized ones with its own limit).
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def _ready(model: torch.nn.Module, device: str | torch.device) -> torch.nn.Module:
     return model.to(device).eval()
 
@@ -240,10 +245,12 @@ class Detector:
         needs ``huggingface_hub``) or, with None, the bundled one.
 
         ``background=True`` returns at once, with the checkpoint's settings read, and loads
-        the model (importing PyTorch, ~1 s on a small CPU) on a thread, which
+        the model (importing PyTorch, ~1-2 s on a small CPU) on a thread, which
         :attr:`model` waits for: reading and preprocessing a first recording meanwhile
-        (``eegssm detect`` does) hides most of that time. A checkpoint whose model fails to
-        load then raises its ``CheckpointError`` on first use of :attr:`model`.
+        (``eegssm detect`` does) hides the part of that time that does not hold the GIL. A
+        checkpoint whose model fails to load then raises its ``CheckpointError`` on first use
+        of :attr:`model` (a config that cannot even be read is loaded at once, and its error
+        raised here, as without ``background``).
         """
         from eegssm.hub import resolve_checkpoint
 
@@ -258,12 +265,22 @@ class Detector:
                 f"{path}: not a detector checkpoint (no config.json). Pass the folder written by "
                 "`eegssm train` or leave --checkpoint out to use the bundled one."
             )
-        meta = json.loads(config.read_text())
-        if not background:
-            return cls(_load_model(path, device), meta, device, batch_size, path, inference)
-        # The settings first (this thread imports the preprocessing modules), then the model on
-        # a thread (which imports torch): the two threads never import the same module at once.
-        detector = cls(Future(), meta, device, batch_size, path, inference)
+        if background:
+            # The settings first (this thread imports the preprocessing modules), then the model
+            # on a thread (which imports torch): the two never import the same module at once.
+            # A config these settings cannot be read from is loaded the validating way below,
+            # whose error names the problem.
+            try:
+                if config.stat().st_size > MAX_CONFIG_BYTES:
+                    raise ValueError("too large for a config")
+                detector = cls(
+                    Future(), json.loads(config.read_text()), device, batch_size, path, inference
+                )
+            except Exception:  # noqa: BLE001 - reported by the validating load
+                background = False
+        if not background:  # the model first: from_pretrained validates the config
+            model = _load_model(path, device)
+            return cls(model, json.loads(config.read_text()), device, batch_size, path, inference)
         loader = ThreadPoolExecutor(1, thread_name_prefix="eegssm-load")
         detector._model = loader.submit(_load_model, path, device)
         loader.shutdown(wait=False)  # the thread ends when the model is loaded
