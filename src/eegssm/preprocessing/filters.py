@@ -47,14 +47,12 @@ def cpu_count() -> int:
 TASK_SAMPLES = 1 << 20
 
 
-def by_rows(
-    fn: Callable[[np.ndarray], np.ndarray], data: np.ndarray, threads: int | None = None
-) -> np.ndarray:
+def by_rows(fn: Callable[[np.ndarray], np.ndarray], data: np.ndarray) -> np.ndarray:
     """``fn(data)`` for ``fn`` acting on each row of ``data (C, T)`` independently along the
-    last axis, computed on up to ``threads`` (default :func:`cpu_count`) threads, a few rows
+    last axis, computed on up to :func:`cpu_count` threads, a few rows
     (:data:`TASK_SAMPLES`) per task, when ``data`` is large (:data:`PARALLEL_MIN_SAMPLES`); the
     same values as one call. Each task's result is copied into the output when ready."""
-    workers = min(threads or cpu_count(), data.shape[0]) if data.ndim == 2 else 1
+    workers = min(cpu_count(), data.shape[0]) if data.ndim == 2 else 1
     if workers < 2 or data.size < PARALLEL_MIN_SAMPLES:
         return fn(data)
     rows = max(1, TASK_SAMPLES // data.shape[1])
@@ -113,7 +111,6 @@ def resample(
     sfreq_in: float,
     sfreq_out: float,
     max_denominator: int = 1000,
-    threads: int | None = None,
 ) -> tuple[np.ndarray, float]:
     """Polyphase resampling along the last axis (``scipy.signal.resample_poly``).
 
@@ -122,7 +119,6 @@ def resample(
         sfreq_in: input rate (Hz).
         sfreq_out: wanted rate (Hz).
         max_denominator: largest ``down`` factor of the rational approximation.
-        threads: channels are resampled on up to this many threads (default: all CPUs).
 
     Returns:
         ``(data_out, sfreq_actual)``: ``(C, ceil(T * up / down))`` float32 and the rate actually
@@ -136,7 +132,6 @@ def resample(
     out = by_rows(
         lambda d: signal.resample_poly(d, factor.numerator, factor.denominator, axis=-1),
         data,
-        threads,
     )
     actual = float(sfreq_in) * factor.numerator / factor.denominator
     if abs(actual - sfreq_out) > 1e-9 * sfreq_out:
@@ -230,16 +225,13 @@ def design_filter(
     return np.vstack(parts)
 
 
-def filtfilt(
-    data: np.ndarray, sos: np.ndarray, dtype: type = np.float32, threads: int | None = None
-) -> np.ndarray:
+def filtfilt(data: np.ndarray, sos: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """Zero-phase filtering (``scipy.signal.sosfiltfilt``) along the last axis.
 
     Args:
         data: ``(C, T)`` or ``(T,)``.
         sos: ``(S, 6)`` second-order sections (an empty cascade returns the input as float32).
         dtype: arithmetic precision (float32 default; float64 for reference results).
-        threads: channels are filtered on up to this many threads (default: all CPUs).
 
     Returns:
         float32 array, same shape as ``data``.
@@ -248,9 +240,7 @@ def filtfilt(
     if len(sos) == 0:
         return data.astype(np.float32, copy=False)
     sos = np.asarray(sos, dtype=dtype)
-    out = by_rows(
-        lambda d: signal.sosfiltfilt(sos, d.astype(dtype, copy=False), axis=-1), data, threads
-    )
+    out = by_rows(lambda d: signal.sosfiltfilt(sos, d.astype(dtype, copy=False), axis=-1), data)
     return np.asarray(out, dtype=np.float32)
 
 
