@@ -20,14 +20,16 @@ is compared with band power at its own window length), the ShallowFBCSPNet and E
 baselines, and the EEGM2 levers: pretraining on/off (``pre_probe_lr_30`` vs
 ``rand_probe_lr_30``: the same frozen-encoder probe on a pretrained or a randomly initialised
 encoder; ``pre_fine`` vs ``fine_scratch``), Light vs Fine vs linear probe (``pre_light_30``,
-``pre_fine_30``, ``pre_probe_lr_30``), and 10 vs 30 s (``pre_probe_lr`` vs ``pre_probe_lr_30``).
-The probes are what ``configs/eegm2_finetune_cpu.yaml`` ships: ``head: probe, solver: logreg``,
-fitted on all 18 training subjects with L2 chosen by subject-wise CV inside them and the
+``pre_fine_30``, ``pre_probe_lr_30``), 10 vs 30 s (``pre_probe_lr`` vs ``pre_probe_lr_30``), and
+band power beside the encoder's features (``pre_probe_bp_lr_30``, its no-pretraining control
+``rand_probe_bp_lr_30``, and ``pre_probe_bp_lr`` at 10 s). The probes are what
+``configs/eegm2_finetune_cpu.yaml`` ships: ``head: probe, solver: logreg`` (and ``band_power:
+true``), fitted on all 18 training subjects with L2 chosen by subject-wise CV inside them and the
 temperature from that CV's held-out logits. Encoders are pretrained per (fold, seed) with the
 CPU recipe's 600 steps on the fold's 18 training subjects. A finished unit is cached and not
-recomputed; but the shipped default (probe + logistic regression on 30-s windows, fitted on
-train + val) was chosen after seeing these folds, so its row is the best of the levers tried on
-the same subjects and optimistic by selection: read it with that in mind.
+recomputed; but the shipped default (probe with band power + logistic regression on 30-s
+windows, fitted on train + val) was chosen after seeing these folds, so its row is the best of
+the levers tried on the same subjects and optimistic by selection: read it with that in mind.
 
 Usage (one thread by default, ``--threads 2`` on a quiet machine; niced: the machine is shared)::
 
@@ -181,15 +183,19 @@ def _ba(y, proba) -> float:
     return float(balanced_accuracy_score(y, proba.argmax(1)))
 
 
-def trained(u: Unit, head: str, opt: dict, encoder=None, solver: str = "adamw") -> dict:
+def trained(
+    u: Unit, head: str, opt: dict, encoder=None, solver: str = "adamw", band_power: bool = False
+) -> dict:
     """A head trained by ``recipes.eegm2.finetune``; the val split picks ``best`` and fits the
     temperature (exactly what ``eegssm finetune`` does with ``data.val_subjects``).
     ``solver="logreg"``: the probe's linear layer fitted as a logistic regression on all 18
     training subjects (train + val; C by subject-wise CV inside them), the temperature on the
-    inner CV's held-out logits, as ``eegm2_finetune_cpu.yaml`` (no ``val_subjects``) does."""
+    inner CV's held-out logits, as ``eegm2_finetune_cpu.yaml`` (no ``val_subjects``) does.
+    ``band_power``: the probe also reads the windows' band powers (``FinetuneConfig``)."""
     cfg = FinetuneConfig(
         head=head,
         solver=solver,
+        band_power=band_power,
         pretrained="(in memory)" if encoder is not None else None,
         train=FinetuneTrainingConfig(**{**opt, "seed": u.seed}),
     )
@@ -248,11 +254,12 @@ def random_encoder(corpus: Corpus, seed: int):
     return R.build_eegm2(PretrainConfig().model, ws.n_channels, ws.sfreq)
 
 
-def probe_lr(u: Unit, corpus: Corpus, pretrained: bool = True) -> dict:
-    """Frozen encoder (pretrained with the unit's seed, or random), time-averaged features,
-    final layer = logistic regression (``solver: logreg``, as ``eegm2_finetune_cpu.yaml``)."""
+def probe_lr(u: Unit, corpus: Corpus, pretrained: bool = True, band_power: bool = False) -> dict:
+    """Frozen encoder (pretrained with the unit's seed, or random), time-averaged features
+    (with ``band_power``: and the windows' log relative band powers), final layer = logistic
+    regression (``solver: logreg``, as ``eegm2_finetune_cpu.yaml``)."""
     enc = encoder(corpus, u.fold, u.seed) if pretrained else random_encoder(corpus, u.seed)
-    return trained(u, "probe", HEAD_OPT, enc, solver="logreg")
+    return trained(u, "probe", HEAD_OPT, enc, solver="logreg", band_power=band_power)
 
 
 HEAD_OPT = dict(max_steps=120, batch_size=16, lr=1e-3, eval_every=30, checkpoint_every=30)
@@ -294,6 +301,21 @@ METHODS = {
         window_s=30.0, stride_s=10.0,
         label="random-init EEGM2 → linear probe (logistic regression), no pretraining",
         fn=lambda u, corpus: probe_lr(u, corpus, pretrained=False),
+    ),
+    "pre_probe_bp_lr": dict(
+        window_s=10.0, stride_s=5.0,
+        label="pretrained EEGM2 + band power → linear probe (logistic regression)",
+        fn=lambda u, corpus: probe_lr(u, corpus, band_power=True),
+    ),
+    "pre_probe_bp_lr_30": dict(
+        window_s=30.0, stride_s=10.0,
+        label="pretrained EEGM2 + band power → linear probe (logistic regression)",
+        fn=lambda u, corpus: probe_lr(u, corpus, band_power=True),
+    ),
+    "rand_probe_bp_lr_30": dict(
+        window_s=30.0, stride_s=10.0,
+        label="random-init EEGM2 + band power → linear probe (logistic regression), no pretraining",
+        fn=lambda u, corpus: probe_lr(u, corpus, pretrained=False, band_power=True),
     ),
     "pre_light_30": dict(
         window_s=30.0, stride_s=10.0, label="pretrained EEGM2 → Light",

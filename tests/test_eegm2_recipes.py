@@ -343,9 +343,33 @@ def test_finetune_logreg_probe_fits_a_calibrated_logistic_regression(synthetic_d
     torch.testing.assert_close(loaded.final_layer.weight, model.final_layer.weight)
 
 
+def test_logreg_probe_with_band_power_round_trips(synthetic_dir, tmp_path):
+    """``band_power: true``: the fitted probe reads encoder features and band powers, its
+    checkpoint records it and reloads to the same probabilities; a bad value is named."""
+    from eegssm.models.checkpoint_meta import CheckpointError
+
+    ws = R.prepare_windows(EEGM2DataConfig(data_dir=str(synthetic_dir), window_s=4.0), tmp_path)
+    enc = R.build_eegm2(EEGM2ModelConfig(), 19, ws.sfreq)
+    cfg = FinetuneConfig(head="probe", solver="logreg", band_power=True, pretrained="(in memory)")
+    out = tmp_path / "ft"
+    model, _ = R.finetune(cfg, ws, None, progress=False, output_dir=out, encoder=enc)
+    assert model.final_layer.in_features == enc.feature_dim + 19 * 6
+    meta = json.loads((out / "best" / "config.json").read_text())
+    assert meta["band_power"] is True
+    loaded, _ = R.load_classifier(out / "best")
+    x = np.stack([ws[i][0].numpy() for i in range(len(ws))])
+    np.testing.assert_allclose(R.predict_proba(loaded, x), R.predict_proba(model, x), atol=1e-6)
+    meta["band_power"] = "yes"
+    (out / "best" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="band_power must be true or false"):
+        R.load_classifier(out / "best")
+
+
 def test_logreg_solver_needs_the_probe_head():
     with pytest.raises(ValueError, match="needs head 'probe'"):
         FinetuneConfig(head="fine", solver="logreg", pretrained="p")
+    with pytest.raises(ValueError, match="band_power feeds the probe"):
+        FinetuneConfig(head="light", band_power=True, pretrained="p")
 
 
 def test_missing_data_dir_is_a_clear_error(tmp_path, capsys):

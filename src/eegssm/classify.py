@@ -203,6 +203,7 @@ class Classifier:
             "checkpoint_sha256": self.sha256()["model.safetensors"],
             "config_sha256": self.sha256()["config.json"],
             "head": self.meta["head"],
+            "band_power": self.meta.get("band_power", False),
             "classes": self.classes,
             "window": {
                 "length_s": self.window_s,

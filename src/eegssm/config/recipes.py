@@ -66,6 +66,9 @@ class FinetuneConfig(StrictModel):
             L2-regularised logistic regression, its strength chosen by subject-wise
             cross-validation inside the training subjects (convex: no steps, no learning rate;
             ``train`` gives only the seed of the inner folds).
+        band_power: head ``probe`` only: feed the linear layer each input channel's log
+            relative band power (6 bands, 1-45 Hz, Welch) beside the encoder's time-averaged
+            features (``eegssm.models.band_power``); the checkpoint computes them itself.
     """
 
     recipe: Literal["finetune"] = "finetune"
@@ -75,6 +78,7 @@ class FinetuneConfig(StrictModel):
     pretrained: str | None = None
     class_weights: Literal["balanced"] | None = "balanced"
     solver: Literal["adamw", "logreg"] = "adamw"
+    band_power: bool = False
     train: FinetuneTrainingConfig = Field(default_factory=FinetuneTrainingConfig)
     output_dir: str = "runs/eegm2_finetune"
     device: str = "cpu"
@@ -96,6 +100,11 @@ class FinetuneConfig(StrictModel):
         if self.solver == "logreg" and self.head != "probe":
             raise ValueError(
                 f"solver 'logreg' fits a linear layer on frozen features: it needs head 'probe', "
+                f"not {self.head!r}"
+            )
+        if self.band_power and self.head != "probe":
+            raise ValueError(
+                f"band_power feeds the probe's linear layer: it needs head 'probe', "
                 f"not {self.head!r}"
             )
         return self

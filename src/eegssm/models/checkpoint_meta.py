@@ -249,6 +249,8 @@ def check_eegm2_classifier_meta(meta: Any, path: str | Path) -> None:
             EEGM2ModelConfig(**_dict(path, "model", meta.get("model")))
         except (ValidationError, TypeError) as err:
             raise _fail(path, f"model: {str(err).splitlines()[0]}") from None
+    if not isinstance(meta.get("band_power", False), bool):
+        raise _fail(path, f"band_power must be true or false, got {meta['band_power']!r:.40}")
     if "eegm2" in meta:
         _check_eegm2_arch(path, meta["eegm2"])
 

@@ -40,14 +40,15 @@ def build_baseline(head: str, n_chans: int, n_classes: int, sfreq: float) -> nn.
     raise ValueError(f"unknown baseline {head!r}")
 
 
-def attach_head(head: str, encoder: EEGM2, n_classes: int) -> nn.Module:
-    """``head`` (``light``, ``probe`` or ``fine``) for ``n_classes`` on ``encoder``."""
+def attach_head(head: str, encoder: EEGM2, n_classes: int, band_power: bool = False) -> nn.Module:
+    """``head`` (``light``, ``probe`` or ``fine``) for ``n_classes`` on ``encoder``;
+    ``band_power``: the probe also reads the input's band powers."""
     from eegssm.models.eegm2_heads import EEGM2Light, LinearProbe
 
     if head == "light":
         return EEGM2Light(encoder, n_classes)
     if head == "probe":
-        return LinearProbe(encoder, n_classes)
+        return LinearProbe(encoder, n_classes, band_power=band_power)
     if head == "fine":
         return encoder.add_classifier(n_classes)
     raise ValueError(f"unknown head {head!r}")
@@ -123,7 +124,9 @@ def load_classifier(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
             return build_baseline(meta["head"], meta["n_chans"], k, meta["sfreq"])
         if meta["head"] == "fine":
             return eegm2_from_meta(meta, n_outputs=k)
-        return attach_head(meta["head"], eegm2_from_meta(meta), k)
+        return attach_head(
+            meta["head"], eegm2_from_meta(meta), k, band_power=meta.get("band_power", False)
+        )
 
     check_weights_fit(build, folder / "model.safetensors", folder / "config.json")
     model = build()

@@ -42,6 +42,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from eegssm.models.band_power import BandPower
 from eegssm.models.eegm2 import EEGM2
 
 #: Quantiles (in [0, 1]) used by ``temporal_statistics``.
@@ -141,23 +142,37 @@ class EEGM2Light(nn.Module):
 class LinearProbe(nn.Module):
     """Linear classifier on frozen, time-averaged EEGM2 features.
 
-    ``x (B, n_chans, T)`` → frozen ``encode`` ``(B, w3, T/8)`` → mean over time ``(B, w3)`` →
-    BatchNorm without affine parameters (feature standardisation, as in MAE's linear probe;
-    still a linear classifier) → ``final_layer`` Linear ``(B, K)``.
+    ``x (B, n_chans, T)`` → frozen ``encode`` ``(B, w3, T/8)`` → mean over time ``(B, w3)``
+    [→ with ``band_power``: concatenated with each input channel's log relative band power
+    ``(B, n_chans · 6)``, :class:`~eegssm.models.band_power.BandPower`] → BatchNorm without
+    affine parameters (feature standardisation, as in MAE's linear probe; still a linear
+    classifier) → ``final_layer`` Linear ``(B, K)``.
 
     Args:
         encoder: an ``EEGM2``; frozen and kept in eval mode.
         n_outputs: classes ``K``.
         mediator: probe the mediator's output instead of the encoder's.
+        band_power: also feed the input's band powers (needs ``encoder.sfreq``). The classical
+            spectral summary and the pretrained encoder's features are complementary on eegmat
+            (``docs/results/eegm2.md``); the band powers have no parameters.
     """
 
-    def __init__(self, encoder: EEGM2, n_outputs: int, mediator: bool = False) -> None:
+    def __init__(
+        self, encoder: EEGM2, n_outputs: int, mediator: bool = False, band_power: bool = False
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.mediator = mediator
         _freeze(encoder)
-        self.norm = nn.BatchNorm1d(encoder.feature_dim, affine=False)
-        self.final_layer = nn.Linear(encoder.feature_dim, n_outputs)
+        width = encoder.feature_dim
+        self.band_power = None
+        if band_power:
+            if encoder.sfreq is None:
+                raise ValueError("LinearProbe(band_power=True) needs an encoder built with sfreq")
+            self.band_power = BandPower(encoder.sfreq)
+            width += encoder.n_chans * self.band_power.n_bands
+        self.norm = nn.BatchNorm1d(width, affine=False)
+        self.final_layer = nn.Linear(width, n_outputs)
 
     def train(self, mode: bool = True) -> LinearProbe:
         super().train(mode)
@@ -165,9 +180,12 @@ class LinearProbe(nn.Module):
         return self
 
     def penultimate(self, x: Tensor) -> Tensor:
-        """What ``final_layer`` sees: standardised time-averaged features ``(B, w3)``."""
+        """What ``final_layer`` sees: standardised time-averaged features ``(B, w3)``, or
+        ``(B, w3 + n_chans · 6)`` with ``band_power``."""
         with torch.no_grad():
             h = self.encoder.encode(x, mediator=self.mediator).mean(dim=-1)  # (B, w3)
+            if self.band_power is not None:
+                h = torch.cat([h, self.band_power(x).to(h.dtype)], dim=-1)
         return self.norm(h)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -371,7 +371,7 @@ def build_classifier(
         )
     if encoder.n_chans != n_chans:
         raise ValueError(f"encoder has {encoder.n_chans} channels, the data {n_chans}")
-    return attach_head(cfg.head, encoder, n_classes)
+    return attach_head(cfg.head, encoder, n_classes, band_power=cfg.band_power)
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> Tensor:
@@ -595,6 +595,7 @@ def finetune(
         "channels": channel_names(train),
         "preprocess": preprocess_config(cfg.data).model_dump(),
         "calibration": {"method": "none", "temperature": 1.0},
+        "band_power": cfg.band_power,
         "model": cfg.model.model_dump(),
         "finetune": cfg.model_dump(),
     }
