@@ -56,6 +56,7 @@ from eegssm.config import (
     PretrainConfig,
 )
 from eegssm.data import ArrayWindows
+from eegssm.models.band_power import DEFAULT_BANDS
 from eegssm.recipes import eegm2 as R
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +64,8 @@ CACHE = ROOT / "experiments" / ".cache" / "eegm2_levers"
 DATA = ROOT.parent / "shared" / "data"
 DOC = ROOT / "docs" / "results" / "eegm2.md"
 N_FOLDS, N_VAL = 4, 3
-BANDS = ((1, 4), (4, 8), (8, 13), (13, 20), (20, 30), (30, 45))
+#: The band-power baseline's bands: the same as the probe's ``band_power`` features.
+BANDS = DEFAULT_BANDS
 
 
 def log(msg: str) -> None:
@@ -140,7 +142,8 @@ class Unit:
 
 
 def bandpower_features(x: np.ndarray, sfreq: float) -> np.ndarray:
-    """Log relative power in ``BANDS`` per channel (Welch, 2-s segments): ``(N, C · 6)``."""
+    """Log relative power in ``BANDS`` per channel (Welch, 2-s segments): ``(N, C · 6)``; with
+    scipy, independently of ``eegssm.models.band_power`` (the same values, tested there)."""
     from scipy.signal import welch
 
     f, p = welch(x, fs=sfreq, nperseg=int(2 * sfreq), axis=-1)
@@ -222,19 +225,35 @@ def trained(
 PRETRAIN_STEPS = 600
 
 
-def encoder(corpus: Corpus, fold: int, seed: int = 0):
+def eegmmidb() -> Corpus:
+    """eegmmidb subject S001's 14 runs (unlabelled; the same 19 channels and preprocessing)."""
+    return Corpus(EEGM2DataConfig(data_dir=str(DATA / "eegmmidb_S001"), labels={}))
+
+
+def encoder(corpus: Corpus, fold: int, seed: int = 0, more_data: bool = False):
     """EEGM2 (cpu preset) pretrained by reconstruction on the fold's 18 training subjects
     (train + val, labels unused; 10-s windows, 5-s stride) with ``seed``; cached per (fold,
-    seed)."""
+    seed). ``more_data``: eegmmidb S001's windows join the pretraining windows (the same
+    number of steps)."""
     import copy
 
     from eegssm.train.checkpoint import load_weights, save_weights
 
     train_s, val_s, _ = splits(corpus)[fold]
     ws = corpus.windows(10.0, 5.0).of_subjects(train_s + val_s)
+    tag = ""
+    if more_data:
+        extra = eegmmidb().windows(10.0, 5.0)
+        ws = ArrayWindows(
+            np.concatenate([ws.x, extra.x]),
+            np.concatenate([ws.y, extra.y]),
+            np.concatenate([ws.subject, extra.subject]),
+            ws.sfreq,
+        )
+        tag = "_eegmmidb"
     cfg = PretrainConfig(train=EEGM2TrainingConfig(max_steps=PRETRAIN_STEPS, seed=seed))
     model = R.build_eegm2(cfg.model, ws.n_channels, ws.sfreq)
-    path = CACHE / "encoders" / f"fold{fold}_seed{seed}_{PRETRAIN_STEPS}.safetensors"
+    path = CACHE / "encoders" / f"fold{fold}_seed{seed}_{PRETRAIN_STEPS}{tag}.safetensors"
     if path.is_file():
         load_weights(path, model)
     else:
@@ -254,11 +273,21 @@ def random_encoder(corpus: Corpus, seed: int):
     return R.build_eegm2(PretrainConfig().model, ws.n_channels, ws.sfreq)
 
 
-def probe_lr(u: Unit, corpus: Corpus, pretrained: bool = True, band_power: bool = False) -> dict:
+def probe_lr(
+    u: Unit,
+    corpus: Corpus,
+    pretrained: bool = True,
+    band_power: bool = False,
+    more_data: bool = False,
+) -> dict:
     """Frozen encoder (pretrained with the unit's seed, or random), time-averaged features
     (with ``band_power``: and the windows' log relative band powers), final layer = logistic
-    regression (``solver: logreg``, as ``eegm2_finetune_cpu.yaml``)."""
-    enc = encoder(corpus, u.fold, u.seed) if pretrained else random_encoder(corpus, u.seed)
+    regression (``solver: logreg``, as ``eegm2_finetune_cpu.yaml``). ``more_data``: the encoder
+    pretrained with eegmmidb S001 added."""
+    if pretrained:
+        enc = encoder(corpus, u.fold, u.seed, more_data)
+    else:
+        enc = random_encoder(corpus, u.seed)
     return trained(u, "probe", HEAD_OPT, enc, solver="logreg", band_power=band_power)
 
 
@@ -311,6 +340,12 @@ METHODS = {
         window_s=30.0, stride_s=10.0,
         label="pretrained EEGM2 + band power → linear probe (logistic regression)",
         fn=lambda u, corpus: probe_lr(u, corpus, band_power=True),
+    ),
+    "pre_more_probe_bp_lr_30": dict(
+        window_s=30.0, stride_s=10.0,
+        label="EEGM2 pretrained with eegmmidb S001 added + band power → linear probe "
+        "(logistic regression)",
+        fn=lambda u, corpus: probe_lr(u, corpus, band_power=True, more_data=True),
     ),
     "rand_probe_bp_lr_30": dict(
         window_s=30.0, stride_s=10.0,
