@@ -89,7 +89,8 @@ class BandPower(nn.Module):
             if not 0 <= lo < hi <= self.sfreq / 2:
                 raise ValueError(
                     f"band [{lo}, {hi}) Hz must lie within 0 .. {self.sfreq / 2} Hz (Nyquist at "
-                    f"sfreq={self.sfreq} Hz)"
+                    f"sfreq={self.sfreq} Hz): resample to at least {2 * hi:g} Hz or leave "
+                    "band power out"
                 )
         self.nperseg = max(1, round(segment_s * self.sfreq))
 
