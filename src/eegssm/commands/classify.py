@@ -14,9 +14,10 @@ Classify EEG recordings with a fine-tuned classifier checkpoint (eegssm finetune
 Each recording (EDF/BDF files; folders are searched recursively, other files skipped) is
 preprocessed with the checkpoint's own settings (channels and montage, sampling rate,
 normalisation), cut into non-overlapping windows of the checkpoint's length, and every window
-gets calibrated class probabilities (temperature fitted on the validation split at fine-tuning
-time); a window's class is their arg-max. A recording's decision is the arg-max of the mean of
-its windows' probabilities. Writes, atomically:
+gets calibrated class probabilities (a temperature fitted at fine-tuning time: on the validation
+split, or on the held-out logits of the logistic regression's inner subject-wise CV; see
+classify.json "calibration"); a window's class is their arg-max. A recording's decision is
+the arg-max of the mean of its windows' probabilities. Writes, atomically:
 
   DIR/windows.csv      recording,start_s,stop_s,p_<class>...        one row per window
   DIR/recordings.csv   recording,n_windows,p_<class>...,predicted   one row per recording

@@ -12,15 +12,21 @@ Train a window classifier on labelled recordings. Labels come from file-name suf
 (data.labels, default eegmat: _1 = rest = 0, _2 = mental arithmetic = 1). Heads:
   light   frozen pretrained encoder, 9 statistics per feature channel, MLP (EEGM2-Light)
   fine    pretrained (or, with pretrained: null, random) encoder + mediator trained end to end
-  probe   frozen pretrained encoder, time-averaged features, one linear layer
+  probe   frozen pretrained encoder, time-averaged features (band_power: true adds each
+          channel's log relative band power), one linear layer
   eegnet  the EEGNet-8,2 baseline
   shallow the ShallowFBCSPNet baseline
-The cross-entropy is weighted by inverse class frequency (class_weights: balanced). Subjects in
-data.val_subjects are held out; their balanced accuracy picks OUT/best, and a temperature
-fitted on them calibrates the class probabilities (saved in the checkpoint). The checkpoint holds
-what `eegssm classify` needs (class names, channels, preprocessing, window length). Everything
-goes under OUT (--out, else the config's output_dir): OUT/last, OUT/best, OUT/train_log.jsonl and
-the training curve OUT/training_curve.png. --resume continues from OUT/last.
+class_weights: balanced weighs the classes by inverse frequency (with either solver).
+solver: adamw trains the head with the optimiser of `train`; subjects in data.val_subjects are
+held out, their balanced accuracy picks OUT/best and a temperature fitted on them calibrates the
+class probabilities. solver: logreg (probe only; the shipped eegmat config) fits the linear layer as
+a logistic regression on every training window instead, its L2 strength chosen by a
+subject-wise CV inside them whose held-out logits fit the temperature (no steps: the `train`
+settings other than the seed do not apply). The checkpoint holds what `eegssm classify` needs
+(class names, channels, preprocessing, window length, temperature). Everything goes under OUT
+(--out, else the config's output_dir): OUT/last and OUT/best; with adamw also
+OUT/train_log.jsonl and the training curve OUT/training_curve.png. --resume continues from
+OUT/last.
 """
 
 EPILOG = """\

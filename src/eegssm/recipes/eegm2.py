@@ -728,7 +728,8 @@ def run_pretrain(cfg: PretrainConfig, resume: bool = False, progress: bool = Tru
     windows = prepare_windows(cfg.data, _cache_dir(cfg), progress)
     train, val = _split(windows, validation_subjects(cfg.data, windows))
     _, result = pretrain(cfg, train, val, resume=resume, progress=progress)
-    return _summary(cfg.output_dir, result, len(windows.recordings), len(train), val)
+    summary = _summary(cfg.output_dir, result, len(windows.recordings), len(train), val)
+    return {**summary, "best_metric_name": "validation loss"}
 
 
 def run_finetune(
@@ -742,6 +743,8 @@ def run_finetune(
     n_classes = len(class_names(cfg.data)) or (max(labels.values()) + 1 if labels else None)
     model, result = finetune(cfg, train, val, resume=resume, progress=progress, n_classes=n_classes)
     summary = _summary(cfg.output_dir, result, len(windows.recordings), len(train), val)
+    held_out = "validation split" if val is not None and len(val) else "inner subject-wise CV"
+    summary["best_metric_name"] = f"balanced accuracy ({held_out})"
     if val is not None and len(val) and D.is_main_process():
         v = val.labelled()
         summary["val_last"] = classification_metrics(v.targets, predict_proba(model, v))
