@@ -430,7 +430,8 @@ class _FlatCheck:
         return (self.high - self.low) <= 1e-6 * self.peak
 
     def input_rms(self) -> np.ndarray:
-        """``(C_in,)`` standard deviation of each input channel (µV; 0 before any block)."""
+        """``(C_in,)`` standard deviation of each input channel (µV; inf before any block:
+        nothing is called flat)."""
         if self.raw_n == 0:
             return np.full(len(self.raw_sum), np.inf)
         mean = self.raw_sum / self.raw_n

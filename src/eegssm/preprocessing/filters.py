@@ -107,10 +107,7 @@ def resample_factors(sfreq_in: float, sfreq_out: float, max_denominator: int = 1
 
 
 def resample(
-    data: np.ndarray,
-    sfreq_in: float,
-    sfreq_out: float,
-    max_denominator: int = 1000,
+    data: np.ndarray, sfreq_in: float, sfreq_out: float, max_denominator: int = 1000
 ) -> tuple[np.ndarray, float]:
     """Polyphase resampling along the last axis (``scipy.signal.resample_poly``).
 
@@ -130,8 +127,7 @@ def resample(
     if factor == 1:
         return data, float(sfreq_in)
     out = by_rows(
-        lambda d: signal.resample_poly(d, factor.numerator, factor.denominator, axis=-1),
-        data,
+        lambda d: signal.resample_poly(d, factor.numerator, factor.denominator, axis=-1), data
     )
     actual = float(sfreq_in) * factor.numerator / factor.denominator
     if abs(actual - sfreq_out) > 1e-9 * sfreq_out:
