@@ -252,3 +252,23 @@ def test_direct_record_decoding_equals_mne_on_real_files(shared_data, name):
     for start, stop in [(0, source.n_times), (1000, 1000 + 12_345)]:
         direct, by_mne = _both_ways(source, start, stop)
         assert np.array_equal(direct, by_mne)
+
+
+@pytest.mark.parametrize("n_times", [0, 1, 5, 1000])
+def test_value_ranges_equal_the_masked_reference(n_times):
+    """The fast per-channel ranges (plain min/max, masking only channels with NaN/inf) equal
+    the direct masked computation, NaN and ±inf anywhere included."""
+    from eegssm.io.read import _value_ranges
+
+    rng = np.random.default_rng(n_times)
+    data = rng.standard_normal((6, n_times)).astype(np.float32)
+    if n_times:
+        data[1, 0], data[2, -1], data[3, :], data[4, 0] = np.nan, np.inf, np.nan, -np.inf
+    finite = np.isfinite(data)
+    expected = (
+        finite.all(axis=1),
+        np.where(finite, data, np.inf).min(axis=1, initial=np.inf),
+        np.where(finite, data, -np.inf).max(axis=1, initial=-np.inf),
+    )
+    for got, want in zip(_value_ranges(data), expected):
+        np.testing.assert_array_equal(got, want)

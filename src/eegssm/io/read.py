@@ -476,11 +476,19 @@ def _check_values(source: str | None, data: np.ndarray, names: list[str]) -> Non
 
 
 def _value_ranges(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per channel of ``(C, T)``: all finite?, finite minimum and maximum (±inf if none)."""
-    finite = np.isfinite(data)
-    low = np.where(finite, data, np.inf).min(axis=1, initial=np.inf)
-    high = np.where(finite, data, -np.inf).max(axis=1, initial=-np.inf)
-    return finite.all(axis=1), low, high
+    """Per channel of ``(C, T)``: all finite?, finite minimum and maximum (±inf if none).
+
+    A channel whose plain minimum and maximum are finite holds no NaN/inf (both propagate into
+    them): two passes without temporaries; only the other channels are masked."""
+    low = data.min(axis=1, initial=np.inf)
+    high = data.max(axis=1, initial=-np.inf)
+    finite = np.isfinite(low) & np.isfinite(high)
+    finite |= data.shape[1] == 0
+    for c in np.flatnonzero(~finite):
+        ok = np.isfinite(data[c])
+        low[c] = data[c][ok].min(initial=np.inf)
+        high[c] = data[c][ok].max(initial=-np.inf)
+    return finite, low, high
 
 
 def _warn_values(
