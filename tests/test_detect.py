@@ -134,6 +134,71 @@ def test_background_load_gives_the_same_detections(checkpoint, edf_folder):
     assert "waiting for the model to load" in fresh.timings
 
 
+def test_prepare_then_infer_is_run_file(checkpoint, edf_folder, monkeypatch):
+    """``run_file(path, prepared=prepare_file(path))`` (how ``eegssm detect`` uses a file read
+    in a child process) gives what ``run_file(path)`` does; a file too long to hold in memory
+    has no ``prepare_file`` and goes block by block."""
+    from eegssm.preprocessing import blockwise
+
+    detector = Detector.from_checkpoint(checkpoint)
+    path = edf_folder / "a" / "rec1.edf"
+    whole = detector.run_file(path, threshold=0.5)
+    prepared = detector.prepare_file(path)
+    assert set(prepared.timings) == {"read", "preprocess"}
+    again = detector.run_file(path, threshold=0.5, prepared=prepared)
+    assert np.array_equal(again.probs, whole.probs) and again.events == whole.events
+    assert np.array_equal(again.recording.data, whole.recording.data)
+    monkeypatch.setattr(blockwise, "IN_MEMORY_BYTES", 0)
+    assert detector.prepare_file(path) is None
+    blocks = detector.run_file(path, threshold=0.5)
+    np.testing.assert_allclose(blocks.probs, whole.probs, atol=1e-4)
+
+
+def test_detect_command_reads_its_first_file_in_a_child_process(checkpoint, edf_folder, tmp_path):
+    """A fresh ``eegssm detect`` (PyTorch not yet imported) on Linux reads and preprocesses the
+    first file in a forked child while it loads the model: the same outputs as in-process
+    (PyTorch imported first: no child); a damaged first file is then read again here and
+    reported as always, and the others are still analysed."""
+    import subprocess
+    import sys
+
+    if sys.platform != "linux":
+        pytest.skip("eegssm forks on Linux only")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a_damaged.edf").write_bytes(b"0       garbage header")
+    (folder / "rec1.edf").write_bytes((edf_folder / "a" / "rec1.edf").read_bytes())
+    outputs = {}
+    for how, pre in (("child", ""), ("in-process", "import torch; ")):
+        out = tmp_path / how
+        code = (
+            f"{pre}import sys; from eegssm.cli import main; sys.exit(main(["
+            f"'detect', {str(folder)!r}, '--checkpoint', {str(checkpoint)!r}, "
+            f"'--out', {str(out)!r}, '--threshold', '0.5', '-q']))"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 1, done.stderr  # one file failed
+        assert "a_damaged.edf" in done.stderr and (out / "rec1.csv_bi").is_file()
+        assert not (out / "a_damaged.json").exists()
+        doc = json.loads((out / "rec1.json").read_text())
+        outputs[how] = (doc["events"], (out / "rec1.csv_bi").read_text(), doc["timings_s"])
+    key = "waiting for the child process (read + preprocess)"
+    assert outputs["child"][:2] == outputs["in-process"][:2]
+    assert key not in outputs["in-process"][2]
+    folder.joinpath("a_damaged.edf").unlink()  # now the first file is the good one
+    out = tmp_path / "first"
+    code = (
+        "import sys; from eegssm.cli import main; sys.exit(main(["
+        f"'detect', {str(folder)!r}, '--checkpoint', {str(checkpoint)!r}, "
+        f"'--out', {str(out)!r}, '--threshold', '0.5', '-q']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((out / "rec1.json").read_text())
+    assert key in doc["timings_s"] and doc["events"] == outputs["in-process"][0]
+    assert (out / "rec1.csv_bi").read_text() == outputs["in-process"][1]
+
+
 def _unloadable(checkpoint, tmp_path):
     """A copy of ``checkpoint`` whose config describes a wider model than its weights."""
     bad = tmp_path / "bad_ckpt"

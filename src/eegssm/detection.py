@@ -139,6 +139,19 @@ def with_thresholds(postprocess: dict[str, Any], point: dict[str, Any]) -> Postp
 MAX_CONFIG_BYTES = 1 << 20
 
 
+@dataclass
+class Prepared:
+    """A recording read and preprocessed for a checkpoint (:meth:`Detector.prepare`).
+
+    Attributes:
+        clean: the preprocessed recording, channels in the model's order.
+        timings: seconds: ``preprocess``, and ``read`` for a file.
+    """
+
+    clean: Recording
+    timings: dict[str, float] = field(default_factory=dict)
+
+
 def _ready(model: torch.nn.Module, device: str | torch.device) -> torch.nn.Module:
     return model.to(device).eval()
 
@@ -200,6 +213,17 @@ class Detector:
         self.stride_s = float(meta.get("stride_s", self.window_s / 2))
         self.postprocess_defaults = PostprocessConfig(**meta.get("postprocess", {}))
         self._sha256: str | None = None
+        self._pending: tuple[Path, str | torch.device] | None = None  # a deferred load
+
+    def start_loading(self) -> None:
+        """Start loading the model on a thread, after ``from_checkpoint(background=True,
+        defer_load=True)``; does nothing when it is loading or loaded."""
+        if self._pending is None:
+            return
+        loader = ThreadPoolExecutor(1, thread_name_prefix="eegssm-load")
+        self._model = loader.submit(_load_model, *self._pending)
+        self._pending = None
+        loader.shutdown(wait=False)  # the thread ends when the model is loaded
 
     @property
     def model(self) -> torch.nn.Module:
@@ -207,6 +231,7 @@ class Detector:
 
         Raises:
             CheckpointError: the background load failed (the message names the file)."""
+        self.start_loading()
         if isinstance(self._model, Future):
             self._model = self._model.result()
         return self._model
@@ -222,6 +247,7 @@ class Detector:
     def load_error(self) -> BaseException | None:
         """The error of a failed background load (waits for the load to end); None when the
         model loaded or was given loaded."""
+        self.start_loading()
         return self._model.exception() if isinstance(self._model, Future) else None
 
     @property
@@ -240,6 +266,7 @@ class Detector:
         revision: str | None = None,
         inference: str = "onepass",
         background: bool = False,
+        defer_load: bool = False,
     ) -> Detector:
         """Load a checkpoint: a folder, a Hugging Face Hub repository id (``owner/name``,
         needs ``huggingface_hub``) or, with None, the bundled one.
@@ -250,7 +277,10 @@ class Detector:
         (``eegssm detect`` does) hides the part of that time that does not hold the GIL. A
         checkpoint whose model fails to load then raises its ``CheckpointError`` on first use
         of :attr:`model` (a config that cannot even be read is loaded at once, and its error
-        raised here, as without ``background``).
+        raised here, as without ``background``). With ``defer_load=True`` as well, the thread
+        starts at :meth:`start_loading` (or first use of :attr:`model`): ``eegssm detect``
+        forks a child to read its first file before it, as a fork must come before any thread
+        (see :mod:`eegssm.forked`).
         """
         from eegssm.hub import resolve_checkpoint
 
@@ -281,9 +311,9 @@ class Detector:
         if not background:  # the model first: from_pretrained validates the config
             model = _load_model(path, device)
             return cls(model, json.loads(config.read_text()), device, batch_size, path, inference)
-        loader = ThreadPoolExecutor(1, thread_name_prefix="eegssm-load")
-        detector._model = loader.submit(_load_model, path, device)
-        loader.shutdown(wait=False)  # the thread ends when the model is loaded
+        detector._pending = (path, device)
+        if not defer_load:
+            detector.start_loading()
         return detector
 
     def set_input_montage(self, input_montage: str) -> None:
@@ -354,6 +384,52 @@ class Detector:
         """:meth:`eegssm.contract.InputSpec.check` for this checkpoint."""
         return self.input.check(ch_names, sfreq, source, self.checkpoint_label)
 
+    def prepare(
+        self, recording: Recording | Any, channel_map: dict[str, str] | None = None
+    ) -> Prepared:
+        """Preprocess a raw recording for the model and check it against the checkpoint's
+        input (channels reordered to the model's); no PyTorch needed.
+
+        Raises:
+            eegssm.contract.InputMismatchError: the preprocessed recording does not fit the
+                checkpoint's input (channels, rate).
+        """
+        from eegssm.io import as_recording
+        from eegssm.preprocessing.pipeline import preprocess
+
+        recording = as_recording(recording, channel_map)
+        t0 = time.perf_counter()
+        clean = preprocess(recording, self.preprocess_config)
+        source = str(recording.meta.get("source") or "recording")
+        order = self.check_input(clean.ch_names, clean.sfreq, source)
+        if order is not None:
+            clean = clean.copy_with(
+                data=clean.data[order], ch_names=[clean.ch_names[i] for i in order]
+            )
+        return Prepared(clean, {"preprocess": time.perf_counter() - t0})
+
+    def prepare_file(
+        self, path: str | Path, channel_map: dict[str, str] | None = None
+    ) -> Prepared | None:
+        """:meth:`prepare` for an EDF/BDF file that fits in memory (``read`` timed too); None
+        for a longer one, which :meth:`run_file` processes block by block."""
+        from eegssm.io import open_recording
+
+        t0 = time.perf_counter()
+        return self._prepare_source(open_recording(path, channel_map=channel_map), t0)
+
+    def _prepare_source(self, source, t0: float) -> Prepared | None:
+        """:meth:`prepare_file` on an opened file (``t0``: when its opening began)."""
+        from eegssm.preprocessing.blockwise import fits_in_memory
+
+        if not fits_in_memory(source):
+            return None
+        recording = source.load()
+        read_s = time.perf_counter() - t0
+        prepared = self.prepare(recording)
+        prepared.timings = {"read": read_s, **prepared.timings}
+        return prepared
+
     def run(
         self,
         recording: Recording | Any,
@@ -373,20 +449,21 @@ class Detector:
             eegssm.contract.InputMismatchError: the preprocessed recording does not fit the
                 checkpoint's input (channels, rate).
         """
-        from eegssm.inference import predict
-        from eegssm.io import as_recording
-        from eegssm.preprocessing.pipeline import preprocess
+        self.postprocess_config(threshold, fa_per_24h)  # bad settings fail before the work
+        return self.infer(self.prepare(recording, channel_map), threshold, fa_per_24h, progress)
 
-        recording = as_recording(recording, channel_map)
+    def infer(
+        self,
+        prepared: Prepared,
+        threshold: float | None = None,
+        fa_per_24h: float | None = None,
+        progress: bool | str = False,
+    ) -> DetectionResult:
+        """The model and post-processing on a recording from :meth:`prepare`."""
+        from eegssm.inference import predict
+
         pp = self.postprocess_config(threshold, fa_per_24h)
-        t0 = time.perf_counter()
-        clean = preprocess(recording, self.preprocess_config)
-        source = str(recording.meta.get("source") or "recording")
-        order = self.check_input(clean.ch_names, clean.sfreq, source)
-        if order is not None:
-            clean = clean.copy_with(
-                data=clean.data[order], ch_names=[clean.ch_names[i] for i in order]
-            )
+        clean = prepared.clean
         model, waited = self._model_when_loaded()
         t1 = time.perf_counter()
         window = int(round(self.window_s * clean.sfreq))
@@ -398,7 +475,7 @@ class Detector:
         t2 = time.perf_counter()
         events = postprocess(probs, clean.sfreq, pp)
         t3 = time.perf_counter()
-        timings = {"preprocess": t1 - t0 - waited, "model": t2 - t1, "postprocess": t3 - t2}
+        timings = {**prepared.timings, "model": t2 - t1, "postprocess": t3 - t2}
         if waited:
             timings["waiting for the model to load"] = waited
         point = self._operating_point(pp, threshold, fa_per_24h)
@@ -412,11 +489,13 @@ class Detector:
         progress: bool | str = False,
         block_s: float | None = None,
         channel_map: dict[str, str] | None = None,
+        prepared: Prepared | None = None,
     ) -> DetectionResult:
         """Detect seizures in an EDF/BDF file with memory bounded whatever its length.
 
         A recording whose raw samples fit in ``IN_MEMORY_BYTES`` (~1.9 h of 19 channels at
-        256 Hz) is read whole and goes through :meth:`run`. A longer one is preprocessed
+        256 Hz) is read whole (:meth:`prepare_file`) and goes through :meth:`infer`. A longer
+        one is preprocessed
         in blocks of ~29 min (:class:`~eegssm.preprocessing.blockwise.BlockwisePreprocessor`)
         as the model reads it: in one pass over the file with a fixed scale (the bundled
         checkpoint), checking for flat channels on the way (when one is found, the two passes
@@ -428,19 +507,24 @@ class Detector:
                 whatever its length (default: whole if it fits, else blocks sized from the
                 file's channels and rate).
             channel_map: old → new channel names applied before preprocessing.
+            prepared: this file's :meth:`prepare_file` result, when it was computed
+                elsewhere (``eegssm detect`` reads its first file in a child process while
+                PyTorch imports).
         """
         from eegssm.inference import predict_blocks, sample_bar
         from eegssm.io import open_recording
-        from eegssm.preprocessing.blockwise import BlockwisePreprocessor, fits_in_memory
+        from eegssm.preprocessing.blockwise import BlockwisePreprocessor
 
+        self.postprocess_config(threshold, fa_per_24h)  # bad settings fail before the work
         t0 = time.perf_counter()
-        source = open_recording(path, channel_map=channel_map)
-        if block_s is None and fits_in_memory(source):
-            recording = source.load()
-            read_s = time.perf_counter() - t0
-            result = self.run(recording, threshold, fa_per_24h, progress)
-            result.timings = {"read": read_s, **result.timings}
-            return result
+        source = None
+        if block_s is None and prepared is None:
+            source = open_recording(path, channel_map=channel_map)
+            prepared = self._prepare_source(source, t0)
+        if block_s is None and prepared is not None:
+            return self.infer(prepared, threshold, fa_per_24h, progress)
+        if source is None:
+            source = open_recording(path, channel_map=channel_map)
         pre = BlockwisePreprocessor(source, self.preprocess_config, block_s)
         order = self.check_input(pre.ch_names, pre.sfreq, str(path))
         if order is not None:

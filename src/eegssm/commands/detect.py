@@ -287,7 +287,30 @@ def failure_line(err: Exception, path: Path, detector) -> str:
     return text
 
 
+def set_threads(threads: int | None) -> None:
+    """``torch.set_num_threads(threads)`` when given (imports PyTorch)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def prepare_in_child(detector, path: Path, channel_map: dict[str, str]):
+    """Read and preprocess ``path`` in a forked child process while this one imports PyTorch and
+    loads the model (two cores instead of one interpreter lock): a
+    :class:`eegssm.forked.Child` whose ``result()`` is the file's
+    :meth:`~eegssm.detection.Detector.prepare_file` (None when the child did not deliver, and
+    the file is then read here). None where no child is forked: PyTorch already imported (no
+    import left to overlap), or no fork here (see :func:`eegssm.forked.available`)."""
+    if "torch" in sys.modules:
+        return None
+    from eegssm import forked
+
+    return forked.start(detector.prepare_file, path, channel_map)
+
+
 def run(args: argparse.Namespace) -> int:
+    import time
     from concurrent.futures import ThreadPoolExecutor
 
     from eegssm import atomic
@@ -296,21 +319,19 @@ def run(args: argparse.Namespace) -> int:
     from eegssm.detection import Detector, sha256_file
     from eegssm.io import EEGReadError
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     channel_map = merge_renames(args.rename)
     label_map = merge_label_maps(getattr(args, "label_map", []))
     try:
         # The model loads (and PyTorch imports) on a thread while the first file is read and
-        # preprocessed; a model that fails to load is reported when first needed, as here.
+        # preprocessed (in a child process where one can be forked: `prepare_in_child`); a
+        # model that fails to load is reported when first needed, as here.
         detector = Detector.from_checkpoint(
-            args.checkpoint, args.device, args.batch_size, background=True
+            args.checkpoint, args.device, args.batch_size, background=True, defer_load=True
         )
         detector.set_input_montage(getattr(args, "montage", "auto"))
         detector.postprocess_config(args.threshold, args.fa_per_24h)  # validate early
         if not args.paths:
+            set_threads(args.threads)
             detector.model  # noqa: B018 - the demo needs it at once: load errors are reported here
     except (FileNotFoundError, ImportError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -324,7 +345,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not inputs:
         print("error: no .edf or .bdf files found in " + ", ".join(args.paths), file=sys.stderr)
+        detector.start_loading()
         return 2
+    first = prepare_in_child(detector, inputs[0], channel_map)
+    set_threads(args.threads)
+    detector.start_loading()
     bids = None
     if args.bids_root is not None:
         bids = bids_entities(inputs, args)
@@ -336,13 +361,20 @@ def run(args: argparse.Namespace) -> int:
         # a day-long EDF takes ~2 s to hash (hashlib releases the GIL).
         digest = hasher.submit(sha256_file, path)
         try:
+            prepared, waited = None, 0.0
+            if first is not None and path == inputs[0]:
+                t = time.perf_counter()
+                prepared, waited = first.result(), time.perf_counter() - t
             result = detector.run_file(
                 path,
                 args.threshold,
                 args.fa_per_24h,
                 progress=not args.quiet and path.name,
                 channel_map=channel_map,
+                prepared=prepared,
             )
+            if prepared is not None:
+                result.timings["waiting for the child process (read + preprocess)"] = waited
             reference = reference_seizures(path, result.recording, label_map)
         except Exception as err:
             if (load_error := detector.load_error()) is not None:  # the checkpoint, not the file

@@ -22,12 +22,19 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy import signal
 
 #: Upper band edges at or above this fraction of Nyquist are lowered (with a warning) ...
 NYQUIST_GUARD = 0.95
 #: ... to this fraction of Nyquist.
 NYQUIST_TARGET = 0.9
+
+
+def _signal():
+    """``scipy.signal``, imported on first use (~0.8 s): settings and presets can be read
+    without it, e.g. in the process that loads the model while another reads the file."""
+    from scipy import signal
+
+    return signal
 
 
 #: Arrays with at least this many samples in all are filtered / resampled on several threads.
@@ -127,7 +134,7 @@ def resample(
     if factor == 1:
         return data, float(sfreq_in)
     out = by_rows(
-        lambda d: signal.resample_poly(d, factor.numerator, factor.denominator, axis=-1), data
+        lambda d: _signal().resample_poly(d, factor.numerator, factor.denominator, axis=-1), data
     )
     actual = float(sfreq_in) * factor.numerator / factor.denominator
     if abs(actual - sfreq_out) > 1e-9 * sfreq_out:
@@ -170,11 +177,11 @@ def bandpass_sos(
     if l_freq is not None and h_freq is not None:
         if l_freq >= h_freq:
             raise ValueError(f"band-pass needs l_freq < h_freq, got {l_freq}, {h_freq}")
-        return signal.butter(order, [l_freq, h_freq], btype="bandpass", fs=sfreq, output="sos")
+        return _signal().butter(order, [l_freq, h_freq], btype="bandpass", fs=sfreq, output="sos")
     if l_freq is not None:
-        return signal.butter(order, l_freq, btype="highpass", fs=sfreq, output="sos")
+        return _signal().butter(order, l_freq, btype="highpass", fs=sfreq, output="sos")
     if h_freq is not None:
-        return signal.butter(order, h_freq, btype="lowpass", fs=sfreq, output="sos")
+        return _signal().butter(order, h_freq, btype="lowpass", fs=sfreq, output="sos")
     return np.zeros((0, 6))
 
 
@@ -196,7 +203,7 @@ def notch_sos(sfreq: float, line_freq: float, quality: float = 30.0) -> np.ndarr
     Each notch has quality factor ``quality`` (-3 dB width ``f / quality`` for one pass).
     """
     sections = [
-        signal.tf2sos(*signal.iirnotch(f, quality, fs=sfreq))
+        _signal().tf2sos(*_signal().iirnotch(f, quality, fs=sfreq))
         for f in notch_frequencies(sfreq, line_freq, quality)
     ]
     return np.vstack(sections) if sections else np.zeros((0, 6))
@@ -236,7 +243,7 @@ def filtfilt(data: np.ndarray, sos: np.ndarray, dtype: type = np.float32) -> np.
     if len(sos) == 0:
         return data.astype(np.float32, copy=False)
     sos = np.asarray(sos, dtype=dtype)
-    out = by_rows(lambda d: signal.sosfiltfilt(sos, d.astype(dtype, copy=False), axis=-1), data)
+    out = by_rows(lambda d: _signal().sosfiltfilt(sos, d.astype(dtype, copy=False), axis=-1), data)
     return np.asarray(out, dtype=np.float32)
 
 
