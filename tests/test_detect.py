@@ -289,3 +289,31 @@ def test_cli_imports_only_the_command_it_runs():
     lines = subprocess.run(run + ["--help"], capture_output=True, text=True, check=True)
     mods, listed = lines.stdout.strip().splitlines()
     assert "eegssm.commands.train" in mods and listed == "True"
+
+
+def test_console_entry_exits_fast_after_what_a_normal_exit_does_first(tmp_path):
+    """``eegssm`` (``cli.run``) skips the interpreter's teardown, not what comes before it:
+    a non-daemon thread still finishes its file, ``atexit`` handlers run, buffered stdout is
+    flushed, and the command's return code is the exit status."""
+    import subprocess
+    import sys
+
+    code = f"""
+import atexit, pathlib, sys, threading, time
+from eegssm import cli
+folder = pathlib.Path({str(tmp_path)!r})
+def late_write():
+    time.sleep(0.3)
+    (folder / "thread.txt").write_text("done")
+def fake_main():
+    threading.Thread(target=late_write).start()
+    atexit.register(lambda: (folder / "atexit.txt").write_text("done"))
+    sys.stdout.write("buffered, no newline")
+    return 3
+cli.main = fake_main
+cli.run()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == "buffered, no newline"
+    assert (tmp_path / "thread.txt").read_text() == (tmp_path / "atexit.txt").read_text() == "done"

@@ -103,3 +103,33 @@ def test_real_eegmmidb_labels(shared_data):
     assert mapping.mapping["T7.."] == "T3"
     assert mapping.mapping["P8.."] == "T6"
     assert mapping.mapping["Iz.."] == "Iz"
+
+
+def test_standard_names_are_those_of_the_installed_mne_layout():
+    """Names are normalised from a constant (no mne import); it must be mne's layout's list,
+    which positions (interpolation, synthetic data) are still read from."""
+    from eegssm.preprocessing.channels import STANDARD_NAMES, standard_positions
+
+    assert len(STANDARD_NAMES) == len(set(STANDARD_NAMES)) == 94
+    assert set(STANDARD_NAMES) == set(standard_positions())
+
+
+def test_reading_settings_imports_neither_mne_nor_scipy_signal():
+    """A checkpoint's settings (preprocessing config, input contract, channel names) are read
+    without mne or scipy.signal: `eegssm detect` forks its reading child after them, and the
+    parent, which loads the model, never needs either."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from eegssm.detection import Detector\n"
+        "d = Detector.from_checkpoint(None, background=True, defer_load=True)\n"
+        "d.set_input_montage('auto')\n"
+        "from eegssm.preprocessing.channels import normalize_name\n"
+        "assert normalize_name('EEG FP1-REF') == 'Fp1'\n"
+        "print(sorted(m for m in ('mne', 'scipy.signal', 'torch') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
