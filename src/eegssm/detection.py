@@ -47,7 +47,9 @@ class DetectionResult:
         postprocess: the post-processing settings used (thresholds included).
         timings: seconds spent per stage (``preprocess``, ``model``, ``postprocess``; ``read``
             for a file; ``waiting for the model to load`` after
-            ``Detector.from_checkpoint(background=True)``).
+            ``Detector.from_checkpoint(background=True)``; ``eegssm detect`` adds ``waiting
+            for the child process (read + preprocess)`` when a child process read the file,
+            whose ``read`` and ``preprocess`` then ran beside the model's loading).
         operating_point: how the threshold was chosen: ``{"kind": "threshold" |
             "fa_per_24h" | "checkpoint default", "target_fa_per_24h": float | None,
             "threshold": float, "off_threshold": float}``.

@@ -345,7 +345,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if not inputs:
         print("error: no .edf or .bdf files found in " + ", ".join(args.paths), file=sys.stderr)
-        detector.start_loading()
         return 2
     first = prepare_in_child(detector, inputs[0], channel_map)
     set_threads(args.threads)
