@@ -148,6 +148,9 @@ def test_prepare_then_infer_is_run_file(checkpoint, edf_folder, monkeypatch):
     again = detector.run_file(path, threshold=0.5, prepared=prepared)
     assert np.array_equal(again.probs, whole.probs) and again.events == whole.events
     assert np.array_equal(again.recording.data, whole.recording.data)
+    need = 4 * prepared.clean.data.size  # the estimate from the header is exact here
+    assert detector.prepare_file(path, max_bytes=need - 1) is None
+    assert detector.prepare_file(path, max_bytes=need).clean.data.nbytes == need
     monkeypatch.setattr(blockwise, "IN_MEMORY_BYTES", 0)
     assert detector.prepare_file(path) is None
     blocks = detector.run_file(path, threshold=0.5)

@@ -16,9 +16,11 @@ import pytest
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="eegssm forks on Linux only")
 
 CHECKS = """
-import json, threading, warnings
+import json, os, signal, sys, threading, time, warnings
 import numpy as np
 from eegssm import forked
+sys.path.insert(0, sys.argv[1])
+import childmod  # a module of the test's own: its warnings are filtered by module name
 
 def array_and_warning(n):
     warnings.warn(f"from the child {n}", UserWarning, stacklevel=1)
@@ -41,14 +43,36 @@ with warnings.catch_warnings(record=True) as caught:
     value = child.result()
 out["value_ok"] = bool(np.array_equal(value, np.arange(1_000_003, dtype=np.float32)))
 out["warnings"] = [str(w.message) for w in caught]
-out["collected_once"] = child.result() is value
+out["handed_over"] = child.result() is None
+big = forked.start(np.ones, (8, 4_000_000), np.float32)  # 128 MB, out of band
+value = big.result()
+out["big_ok"] = bool(value.shape == (8, 4_000_000) and value.all() and value.flags.writeable)
+warnings.filterwarnings("ignore", category=UserWarning, module="childmod")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    warnings.filterwarnings("ignore", category=UserWarning, module="childmod")
+    value = forked.start(childmod.warns).result()
+out["module_filter"] = [value, [str(w.message) for w in caught]]
 for fn in (fails, unpicklable, nothing):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out[fn.__name__] = [forked.start(fn).result(), len(caught)]
-child = forked.start(array_and_warning, 2_000_000)
+child = forked.start(time.sleep, 30)
+t = time.perf_counter()
 child.close()
-out["closed"] = child.result()
+out["closed"] = [child.result(), time.perf_counter() - t < 5]
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reaped by the kernel
+out["sigchld_ignored"] = int(forked.start(len, "abc").result())
+signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+stdout, sys.stdout = sys.stdout, None  # no stdout (closed by the caller)
+out["no_stdout"] = forked.start(len, "abcd").result()
+sys.stdout = stdout
+real_fork = os.fork
+def no_fork():
+    raise BlockingIOError(11, "Resource temporarily unavailable")
+os.fork = no_fork
+out["fork_fails"] = forked.start(len, "abc")
+os.fork = real_fork
 stop = threading.Event()
 other = threading.Thread(target=stop.wait)
 other.start()
@@ -59,18 +83,44 @@ print(json.dumps(out))
 """
 
 
+CHILDMOD = """
+import warnings
+
+def warns():
+    warnings.warn("from childmod", UserWarning, stacklevel=1)
+    return 7
+"""
+
+
 @pytest.fixture(scope="module")
-def results() -> dict:
+def results(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("childmod")
+    (folder / "childmod.py").write_text(textwrap.dedent(CHILDMOD))
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(CHECKS)], capture_output=True, text=True
+        [sys.executable, "-c", textwrap.dedent(CHECKS), str(folder)],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_the_value_comes_back_with_the_warnings(results):
-    assert results["available"] and results["value_ok"] and results["collected_once"]
+    assert results["available"] and results["value_ok"] and results["handed_over"]
     assert results["warnings"] == ["from the child 1000003"]
+    assert results["big_ok"]
+
+
+def test_replayed_warnings_keep_their_module(results):
+    """A filter on the module that raised a warning applies to its replay as in-process."""
+    assert results["module_filter"] == [7, []]
+
+
+def test_odd_parents_still_get_the_value_or_none(results):
+    """SIGCHLD ignored (the kernel reaps the child), no stdout: the value still comes back; a
+    fork that fails (process limit) gives None, and the caller does the work itself."""
+    assert results["sigchld_ignored"] == 3 and results["no_stdout"] == 4
+    assert results["fork_fails"] is None
 
 
 @pytest.mark.parametrize("fn", ["fails", "unpicklable", "nothing"])
@@ -78,8 +128,8 @@ def test_a_child_that_does_not_deliver_gives_none_and_no_warnings(results, fn):
     assert results[fn] == [None, 0]
 
 
-def test_close_discards_a_result_not_collected(results):
-    assert results["closed"] is None
+def test_close_stops_a_child_at_work(results):
+    assert results["closed"] == [None, True]
 
 
 def test_no_fork_beside_another_thread(results):

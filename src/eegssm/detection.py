@@ -411,14 +411,24 @@ class Detector:
         return Prepared(clean, {"preprocess": time.perf_counter() - t0})
 
     def prepare_file(
-        self, path: str | Path, channel_map: dict[str, str] | None = None
+        self,
+        path: str | Path,
+        channel_map: dict[str, str] | None = None,
+        max_bytes: int | None = None,
     ) -> Prepared | None:
         """:meth:`prepare` for an EDF/BDF file that fits in memory (``read`` timed too); None
-        for a longer one, which :meth:`run_file` processes block by block."""
+        for a longer one, which :meth:`run_file` processes block by block, and (``max_bytes``)
+        for one whose preprocessed float32 samples would take more than ``max_bytes``
+        (estimated from the header: the model's channels at the model's rate)."""
         from eegssm.io import open_recording
 
         t0 = time.perf_counter()
-        return self._prepare_source(open_recording(path, channel_map=channel_map), t0)
+        source = open_recording(path, channel_map=channel_map)
+        if max_bytes is not None:
+            rate = self.input.sfreq / source.sfreq
+            if 4 * self.input.n_chans * math.ceil(source.n_times * rate) > max_bytes:
+                return None
+        return self._prepare_source(source, t0)
 
     def _prepare_source(self, source, t0: float) -> Prepared | None:
         """:meth:`prepare_file` on an opened file (``t0``: when its opening began)."""

@@ -6,9 +6,15 @@ so on two threads they take as long as one after the other, while two processes 
 cores at once (measured in ``docs/benchmarks/detect_whole.md``).
 
 The child is only an accelerator: :meth:`Child.result` returns None whenever it did not deliver
-(any exception, a result that cannot be pickled, the child killed), and the caller then does the
-work itself, in-process, where its errors are raised as they always are. Warnings the child
-raised are replayed in the parent (through the parent's warning filters).
+(no fork possible, any exception, a result that cannot be pickled, the child killed), and the
+caller then does the work itself, in-process, where its errors are raised as they always are.
+Warnings the child raised are replayed in the parent, under the parent's filters, with the
+module that raised them. The child dies with its parent (``PR_SET_PDEATHSIG``) and
+:meth:`Child.close` kills it.
+
+The result comes back through a pipe as a pickle whose large buffers (numpy arrays) travel out
+of band: each is read straight into its own buffer, which the unpickled array then uses (one
+copy in all, no growing buffer).
 
 A fork is only taken where it is safe and useful: on Linux, from a process with a single Python
 thread (a fork copies no other thread; a lock another thread held would stay held in the child).
@@ -18,6 +24,8 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
+import struct
 import sys
 import threading
 import warnings
@@ -26,10 +34,30 @@ from typing import Any
 
 __all__ = ["Child", "available", "start"]
 
+_LENGTH = struct.Struct("<Q")
+
 
 def available() -> bool:
     """Whether :func:`start` can fork here (Linux, one Python thread)."""
     return sys.platform == "linux" and hasattr(os, "fork") and threading.active_count() == 1
+
+
+def _read_exact(fd: int, n: int) -> bytearray:
+    """``n`` bytes from ``fd`` (EOFError if it ends before)."""
+    buf = bytearray(n)
+    view, done = memoryview(buf), 0
+    while done < n:
+        k = os.readv(fd, [view[done:]])
+        if k == 0:
+            raise EOFError(f"pipe closed after {done} of {n} bytes")
+        done += k
+    return buf
+
+
+def _write_all(fd: int, data) -> None:
+    view, done = memoryview(data).cast("B"), 0
+    while done < len(view):
+        done += os.write(fd, view[done:])
 
 
 class Child:
@@ -37,61 +65,121 @@ class Child:
 
     def __init__(self, pid: int, fd: int) -> None:
         self.pid, self._fd = pid, fd
-        self._done, self._value = False, None
 
     def result(self) -> Any | None:
         """The child's value, or None when it failed or returned None (the caller then does the
-        work itself). Blocks until the child has sent its result and exited; the warnings it
-        raised are re-issued here, in order, when it delivered."""
-        if self._done:
-            return self._value
-        self._done = True
-        with os.fdopen(self._fd, "rb") as pipe:
-            payload = pipe.read()
-        _, status = os.waitpid(self.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0 or not payload:
+        work itself). Blocks until the child has sent its result; the warnings it raised are
+        re-issued here, in order, when it delivered. The value is handed over, not kept: a
+        second call returns None."""
+        if self._fd is None:
             return None
         try:
-            value, caught = pickle.loads(payload)
-        except Exception:  # noqa: BLE001 - a damaged payload: the caller does the work
-            return None
+            header = _read_exact(self._fd, _LENGTH.unpack(_read_exact(self._fd, 8))[0])
+            n_buffers = _LENGTH.unpack(_read_exact(self._fd, 8))[0]
+            buffers = [
+                _read_exact(self._fd, _LENGTH.unpack(_read_exact(self._fd, 8))[0])
+                for _ in range(n_buffers)
+            ]
+            value, caught = pickle.loads(header, buffers=buffers)
+        except Exception:  # noqa: BLE001 - nothing or a damaged payload: the caller does the work
+            value, caught = None, []
+        self._end(kill=False)
         if value is None:  # nothing delivered: the caller does the work, and warns itself
             return None
-        for message, category, filename, lineno in caught:
-            warnings.warn_explicit(message, category, filename, lineno)
-        self._value = value
+        for message, category, filename, lineno, module in caught:
+            where: dict[str, Any] = {}  # module and registry only when known (None ≠ omitted)
+            if module:
+                where["module"] = module
+                if module in sys.modules:
+                    where["registry"] = vars(sys.modules[module]).setdefault(
+                        "__warningregistry__", {}
+                    )
+            warnings.warn_explicit(message, category, filename, lineno, **where)
         return value
 
     def close(self) -> None:
-        """Stop waiting for the child: discard its result (it exits on its own)."""
-        if not self._done:
-            self._done = True
-            os.close(self._fd)  # the child's write fails, and it exits
+        """Stop the child if it is still working and discard its result."""
+        self._end(kill=True)
+
+    def _end(self, kill: bool) -> None:
+        if self._fd is None:
+            return
+        os.close(self._fd)
+        self._fd = None
+        try:
+            if kill:
+                os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
+        except (ChildProcessError, ProcessLookupError):  # already reaped (SIGCHLD ignored)
+            pass
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this (child) process when its parent ends (``PR_SET_PDEATHSIG``)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - without it, the child ends when its pipe write fails
+        pass
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os._exit(1)
+
+
+def _module_names() -> dict[str, str]:
+    """Source file → module name of the loaded modules (how ``warnings.warn`` names them)."""
+    return {
+        getattr(m, "__file__", None): name
+        for name, m in list(sys.modules.items())
+        if getattr(m, "__file__", None)
+    }
 
 
 def start(fn: Callable[..., Any], *args: Any) -> Child | None:
-    """Fork a child that computes ``fn(*args)`` and sends it back pickled; None when forking is
-    not :func:`available` here (the caller does the work itself)."""
+    """Fork a child that computes ``fn(*args)`` and sends it back pickled; None when no child
+    can be forked here (see :func:`available`; or the fork itself failed): the caller does the
+    work itself."""
     if not available():
         return None
-    read_fd, write_fd = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered is written twice
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # closed or absent streams
+            pass
+    parent = os.getpid()
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:  # process limit, memory: the caller does the work
+        os.close(read_fd)
+        os.close(write_fd)
+        return None
     if pid:
         os.close(write_fd)
         return Child(pid, read_fd)
     code = 1  # the child: never returns, never runs the parent's exit handlers
     try:
         os.close(read_fd)
+        _die_with_parent(parent)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             value = fn(*args)
-        record = [(w.message, w.category, w.filename, w.lineno) for w in caught]
-        payload = pickle.dumps((value, record), protocol=pickle.HIGHEST_PROTOCOL)
-        with os.fdopen(write_fd, "wb") as pipe:
-            pipe.write(payload)
+        names = _module_names()
+        record = [
+            (w.message, w.category, w.filename, w.lineno, names.get(w.filename)) for w in caught
+        ]
+        buffers: list[pickle.PickleBuffer] = []
+        header = pickle.dumps((value, record), protocol=5, buffer_callback=buffers.append)
+        _write_all(write_fd, _LENGTH.pack(len(header)))
+        _write_all(write_fd, header)
+        _write_all(write_fd, _LENGTH.pack(len(buffers)))
+        for buf in buffers:
+            raw = buf.raw()
+            _write_all(write_fd, _LENGTH.pack(raw.nbytes))
+            _write_all(write_fd, raw)
         code = 0
     except BaseException:  # noqa: BLE001 - any failure: the parent does the work itself
         pass

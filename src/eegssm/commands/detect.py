@@ -295,6 +295,12 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+#: Largest preprocessed recording handed from the child process through its pipe (float32
+#: bytes; 2 h of 18 channels at 256 Hz is 133 MB): beyond it, the transfer (~0.15 s per 64 MB,
+#: more for larger ones) would cost more than the overlap saves, and the file is read here.
+CHILD_MAX_BYTES = 160 * 2**20
+
+
 def prepare_in_child(detector, path: Path, channel_map: dict[str, str]):
     """Read and preprocess ``path`` in a forked child process while this one imports PyTorch and
     loads the model (two cores instead of one interpreter lock): a
@@ -306,18 +312,11 @@ def prepare_in_child(detector, path: Path, channel_map: dict[str, str]):
         return None
     from eegssm import forked
 
-    return forked.start(detector.prepare_file, path, channel_map)
+    return forked.start(detector.prepare_file, path, channel_map, CHILD_MAX_BYTES)
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-    from concurrent.futures import ThreadPoolExecutor
-
-    from eegssm import atomic
-    from eegssm.data.discovery import output_stems, safe_stem
-    from eegssm.data.recordings import reference_seizures
-    from eegssm.detection import Detector, sha256_file
-    from eegssm.io import EEGReadError
+    from eegssm.detection import Detector
 
     channel_map = merge_renames(args.rename)
     label_map = merge_label_maps(getattr(args, "label_map", []))
@@ -347,8 +346,27 @@ def run(args: argparse.Namespace) -> int:
         print("error: no .edf or .bdf files found in " + ", ".join(args.paths), file=sys.stderr)
         return 2
     first = prepare_in_child(detector, inputs[0], channel_map)
-    set_threads(args.threads)
-    detector.start_loading()
+    try:
+        set_threads(args.threads)
+        detector.start_loading()
+        return detect_inputs(args, detector, inputs, first, channel_map, label_map)
+    finally:
+        if first is not None:  # an error before its result was collected: stop the child
+            first.close()
+
+
+def detect_inputs(args, detector, inputs: list[Path], first, channel_map, label_map) -> int:
+    """Detection on every input, outputs written file by file; the exit code. ``first``: the
+    child process reading ``inputs[0]`` (:func:`prepare_in_child`), or None."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from eegssm import atomic
+    from eegssm.data.discovery import output_stems, safe_stem
+    from eegssm.data.recordings import reference_seizures
+    from eegssm.detection import sha256_file
+    from eegssm.io import EEGReadError
+
     bids = None
     if args.bids_root is not None:
         bids = bids_entities(inputs, args)

@@ -14,6 +14,7 @@ so the result is bit for bit that of one call).
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -31,7 +32,14 @@ NYQUIST_TARGET = 0.9
 
 def _signal():
     """``scipy.signal``, imported on first use (~0.8 s): settings and presets can be read
-    without it, e.g. in the process that loads the model while another reads the file."""
+    without it, e.g. in the process that loads the model while another reads the file.
+
+    When another thread is importing PyTorch (a model loading in the background), this waits
+    for that import to finish: scipy's array-API checks look PyTorch up in ``sys.modules`` and
+    fail on a half-imported module (``partially initialized module 'torch' has no attribute
+    'Tensor'``, seen intermittently on recordings that need resampling)."""
+    if "torch" in sys.modules:
+        import torch  # noqa: F401 - blocks until a concurrent import of it has finished
     from scipy import signal
 
     return signal
