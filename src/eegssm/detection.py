@@ -507,11 +507,11 @@ class Detector:
 
         A recording whose raw samples fit in ``IN_MEMORY_BYTES`` (~1.9 h of 19 channels at
         256 Hz) is read whole (:meth:`prepare_file`) and goes through :meth:`infer`. A longer
-        one is preprocessed
-        in blocks of ~29 min (:class:`~eegssm.preprocessing.blockwise.BlockwisePreprocessor`)
-        as the model reads it: in one pass over the file with a fixed scale (the bundled
-        checkpoint), checking for flat channels on the way (when one is found, the two passes
-        below run); with a z-score, one pass for the statistics first. ``result.recording``
+        one is preprocessed in blocks of ~29 min
+        (:class:`~eegssm.preprocessing.blockwise.BlockwisePreprocessor`) as the model reads it:
+        in one pass over the file with a fixed scale (the bundled checkpoint), checking for flat
+        channels on the way (when one is found, the two passes below run); with a z-score, one
+        pass for the statistics first. ``result.recording``
         computes the samples of a stretch only when sliced.
 
         Args:
