@@ -15,7 +15,8 @@ import pytest
 
 from eegssm import cli
 from eegssm.commands import doctor
-from eegssm.nn import GatedDeltaNet, Mamba2, kernels
+from eegssm.commands.doctor import CPU_SCAN
+from eegssm.nn import GatedDeltaNet, Mamba2, cpu_scan, kernels
 
 REASON = "ModuleNotFoundError: No module named 'selective_scan_cuda' (mamba-ssm was built ...)"
 
@@ -54,11 +55,21 @@ def test_doctor_backends_per_core(fake_status, capsys):
     assert pkgs["gdn"]["package"] == "fla-core" and pkgs["gdn"]["usable"]
     assert not pkgs["conv"]["installed"] and "triton" in pkgs
     mamba, gdn = info["cores"]["mamba2"], info["cores"]["gated_deltanet"]
-    assert mamba["scan"]["cpu"] == "PyTorch reference"
+    cpu = CPU_SCAN if cpu_scan.available() else f"PyTorch reference ({cpu_scan.reason()})"
+    assert mamba["scan"]["cpu"] == cpu
     assert mamba["scan"]["cuda"] == f"PyTorch reference ({REASON})"
     assert mamba["conv"]["cuda"] == "PyTorch reference (causal-conv1d is not installed)"
     assert gdn["delta rule"]["cpu"] == "PyTorch reference"
     assert gdn["delta rule"]["cuda"] == "fla 0.6.0 chunk_gated_delta_rule"
+
+
+def test_doctor_cpu_scan_missing(fake_status, capsys, monkeypatch):
+    """Without the C extension, the CPU scan is the PyTorch reference and says why."""
+    monkeypatch.setattr(cpu_scan, "_MISSING", "the C extension eegssm.nn._scan is not built (x)")
+    info = _json(capsys)
+    assert info["cores"]["mamba2"]["scan"]["cpu"] == (
+        "PyTorch reference (the C extension eegssm.nn._scan is not built (x))"
+    )
 
 
 def test_doctor_interpreter_and_kill_switch(fake_status, capsys, monkeypatch):

@@ -17,7 +17,8 @@ Report what this installation will run on:
     exact reason when one is installed but cannot be imported (e.g. mamba-ssm built without its
     CUDA extension);
   * per sequence core (mamba2, gated_deltanet), the backend used on CPU tensors and on CUDA
-    tensors: PyTorch reference, mamba_ssm / causal_conv1d / fla kernels, or Triton's interpreter;
+    tensors: PyTorch reference, mamba_ssm / causal_conv1d / fla kernels, or Triton's interpreter
+    (and on CPU tensors, Mamba-2's recurrence in C for inference where the extension is built);
   * the kernels' constraints (conv width d_conv in 2-4, conv channels a multiple of 8, head width
     <= 256) for every layer of the bundled checkpoints and the model presets: where a layer does
     not meet them, that part runs the PyTorch path on a GPU too.
@@ -33,6 +34,7 @@ examples:
 """
 
 REFERENCE = "PyTorch reference"
+CPU_SCAN = "C recurrence eegssm.nn._scan (inference; training: PyTorch reference)"
 #: Which kernels each core can use: (part, kernel name).
 CORES = {
     "mamba2": [("scan", "ssd"), ("conv", "conv")],
@@ -116,6 +118,12 @@ def _backend(name: str, status, device: str) -> str:
     if not kernels._enabled():
         return f"{REFERENCE} (EEGSSM_DISABLE_KERNELS is set)"
     if device == "cpu" and not kernels.cpu_interpreter():
+        if name == "ssd":  # the C recurrence of eegssm.nn.cpu_scan, where it is built
+            from eegssm.nn import cpu_scan
+
+            if cpu_scan.available():
+                return CPU_SCAN
+            return f"{REFERENCE} ({cpu_scan.reason()})"
         return REFERENCE
     if not status.usable:
         return f"{REFERENCE} ({status.reason})"

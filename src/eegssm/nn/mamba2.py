@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from eegssm.nn import kernels
+from eegssm.nn import cpu_scan, kernels
 from eegssm.nn.conv import CausalDepthwiseConv1d
 from eegssm.nn.norm import RMSNormGated
 from eegssm.nn.ssd import ssd_conv_chunked, ssd_short, ssd_step
@@ -215,6 +215,12 @@ class Mamba2(nn.Module):
                 x, dt, A, B, C, self.chunk_size, initial,
                 D=self.D, dt_bias=self.dt_bias, dt_softplus=True,
             )  # fmt: skip
+        elif cpu_scan.usable(xbc, dt, self.conv1d.conv.weight, self.A_log, self.D, self.dt_bias):
+            # inference on a CPU: conv + SiLU, then the recurrence step by step in C
+            dt = F.softplus(dt + self.dt_bias)  # (B, L, H)
+            xbc, conv_tail = self.conv1d(xbc, tail)
+            x, B, C = self._split_xbc(xbc)  # column slices of xbc, read in place
+            y, ssm_state = cpu_scan.ssd_scan(x, dt, A, B, C, self.D, initial)
         else:  # conv + SiLU + scan + D skip fused block by block (conv output never stored)
             dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
             conv = self.conv1d.conv

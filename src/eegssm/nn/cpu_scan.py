@@ -1,0 +1,140 @@
+"""The SSD recurrence in C for inference on a CPU (:mod:`eegssm.nn._scan`), with its checks.
+
+The recurrence of :mod:`eegssm.nn.ssd`, step by step as :func:`~eegssm.nn.ssd.ssd_naive` and
+mamba_ssm's ``selective_state_update`` compute it, per sequence and head::
+
+    state_t = exp(dt_t * A) * state_{t-1} + dt_t * x_t B_t^T
+    y_t     = state_t C_t + D * x_t
+
+On a CPU this loop (two multiply-adds per state element and step, vectorised over the head's
+channels) runs a Mamba-2 layer forward 2-3x faster than the chunked form, which is built for
+matrix units and for the backward pass. :class:`~eegssm.nn.mamba2.Mamba2` uses it when nothing
+needs a gradient, the tensors are float32 on the CPU and the extension is built; training, other
+dtypes and devices, and installs without a C compiler keep the chunked path (same results to
+float round-off; ``tests/test_cpu_scan.py`` checks both against ``ssd_naive``).
+
+``EEGSSM_DISABLE_KERNELS=1`` turns it off with the other optional kernels (for comparisons).
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import Tensor
+
+try:
+    from eegssm.nn import _scan
+except ImportError as err:  # built by `pip install` where a C compiler is found (setup.py)
+    _scan = None
+    _MISSING = f"the C extension eegssm.nn._scan is not built ({err})"
+else:
+    _MISSING = None
+
+
+def reason() -> str | None:
+    """Why :func:`ssd_scan` cannot run here, or None when it can."""
+    if os.environ.get("EEGSSM_DISABLE_KERNELS") == "1":
+        return "EEGSSM_DISABLE_KERNELS=1"
+    return _MISSING
+
+
+def available() -> bool:
+    """Whether the C recurrence is built and enabled."""
+    return reason() is None
+
+
+def usable(*tensors: Tensor) -> bool:
+    """Whether the layers should call :func:`ssd_scan` for these tensors: built and enabled,
+    all float32 on the CPU, and no gradient to record."""
+    if not available():
+        return False
+    grad = torch.is_grad_enabled()
+    return all(
+        t.device.type == "cpu" and t.dtype == torch.float32 and not (grad and t.requires_grad)
+        for t in tensors
+    )
+
+
+def _rows(t: Tensor, name: str, inner: tuple[int, ...]) -> tuple[int, int]:
+    """Strides (elements) between sequences and between steps of ``t (b, l, *inner)`` whose
+    ``inner`` dimensions must be contiguous."""
+    expected, stride = [], 1
+    for size in reversed(inner):
+        expected.insert(0, stride)
+        stride *= size
+    strides = t.stride()
+    if any(strides[2 + i] != e for i, e in enumerate(expected) if inner[i] > 1):
+        raise ValueError(f"ssd_scan: the last dimensions of {name} must be contiguous")
+    return strides[0], strides[1]
+
+
+@torch.no_grad()
+def ssd_scan(
+    x: Tensor,
+    dt: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    initial_state: Tensor | None = None,
+    threads: int | None = None,
+) -> tuple[Tensor, Tensor]:
+    """The recurrence over whole sequences, forward only.
+
+    Args:
+        x: ``(b, l, h, p)``; its last two dimensions contiguous (any strides before: a column
+            slice of a wider tensor is read in place).
+        dt: ``(b, l, h)`` step sizes, already positive (after softplus); last dim contiguous.
+        A: ``(h,)`` decay rates (negative).
+        B, C: ``(b, l, g, n)``, ``h`` divisible by ``g``; last two dims contiguous.
+        D: ``(h,)`` skip, or None.
+        initial_state: ``(b, h, p, n)`` or None (zeros).
+        threads: threads sharing the ``b·h`` (sequence, head) pairs (default: PyTorch's).
+
+    Returns:
+        ``(y (b, l, h, p), final_state (b, h, p, n))``, float32.
+
+    Raises:
+        RuntimeError: the extension is not available (:func:`reason`).
+        ValueError: shapes, dtypes, devices or layouts it does not take.
+    """
+    if _scan is None:
+        raise RuntimeError(f"ssd_scan: {_MISSING}")
+    b, l, h, p = x.shape
+    g, n = B.shape[-2:]
+    if dt.shape != (b, l, h) or A.shape != (h,) or B.shape != (b, l, g, n) or C.shape != B.shape:
+        raise ValueError(
+            f"ssd_scan: shapes x {tuple(x.shape)}, dt {tuple(dt.shape)}, A {tuple(A.shape)}, "
+            f"B {tuple(B.shape)}, C {tuple(C.shape)} do not fit (b, l, h, p), (b, l, h), (h,), "
+            "(b, l, g, n)"
+        )
+    if h % g:
+        raise ValueError(f"ssd_scan: heads ({h}) must be divisible by groups ({g})")
+    A = A.contiguous().float()
+    D = None if D is None else D.contiguous().float()
+    for name, t in (("x", x), ("dt", dt), ("A", A), ("B", B), ("C", C), ("D", D)):
+        if t is not None and (t.dtype != torch.float32 or t.device.type != "cpu"):
+            raise ValueError(
+                f"ssd_scan: {name} must be float32 on the CPU, got {t.dtype} {t.device}"
+            )
+    if initial_state is None:
+        state = x.new_zeros(b, h, p, n)
+    else:
+        if initial_state.shape != (b, h, p, n):
+            raise ValueError(
+                f"ssd_scan: initial_state must be {(b, h, p, n)}, got {tuple(initial_state.shape)}"
+            )
+        state = initial_state.to(torch.float32, copy=True).contiguous()
+    y = x.new_empty(b, l, h, p)
+    if b == 0 or l == 0:
+        return y, state
+    strides = (
+        *_rows(x, "x", (h, p)),
+        *_rows(dt, "dt", (h,)),
+        *_rows(B, "B", (g, n)),
+        *_rows(C, "C", (g, n)),
+    )
+    pointers = tuple(0 if t is None else t.data_ptr() for t in (x, dt, A, B, C, D, state, y))
+    _scan.ssd_scan(pointers, (b, l, h, p, g, n), strides, threads or torch.get_num_threads())
+    return y, state
