@@ -12,9 +12,11 @@
  * decay matrices, no chunk states). Python side, shapes, checks and the tests against the
  * reference recurrence `ssd_naive`: eegssm/nn/cpu_scan.py.
  *
- * Layout: x (b, L, H, P), dt (b, L, H), B and C (b, L, G, N), each with its innermost dimensions
- * contiguous and any strides between sequences and steps (so x, B and C may be column slices of
- * one (b, L, H*P + 2*G*N) tensor); y (b, L, H, P) contiguous; state (b, H, P, N) contiguous,
+ * The caller passes decay = exp(dt * A) (computed with PyTorch's vectorised exp) beside dt.
+ *
+ * Layout: x (b, L, H, P), dt and decay (b, L, H) (same strides), B and C (b, L, G, N), each with
+ * its innermost dimensions contiguous and any strides between sequences and steps (so x, B and C
+ * may be column slices of one (b, L, H*P + 2*G*N) tensor); y (b, L, H, P) contiguous; state (b, H, P, N) contiguous,
  * read as the initial state and overwritten with the final one. float32 throughout.
  *
  * Speed: the state is kept as (N, P) rows so that the inner loop runs over P contiguous floats
@@ -45,62 +47,77 @@
 #endif
 
 typedef struct {
-    const float *x, *dt, *A, *B, *C, *D; /* D may be NULL */
+    const float *x, *dt, *decay, *B, *C, *D; /* decay = exp(dt * A), like dt; D may be NULL */
     float *state, *y;
     long long b, L, H, P, G, N;
     /* element strides: between sequences (s*) and between steps (t*) */
     long long sx, tx, sdt, tdt, sB, tB, sC, tC;
+    long long hb, blocks; /* work units: sequences x `blocks` blocks of `hb` heads (set by run) */
 } Scan;
 
-/* One (sequence, head) over all steps; `work` holds N * P floats. P and N are compile-time
- * constants where the dispatch below inlines this with literals. */
-EEGSSM_INLINE void scan_head(const Scan *k, long long s, long long h, long long P, long long N,
-                             float *restrict work) {
-    const long long H = k->H, g = h / (H / k->G);
-    const float a = k->A[h], d = k->D ? k->D[h] : 0.0f;
-    float *restrict state = k->state + (s * H + h) * P * N; /* (P, N) */
-    float *restrict S = work;                                /* (N, P) */
-    for (long long p = 0; p < P; p++)
-        for (long long n = 0; n < N; n++) S[n * P + p] = state[p * N + n];
-
-    const float *x = k->x + s * k->sx + h * P;
-    const float *dt = k->dt + s * k->sdt + h;
-    const float *B = k->B + s * k->sB + g * N;
-    const float *C = k->C + s * k->sC + g * N;
-    float *y = k->y + (s * k->L * H + h) * P;
-    for (long long t = 0; t < k->L; t++) {
-        const float *restrict xt = x + t * k->tx;
-        const float *restrict Bt = B + t * k->tB;
-        const float *restrict Ct = C + t * k->tC;
-        const float dtv = dt[t * k->tdt];
-        const float decay = expf(dtv * a);
-        float yt[P]; /* accumulated in registers where P is a constant */
-        for (long long p = 0; p < P; p++) yt[p] = d * xt[p];
-        for (long long n = 0; n < N; n++) {
-            const float bn = dtv * Bt[n], cn = Ct[n];
-            float *restrict Sn = S + n * P;
-            for (long long p = 0; p < P; p++) {
-                const float v = decay * Sn[p] + bn * xt[p];
-                Sn[p] = v;
-                yt[p] += cn * v;
-            }
-        }
-        memcpy(y + t * H * P, yt, sizeof(float) * (size_t)P);
+/* Heads h0 .. h1-1 of sequence s over all steps, the heads side by side so that each step's
+ * inputs are read once; `work` holds (h1 - h0) * N * P floats. P and N are compile-time constants
+ * where the dispatch below inlines this with literals. */
+EEGSSM_INLINE void scan_heads(const Scan *k, long long s, long long h0, long long h1, long long P,
+                              long long N, float *restrict work) {
+    const long long H = k->H, R = H / k->G;
+    for (long long h = h0; h < h1; h++) {
+        const float *state = k->state + (s * H + h) * P * N; /* (P, N) */
+        float *S = work + (h - h0) * N * P;                  /* (N, P) */
+        for (long long p = 0; p < P; p++)
+            for (long long n = 0; n < N; n++) S[n * P + p] = state[p * N + n];
     }
-    for (long long p = 0; p < P; p++)
-        for (long long n = 0; n < N; n++) state[p * N + n] = S[n * P + p];
+    for (long long t = 0; t < k->L; t++) {
+        const float *restrict xt = k->x + s * k->sx + t * k->tx;
+        const float *restrict Bt = k->B + s * k->sB + t * k->tB;
+        const float *restrict Ct = k->C + s * k->sC + t * k->tC;
+        const float *dt = k->dt + s * k->sdt + t * k->tdt;
+        const float *decay = k->decay + s * k->sdt + t * k->tdt;
+        float *yt = k->y + (s * k->L + t) * H * P;
+        for (long long h = h0; h < h1; h++) {
+            const float *restrict xh = xt + h * P;
+            const float *restrict Bh = Bt + (h / R) * N, *restrict Ch = Ct + (h / R) * N;
+            const float dth = dt[h], dA = decay[h], d = k->D ? k->D[h] : 0.0f;
+            float *restrict S = work + (h - h0) * N * P;
+            float yh[P]; /* accumulated in registers where P is a constant */
+            for (long long p = 0; p < P; p++) yh[p] = d * xh[p];
+            for (long long n = 0; n < N; n++) {
+                const float bn = dth * Bh[n], cn = Ch[n];
+                float *restrict Sn = S + n * P;
+                for (long long p = 0; p < P; p++) {
+                    const float v = dA * Sn[p] + bn * xh[p];
+                    Sn[p] = v;
+                    yh[p] += cn * v;
+                }
+            }
+            memcpy(yt + h * P, yh, sizeof(float) * (size_t)P);
+        }
+    }
+    for (long long h = h0; h < h1; h++) {
+        float *state = k->state + (s * H + h) * P * N;
+        const float *S = work + (h - h0) * N * P;
+        for (long long p = 0; p < P; p++)
+            for (long long n = 0; n < N; n++) state[p * N + n] = S[n * P + p];
+    }
 }
 
-#define CONSTANT_SIZES(PP, NN)                                                          \
-    if (P == PP && N == NN) {                                                           \
-        for (long long u = first; u < last; u++) scan_head(k, u / H, u % H, PP, NN, work); \
-        return;                                                                         \
+/* Work unit u: sequence u / blocks, heads of block u % blocks (hb heads per block). */
+#define UNITS(PP, NN)                                                                \
+    for (long long u = first; u < last; u++) {                                       \
+        const long long s = u / k->blocks, h0 = (u % k->blocks) * k->hb;             \
+        scan_heads(k, s, h0, h0 + k->hb < k->H ? h0 + k->hb : k->H, PP, NN, work);   \
     }
 
-/* (sequence, head) pairs first .. last-1, pair u = s * H + h. */
-EEGSSM_CLONES static void scan_pairs(const Scan *k, long long first, long long last,
+#define CONSTANT_SIZES(PP, NN)  \
+    if (P == PP && N == NN) {   \
+        UNITS(PP, NN)           \
+        return;                 \
+    }
+
+/* Work units first .. last-1. */
+EEGSSM_CLONES static void scan_units(const Scan *k, long long first, long long last,
                                      float *work) {
-    const long long P = k->P, N = k->N, H = k->H;
+    const long long P = k->P, N = k->N;
     CONSTANT_SIZES(8, 8)
     CONSTANT_SIZES(16, 16)
     CONSTANT_SIZES(32, 16)
@@ -108,7 +125,7 @@ EEGSSM_CLONES static void scan_pairs(const Scan *k, long long first, long long l
     CONSTANT_SIZES(64, 16)
     CONSTANT_SIZES(64, 64)
     CONSTANT_SIZES(64, 128)
-    for (long long u = first; u < last; u++) scan_head(k, u / H, u % H, P, N, work);
+    UNITS(P, N)
 }
 
 typedef struct {
@@ -119,32 +136,37 @@ typedef struct {
 
 static void *run_share(void *arg) {
     Share *sh = (Share *)arg;
-    float *work = (float *)malloc(sizeof(float) * (size_t)(sh->k->P * sh->k->N));
+    float *work = (float *)malloc(sizeof(float) * (size_t)(sh->k->hb * sh->k->P * sh->k->N));
     if (work == NULL) {
         sh->failed = 1;
         return NULL;
     }
-    scan_pairs(sh->k, sh->first, sh->last, work);
+    scan_units(sh->k, sh->first, sh->last, work);
     free(work);
     return NULL;
 }
 
 #define MAX_THREADS 64
 
-/* All pairs on up to `threads` threads (the calling one included); 0 on success, -1 when out of
- * memory. A thread that cannot be started leaves its share to the calling thread. */
-static int run(const Scan *k, int threads) {
-    const long long pairs = k->b * k->H;
-    if (threads > pairs) threads = (int)pairs;
+/* All sequences on up to `threads` threads (the calling one included), each sequence's heads
+ * in one unit, or split into blocks when there are fewer sequences than threads; 0 on success,
+ * -1 when out of memory. A thread that cannot be started leaves its share to the calling one. */
+static int run(Scan *k, int threads) {
     if (threads > MAX_THREADS) threads = MAX_THREADS;
     if (threads < 1) threads = 1;
+    long long per_seq = (threads + k->b - 1) / k->b; /* blocks wanted per sequence */
+    if (per_seq > k->H) per_seq = k->H;
+    k->hb = (k->H + per_seq - 1) / per_seq;
+    k->blocks = (k->H + k->hb - 1) / k->hb;
+    const long long units = k->b * k->blocks;
+    if (threads > units) threads = (int)units;
     Share shares[MAX_THREADS];
     pthread_t ids[MAX_THREADS];
     int started[MAX_THREADS];
     for (int i = 0; i < threads; i++) {
         shares[i].k = k;
-        shares[i].first = pairs * i / threads;
-        shares[i].last = pairs * (i + 1) / threads;
+        shares[i].first = units * i / threads;
+        shares[i].last = units * (i + 1) / threads;
         shares[i].failed = 0;
         started[i] = i > 0 && pthread_create(&ids[i], NULL, run_share, &shares[i]) == 0;
     }
@@ -160,10 +182,10 @@ static int run(const Scan *k, int threads) {
 
 static PyObject *py_ssd_scan(PyObject *self, PyObject *args) {
     (void)self;
-    unsigned long long px, pdt, pA, pB, pC, pD, pstate, py;
+    unsigned long long px, pdt, pdecay, pB, pC, pD, pstate, py;
     Scan k;
     int threads;
-    if (!PyArg_ParseTuple(args, "(KKKKKKKK)(LLLLLL)(LLLLLLLL)i", &px, &pdt, &pA, &pB, &pC, &pD,
+    if (!PyArg_ParseTuple(args, "(KKKKKKKK)(LLLLLL)(LLLLLLLL)i", &px, &pdt, &pdecay, &pB, &pC, &pD,
                           &pstate, &py, &k.b, &k.L, &k.H, &k.P, &k.G, &k.N, &k.sx, &k.tx,
                           &k.sdt, &k.tdt, &k.sB, &k.tB, &k.sC, &k.tC, &threads))
         return NULL;
@@ -173,7 +195,7 @@ static PyObject *py_ssd_scan(PyObject *self, PyObject *args) {
     }
     k.x = (const float *)(uintptr_t)px;
     k.dt = (const float *)(uintptr_t)pdt;
-    k.A = (const float *)(uintptr_t)pA;
+    k.decay = (const float *)(uintptr_t)pdecay;
     k.B = (const float *)(uintptr_t)pB;
     k.C = (const float *)(uintptr_t)pC;
     k.D = (const float *)(uintptr_t)pD;

@@ -129,12 +129,14 @@ def ssd_scan(
     y = x.new_empty(b, l, h, p)
     if b == 0 or l == 0:
         return y, state
+    dt = dt.contiguous()
+    decay = torch.exp(dt * A)  # (b, l, h) like dt: PyTorch's vectorised exp, not one per step in C
     strides = (
         *_rows(x, "x", (h, p)),
         *_rows(dt, "dt", (h,)),
         *_rows(B, "B", (g, n)),
         *_rows(C, "C", (g, n)),
     )
-    pointers = tuple(0 if t is None else t.data_ptr() for t in (x, dt, A, B, C, D, state, y))
+    pointers = tuple(0 if t is None else t.data_ptr() for t in (x, dt, decay, B, C, D, state, y))
     _scan.ssd_scan(pointers, (b, l, h, p, g, n), strides, threads or torch.get_num_threads())
     return y, state
