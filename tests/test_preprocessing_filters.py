@@ -135,6 +135,21 @@ def test_zscore_statistics_and_clip():
     assert zc.max() == pytest.approx(10.0) and np.abs(zc).max() <= 10.0
 
 
+def test_channel_moments_equal_numpy():
+    """Row by row in float64 = numpy's whole-array mean and std (float64 accumulation), for
+    large offsets, a constant channel, NaN, float64 input and no samples."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((5, 30001)) * [[1], [1e3], [1e-3], [0], [50]] + 1e4).astype(np.float32)
+    x[4, 7] = np.nan
+    for data in (x, x.astype(np.float64)):
+        mean, std = filters.channel_moments(data)
+        np.testing.assert_allclose(mean, data.mean(-1, dtype=np.float64), rtol=1e-12)
+        np.testing.assert_allclose(std, data.std(-1, dtype=np.float64), rtol=1e-9, atol=1e-12)
+    assert std[3] == 0 and np.isnan(std[4])
+    mean, std = filters.channel_moments(np.zeros((2, 0), np.float32))
+    assert mean.shape == std.shape == (2,) and np.isnan(std).all()
+
+
 def test_percentile_scaling():
     rng = np.random.default_rng(3)
     x = (rng.standard_normal((3, 5000)) * [[2], [20], [200]]).astype(np.float32)

@@ -228,7 +228,7 @@ def flat_channels(data: np.ndarray, names: list[str], flat_uv: float) -> list[st
 
     if data.shape[-1] == 0:
         return []
-    rms = np.sqrt(np.var(data, axis=-1, dtype=np.float64))
+    rms = filters.channel_moments(data)[1]
     return [n for n, r in zip(names, rms) if r < flat_uv and not is_non_eeg(n)]
 
 
