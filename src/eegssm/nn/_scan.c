@@ -16,18 +16,19 @@
  *
  * Layout: x (b, L, H, P), dt and decay (b, L, H) (same strides), B and C (b, L, G, N), each with
  * its innermost dimensions contiguous and any strides between sequences and steps (so x, B and C
- * may be column slices of one (b, L, H*P + 2*G*N) tensor); y (b, L, H, P) contiguous; state (b, H, P, N) contiguous,
- * read as the initial state and overwritten with the final one. float32 throughout.
+ * may be column slices of one (b, L, H*P + 2*G*N) tensor); y (b, L, H, P) contiguous; state
+ * (b, H, P, N) contiguous, read as the initial state and overwritten with the final one. float32
+ * throughout.
  *
  * Speed: the state is kept as (N, P) rows so that the inner loop runs over P contiguous floats
  * (vectorised); common (P, N) sizes are compiled with constant loop bounds; on x86-64 with GCC
  * the loop is compiled for AVX-512, AVX2 + FMA and the baseline, chosen at load time
- * (target_clones); (sequence, head) pairs are shared among `threads` POSIX threads.
+ * (target_clones); the sequences (all heads of one in one pass over time, or blocks of heads
+ * when there are fewer sequences than threads) are shared among `threads` POSIX threads.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>

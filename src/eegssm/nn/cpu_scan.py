@@ -7,11 +7,12 @@ mamba_ssm's ``selective_state_update`` compute it, per sequence and head::
     y_t     = state_t C_t + D * x_t
 
 On a CPU this loop (two multiply-adds per state element and step, vectorised over the head's
-channels) runs a Mamba-2 layer forward 2-3x faster than the chunked form, which is built for
-matrix units and for the backward pass. :class:`~eegssm.nn.mamba2.Mamba2` uses it when nothing
-needs a gradient, the tensors are float32 on the CPU and the extension is built; training, other
-dtypes and devices, and installs without a C compiler keep the chunked path (same results to
-float round-off; ``tests/test_cpu_scan.py`` checks both against ``ssd_naive``).
+channels) runs a whole Mamba-2 layer forward 1.3-1.9x faster than the chunked form
+(``benchmarks/cpu_scan.py``), which is built for matrix units and for the backward pass.
+:class:`~eegssm.nn.mamba2.Mamba2` uses it when nothing needs a gradient, the tensors are float32
+on the CPU and the extension is built; training, other dtypes and devices, and installs without
+a C compiler keep the chunked path (same results to float round-off; ``tests/test_cpu_scan.py``
+checks both against ``ssd_naive``).
 
 ``EEGSSM_DISABLE_KERNELS=1`` turns it off with the other optional kernels (for comparisons).
 """
