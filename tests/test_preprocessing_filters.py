@@ -148,6 +148,8 @@ def test_channel_moments_equal_numpy():
     assert std[3] == 0 and np.isnan(std[4])
     mean, std = filters.channel_moments(np.zeros((2, 0), np.float32))
     assert mean.shape == std.shape == (2,) and np.isnan(std).all()
+    mean, std = filters.channel_moments(x[0])  # one channel as a 1-D array
+    assert mean.shape == std.shape == () and std == pytest.approx(x[0].std(dtype=np.float64))
 
 
 def test_percentile_scaling():

@@ -318,23 +318,23 @@ class Normalization:
 
 
 def channel_moments(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and standard deviation of ``data (C, T)``, accumulated in float64:
-    ``(C,)`` each, as ``data.mean(-1, dtype=float64)`` and ``data.std(-1, dtype=float64)``.
+    """Per-channel mean and standard deviation of ``data (..., T)``, accumulated in float64:
+    ``(...)`` each, as ``data.mean(-1, dtype=float64)`` and ``data.std(-1, dtype=float64)``
+    (NaN for no samples).
 
     One channel at a time: numpy's ``std`` over the whole array makes two float64 temporaries of
     its size (280 MB for an hour of 19 channels at 256 Hz; ~0.7 s of fresh pages), this keeps
     one channel's (7 MB)."""
     data = np.asarray(data)
-    c, n = data.shape
-    mean, std = np.zeros(c), np.zeros(c)
-    if n == 0:
-        return np.full(c, np.nan), np.full(c, np.nan)
-    for i in range(c):
-        row = data[i].astype(np.float64)
+    n = data.shape[-1]
+    rows = data.reshape(int(np.prod(data.shape[:-1])), n)
+    mean, std = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    for i in range(len(rows) if n else 0):
+        row = rows[i].astype(np.float64)
         mean[i] = row.mean()
         row -= mean[i]
         std[i] = np.sqrt(np.dot(row, row) / n)
-    return mean, std
+    return mean.reshape(data.shape[:-1]), std.reshape(data.shape[:-1])
 
 
 def zscore_normalization(
