@@ -1,7 +1,8 @@
 """``eegssm detect``: find seizures in EEG recordings.
 
 For each EDF/BDF file (folders are searched recursively): read, preprocess with the checkpoint's
-own settings, run the detector over overlapping windows, post-process, and write
+own settings, run the detector over the whole recording (in one pass; other models than a
+SeizureDetector over overlapping windows), post-process, and write
 
     OUT/<stem>.csv_bi        TUSZ csv_bi (NEDC scorer input)
     OUT/<stem>_events.tsv    SzCORE events (onset, duration, eventType, confidence, channels,
