@@ -31,6 +31,7 @@ from day to day, the side-by-side ratio is the number to compare.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -194,8 +195,11 @@ def model_child(name: str, flops: bool) -> dict:
 
     out = {}
     if flops:
-        scan_gflop = _count_scan_flops(model)
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
+        with (
+            _scan_flops(model) as scan_gflop,
+            FlopCounterMode(display=False) as counter,
+            torch.no_grad(),
+        ):
             # FLOPs of 10 min, scaled to the hour: one pass computes the model on the whole
             # sequence, so its FLOPs are those of forward (plus the front end's halos, ~9 %),
             # and forward names each module's share
@@ -203,7 +207,6 @@ def model_child(name: str, flops: bool) -> dict:
                 model(torch.from_numpy(x[:, : 600 * 256])[None])
             else:
                 run(x[:, : 600 * 256])
-        _count_scan_flops(None)
         by_module = {k: sum(v.values()) / 1e9 * 6 for k, v in counter.get_flop_counts().items()}
         for module, g in scan_gflop.items():
             by_module[module] = by_module.get(module, 0.0) + g * 6
@@ -220,25 +223,24 @@ def model_child(name: str, flops: bool) -> dict:
     return out
 
 
-def _count_scan_flops(model) -> dict:
+@contextlib.contextmanager
+def _scan_flops(model):
     """Count the arithmetic of the C recurrence (``eegssm.nn.cpu_scan``), which PyTorch's FLOP
     counter does not see: 2 multiply-adds (4 FLOP) per state element and step, added to the
-    stage module (``SeizureDetector.edge_stream`` / ``.node_stream``) it runs in. Returns the
-    dict that fills up (GFLOP) while the model runs; ``None`` undoes the patch."""
+    stage module (``SeizureDetector.edge_stream`` / ``.node_stream``) it runs in. Yields the dict
+    (GFLOP per module) that fills up while the model runs; the patch and hooks go afterwards."""
     from eegssm.nn import cpu_scan
 
-    if model is None:
-        cpu_scan.ssd_scan = cpu_scan.__dict__.pop("_uncounted")
-        return {}
     counts: dict[str, float] = {}
-    where = []
+    where: list[str] = []
+    hooks = []
     for name in ("edge_stream", "node_stream"):
         module = getattr(model, name, None)
         if module is not None:
             label = f"SeizureDetector.{name}"
-            module.register_forward_pre_hook(lambda *_, label=label: where.append(label))
-            module.register_forward_hook(lambda *_: None if where.pop() else None)
-    real = cpu_scan._uncounted = cpu_scan.ssd_scan
+            hooks.append(module.register_forward_pre_hook(lambda *_, a=label: where.append(a)))
+            hooks.append(module.register_forward_hook(lambda *_: None if where.pop() else None))
+    real = cpu_scan.ssd_scan
 
     def counted(x, dt, A, B, C, *args, **kwargs):
         b, l, h, p = x.shape
@@ -247,7 +249,12 @@ def _count_scan_flops(model) -> dict:
         return real(x, dt, A, B, C, *args, **kwargs)
 
     cpu_scan.ssd_scan = counted
-    return counts
+    try:
+        yield counts
+    finally:
+        cpu_scan.ssd_scan = real
+        for hook in hooks:
+            hook.remove()
 
 
 def models_per_hour(rounds: int) -> list[dict]:
