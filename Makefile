@@ -12,7 +12,7 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # Install torch first, pinned, so that no other dependency can pull a newer (CUDA) build.
-$(STAMP): $(PY) pyproject.toml setup.py src/eegssm/nn/_scan.c
+$(STAMP): $(PY) pyproject.toml setup.py src/eegssm/nn/_scan.c src/eegssm/preprocessing/_iir.c
 	$(PY) -m pip install -q "$(TORCH)"
 	$(PY) -m pip install -q -e ".[dev]" "$(TORCH)"
 	touch $(STAMP)

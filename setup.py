@@ -1,8 +1,9 @@
-"""Build of the one C extension, ``eegssm.nn._scan`` (the SSD recurrence for CPU inference).
+"""Build of the C extensions: ``eegssm.nn._scan`` (the SSD recurrence for CPU inference) and
+``eegssm.preprocessing._iir`` (zero-phase band-pass/notch filtering of many channels at once).
 
-Everything else is in ``pyproject.toml``. The extension is optional: where no C compiler is
-found the build goes on without it and the layers use the pure-PyTorch path (same results;
-``eegssm doctor`` says which one runs).
+Everything else is in ``pyproject.toml``. The extensions are optional: where no C compiler is
+found the build goes on without them: the layers use the pure-PyTorch path and the filters
+scipy.signal (same results to float round-off; ``eegssm doctor`` says which ones run).
 """
 
 import os
@@ -18,6 +19,13 @@ setup(
             extra_compile_args=flags,
             extra_link_args=["-pthread"] if os.name == "posix" else [],
             optional=True,
-        )
+        ),
+        Extension(
+            "eegssm.preprocessing._iir",
+            ["src/eegssm/preprocessing/_iir.c"],
+            extra_compile_args=flags,
+            extra_link_args=["-pthread"] if os.name == "posix" else [],
+            optional=True,
+        ),
     ]
 )

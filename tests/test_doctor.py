@@ -15,8 +15,9 @@ import pytest
 
 from eegssm import cli
 from eegssm.commands import doctor
-from eegssm.commands.doctor import CPU_SCAN
+from eegssm.commands.doctor import CPU_SCAN, SCIPY_FILTER
 from eegssm.nn import GatedDeltaNet, Mamba2, cpu_scan, kernels
+from eegssm.preprocessing import iir
 
 REASON = "ModuleNotFoundError: No module named 'selective_scan_cuda' (mamba-ssm was built ...)"
 
@@ -70,6 +71,20 @@ def test_doctor_cpu_scan_missing(fake_status, capsys, monkeypatch):
     assert info["cores"]["mamba2"]["scan"]["cpu"] == (
         "PyTorch reference (the C extension eegssm.nn._scan is not built (x))"
     )
+
+
+def test_doctor_names_the_filter_backend(fake_status, capsys, monkeypatch):
+    """The C filter where it is built, else scipy.signal with the reason; in text and JSON."""
+    expected = iir.C_FILTER if iir.available() else f"{SCIPY_FILTER} ({iir.reason()})"
+    assert _json(capsys)["filter"] == expected
+    monkeypatch.setattr(iir, "_MISSING", "the C extension eegssm.preprocessing._iir is not built")
+    assert _json(capsys)["filter"] == (
+        f"{SCIPY_FILTER} (the C extension eegssm.preprocessing._iir is not built)"
+    )
+    assert cli.main(["doctor"]) == 0
+    assert f"preprocessing filters: {SCIPY_FILTER} (" in capsys.readouterr().out
+    monkeypatch.setenv("EEGSSM_DISABLE_KERNELS", "1")
+    assert _json(capsys)["filter"] == f"{SCIPY_FILTER} (EEGSSM_DISABLE_KERNELS=1)"
 
 
 def test_doctor_interpreter_and_kill_switch(fake_status, capsys, monkeypatch):

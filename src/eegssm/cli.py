@@ -121,7 +121,13 @@ def run() -> None:
     What a normal exit does first still happens, in the same order: other threads are joined
     (thread pools shut down), ``atexit`` handlers run (temporary folders removed, logs
     flushed), then stdout and stderr are flushed. Where this Python lacks the hooks for that,
-    the exit is the normal one."""
+    the exit is the normal one.
+
+    Freed memory is kept for reuse (:func:`eegssm.heap.retain_freed_memory`: fewer fresh pages
+    for a model's chunk-by-chunk buffers)."""
+    from eegssm.heap import retain_freed_memory
+
+    retain_freed_memory()
     code = main()
     gc.freeze()
     shutdown = getattr(threading, "_shutdown", None)

@@ -35,6 +35,7 @@ examples:
 
 REFERENCE = "PyTorch reference"
 CPU_SCAN = "C recurrence eegssm.nn._scan (inference; training: PyTorch reference)"
+SCIPY_FILTER = "scipy.signal.sosfiltfilt, channel by channel"
 #: Which kernels each core can use: (part, kernel name).
 CORES = {
     "mamba2": [("scan", "ssd"), ("conv", "conv")],
@@ -94,8 +95,18 @@ def diagnose() -> dict:
         }
         | {"triton": _triton()},
         "cores": {core: _core_backends(parts, statuses) for core, parts in CORES.items()},
+        "filter": _filter_backend(),
         "constraints": copy.deepcopy(constraint_report()),
     }
+
+
+def _filter_backend() -> str:
+    """How preprocessing runs its zero-phase band-pass/notch filters, in words."""
+    from eegssm.preprocessing import iir
+
+    if iir.available():
+        return iir.C_FILTER
+    return f"{SCIPY_FILTER} ({iir.reason()})"
 
 
 def _triton() -> dict:
@@ -237,6 +248,7 @@ def format_text(info: dict) -> str:
             lines.append(f"  {core} {part}")
             lines.append(f"    on CPU:  {devices['cpu']}")
             lines.append(f"    on CUDA: {devices['cuda']}")
+    lines += ["", f"preprocessing filters: {info['filter']}"]
     lines += [
         "",
         "kernel constraints of the bundled configurations",

@@ -1,14 +1,17 @@
 """Resampling, zero-phase filtering and per-channel normalisation of ``(C, T)`` arrays.
 
 All functions take and return float32 ``(C, T)`` arrays (µV in, µV or unitless out); rates and
-cut-offs are in Hz. Filtering runs in float32: a float32 second-order-section cascade filtered
-forward and backward differs from the float64 result by about 1e-4 of the signal RMS for the
-seizure preset (0.5–120 Hz band-pass + 60/120 Hz notch at 256 Hz), far below EEG noise, and is
-~4x faster (see ``docs/benchmarks/preprocess.md``). Pass ``dtype=np.float64`` to filter in double.
+cut-offs are in Hz. Filters are designed and run by :mod:`eegssm.preprocessing.iir` (the maths
+of scipy.signal's ``butter``, ``iirnotch`` and ``sosfiltfilt`` with numpy, and a C cascade over
+all channels at once, in double: 3.5e-8 of the signal RMS from scipy's float64 result for the
+seizure preset, 0.5–120 Hz band-pass + 60/120 Hz notch at 256 Hz), so preprocessing a file at the
+model's rate never imports scipy.signal. Without the C extension, scipy.signal filters channel
+by channel in float32 (1e-4 of the RMS, far below EEG noise) or, with ``dtype=np.float64``, in
+double.
 
-Long multichannel arrays are filtered and resampled channel by channel on all cores
-(:func:`by_rows`: scipy's loops release the GIL; each channel is computed as it would be alone,
-so the result is bit for bit that of one call).
+Resampling (``scipy.signal.resample_poly``) and the scipy filter path run channel by channel on
+all cores (:func:`by_rows`: scipy's loops release the GIL; each channel is computed as it would
+be alone, so the result is bit for bit that of one call).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+
+from eegssm.preprocessing import iir
 
 #: Upper band edges at or above this fraction of Nyquist are lowered (with a warning) ...
 NYQUIST_GUARD = 0.95
@@ -185,11 +190,11 @@ def bandpass_sos(
     if l_freq is not None and h_freq is not None:
         if l_freq >= h_freq:
             raise ValueError(f"band-pass needs l_freq < h_freq, got {l_freq}, {h_freq}")
-        return _signal().butter(order, [l_freq, h_freq], btype="bandpass", fs=sfreq, output="sos")
+        return iir.butter_sos(order, (l_freq, h_freq), "bandpass", sfreq)
     if l_freq is not None:
-        return _signal().butter(order, l_freq, btype="highpass", fs=sfreq, output="sos")
+        return iir.butter_sos(order, l_freq, "highpass", sfreq)
     if h_freq is not None:
-        return _signal().butter(order, h_freq, btype="lowpass", fs=sfreq, output="sos")
+        return iir.butter_sos(order, h_freq, "lowpass", sfreq)
     return np.zeros((0, 6))
 
 
@@ -211,8 +216,7 @@ def notch_sos(sfreq: float, line_freq: float, quality: float = 30.0) -> np.ndarr
     Each notch has quality factor ``quality`` (-3 dB width ``f / quality`` for one pass).
     """
     sections = [
-        _signal().tf2sos(*_signal().iirnotch(f, quality, fs=sfreq))
-        for f in notch_frequencies(sfreq, line_freq, quality)
+        iir.notch_section(f, quality, sfreq) for f in notch_frequencies(sfreq, line_freq, quality)
     ]
     return np.vstack(sections) if sections else np.zeros((0, 6))
 
@@ -236,13 +240,23 @@ def design_filter(
     return np.vstack(parts)
 
 
-def filtfilt(data: np.ndarray, sos: np.ndarray, dtype: type = np.float32) -> np.ndarray:
-    """Zero-phase filtering (``scipy.signal.sosfiltfilt``) along the last axis.
+def filtfilt(
+    data: np.ndarray, sos: np.ndarray, dtype: type = np.float32, overwrite: bool = False
+) -> np.ndarray:
+    """Zero-phase filtering (``scipy.signal.sosfiltfilt`` with its default odd padding) along
+    the last axis.
+
+    Runs in C on all channels at once (:func:`eegssm.preprocessing.iir.sosfiltfilt`, arithmetic
+    in double) where the extension is built, else with scipy.signal channel by channel in
+    ``dtype``.
 
     Args:
         data: ``(C, T)`` or ``(T,)``.
         sos: ``(S, 6)`` second-order sections (an empty cascade returns the input as float32).
-        dtype: arithmetic precision (float32 default; float64 for reference results).
+        dtype: arithmetic precision of the scipy path (float32 default; float64 for reference
+            results); the C path computes in double either way.
+        overwrite: ``data`` may be filtered in place (when it is float32 and C-contiguous; the
+            caller must not need it afterwards).
 
     Returns:
         float32 array, same shape as ``data``.
@@ -250,6 +264,11 @@ def filtfilt(data: np.ndarray, sos: np.ndarray, dtype: type = np.float32) -> np.
     data = np.asarray(data)
     if len(sos) == 0:
         return data.astype(np.float32, copy=False)
+    if iir.available() and data.ndim in (1, 2):
+        fits = data.dtype == np.float32 and data.flags.c_contiguous and data.flags.writeable
+        out = data if overwrite and fits else np.array(data, dtype=np.float32, order="C")
+        iir.sosfiltfilt(out.reshape(-1, out.shape[-1]), sos, threads=cpu_count())
+        return out
     sos = np.asarray(sos, dtype=dtype)
     out = by_rows(lambda d: _signal().sosfiltfilt(sos, d.astype(dtype, copy=False), axis=-1), data)
     return np.asarray(out, dtype=np.float32)
@@ -280,12 +299,21 @@ class Normalization:
         if self.center.shape != self.scale.shape:
             raise ValueError(f"center {self.center.shape} and scale {self.scale.shape} differ")
 
-    def apply(self, data: np.ndarray, centered: bool = False) -> np.ndarray:
-        """Normalise ``data (C, T)`` (or ``(C,)``-leading ``(C, ...)``); float32, a new array.
+    def apply(
+        self, data: np.ndarray, centered: bool = False, overwrite: bool = False
+    ) -> np.ndarray:
+        """Normalise ``data (C, T)`` (or ``(C,)``-leading ``(C, ...)``); float32, a new array
+        (unless ``overwrite``).
 
         ``centered``: ``data`` already has ``center`` subtracted (as stored in a cache).
+        ``overwrite``: normalise ``data`` itself when it is a writable float32 array (then
+        returned; the caller must not need the input).
         """
-        out = np.array(data, dtype=np.float32)  # a copy, whatever the input dtype
+        data = np.asarray(data)
+        if overwrite and data.dtype == np.float32 and data.flags.writeable:
+            out = data
+        else:
+            out = np.array(data, dtype=np.float32)  # a copy, whatever the input dtype
         shape = (-1,) + (1,) * (out.ndim - 1)
         if not centered:
             out -= self.center.reshape(shape)

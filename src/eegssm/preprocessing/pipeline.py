@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from eegssm.io.types import Recording
-from eegssm.preprocessing import filters
+from eegssm.preprocessing import filters, iir
 from eegssm.preprocessing.montages import apply_montage
 from eegssm.preprocessing.windowing import Windows, make_windows
 
@@ -205,11 +205,13 @@ def preprocess(
         sfreq, cfg.l_freq, cfg.h_freq, cfg.notches, cfg.filter_order, cfg.notch_quality
     )
     check_length(data.shape[-1], sos, sfreq, source)
-    data = clock("filter", filters.filtfilt, data, sos, np.dtype(cfg.filter_dtype).type)
+    own = not np.may_share_memory(data, recording.data)  # made here: may be changed in place
+    dtype = np.dtype(cfg.filter_dtype).type
+    data = clock("filter", filters.filtfilt, data, sos, dtype, own)
 
     norm = clock("normalise", fit_normalization, data, cfg, flat)
     if normalize and norm is not None:
-        data = clock("normalise", norm.apply, data)
+        data = clock("normalise", norm.apply, data, False, True)
     _check_finite(data, rec.ch_names, source, None, " after filtering (overflow: absurd values?)")
 
     meta = dict(rec.meta, preprocess=cfg.model_dump())
@@ -346,16 +348,15 @@ def flat_rows(data: np.ndarray, tolerance: float = 1e-6) -> np.ndarray:
     (constant, e.g. a disconnected electrode or a zero-filled gap as long as the recording)."""
     if data.shape[-1] == 0:
         return np.zeros(data.shape[0], dtype=bool)
-    ptp = data.max(axis=-1) - data.min(axis=-1)
-    return ptp <= tolerance * np.abs(data).max(axis=-1)
+    high, low = data.max(axis=-1), data.min(axis=-1)
+    return high - low <= tolerance * np.maximum(np.abs(high), np.abs(low))
 
 
 def check_length(n_samples: int, sos: np.ndarray, sfreq: float, source: str) -> None:
     """Refuse a recording shorter than the zero-phase filter's edge padding."""
     if len(sos) == 0:
         return
-    nz = min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum()))
-    padlen = 3 * (2 * len(sos) + 1 - nz)  # scipy.signal.sosfiltfilt's default
+    padlen = iir.padlen(sos)  # scipy.signal.sosfiltfilt's default
     if n_samples <= padlen:
         raise PreprocessError(
             f"{source}: too short to filter: {n_samples} samples at {sfreq:g} Hz "
