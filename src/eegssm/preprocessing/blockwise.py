@@ -185,16 +185,20 @@ class BlockwisePreprocessor:
             )
         return self.matrix @ x
 
-    def _filtered(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    def _filtered(self, a: int, b: int, check: _FlatCheck | None = None) -> np.ndarray:
         """Output samples of input block ``[a, b)`` after montage, resampling and filtering
-        (not normalised), and the montaged block itself (for the flat-channel check)."""
+        (not normalised). ``check`` first gets the montaged block and its input channels (the
+        flat-channel checks); the montaged block is then filtered in place."""
         lo, hi = max(0, a - self.margin), min(self.source.n_times, b + self.margin)
         self._core = (a, b)
         x = self._montaged(lo, hi)
+        if check is not None:
+            check.add(x[:, a - lo : b - lo], self._last_raw)
+        self._last_raw = None  # the input block is not kept while the consumer works
         y = x
         if self.up != self.down:
             y, _ = filters.resample(x, self.source.sfreq, self.sfreq)
-        y = filters.filtfilt(y, self.sos, np.dtype(self.config.filter_dtype).type)
+        y = filters.filtfilt(y, self.sos, np.dtype(self.config.filter_dtype).type, overwrite=True)
         first = self._out_index(lo)
         y = y[:, self._out_index(a) - first : self._out_index(b) - first]
         if not np.isfinite(y).all():
@@ -202,7 +206,7 @@ class BlockwisePreprocessor:
                 f"{self.name}: non-finite values after filtering near "
                 f"{a / self.source.sfreq:.0f} s (overflow: absurd values?)"
             )
-        return y, x[:, a - lo : b - lo]
+        return y
 
     def _spans(self) -> Iterator[tuple[int, int]]:
         for a in range(0, self.source.n_times, self.block):
@@ -253,14 +257,15 @@ class BlockwisePreprocessor:
         stats = self.needs_statistics
         for a, b in self._spans():
             if stats:
-                y, x = self._filtered(a, b)
+                y = self._filtered(a, b, check)
             else:
                 self._core = (a, b)
                 x = self._montaged(a, b)
+                check.add(x, self._last_raw)
+                self._last_raw = None
                 y = x[:, :0]
             if self.config.normalize == "p95":  # one block (checked in __init__): the recording
                 percentile = filters.percentile_normalization(y, 95.0, self.config.clip)
-            check.add(x, self._last_raw)
             n = y.shape[1]
             if n:
                 block_mean = y.mean(axis=1, keepdims=True, dtype=np.float64)
@@ -333,10 +338,7 @@ class BlockwisePreprocessor:
         self.scan_needed = False
         check = _FlatCheck(c, len(self.used))
         for a, b in self._spans():
-            y, x = self._filtered(a, b)
-            check.add(x, self._last_raw)
-            del x  # the input block is not kept while the consumer works
-            self._last_raw = None
+            y = self._filtered(a, b, check)
             if progress is not None:
                 progress(b - a)
             yield self._normalised(y)
@@ -364,8 +366,7 @@ class BlockwisePreprocessor:
         """
         self._require_scan()
         for a, b in self._spans():
-            y, _ = self._filtered(a, b)
-            self._last_raw = None  # the input block is not kept while the consumer works
+            y = self._filtered(a, b)
             if progress is not None:
                 progress(b - a)
             yield self._normalised(y) if normalize else y
@@ -378,7 +379,7 @@ class BlockwisePreprocessor:
             return np.zeros((len(self.ch_names), 0), dtype=np.float32)
         a = start // self.up * self.down
         b = min(self.source.n_times, -(-stop // self.up) * self.down)
-        y, _ = self._filtered(a, b)
+        y = self._filtered(a, b)
         offset = start - self._out_index(a)
         return self._normalised(y[:, offset : offset + stop - start])
 
