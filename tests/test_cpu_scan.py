@@ -196,3 +196,94 @@ def test_training_keeps_the_differentiable_path(monkeypatch):
         m(u)
     assert calls == [1]
     assert not cpu_scan.usable(u.double()) and cpu_scan.usable(u)
+
+
+# -- causal depthwise conv + SiLU -------------------------------------------------------------
+
+
+def _conv_silu_reference(x, weight, bias, tail):
+    """The direct formula in float64: y_t = silu(bias + sum_i w_i x_{t-k+1+i}), the inputs
+    before x taken from tail (zeros when None)."""
+    b, l, d = x.shape
+    k = weight.shape[-1]
+    before = torch.zeros(b, k - 1, d, dtype=torch.float64)
+    if tail is not None:
+        before = tail.double().transpose(1, 2)
+    full = torch.cat([before, x.double()], dim=1)  # (b, k-1+l, d)
+    w = weight[:, 0].double()  # (d, k)
+    pre = sum(full[:, i : i + l] * w[:, i] for i in range(k))
+    if bias is not None:
+        pre = pre + bias.double()
+    return pre * torch.sigmoid(pre)
+
+
+@needs_scan
+@pytest.mark.parametrize("k", [1, 2, 4])
+@pytest.mark.parametrize("l", [1, 2, 3, 15, 333])
+@pytest.mark.parametrize("with_bias, with_tail", [(True, True), (False, False), (True, False)])
+def test_conv_silu_equals_the_direct_formula(k, l, with_bias, with_tail):
+    """Random inputs read as a column slice of a wider tensor, lengths shorter than the tail,
+    kernels of 1-4 taps, with and without bias and tail."""
+    torch.manual_seed(k * 1000 + l)
+    b, d = 3, 40
+    x = (torch.randn(b, l, d + 9) * 3)[..., 4 : 4 + d]
+    weight = torch.randn(d, 1, k)
+    bias = torch.randn(d) if with_bias else None
+    tail = torch.randn(b, d, k - 1) if with_tail else None
+    got = cpu_scan.causal_conv_silu(x, weight, bias, tail)
+    assert got.shape == (b, l, d) and got.is_contiguous()
+    _close(got, _conv_silu_reference(x, weight, bias, tail), 2e-6)
+
+
+@needs_scan
+def test_conv_silu_extreme_values():
+    """SiLU's tails (exp clamped far beyond float32's range), zero, and a NaN that stays in
+    its own channel and steps."""
+    v = torch.tensor([-1e4, -200.0, -88.0, -30.0, -1e-30, 0.0, 1e-30, 5.0, 87.0, 200.0, 1e4])
+    x = v.reshape(1, -1, 1).repeat(1, 1, 3).contiguous()
+    weight = torch.zeros(3, 1, 4)
+    weight[:, 0, -1] = 1.0  # identity: y = silu(x)
+    got = cpu_scan.causal_conv_silu(x, weight)
+    want = (v.double() * torch.sigmoid(v.double())).float()
+    assert torch.allclose(got[0, :, 0], want, rtol=3e-7, atol=1e-37)
+    x[0, 3, 1] = float("nan")
+    got = cpu_scan.causal_conv_silu(x, torch.ones(3, 1, 4) / 4)
+    nan = torch.isnan(got)
+    assert nan[0, 3:7, 1].all() and nan.sum() == 4  # the 4 steps that read it, channel 1 only
+
+
+@needs_scan
+def test_conv_silu_is_accurate_over_the_whole_range():
+    """Relative error of silu through the exp approximation: within a few float32 ulps of the
+    float64 value from -80 to 80."""
+    v = torch.linspace(-80, 80, 200_001)
+    weight = torch.ones(1, 1, 1)
+    got = cpu_scan.causal_conv_silu(v.reshape(1, -1, 1), weight)[0, :, 0].double()
+    want = v.double() * torch.sigmoid(v.double())
+    rel = ((got - want).abs() / want.abs().clamp_min(1e-30)).max().item()
+    assert rel < 5e-7
+
+
+@needs_scan
+@pytest.mark.parametrize("threads", [1, 2, 5, 64])
+def test_conv_silu_any_thread_count_gives_the_same_bits(threads):
+    torch.manual_seed(3)
+    x, weight, bias = torch.randn(2, 501, 16), torch.randn(16, 1, 4), torch.randn(16)
+    tail = torch.randn(2, 16, 3)
+    one = cpu_scan.causal_conv_silu(x, weight, bias, tail, threads=1)
+    assert torch.equal(cpu_scan.causal_conv_silu(x, weight, bias, tail, threads=threads), one)
+
+
+@needs_scan
+def test_conv_silu_refuses_what_it_cannot_take():
+    x = torch.randn(2, 10, 8)
+    with pytest.raises(ValueError, match="weight must be"):
+        cpu_scan.causal_conv_silu(x, torch.randn(7, 1, 4))
+    with pytest.raises(ValueError, match="tail must be"):
+        cpu_scan.causal_conv_silu(x, torch.randn(8, 1, 4), tail=torch.randn(2, 8, 2))
+    with pytest.raises(ValueError, match="float32"):
+        cpu_scan.causal_conv_silu(x.double(), torch.randn(8, 1, 4))
+    with pytest.raises(ValueError, match="contiguous"):
+        cpu_scan.causal_conv_silu(torch.randn(2, 8, 10).transpose(1, 2), torch.randn(8, 1, 4))
+    assert cpu_scan.causal_conv_silu(torch.randn(0, 5, 8), torch.randn(8, 1, 4)).shape == (0, 5, 8)
+    assert cpu_scan.causal_conv_silu(torch.randn(2, 0, 8), torch.randn(8, 1, 4)).shape == (2, 0, 8)

@@ -9,6 +9,8 @@ mamba_ssm's ``selective_state_update`` compute it, per sequence and head::
 On a CPU this loop (two multiply-adds per state element and step, vectorised over the head's
 channels) runs a whole Mamba-2 layer forward 1.3-1.9x faster than the chunked form
 (``benchmarks/cpu_scan.py``), which is built for matrix units and for the backward pass.
+:func:`causal_conv_silu` computes the layer's causal depthwise conv + SiLU before it in one pass
+over the projection (PyTorch needs one pass per tap and one for the SiLU: 2-2.3x slower).
 :class:`~eegssm.nn.mamba2.Mamba2` uses it when nothing needs a gradient, the tensors are float32
 on the CPU and the extension is built; training, other dtypes and devices, and installs without
 a C compiler keep the chunked path (same results to float round-off; ``tests/test_cpu_scan.py``
@@ -141,3 +143,61 @@ def ssd_scan(
     pointers = tuple(0 if t is None else t.data_ptr() for t in (x, dt, decay, B, C, D, state, y))
     _scan.ssd_scan(pointers, (b, l, h, p, g, n), strides, threads or torch.get_num_threads())
     return y, state
+
+
+@torch.no_grad()
+def causal_conv_silu(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    tail: Tensor | None = None,
+    threads: int | None = None,
+) -> Tensor:
+    """``silu(causal depthwise conv)`` of a sequence in one pass, forward only (what
+    :class:`~eegssm.nn.conv.CausalDepthwiseConv1d` computes, to float round-off: its exp is
+    Cephes' single-precision one, within 2 ulp).
+
+    Args:
+        x: ``(b, l, d)`` float32 on the CPU; its last dimension contiguous (a column slice of a
+            wider tensor is read in place).
+        weight: ``(d, 1, k)`` (``nn.Conv1d``'s depthwise weight).
+        bias: ``(d,)`` or None.
+        tail: ``(b, d, k-1)``: the ``k-1`` inputs before ``x`` (None: zeros).
+        threads: threads sharing sequences and stretches of time (default: PyTorch's).
+
+    Returns:
+        ``(b, l, d)`` float32, contiguous: ``y_t = silu(bias + sum_i w_i x_{t-k+1+i})``.
+
+    Raises:
+        RuntimeError: the extension is not available (:func:`reason`).
+        ValueError: shapes, dtypes, devices or layouts it does not take.
+    """
+    if _scan is None:
+        raise RuntimeError(f"causal_conv_silu: {_MISSING}")
+    b, l, d = x.shape
+    if weight.dim() != 3 or weight.shape[:2] != (d, 1):
+        raise ValueError(
+            f"causal_conv_silu: weight must be ({d}, 1, k) for x {tuple(x.shape)}, "
+            f"got {tuple(weight.shape)}"
+        )
+    k = weight.shape[-1]
+    w = weight[:, 0].t().contiguous().float()  # (k, d)
+    bias = None if bias is None else bias.contiguous().float()
+    if tail is not None:
+        if tail.shape != (b, d, k - 1):
+            raise ValueError(
+                f"causal_conv_silu: tail must be {(b, d, k - 1)}, got {tuple(tail.shape)}"
+            )
+        tail = tail.transpose(1, 2).contiguous().float()  # (b, k-1, d)
+    for name, t in (("x", x), ("weight", w), ("bias", bias), ("tail", tail)):
+        if t is not None and (t.dtype != torch.float32 or t.device.type != "cpu"):
+            raise ValueError(
+                f"causal_conv_silu: {name} must be float32 on the CPU, got {t.dtype} {t.device}"
+            )
+    if d > 1 and x.stride(2) != 1:
+        raise ValueError("causal_conv_silu: the last dimension of x must be contiguous")
+    out = x.new_empty(b, l, d)
+    pointers = tuple(0 if t is None else t.data_ptr() for t in (x, tail, w, bias, out))
+    sizes = (b, l, d, k, x.stride(0), x.stride(1))
+    _scan.conv_silu(pointers, sizes, threads or torch.get_num_threads())
+    return out

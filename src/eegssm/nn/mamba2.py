@@ -216,9 +216,11 @@ class Mamba2(nn.Module):
                 D=self.D, dt_bias=self.dt_bias, dt_softplus=True,
             )  # fmt: skip
         elif cpu_scan.usable(xbc, dt, self.conv1d.conv.weight, self.A_log, self.D, self.dt_bias):
-            # inference on a CPU: conv + SiLU, then the recurrence step by step in C
+            # inference on a CPU: conv + SiLU in one pass, then the recurrence step by step, in C
             dt = F.softplus(dt + self.dt_bias)  # (B, L, H)
-            xbc, conv_tail = self.conv1d(xbc, tail)
+            conv = self.conv1d.conv
+            conv_tail = self.conv1d.next_tail(xbc, tail)
+            xbc = cpu_scan.causal_conv_silu(xbc, conv.weight, conv.bias, tail)
             x, B, C = self._split_xbc(xbc)  # column slices of xbc, read in place
             y, ssm_state = cpu_scan.ssd_scan(x, dt, A, B, C, self.D, initial)
         else:  # conv + SiLU + scan + D skip fused block by block (conv output never stored)
