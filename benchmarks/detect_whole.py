@@ -117,7 +117,7 @@ def whole_command(edf: Path, runs: int, baseline: Path | None = None) -> dict:
 STARTUP = """
 import time
 t0 = time.perf_counter()
-import torch, scipy.signal
+import torch
 t1 = time.perf_counter()
 import eegssm.cli, eegssm.detection, eegssm.preprocessing.pipeline, eegssm.io
 t2 = time.perf_counter()
@@ -133,7 +133,7 @@ def startup(runs: int) -> dict:
     for _ in range(runs):
         _, _, out = run_fresh([sys.executable, "-c", STARTUP])
         rows.append([float(v) for v in out.split()])
-    names = ["import torch + scipy.signal", "import eegssm", "load the bundled checkpoint"]
+    names = ["import torch", "import eegssm", "load the bundled checkpoint"]
     return {n: statistics.median(r[i] for r in rows) for i, n in enumerate(names)}
 
 
@@ -168,11 +168,13 @@ def model_child(name: str, flops: bool) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from eegssm.checkpoints import checkpoint_path
+    from eegssm.heap import retain_freed_memory
     from eegssm.inference import predict_recording
     from eegssm.models.baselines import SeizureTransformerBaseline
     from eegssm.models.detector import SeizureDetector
     from eegssm.onepass import OnePass
 
+    retain_freed_memory()  # as the eegssm command runs every model (cli.run)
     kind, c, seconds, how = CASES[name]
     torch.manual_seed(0)
     if kind == "fast":
@@ -398,26 +400,30 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
         node = fast["stage_s"].get("node stream", 0.0)
         lines += [
             "",
-            "**What limits it.** Start-up (importing torch, scipy.signal and eegssm, loading the "
+            "**What limits it.** Start-up (importing torch and eegssm, loading the "
             f"checkpoint: {startup_s:.2f} s in a fresh process, one after the other) would be "
             f"{startup_s / one_hour['wall']:.0%} of the 1-h command's {one_hour['wall']:.2f} s. "
             "Imports are Python holding the GIL (two threads importing at once take as long as "
-            "one after the other, measured), so the command forks a child process that imports "
-            "scipy.signal, reads and preprocesses the file while the parent imports torch and "
+            "one after the other, measured), so the command forks a child process that reads "
+            "and preprocesses the file (without scipy.signal: the filters are designed with "
+            "numpy and run in C, `eegssm.preprocessing.iir`) while the parent imports torch and "
             "loads the model: two cores instead of one lock. What stays on the command's path "
             "is reading the checkpoint's settings (before the fork), the longer of the two "
-            "processes' work (usually the child's), the model, and writing and exiting. "
+            "processes' work (now about even: `waiting for the model to load` when the child "
+            "finished first), the model, and writing and exiting. The command keeps freed "
+            "memory for reuse (`eegssm.heap`: about half the page faults), and so do the model "
+            "measurements of section 3, for every model alike. "
             "The model itself reaches "
             f"{fast['gflops'] / peak:.0%} of the matmul peak. Its SSM layers run their state "
             "recurrence step by step in C on a CPU (`eegssm.nn.cpu_scan`: two multiply-adds per "
             "state element and step, vectorised over the head's channels; the chunked SSD's "
             "decay and score matrices, built for matrix units and for training, add arithmetic "
-            "and many passes over memory: 1.3-1.9× slower layers, docs/benchmarks/cpu_scan.md). "
-            "What remains around it is small matrices "
+            "and many passes over memory: 1.3-1.9× slower layers, docs/benchmarks/cpu_scan.md), "
+            "after the causal conv + SiLU in one C pass. What remains around it is small "
+            "matrices "
             "(projections of 32-wide features of 18 electrodes and 8-wide edge features of 153 "
-            "pairs: memory-bound GEMMs), elementwise passes (causal conv + SiLU, gating, "
-            "normalisation) and fresh memory for each chunk's outputs, on a machine whose "
-            "memory copies run at 3-5 GB/s (measured): the node stream takes "
+            "pairs: memory-bound GEMMs) and elementwise passes (gating, normalisation), on a "
+            "machine whose memory copies run at 3-5 GB/s (measured): the node stream takes "
             f"{node:.2f} s per hour at "
             f"{fast['stage_gflop'].get('node stream', 0.0) / max(node, 1e-9):.0f} GFLOP/s, "
             "the front end's convolutions are near the matmul peak.",
