@@ -20,6 +20,8 @@ import datetime
 import hashlib
 import json
 import math
+import queue
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -557,9 +559,8 @@ class Detector:
         def detect_blocks(one_pass: bool) -> np.ndarray:
             with sample_bar(source.n_times, f"{name}: detection", progress) as bar:
                 blocks = pre.blocks_in_one_pass if one_pass else pre.blocks
-                with Prefetched(
-                    blocks(bar.update)
-                ) as ahead:  # the next block beside the model  # the next block beside the model
+                # the next block is read and preprocessed beside the model
+                with Prefetched(blocks(bar.update)) as ahead:
                     timed = _Timed(ahead)
                     t = time.perf_counter()
                     probs = predict_blocks(
@@ -614,9 +615,6 @@ class Prefetched:
     _END = object()
 
     def __init__(self, items) -> None:
-        import queue
-        import threading
-
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._done = False
@@ -626,8 +624,6 @@ class Prefetched:
         self._thread.start()
 
     def _put(self, value) -> bool:
-        import queue
-
         while not self._stop.is_set():
             try:
                 self._queue.put(value, timeout=0.1)

@@ -30,6 +30,8 @@ from the steady state for the first sample; forward, then backward over the forw
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 try:
@@ -47,8 +49,6 @@ C_FILTER = "C, all channels at once (eegssm.preprocessing._iir)"
 def reason() -> str | None:
     """Why the C filter cannot run here (None when it can): not built, or
     ``EEGSSM_DISABLE_KERNELS=1``."""
-    import os
-
     if os.environ.get("EEGSSM_DISABLE_KERNELS") == "1":
         return "EEGSSM_DISABLE_KERNELS=1"
     return _MISSING
