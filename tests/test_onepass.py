@@ -46,15 +46,27 @@ CASES = [
 ]
 
 
+def memory_for(model, memory: str, t: int) -> int:
+    """``memory_bytes`` that keeps every intermediate in memory, none (temporary files, frame
+    range by frame range), or two electrodes' sequences (and theirs forward outputs) at a
+    time: the electrode features go to a file, the SSM stacks run in groups of sequences."""
+    if memory == "memory":
+        return 1 << 30
+    if memory == "files":
+        return 0
+    L = -(-t // model.config.stride)
+    return 2 * 2 * 4 * L * model.config.d_node + 1
+
+
 @pytest.mark.parametrize("preset,core,causal,c,t,chunk,overrides", CASES)
-@pytest.mark.parametrize("memory", ["memory", "files"])
+@pytest.mark.parametrize("memory", ["memory", "files", "groups"])
 def test_one_pass_equals_whole_sequence(preset, core, causal, c, t, chunk, overrides, memory):
     torch.manual_seed(0)
     model = SeizureDetector.from_preset(preset, n_chans=c, core=core, causal=causal, **overrides)
     x = signal(c, t)
     ref = whole(model, x)
     sizes = [t // 3, t - t // 3] if t > 3 else [t]
-    run = OnePass(model, chunk_frames=chunk, memory_bytes=1 << 30 if memory == "memory" else 0)
+    run = OnePass(model, chunk_frames=chunk, memory_bytes=memory_for(model, memory, t))
     got = run.run(blocks_of(x, sizes), t)
     assert got.shape == (t,) and got.dtype == np.float32
     np.testing.assert_allclose(got, ref, atol=2e-5, rtol=0)
@@ -139,15 +151,50 @@ def test_halos_cover_the_receptive_fields():
     assert decoder_halo(model) >= 1
 
 
-def test_frame_store_file_round_trip(tmp_path):
-    store = FrameStore(3, 50, (4,), str(tmp_path / "s.f32"))
-    values = torch.randn(3, 50, 4)
+@pytest.mark.parametrize("where", ["memory", "file"])
+def test_frame_store_round_trip(tmp_path, where):
+    """Frame ranges of every sequence and whole sequences, written and read both ways."""
+    path = str(tmp_path / "s.f32") if where == "file" else None
+    store = FrameStore(3, 50, (4, 2), path)
+    values = torch.randn(3, 50, 4, 2)
     store.write(0, values[:, :20])
     store.write(20, values[:, 20:])
     torch.testing.assert_close(store.read(0, 50), values)
     torch.testing.assert_close(store.read(13, 31), values[:, 13:31])
+    torch.testing.assert_close(store.read_sequences(1, torch.empty(2, 50, 4, 2)), values[1:])
+    store.write_sequences(1, -values[1:2])
+    torch.testing.assert_close(
+        store.read(7, 9), torch.stack([values[0], -values[1], values[2]])[:, 7:9]
+    )
+    assert store.nbytes == 3 * 50 * 8 * 4
     store.close()
     assert not (tmp_path / "s.f32").exists()
+
+
+def test_a_day_of_electrode_features_sweeps_each_electrode_through_the_file_once(monkeypatch):
+    """With the electrode features in a temporary file, the node stream reads and writes each
+    electrode's whole sequence once (not every chunk of every layer), and the edge stream
+    touches no file."""
+    torch.manual_seed(5)
+    model = SeizureDetector.from_preset("fast", n_chans=6)
+    t = 64 * 400
+    x = signal(6, t, seed=5)
+    reads, writes = [], []
+    read, write = FrameStore.read_sequences, FrameStore.write_sequences
+    monkeypatch.setattr(
+        FrameStore,
+        "read_sequences",
+        lambda s, i, out: reads.append((i, len(out))) or read(s, i, out),
+    )
+    monkeypatch.setattr(
+        FrameStore, "write_sequences", lambda s, i, v: writes.append((i, len(v))) or write(s, i, v)
+    )
+    run = OnePass(model, chunk_frames=40, memory_bytes=memory_for(model, "groups", t))
+    np.testing.assert_allclose(run.run([x], t), whole(model, x), atol=2e-5, rtol=0)
+    assert reads == writes == [(0, 2), (2, 2), (4, 2)]
+    assert (
+        run._n_files == 1
+    )  # the electrode features; the edge stream and its forward outputs in memory
 
 
 def test_a_failing_temporary_store_names_the_file(tmp_path, monkeypatch):

@@ -20,8 +20,6 @@ import datetime
 import hashlib
 import json
 import math
-import queue
-import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -510,9 +508,9 @@ class Detector:
         A recording whose raw samples fit in ``IN_MEMORY_BYTES`` (~1.9 h of 19 channels at
         256 Hz) is read whole (:meth:`prepare_file`) and goes through :meth:`infer`. A longer
         one is preprocessed in blocks of ~29 min
-        (:class:`~eegssm.preprocessing.blockwise.BlockwisePreprocessor`) as the model reads it,
-        the next block on a thread while the model works on the current one (:class:`Prefetched`;
-        ``timings["read + preprocess"]`` is then the time the model waited for blocks):
+        (:class:`~eegssm.preprocessing.blockwise.BlockwisePreprocessor`) as the model reads it
+        (not on a thread beside the model: the model's two-thread convolutions and the reading
+        thread on two cores took 1.2-1.35x as long as one after the other, measured on 24 h),
         in one pass over the file with a fixed scale (the bundled checkpoint), checking for flat
         channels on the way (when one is found, the two passes below run); with a z-score, one
         pass for the statistics first. ``result.recording``
@@ -559,14 +557,12 @@ class Detector:
         def detect_blocks(one_pass: bool) -> np.ndarray:
             with sample_bar(source.n_times, f"{name}: detection", progress) as bar:
                 blocks = pre.blocks_in_one_pass if one_pass else pre.blocks
-                # the next block is read and preprocessed beside the model
-                with Prefetched(blocks(bar.update)) as ahead:
-                    timed = _Timed(ahead)
-                    t = time.perf_counter()
-                    probs = predict_blocks(
-                        model, timed, pre.n_times, window, stride, self.batch_size, self.device,
-                        self.inference,
-                    )  # fmt: skip
+                timed = _Timed(blocks(bar.update))
+                t = time.perf_counter()
+                probs = predict_blocks(
+                    model, timed, pre.n_times, window, stride, self.batch_size, self.device,
+                    self.inference,
+                )  # fmt: skip
             timings["read + preprocess"] = timings.get("read + preprocess", 0.0) + timed.seconds
             timings["model"] = timings.get("model", 0.0) + time.perf_counter() - t - timed.seconds
             return probs
@@ -599,75 +595,6 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
-
-
-class Prefetched:
-    """The items of ``items``, each produced on a thread while the caller works on the one
-    before (one item ahead: memory for one more item).
-
-    ``eegssm detect`` reads and preprocesses the next ~29-min block of a long recording while
-    the model runs on the current one (numpy, the C filter and PyTorch release the GIL). Items
-    come in order; an exception raised while producing one is raised to the caller in its
-    place (with its traceback); :meth:`close` (or leaving a ``with`` block) stops the thread
-    after the item it is producing.
-    """
-
-    _END = object()
-
-    def __init__(self, items) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
-        self._done = False
-        self._thread = threading.Thread(
-            target=self._produce, args=(iter(items),), name="eegssm-prefetch", daemon=True
-        )
-        self._thread.start()
-
-    def _put(self, value) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(value, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self, items) -> None:
-        try:
-            for item in items:
-                if not self._put((True, item)):
-                    return
-        except BaseException as err:  # noqa: BLE001 - handed to the caller
-            self._put((False, err))
-            return
-        self._put((True, self._END))
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self._done:
-            raise StopIteration
-        ok, value = self._queue.get()
-        if not ok:
-            self.close()
-            raise value
-        if value is self._END:
-            self.close()
-            raise StopIteration
-        return value
-
-    def close(self) -> None:
-        """Stop producing (the item in production is finished and dropped)."""
-        self._done = True
-        self._stop.set()
-        self._thread.join()
-
-    def __enter__(self) -> Prefetched:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class _Timed:

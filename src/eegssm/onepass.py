@@ -35,8 +35,11 @@ statistics of the whole recording); nothing is normalised per window.
 
 Frame-rate intermediates (``(L, C, d)`` floats: 33 MB per hour for 18 electrodes × 32 features
 at 4 Hz) live in :class:`FrameStore` s: in memory while they fit ``memory_bytes``, else in
-temporary files read and written chunk by chunk (``os.pread``/``pwrite``: the page cache, not
-the process, holds them), so a 24-hour recording runs in bounded memory.
+temporary files (``os.pread``/``pwrite``: the page cache, not the process, holds them), so a
+24-hour recording runs in bounded memory. The SSM stacks treat each sequence (an electrode, an
+electrode pair) on its own, so a stack whose input is in a file is swept group of sequences by
+group of sequences in memory: each sequence read once and written once, however many layers
+(the edge stream's inputs are made from similarities kept in memory and need no file at all).
 
 A causal model runs through :meth:`SeizureDetector.forward_stream` chunk by chunk, the same
 state-carrying code as ``eegssm monitor``.
@@ -71,8 +74,8 @@ MEMORY_BYTES = 128 << 20
 
 class FrameStore:
     """``(N, L, *row)`` float32 values of ``N`` sequences over ``L`` frames, read and written by
-    frame ranges; in memory, or in a temporary file (frame-major, one frame's ``N`` rows
-    together) when ``path`` is given.
+    frame ranges (all sequences) or by whole sequences; in memory, or in a temporary file
+    (sequence-major: each sequence's ``L`` rows together) when ``path`` is given.
 
     Args:
         n_seq: sequences ``N``.
@@ -80,48 +83,79 @@ class FrameStore:
         row: the shape of one sequence's value at one frame, e.g. ``(d,)``.
         path: the temporary file (created, deleted by :meth:`close`); None keeps the values in
             memory.
+        data: an existing ``(N, L, *row)`` tensor to hold the values in memory (no copy; the
+            other arguments are then taken from it).
     """
 
     def __init__(
         self,
-        n_seq: int,
-        n_frames: int,
-        row: tuple[int, ...],
+        n_seq: int = 0,
+        n_frames: int = 0,
+        row: tuple[int, ...] = (),
         path: str | None = None,
         device: torch.device | str = "cpu",
+        data: Tensor | None = None,
     ) -> None:
+        if data is not None:
+            n_seq, n_frames, *row = data.shape
+            device, path = data.device, None
         self.n_seq, self.n_frames, self.row = n_seq, n_frames, tuple(row)
         self.path, self.device = path, torch.device(device)
-        self._frame_bytes = 4 * n_seq * math.prod(self.row)
-        self.nbytes = self._frame_bytes * n_frames
+        self._row_bytes = 4 * math.prod(self.row)
+        self._seq_bytes = self._row_bytes * n_frames
+        self.nbytes = self._seq_bytes * n_seq
+        self._fd = None
         if path is None:
-            self._data = torch.empty(n_seq, n_frames, *self.row, device=self.device)
-            self._fd = None
+            if data is None:
+                data = torch.empty(n_seq, n_frames, *self.row, device=self.device)
+            self._data = data
         else:
             self._data = None
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
 
     def read(self, a: int, b: int) -> Tensor:
-        """Frames ``[a, b)`` as ``(N, b - a, *row)`` (a view when in memory)."""
+        """Frames ``[a, b)`` of every sequence as ``(N, b - a, *row)`` (a view when in memory)."""
         if self._fd is None:
             return self._data[:, a:b]
-        buf = np.empty((b - a, self.n_seq, *self.row), dtype=np.float32)
-        view, offset, done = memoryview(buf).cast("B"), a * self._frame_bytes, 0
+        buf = np.empty((self.n_seq, b - a, *self.row), dtype=np.float32)
+        for i in range(self.n_seq):
+            self._pread(buf[i], i * self._seq_bytes + a * self._row_bytes)
+        return torch.from_numpy(buf).to(self.device)
+
+    def write(self, a: int, values: Tensor) -> None:
+        """Store ``values (N, n, *row)`` at frames ``[a, a + n)`` of every sequence."""
+        if self._fd is None:
+            self._data[:, a : a + values.shape[1]].copy_(values)
+            return
+        rows = values.detach().cpu().numpy()
+        for i in range(self.n_seq):
+            self._pwrite(np.ascontiguousarray(rows[i]), i * self._seq_bytes + a * self._row_bytes)
+
+    def read_sequences(self, i: int, out: Tensor) -> Tensor:
+        """Sequences ``[i, i + len(out))``, every frame, into ``out (n, L, *row)`` (CPU,
+        contiguous); returns ``out``."""
+        if self._fd is None:
+            return out.copy_(self._data[i : i + out.shape[0]])
+        self._pread(out.numpy(), i * self._seq_bytes)
+        return out
+
+    def write_sequences(self, i: int, values: Tensor) -> None:
+        """Store ``values (n, L, *row)`` as sequences ``[i, i + n)``."""
+        if self._fd is None:
+            self._data[i : i + values.shape[0]].copy_(values)
+            return
+        self._pwrite(np.ascontiguousarray(values.detach().cpu().numpy()), i * self._seq_bytes)
+
+    def _pread(self, buf: np.ndarray, offset: int) -> None:
+        view, done = memoryview(buf).cast("B"), 0
         while done < len(view):
             n = os.preadv(self._fd, [view[done:]], offset + done)
             if n <= 0:
                 raise OSError(f"{self.path}: short read at byte {offset + done}")
             done += n
-        return torch.from_numpy(buf).to(self.device).transpose(0, 1)
 
-    def write(self, a: int, values: Tensor) -> None:
-        """Store ``values (N, n, *row)`` at frames ``[a, a + n)``."""
-        n = values.shape[1]
-        if self._fd is None:
-            self._data[:, a : a + n].copy_(values)
-            return
-        frames = values.detach().transpose(0, 1).contiguous().cpu().numpy()
-        view, offset, done = memoryview(frames).cast("B"), a * self._frame_bytes, 0
+    def _pwrite(self, buf: np.ndarray, offset: int) -> None:
+        view, done = memoryview(buf).cast("B"), 0
         try:
             while done < len(view):
                 done += os.pwrite(self._fd, view[done:], offset + done)
@@ -325,7 +359,64 @@ class OnePass:
     # ------------------------------------------------------------------------------------
     def _sweep_stack(self, stack, store: FrameStore, budget: list) -> None:
         """The residual blocks of an ``SSMStack`` (not its final LayerNorm) over every sequence
-        of ``store``, in place, one block after the other.
+        of ``store``, in place.
+
+        In memory, all sequences together, chunk by chunk. In a temporary file, groups of whole
+        sequences that fit in memory with their forward outputs (the sequences are
+        independent: an electrode of a day-long recording is 44 MB), each read once and
+        written once; frame range by frame range through the file only where not even one
+        sequence fits."""
+        *blocks, _norm = stack
+        if store.path is not None and self._sweep_groups(
+            blocks, store.n_seq, store.n_frames, store.row, budget,
+            store.read_sequences, store.write_sequences,
+        ):  # fmt: skip
+            return
+        fwd = self._store(store.n_seq, store.n_frames, store.row, budget)
+        try:
+            self._sweep_blocks(blocks, store, fwd, self.chunk)
+        finally:
+            fwd.close()
+            if fwd.path is None:
+                budget[0] += fwd.nbytes
+
+    def _sweep_groups(
+        self,
+        blocks,
+        n_seq: int,
+        n_frames: int,
+        row: tuple[int, ...],
+        budget: list,
+        load: Callable[[int, Tensor], Tensor],
+        save: Callable[[int, Tensor], None],
+    ) -> bool:
+        """:meth:`_sweep_blocks` on groups of whole sequences in memory: ``load(i, out)`` fills
+        ``out (n, n_frames, *row)`` with sequences ``[i, i + n)`` and returns it, ``save(i,
+        values)`` takes them swept. Two buffers of a group's size are allocated once and
+        reused (fresh pages cost more than the copies). False, doing nothing, when not even
+        one sequence and its forward outputs fit ``budget[0]``."""
+        seq_bytes = 4 * n_frames * math.prod(row)
+        group = min(n_seq, budget[0] // max(1, 2 * seq_bytes))
+        if group == 0:
+            return False
+        budget[0] -= 2 * group * seq_bytes
+        try:
+            part = torch.empty(group, n_frames, *row, device=self.device)
+            fwd = torch.empty_like(part)
+            chunk = self.chunk * -(-n_seq // group)  # as many rows per call as all at once
+            for i in range(0, n_seq, group):
+                n = min(group, n_seq - i)
+                x = load(i, part[:n])
+                self._sweep_blocks(blocks, FrameStore(data=x), FrameStore(data=fwd[:n]), chunk)
+                save(i, x)
+        finally:
+            budget[0] += 2 * group * seq_bytes
+        return True
+
+    def _sweep_blocks(self, blocks, store: FrameStore, fwd: FrameStore, chunk: int) -> None:
+        """Residual blocks with bidirectional mixers over ``store``, in place, one block after
+        the other, in chunks of ``chunk`` frames; ``fwd`` (the same shape) holds a block's
+        forward outputs.
 
         Per block: the forward sweep (first chunk to last, carrying the forward layer's state)
         keeps its outputs; the backward sweep (last chunk to first, each chunk reversed,
@@ -333,54 +424,62 @@ class OnePass:
         output over its input, which no later chunk of the sweep needs. (Two threads running
         the sweeps side by side were not faster on 2 cores and tripled the peak memory through
         glibc's per-thread arenas.)"""
-        *blocks, _norm = stack
-        spans = chunk_spans(store.n_frames, self.chunk)
+        spans = chunk_spans(store.n_frames, chunk)
         for block in blocks:
             mixer = block.mixer  # Bidirectional (causal models run through _run_causal)
-            fwd = self._store(store.n_seq, store.n_frames, store.row, budget)
-            try:
-                state = None
-                for a, b in spans:
-                    u = block.norm(store.read(a, b))
-                    y, state = mixer.forward_layer(u, state, return_state=True)
-                    fwd.write(a, y)
-                state = None
-                for a, b in reversed(spans):
-                    x = store.read(a, b)
-                    u = block.norm(x).flip(1)
-                    y, state = mixer.backward_layer(u, state, return_state=True)
-                    store.write(a, x + mixer.combine(fwd.read(a, b), y.flip(1)))
-            finally:
-                fwd.close()
-                if fwd.path is None:
-                    budget[0] += fwd.nbytes
+            state = None
+            for a, b in spans:
+                u = block.norm(store.read(a, b))
+                y, state = mixer.forward_layer(u, state, return_state=True)
+                fwd.write(a, y)
+            state = None
+            for a, b in reversed(spans):
+                x = store.read(a, b)
+                u = block.norm(x).flip(1)
+                y, state = mixer.backward_layer(u, state, return_state=True)
+                store.write(a, x + mixer.combine(fwd.read(a, b), y.flip(1)))
 
     def _edge_weights(self, e_store: FrameStore, L: int, budget: list) -> Tensor:
-        """Softplus edge weights ``(P, Lp)`` of the ``Lp = ceil(L / pool)`` pooled steps."""
+        """Softplus edge weights ``(P, Lp)`` of the ``Lp = ceil(L / pool)`` pooled steps.
+
+        The pairs' SSM inputs are made from the pooled similarities, which stay in memory
+        (``(P, Lp)``: 53 MB for a day), group by group of pairs (:meth:`_sweep_groups`), and
+        the weights computed from each swept group, in place of its similarities: no
+        temporary file unless not even one pair's sequence fits in memory."""
         edge = self.model.edge_stream
         pool = edge.pool
-        pairs = []
+        pairs = None  # (P, Lp)
         for a, b in chunk_spans(L, self.chunk):  # chunks start on pooled-step boundaries
-            sim = edge.pair_similarity(e_store.read(a, b)[None])  # (1, P, n)
+            sim = edge.pair_similarity(e_store.read(a, b)[None])[0]  # (P, n)
             if pool > 1:
                 sim = F.avg_pool1d(sim, pool, ceil_mode=True)
-            pairs.append(sim[0])
-        pairs = torch.cat(pairs, dim=-1)  # (P, Lp)
+            if pairs is None:
+                pairs = sim.new_empty(sim.shape[0], -(-L // pool))
+            pairs[:, a // pool : a // pool + sim.shape[1]] = sim
         P, Lp = pairs.shape
         d_edge = edge.inp.out_features
-        h = self._store(P, Lp, (d_edge,), budget)
+        *blocks, norm = edge.ssm
+        w = pairs  # each pair's weights replace its similarities once its inputs are made
+        spans = chunk_spans(Lp, self.chunk)
+
+        def load(i: int, out: Tensor) -> Tensor:
+            for a, b in spans:
+                out[:, a:b] = edge.inp(pairs[i : i + out.shape[0], a:b, None])
+            return out
+
+        def save(i: int, h: Tensor) -> None:
+            for a, b in spans:
+                w[i : i + h.shape[0], a:b] = F.softplus(edge.out(norm(h[:, a:b]))).squeeze(-1)
+
+        if self._sweep_groups(blocks, P, Lp, (d_edge,), budget, load, save):
+            return w
+        h = self._store(P, Lp, (d_edge,), budget)  # a file: not even one pair fits in memory
         try:
-            for a, b in chunk_spans(Lp, self.chunk):
+            for a, b in spans:
                 h.write(a, edge.inp(pairs[:, a:b, None]))
             self._sweep_stack(edge.ssm, h, budget)
-            norm = edge.ssm[-1]
-            w = torch.cat(
-                [
-                    F.softplus(edge.out(norm(h.read(a, b)))).squeeze(-1)
-                    for a, b in chunk_spans(Lp, self.chunk)
-                ],
-                dim=-1,
-            )  # (P, Lp)
+            for a, b in spans:
+                w[:, a:b] = F.softplus(edge.out(norm(h.read(a, b)))).squeeze(-1)
         finally:
             h.close()
             if h.path is None:
