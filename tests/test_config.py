@@ -194,3 +194,28 @@ def test_config_package_is_light():
     code = "import sys, eegssm.config; print(sorted({'torch', 'numpy', 'mne'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_public_name_resolves_and_sections_load_on_first_use():
+    """``eegssm.config`` imports its sections on first use: every name of ``__all__`` resolves
+    to its section's object, and importing the post-processing settings (what ``eegssm
+    detect`` needs at start-up) builds no other section."""
+    import ast
+    import importlib
+    import subprocess
+    import sys
+
+    import eegssm.config as config
+
+    assert sorted(config.__all__) == sorted(config._MODULE_OF)
+    for name in config.__all__:
+        module = importlib.import_module(f"eegssm.config.{config._MODULE_OF[name]}")
+        assert getattr(config, name) is getattr(module, name)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        config.Nope  # noqa: B018
+    code = (
+        "import sys; from eegssm.config import PostprocessConfig; "
+        "print(sorted(m for m in sys.modules if m.startswith('eegssm.config.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert set(ast.literal_eval(out.stdout)) <= {"eegssm.config.base", "eegssm.config.postprocess"}

@@ -19,53 +19,45 @@ the section that owns it (a product that needs other defaults subclasses the sec
 ``eegssm config show CONFIG.yaml`` prints a file's effective configuration (defaults filled in).
 """
 
-from eegssm.config.base import (
-    ConfigError,
-    StrictModel,
-    apply_overrides,
-    load_config,
-    parse_config,
-    read_yaml,
-    to_yaml,
-)
-from eegssm.config.data import (
-    EEGMAT_DIR,
-    SPLIT_FRACTIONS,
-    CorpusConfig,
-    DetectorDataConfig,
-    EEGM2DataConfig,
-    ExamplesConfig,
-    RealDataConfig,
-    SamplingConfig,
-)
-from eegssm.config.evaluation import (
-    TARGETS_FA_PER_24H,
-    DetectorEvaluationConfig,
-    RealDetectorEvaluationConfig,
-)
-from eegssm.config.model import DetectorModelConfig, EEGM2ModelConfig
-from eegssm.config.postprocess import PostprocessConfig
-from eegssm.config.recipes import (
-    BASELINE_HEADS,
-    RECIPES,
-    DetectorRecipe,
-    FinetuneConfig,
-    PretrainConfig,
-    RealDetectorRecipe,
-    load_recipe,
-    recipe_kind,
-)
-from eegssm.config.training import (
-    DetectorTrainingConfig,
-    EEGM2TrainingConfig,
-    FinetuneTrainingConfig,
-    FocalLossConfig,
-    MaskConfig,
-    RealDetectorTrainingConfig,
-    ReconstructionLossConfig,
-    TrainConfig,
-    TrainingConfig,
-)
+import importlib
+
+#: Where each public name lives. The submodules are imported on first use (PEP 562): a command
+#: that needs one section (``eegssm detect``: the post-processing settings) does not build the
+#: pydantic classes of every other section at start-up.
+_WHERE = {
+    "base": ("ConfigError StrictModel apply_overrides load_config parse_config read_yaml to_yaml"),
+    "data": (
+        "EEGMAT_DIR SPLIT_FRACTIONS CorpusConfig DetectorDataConfig EEGM2DataConfig "
+        "ExamplesConfig RealDataConfig SamplingConfig"
+    ),
+    "evaluation": "TARGETS_FA_PER_24H DetectorEvaluationConfig RealDetectorEvaluationConfig",
+    "model": "DetectorModelConfig EEGM2ModelConfig",
+    "postprocess": "PostprocessConfig",
+    "recipes": (
+        "BASELINE_HEADS RECIPES DetectorRecipe FinetuneConfig PretrainConfig RealDetectorRecipe "
+        "load_recipe recipe_kind"
+    ),
+    "training": (
+        "DetectorTrainingConfig EEGM2TrainingConfig FinetuneTrainingConfig FocalLossConfig "
+        "MaskConfig RealDetectorTrainingConfig ReconstructionLossConfig TrainConfig "
+        "TrainingConfig"
+    ),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names.split()}
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_MODULE_OF])
+
 
 __all__ = [
     "BASELINE_HEADS",
