@@ -169,7 +169,9 @@ class BlockwisePreprocessor:
 
     def _montaged(self, lo: int, hi: int) -> np.ndarray:
         """Input samples ``[lo, hi)`` through the montage: ``(C_out, hi - lo)`` float32."""
-        x = self.source.read(lo, hi)[self.used]
+        x = self.source.read(lo, hi)
+        if not np.array_equal(self.used, np.arange(x.shape[0])):  # else every channel, in order
+            x = x[self.used]
         self._last_raw = x[:, self._core[0] - lo : self._core[1] - lo]
         if not np.isfinite(x).all():
             bad = [
