@@ -171,6 +171,15 @@ def test_frame_store_round_trip(tmp_path, where):
     assert not (tmp_path / "s.f32").exists()
 
 
+def test_frame_store_holding_a_tensor_writes_into_it():
+    values = torch.zeros(2, 10, 3)
+    store = FrameStore.holding(values)
+    assert (store.n_seq, store.n_frames, store.row, store.path) == (2, 10, (3,), None)
+    store.write(4, torch.ones(2, 3, 3))
+    store.write_sequences(1, torch.full((1, 10, 3), 2.0))
+    assert values[0, 4:7].eq(1).all() and values[0, :4].eq(0).all() and values[1].eq(2).all()
+
+
 def test_a_day_of_electrode_features_sweeps_each_electrode_through_the_file_once(monkeypatch):
     """With the electrode features in a temporary file, the node stream reads and writes each
     electrode's whole sequence once (not every chunk of every layer), and the edge stream

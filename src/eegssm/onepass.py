@@ -83,22 +83,19 @@ class FrameStore:
         row: the shape of one sequence's value at one frame, e.g. ``(d,)``.
         path: the temporary file (created, deleted by :meth:`close`); None keeps the values in
             memory.
-        data: an existing ``(N, L, *row)`` tensor to hold the values in memory (no copy; the
-            other arguments are then taken from it).
+        data: an existing ``(N, L, *row)`` tensor that holds the values in memory (no copy;
+            see :meth:`holding`).
     """
 
     def __init__(
         self,
-        n_seq: int = 0,
-        n_frames: int = 0,
-        row: tuple[int, ...] = (),
+        n_seq: int,
+        n_frames: int,
+        row: tuple[int, ...],
         path: str | None = None,
         device: torch.device | str = "cpu",
         data: Tensor | None = None,
     ) -> None:
-        if data is not None:
-            n_seq, n_frames, *row = data.shape
-            device, path = data.device, None
         self.n_seq, self.n_frames, self.row = n_seq, n_frames, tuple(row)
         self.path, self.device = path, torch.device(device)
         self._row_bytes = 4 * math.prod(self.row)
@@ -112,6 +109,12 @@ class FrameStore:
         else:
             self._data = None
             self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+
+    @classmethod
+    def holding(cls, data: Tensor) -> FrameStore:
+        """A store in memory over ``data (N, L, *row)`` itself (writes go into it)."""
+        n_seq, n_frames, *row = data.shape
+        return cls(n_seq, n_frames, tuple(row), device=data.device, data=data)
 
     def read(self, a: int, b: int) -> Tensor:
         """Frames ``[a, b)`` of every sequence as ``(N, b - a, *row)`` (a view when in memory)."""
@@ -407,7 +410,9 @@ class OnePass:
             for i in range(0, n_seq, group):
                 n = min(group, n_seq - i)
                 x = load(i, part[:n])
-                self._sweep_blocks(blocks, FrameStore(data=x), FrameStore(data=fwd[:n]), chunk)
+                self._sweep_blocks(
+                    blocks, FrameStore.holding(x), FrameStore.holding(fwd[:n]), chunk
+                )
                 save(i, x)
         finally:
             budget[0] += 2 * group * seq_bytes
