@@ -10,7 +10,11 @@ import os
 
 from setuptools import Extension, setup
 
-flags = ["-O3", "-std=c11", "-pthread"] if os.name == "posix" else ["/O2"]
+# -fno-trapping-math: no code here reads floating-point exception flags, so a comparison may be
+# evaluated for every lane; without it GCC leaves loops with a clamp (the SiLU's exp) scalar on
+# AVX2 (AVX-512 masks them anyway); 5x slower conv + SiLU there. Results are unchanged (no
+# reassociation; -std=c11 keeps multiply-adds uncontracted).
+flags = ["-O3", "-std=c11", "-pthread", "-fno-trapping-math"] if os.name == "posix" else ["/O2"]
 setup(
     ext_modules=[
         Extension(
