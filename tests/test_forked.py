@@ -47,6 +47,14 @@ out["handed_over"] = child.result() is None
 big = forked.start(np.ones, (8, 4_000_000), np.float32)  # 128 MB, out of band
 value = big.result()
 out["big_ok"] = bool(value.shape == (8, 4_000_000) and value.all() and value.flags.writeable)
+def several():  # buffers of odd sizes, one empty, one a view: each lands at its own offset
+    return {"a": np.arange(5, dtype=np.int8), "b": np.zeros((0, 3)), "c": np.arange(10_001.0),
+            "d": np.arange(12.0).reshape(3, 4)[:, 1], "e": np.full(3, 7, np.int16)}
+value, want = forked.start(several).result(), several()
+out["several_ok"] = sorted(value) == sorted(want) and all(
+    value[k].dtype == want[k].dtype and np.array_equal(value[k], want[k]) for k in want)
+value["c"][0] = 1  # the arrays own writable memory of their own
+out["several_ok"] &= bool(value["c"][0] == 1 and value["c"][1] == 1)
 warnings.filterwarnings("ignore", category=UserWarning, module="childmod")
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -109,6 +117,11 @@ def test_the_value_comes_back_with_the_warnings(results):
     assert results["available"] and results["value_ok"] and results["handed_over"]
     assert results["warnings"] == ["from the child 1000003"]
     assert results["big_ok"]
+
+
+def test_several_buffers_come_back_intact(results):
+    """Arrays of odd sizes (one empty, one a strided view) travel through the shared file."""
+    assert results["several_ok"]
 
 
 def test_replayed_warnings_keep_their_module(results):

@@ -12,16 +12,20 @@ Warnings the child raised are replayed in the parent, under the parent's filters
 module that raised them. The child dies with its parent (``PR_SET_PDEATHSIG``) and
 :meth:`Child.close` kills it.
 
-The result comes back through a pipe as a pickle whose large buffers (numpy arrays) travel out
-of band: each is read straight into its own buffer, which the unpickled array then uses (one
-copy in all, no growing buffer).
+The result comes back as a pickle through a pipe, its large buffers (numpy arrays) out of band
+in an anonymous shared-memory file (``memfd``): the child copies them there while the parent is
+still busy, and the parent maps the file, so the unpickled arrays use those pages with no copy
+on the parent's side. (Through the pipe, the parent's reading of 66 MB for an hour of EEG took
+~0.2 s, while holding the interpreter lock that its PyTorch import needed.)
 
 A fork is only taken where it is safe and useful: on Linux, from a process with a single Python
-thread (a fork copies no other thread; a lock another thread held would stay held in the child).
+thread (a fork copies no other thread; a lock another thread held would stay held in the child),
+where shared-memory files can be made.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
 import signal
@@ -35,11 +39,18 @@ from typing import Any
 __all__ = ["Child", "available", "start"]
 
 _LENGTH = struct.Struct("<Q")
+#: Each out-of-band buffer starts at a multiple of this in the shared-memory file.
+_ALIGN = mmap.PAGESIZE
 
 
 def available() -> bool:
-    """Whether :func:`start` can fork here (Linux, one Python thread)."""
-    return sys.platform == "linux" and hasattr(os, "fork") and threading.active_count() == 1
+    """Whether :func:`start` can fork here (Linux with ``memfd_create``, one Python thread)."""
+    return (
+        sys.platform == "linux"
+        and hasattr(os, "fork")
+        and hasattr(os, "memfd_create")
+        and threading.active_count() == 1
+    )
 
 
 def _read_exact(fd: int, n: int) -> bytearray:
@@ -54,17 +65,30 @@ def _read_exact(fd: int, n: int) -> bytearray:
     return buf
 
 
-def _write_all(fd: int, data) -> None:
+def _write_all(fd: int, data, offset: int | None = None) -> None:
+    """All of ``data`` to ``fd``: at its current position, or at ``offset`` (``pwrite``)."""
     view, done = memoryview(data).cast("B"), 0
     while done < len(view):
-        done += os.write(fd, view[done:])
+        if offset is None:
+            done += os.write(fd, view[done:])
+        else:
+            done += os.pwrite(fd, view[done:], offset + done)
+
+
+def _buffer_offsets(sizes: list[int]) -> list[int]:
+    """Where buffers of ``sizes`` bytes start, laid out one after the other, each aligned."""
+    offsets, end = [], 0
+    for size in sizes:
+        offsets.append(end)
+        end += -(-size // _ALIGN) * _ALIGN
+    return offsets
 
 
 class Child:
     """A forked child computing ``fn(*args)``; :meth:`result` collects it once."""
 
-    def __init__(self, pid: int, fd: int) -> None:
-        self.pid, self._fd = pid, fd
+    def __init__(self, pid: int, fd: int, shared: int) -> None:
+        self.pid, self._fd, self._shared = pid, fd, shared
 
     def result(self) -> Any | None:
         """The child's value, or None when it failed or returned None (the caller then does the
@@ -76,10 +100,11 @@ class Child:
         try:
             header = _read_exact(self._fd, _LENGTH.unpack(_read_exact(self._fd, 8))[0])
             n_buffers = _LENGTH.unpack(_read_exact(self._fd, 8))[0]
-            buffers = [
-                _read_exact(self._fd, _LENGTH.unpack(_read_exact(self._fd, 8))[0])
-                for _ in range(n_buffers)
-            ]
+            sizes = [_LENGTH.unpack(_read_exact(self._fd, 8))[0] for _ in range(n_buffers)]
+            # the child wrote the buffers to the shared file: map it, copy nothing
+            size = os.fstat(self._shared).st_size
+            view = memoryview(mmap.mmap(self._shared, size) if size else b"")
+            buffers = [view[o : o + n] for o, n in zip(_buffer_offsets(sizes), sizes)]
             value, caught = pickle.loads(header, buffers=buffers)
         except Exception:  # noqa: BLE001 - nothing or a damaged payload: the caller does the work
             value, caught = None, []
@@ -105,6 +130,7 @@ class Child:
         if self._fd is None:
             return
         os.close(self._fd)
+        os.close(self._shared)  # mapped buffers keep their pages until they are freed
         self._fd = None
         try:
             if kill:
@@ -148,18 +174,23 @@ def start(fn: Callable[..., Any], *args: Any) -> Child | None:
             pass
     parent = os.getpid()
     try:
+        shared = os.memfd_create("eegssm-child", os.MFD_CLOEXEC)
+    except OSError:  # no shared-memory files here (seccomp, old kernel)
+        return None
+    try:
         read_fd, write_fd = os.pipe()
     except OSError:
+        os.close(shared)
         return None
     try:
         pid = os.fork()
     except OSError:  # process limit, memory: the caller does the work
-        os.close(read_fd)
-        os.close(write_fd)
+        for fd in (read_fd, write_fd, shared):
+            os.close(fd)
         return None
     if pid:
         os.close(write_fd)
-        return Child(pid, read_fd)
+        return Child(pid, read_fd, shared)
     code = 1  # the child: never returns, never runs the parent's exit handlers
     try:
         os.close(read_fd)
@@ -173,13 +204,17 @@ def start(fn: Callable[..., Any], *args: Any) -> Child | None:
         ]
         buffers: list[pickle.PickleBuffer] = []
         header = pickle.dumps((value, record), protocol=5, buffer_callback=buffers.append)
+        raws = [buf.raw() for buf in buffers]
+        offsets = _buffer_offsets([raw.nbytes for raw in raws])
+        if raws:
+            os.ftruncate(shared, offsets[-1] + raws[-1].nbytes)
+        for raw, offset in zip(raws, offsets):
+            _write_all(shared, raw, offset)
         _write_all(write_fd, _LENGTH.pack(len(header)))
         _write_all(write_fd, header)
-        _write_all(write_fd, _LENGTH.pack(len(buffers)))
-        for buf in buffers:
-            raw = buf.raw()
+        _write_all(write_fd, _LENGTH.pack(len(raws)))
+        for raw in raws:
             _write_all(write_fd, _LENGTH.pack(raw.nbytes))
-            _write_all(write_fd, raw)
         code = 0
     except BaseException:  # noqa: BLE001 - any failure: the parent does the work itself
         pass

@@ -296,9 +296,9 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-#: Largest preprocessed recording handed from the child process through its pipe (float32
-#: bytes; 2 h of 18 channels at 256 Hz is 133 MB): beyond it, the transfer (~0.15 s per 64 MB,
-#: more for larger ones) would cost more than the overlap saves, and the file is read here.
+#: Largest preprocessed recording handed back by the child process (float32 bytes; 2 h of 18
+#: channels at 256 Hz is 133 MB): beyond it, the child's copy into shared memory and the memory
+#: held twice meanwhile cost more than the overlap saves, and the file is read here.
 CHILD_MAX_BYTES = 160 * 2**20
 
 
