@@ -124,10 +124,13 @@ def run() -> None:
     the exit is the normal one.
 
     Freed memory is kept for reuse (:func:`eegssm.heap.retain_freed_memory`: fewer fresh pages
-    for a model's chunk-by-chunk buffers)."""
+    for a model's chunk-by-chunk buffers), and PyTorch's OpenMP workers spin less before they
+    sleep (:func:`eegssm.openmp.shorten_openmp_spin`: they leave the cores to the C kernels)."""
     from eegssm.heap import retain_freed_memory
+    from eegssm.openmp import shorten_openmp_spin
 
     retain_freed_memory()
+    shorten_openmp_spin()
     code = main()
     gc.freeze()
     shutdown = getattr(threading, "_shutdown", None)
