@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from eegssm.nn.tcn import TCN, PaddedConv1d, TCNEncoder, tcn_receptive_field
 
@@ -75,3 +76,37 @@ def test_published_encoder_shape():
         assert enc(torch.randn(1, 19, 1024)).shape == (1, 512, 64)
     with pytest.raises(ValueError, match="multiple of the stride"):
         enc(torch.randn(1, 19, 1000))
+
+
+@pytest.mark.parametrize("dilation", [2, 3, 4, 16])
+@pytest.mark.parametrize("T", [1, 5, 37, 200])
+@pytest.mark.parametrize("pad", [(0, 0), (6, 6), (12, 0), (5, 7), (0, 9)])
+def test_dilated_by_phases_equals_the_dilated_convolution(dilation, T, pad):
+    from eegssm.nn.tcn import dilated_by_phases
+
+    g = torch.Generator().manual_seed(T * 100 + dilation)
+    x = torch.randn(3, 4, T, generator=g, dtype=torch.float64) * 1e3
+    w = torch.randn(5, 4, 7, generator=g, dtype=torch.float64)
+    b = torch.randn(5, generator=g, dtype=torch.float64)
+    want = F.conv1d(F.pad(x, pad), w, b, dilation=dilation) if T + sum(pad) > 6 * dilation else None
+    if want is None:  # shorter than the kernel's reach: no output, as F.conv1d would refuse
+        with pytest.raises(RuntimeError):
+            dilated_by_phases(x, w, b, dilation, *pad)
+        return
+    got = dilated_by_phases(x, w, b, dilation, *pad)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_padded_dilated_conv_forward_and_gradient_match_the_plain_convolution(causal):
+    torch.manual_seed(0)
+    conv = PaddedConv1d(6, 8, 7, dilation=4, causal=causal).double()
+    x = torch.randn(2, 6, 101, dtype=torch.float64, requires_grad=True)
+    y = conv(x)
+    ref = F.conv1d(F.pad(x, conv.pad), conv.weight, conv.bias, dilation=4)
+    torch.testing.assert_close(y, ref)
+    g = torch.randn_like(y)
+    (dx,) = torch.autograd.grad(y, x, g)
+    (dx_ref,) = torch.autograd.grad(ref, x, g)
+    torch.testing.assert_close(dx, dx_ref)
