@@ -21,6 +21,7 @@ setup(
             "eegssm.nn._scan",
             ["src/eegssm/nn/_scan.c"],
             extra_compile_args=flags,
+            libraries=["m"] if os.name == "posix" else [],
             extra_link_args=["-pthread"] if os.name == "posix" else [],
             optional=True,
         ),

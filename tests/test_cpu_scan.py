@@ -287,3 +287,95 @@ def test_conv_silu_refuses_what_it_cannot_take():
         cpu_scan.causal_conv_silu(torch.randn(2, 8, 10).transpose(1, 2), torch.randn(8, 1, 4))
     assert cpu_scan.causal_conv_silu(torch.randn(0, 5, 8), torch.randn(8, 1, 4)).shape == (0, 5, 8)
     assert cpu_scan.causal_conv_silu(torch.randn(2, 0, 8), torch.randn(8, 1, 4)).shape == (2, 0, 8)
+
+
+# --- gated RMSNorm -------------------------------------------------------------------------
+
+
+def _norm_reference(x, z, w, group_size, eps, before):
+    """The norm's formula in float64, straight from its definition."""
+    x, z, w = x.double(), z.double(), w.double()
+    shape = (*x.shape[:-1], x.shape[-1] // group_size, group_size)
+    xg, zg = x.reshape(shape), z.reshape(shape)
+    gate = zg * torch.sigmoid(zg)
+    u = xg if before else xg * gate
+    out = u / torch.sqrt(u.square().mean(-1, keepdim=True) + eps) * w.view(-1, group_size)
+    return (out * gate if before else out).reshape(x.shape)
+
+
+@needs_scan
+@pytest.mark.parametrize("before", [False, True])
+@pytest.mark.parametrize("d, group_size", [(64, 64), (64, 16), (16, 16), (13, 13), (21, 7), (1, 1)])
+@pytest.mark.parametrize("rows", [0, 1, 3, 1000])
+def test_gated_rmsnorm_equals_the_formula(before, d, group_size, rows):
+    g = torch.Generator().manual_seed(rows * 100 + d)
+    x = torch.randn(rows, d, generator=g) * 3
+    z = torch.randn(rows, d, generator=g) * 4
+    w = torch.randn(d, generator=g)
+    got = cpu_scan.gated_rmsnorm(x, z, w, group_size, 1e-5, before)
+    want = _norm_reference(x, z, w, group_size, 1e-5, before)
+    assert got.shape == x.shape and got.dtype == torch.float32 and got.is_contiguous()
+    torch.testing.assert_close(got.double(), want, rtol=2e-6, atol=2e-6)
+
+
+@needs_scan
+@pytest.mark.parametrize("before", [False, True])
+def test_gated_rmsnorm_extreme_values_and_column_slices(before):
+    g = torch.Generator().manual_seed(3)
+    scale = torch.logspace(-15, 15, 31).repeat_interleave(4)[:, None]  # (124, 1) row scales
+    wide = torch.randn(124, 3 * 40, generator=g)
+    x = wide[:, 5:45] * scale  # rows 120 floats apart: read in place
+    z = wide[:, 60:100] * 30  # gates from silu(-90) ~ 0 to silu(90) = 90
+    w = torch.randn(40, generator=g)
+    got = cpu_scan.gated_rmsnorm(x, z, w, 20, 1e-5, before)
+    want = _norm_reference(x, z, w, 20, 1e-5, before)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-6)
+
+
+@needs_scan
+@pytest.mark.parametrize("threads", [1, 2, 3, 64])
+def test_gated_rmsnorm_any_thread_count_gives_the_same_bits(threads):
+    g = torch.Generator().manual_seed(4)
+    x, z, w = torch.randn(2001, 64, generator=g), torch.randn(2001, 64, generator=g), torch.rand(64)
+    one = cpu_scan.gated_rmsnorm(x, z, w, 64, threads=1)
+    assert torch.equal(cpu_scan.gated_rmsnorm(x, z, w, 64, threads=threads), one)
+
+
+@needs_scan
+@pytest.mark.parametrize("before", [False, True])
+def test_rmsnorm_gated_uses_it_for_inference_only(before, monkeypatch):
+    from eegssm.nn.norm import RMSNormGated
+
+    torch.manual_seed(0)
+    norm = RMSNormGated(64, 32, norm_before_gate=before)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+    x, z = torch.randn(5, 77, 64), torch.randn(5, 77, 64)
+    calls = []
+    real = cpu_scan.gated_rmsnorm
+    monkeypatch.setattr(cpu_scan, "gated_rmsnorm", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with torch.no_grad():
+        fast = norm(x, z)
+    assert calls == [1]
+    monkeypatch.setenv("EEGSSM_DISABLE_KERNELS", "1")
+    with torch.no_grad():
+        plain = norm(x, z)
+    torch.testing.assert_close(fast, plain, rtol=2e-6, atol=2e-6)
+    monkeypatch.delenv("EEGSSM_DISABLE_KERNELS")
+    x.requires_grad_(True)
+    norm(x, z).sum().backward()  # training: the differentiable path, no C call
+    assert calls == [1] and x.grad is not None
+
+
+@needs_scan
+def test_gated_rmsnorm_refuses_what_it_cannot_take():
+    x = torch.randn(4, 8)
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_scan.gated_rmsnorm(x, torch.randn(4, 7), torch.ones(8), 8)
+    with pytest.raises(ValueError, match="do not fit"):
+        cpu_scan.gated_rmsnorm(x, x, torch.ones(8), 3)
+    with pytest.raises(ValueError, match="float32"):
+        cpu_scan.gated_rmsnorm(x.double(), x.double(), torch.ones(8), 8)
+    with pytest.raises(ValueError, match="contiguous"):
+        cpu_scan.gated_rmsnorm(torch.randn(8, 4).t(), x, torch.ones(8), 8)

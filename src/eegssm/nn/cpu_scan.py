@@ -10,7 +10,9 @@ On a CPU this loop (two multiply-adds per state element and step, vectorised ove
 channels) runs a whole Mamba-2 layer forward 1.3-1.9x faster than the chunked form
 (``benchmarks/cpu_scan.py``), which is built for matrix units and for the backward pass.
 :func:`causal_conv_silu` computes the layer's causal depthwise conv + SiLU before it in one pass
-over the projection (PyTorch needs one pass per tap and one for the SiLU: 2-2.3x slower).
+over the projection (PyTorch needs one pass per tap and one for the SiLU: 2-2.3x slower), and
+:func:`gated_rmsnorm` the gated RMSNorm after it in one pass per row (five PyTorch passes
+otherwise; :class:`~eegssm.nn.norm.RMSNormGated` uses it under the same conditions).
 :class:`~eegssm.nn.mamba2.Mamba2` uses it when nothing needs a gradient, the tensors are float32
 on the CPU and the extension is built; training, other dtypes and devices, and installs without
 a C compiler keep the chunked path (same results to float round-off; ``tests/test_cpu_scan.py``
@@ -200,4 +202,60 @@ def causal_conv_silu(
     pointers = tuple(0 if t is None else t.data_ptr() for t in (x, tail, w, bias, out))
     sizes = (b, l, d, k, x.stride(0), x.stride(1))
     _scan.conv_silu(pointers, sizes, threads or torch.get_num_threads())
+    return out
+
+
+@torch.no_grad()
+def gated_rmsnorm(
+    x: Tensor,
+    z: Tensor,
+    weight: Tensor,
+    group_size: int,
+    eps: float = 1e-5,
+    norm_before_gate: bool = False,
+    threads: int | None = None,
+) -> Tensor:
+    """Gated RMSNorm in one pass over each row, forward only (what
+    :class:`~eegssm.nn.norm.RMSNormGated` computes, to float round-off: the gate's exp is
+    Cephes' single-precision one, within 2 ulp).
+
+    Args:
+        x, z: ``(..., d)`` float32 on the CPU, last dimension contiguous (any strides before).
+        weight: ``(d,)``.
+        group_size: channels per normalised group (divides ``d``).
+        norm_before_gate: ``rmsnorm(x) · w · silu(z)`` (Gated DeltaNet) instead of
+            ``rmsnorm(x · silu(z)) · w`` (Mamba-2).
+        threads: threads sharing the rows (default: PyTorch's).
+
+    Returns:
+        ``(..., d)`` float32, contiguous.
+
+    Raises:
+        RuntimeError: the extension is not available (:func:`reason`).
+        ValueError: shapes, dtypes, devices or layouts it does not take.
+    """
+    if _scan is None:
+        raise RuntimeError(f"gated_rmsnorm: {_MISSING}")
+    d = x.shape[-1]
+    if z.shape != x.shape or weight.shape != (d,) or group_size < 1 or d % group_size:
+        raise ValueError(
+            f"gated_rmsnorm: x {tuple(x.shape)}, z {tuple(z.shape)}, weight "
+            f"{tuple(weight.shape)} and group_size {group_size} do not fit (..., d), (..., d), "
+            "(d,), a divisor of d"
+        )
+    weight = weight.contiguous().float()
+    for name, t in (("x", x), ("z", z), ("weight", weight)):
+        if t.dtype != torch.float32 or t.device.type != "cpu":
+            raise ValueError(
+                f"gated_rmsnorm: {name} must be float32 on the CPU, got {t.dtype} {t.device}"
+            )
+    x2, z2 = x.reshape(-1, d), z.reshape(-1, d)  # views where the rows have one stride
+    if d > 1 and (x2.stride(1) != 1 or z2.stride(1) != 1):
+        raise ValueError("gated_rmsnorm: the last dimension of x and z must be contiguous")
+    out = x.new_empty(x.shape)
+    pointers = (x2.data_ptr(), z2.data_ptr(), weight.data_ptr(), out.data_ptr())
+    sizes = (x2.shape[0], d // group_size, group_size, x2.stride(0), z2.stride(0))
+    _scan.gated_rmsnorm(
+        pointers, sizes, float(eps), bool(norm_before_gate), threads or torch.get_num_threads()
+    )
     return out
