@@ -12,9 +12,13 @@ from setuptools import Extension, setup
 
 # -fno-trapping-math: no code here reads floating-point exception flags, so a comparison may be
 # evaluated for every lane; without it GCC leaves loops with a clamp (the SiLU's exp) scalar on
-# AVX2 (AVX-512 masks them anyway); 5x slower conv + SiLU there. Results are unchanged (no
-# reassociation; -std=c11 keeps multiply-adds uncontracted).
-flags = ["-O3", "-std=c11", "-pthread", "-fno-trapping-math"] if os.name == "posix" else ["/O2"]
+# AVX2 (AVX-512 masks them anyway); 5x slower conv + SiLU there. -ffp-contract=fast: a * b + c
+# becomes one fused multiply-add in the AVX2 and AVX-512 builds of each loop (one rounding instead
+# of two: the last bits differ from the baseline build; conv + SiLU and the gated norm ~25%
+# faster). No reassociation: sums keep their order.
+flags = ["-O3", "-std=c11", "-pthread", "-fno-trapping-math", "-ffp-contract=fast"]
+if os.name != "posix":
+    flags = ["/O2"]
 setup(
     ext_modules=[
         Extension(
