@@ -86,16 +86,28 @@ def _mamba(ngroups=1, headdim=16, chunk=8, seed=0):
     return m.eval()
 
 
+@pytest.mark.parametrize("c_kernels", [True, False])
 @pytest.mark.parametrize("ngroups, headdim", [(1, 16), (2, 8), (4, 16)])
-def test_mamba2_forward_stream_pieces_equal_whole(ngroups, headdim):
-    """Pieces of 1, odd and chunk-sized lengths (fast path) and longer than a chunk (the
-    engine) in one stream, the state handed from one path to the other."""
+def test_mamba2_forward_stream_pieces_equal_whole(ngroups, headdim, c_kernels, monkeypatch):
+    """Pieces of 1, odd and chunk-sized lengths (fast path: the C recurrence where it is built,
+    else ``ssd_short``) and longer than a chunk (the engine) in one stream, the state handed
+    from one path to the other."""
+    from eegssm.nn import cpu_scan
+
+    if c_kernels and not cpu_scan.available():
+        pytest.skip(f"C kernels not available: {cpu_scan.reason()}")
+    if not c_kernels:
+        monkeypatch.setenv("EEGSSM_DISABLE_KERNELS", "1")
+    calls = []
+    real = cpu_scan.ssd_scan
+    monkeypatch.setattr(cpu_scan, "ssd_scan", lambda *a, **k: calls.append(1) or real(*a, **k))
     m = _mamba(ngroups, headdim)
     x = torch.randn(3, 80, 32)
     sizes = [1, 3, 8, 1, 1, 5, 9, 2, 20, 7, 1, 22]  # chunk_size 8: 9, 20, 22 take forward
     assert sum(sizes) == x.shape[1]
     with torch.no_grad():
         whole, final = m(x, return_state=True)
+        calls.clear()  # from here on, the stream's calls only
         outs, state, t = [], None, 0
         for size in sizes:
             y, state = m.forward_stream(x[:, t : t + size], state)
@@ -104,6 +116,7 @@ def test_mamba2_forward_stream_pieces_equal_whole(ngroups, headdim):
     assert rel_err(torch.cat(outs, dim=1), whole) <= 1e-5
     assert rel_err(state.ssm, final.ssm) <= 1e-5
     assert rel_err(state.conv, final.conv) <= 1e-6
+    assert len(calls) == (len(sizes) if c_kernels else 0)  # every piece, short or long
 
 
 def test_mamba2_forward_stream_equals_step_and_is_differentiable():
