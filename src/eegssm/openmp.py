@@ -1,11 +1,11 @@
 """Shorter busy-waits for PyTorch's OpenMP workers, for the command line.
 
-PyTorch's CPU operators run on OpenMP worker threads (GNU libgomp on Linux). After each
-parallel operator a worker busy-waits for the next one: 300,000 spins by default (up to about
-a millisecond) before it sleeps. The C kernels of :mod:`eegssm.nn.cpu_scan` (the SSM recurrence
-and the causal conv + SiLU) run on threads of their own between PyTorch operators, so on a
-2-core machine a still-spinning worker takes a core from them: three runnable threads on two
-cores, a layer at a time. With 10,000 spins the worker stays awake between back-to-back
+PyTorch's CPU operators run on OpenMP worker threads (GNU libgomp on Linux). After each parallel
+operator a worker busy-waits for the next one: 300,000 spins by default (up to about a
+millisecond) before it sleeps. The C kernels of :mod:`eegssm.nn.cpu_scan` (the SSM recurrence,
+the causal conv + SiLU, the gated norm) run on threads of their own between PyTorch operators,
+so on a 2-core machine a still-spinning worker takes a core from them: three runnable threads on
+two cores, a layer at a time. With 10,000 spins the worker stays awake between back-to-back
 PyTorch operators and goes to sleep soon after a C kernel starts: ``eegssm detect`` on an hour
 of EEG took 3.88 s instead of 4.30 s (medians of 10 fresh processes, run in turn with the
 default; ``OMP_WAIT_POLICY=PASSIVE``, which never spins, 3.94 s).

@@ -246,6 +246,42 @@ EEGSSM_INLINE float exp_approx(float x) {
     return p * scale;
 }
 
+EEGSSM_INLINE float silu_approx(float v) { return v / (1.0f + exp_approx(-v)); }
+
+/* Work units [0, units) shared among up to `threads` POSIX threads, the calling one included, in
+ * contiguous ranges: fn(ctx, first, last). A thread that cannot be started leaves its range to
+ * the calling one. */
+typedef void (*UnitsFn)(const void *ctx, long long first, long long last);
+
+typedef struct {
+    UnitsFn fn;
+    const void *ctx;
+    long long first, last;
+} UnitShare;
+
+static void *unit_share(void *arg) {
+    UnitShare *sh = (UnitShare *)arg;
+    sh->fn(sh->ctx, sh->first, sh->last);
+    return NULL;
+}
+
+static void run_units(UnitsFn fn, const void *ctx, long long units, int threads) {
+    if (threads > MAX_THREADS) threads = MAX_THREADS;
+    if (threads > units) threads = (int)units;
+    if (threads < 1) threads = 1;
+    UnitShare shares[MAX_THREADS];
+    pthread_t ids[MAX_THREADS];
+    int started[MAX_THREADS];
+    for (int i = 0; i < threads; i++) {
+        shares[i] = (UnitShare){fn, ctx, units * i / threads, units * (i + 1) / threads};
+        started[i] = i > 0 && pthread_create(&ids[i], NULL, unit_share, &shares[i]) == 0;
+    }
+    for (int i = 0; i < threads; i++)
+        if (!started[i]) unit_share(&shares[i]);
+    for (int i = 0; i < threads; i++)
+        if (started[i]) pthread_join(ids[i], NULL);
+}
+
 typedef struct {
     const float *x, *tail, *w, *bias; /* bias may be NULL, tail may be NULL (zeros) */
     float *out;
@@ -277,20 +313,13 @@ EEGSSM_CLONES static void conv_units(const Conv *cv, long long first, long long 
                     continue;
                 for (long long c = 0; c < D; c++) o[c] = o[c] + in[c] * wi[c];
             }
-            for (long long c = 0; c < D; c++) o[c] = o[c] / (1.0f + exp_approx(-o[c]));
+            for (long long c = 0; c < D; c++) o[c] = silu_approx(o[c]);
         }
     }
 }
 
-typedef struct {
-    const Conv *cv;
-    long long first, last;
-} ConvShare;
-
-static void *conv_share(void *arg) {
-    ConvShare *sh = (ConvShare *)arg;
-    conv_units(sh->cv, sh->first, sh->last);
-    return NULL;
+static void conv_any(const void *cv, long long first, long long last) {
+    conv_units((const Conv *)cv, first, last);
 }
 
 static void conv_run(Conv *cv, int threads) {
@@ -301,21 +330,7 @@ static void conv_run(Conv *cv, int threads) {
     if (per_seq < 1) per_seq = 1;
     cv->tb = (cv->L + per_seq - 1) / per_seq;
     cv->blocks = (cv->L + cv->tb - 1) / cv->tb;
-    const long long units = cv->b * cv->blocks;
-    if (threads > units) threads = (int)units;
-    ConvShare shares[MAX_THREADS];
-    pthread_t ids[MAX_THREADS];
-    int started[MAX_THREADS];
-    for (int i = 0; i < threads; i++) {
-        shares[i].cv = cv;
-        shares[i].first = units * i / threads;
-        shares[i].last = units * (i + 1) / threads;
-        started[i] = i > 0 && pthread_create(&ids[i], NULL, conv_share, &shares[i]) == 0;
-    }
-    for (int i = 0; i < threads; i++)
-        if (!started[i]) conv_share(&shares[i]);
-    for (int i = 0; i < threads; i++)
-        if (started[i]) pthread_join(ids[i], NULL);
+    run_units(conv_any, cv, cv->b * cv->blocks, threads);
 }
 
 static PyObject *py_conv_silu(PyObject *self, PyObject *args) {
@@ -383,47 +398,26 @@ EEGSSM_CLONES static void norm_rows(const Norm *k, long long first, long long la
             float *restrict og = o + g * gs;
             if (!k->before) {
                 for (long long i = 0; i < gs; i++)
-                    og[i] = xg[i] * (zg[i] / (1.0f + exp_approx(-zg[i])));
+                    og[i] = xg[i] * silu_approx(zg[i]);
                 const float rstd = 1.0f / sqrtf(mean_square(og, gs) + k->eps);
                 for (long long i = 0; i < gs; i++) og[i] = og[i] * rstd * wg[i];
             } else {
                 const float rstd = 1.0f / sqrtf(mean_square(xg, gs) + k->eps);
-                for (long long i = 0; i < gs; i++)
-                    og[i] = xg[i] * rstd * wg[i] * (zg[i] / (1.0f + exp_approx(-zg[i])));
+                for (long long i = 0; i < gs; i++) og[i] = xg[i] * rstd * wg[i] * silu_approx(zg[i]);
             }
         }
     }
 }
 
-typedef struct {
-    const Norm *k;
-    long long first, last;
-} NormShare;
-
-static void *norm_share(void *arg) {
-    NormShare *sh = (NormShare *)arg;
-    norm_rows(sh->k, sh->first, sh->last);
-    return NULL;
+static void norm_any(const void *k, long long first, long long last) {
+    norm_rows((const Norm *)k, first, last);
 }
 
 static void norm_run(const Norm *k, int threads) {
-    if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if (threads < 1) threads = 1;
-    if (k->rows < NORM_ROWS_PER_THREAD * threads) /* small: threads cost more than they save */
-        threads = (int)(k->rows / NORM_ROWS_PER_THREAD) > 0 ? (int)(k->rows / NORM_ROWS_PER_THREAD) : 1;
-    NormShare shares[MAX_THREADS];
-    pthread_t ids[MAX_THREADS];
-    int started[MAX_THREADS];
-    for (int i = 0; i < threads; i++) {
-        shares[i].k = k;
-        shares[i].first = k->rows * i / threads;
-        shares[i].last = k->rows * (i + 1) / threads;
-        started[i] = i > 0 && pthread_create(&ids[i], NULL, norm_share, &shares[i]) == 0;
-    }
-    for (int i = 0; i < threads; i++)
-        if (!started[i]) norm_share(&shares[i]);
-    for (int i = 0; i < threads; i++)
-        if (started[i]) pthread_join(ids[i], NULL);
+    /* few rows: a thread costs more than it saves */
+    const long long most = k->rows / NORM_ROWS_PER_THREAD;
+    if (threads > most) threads = most > 0 ? (int)most : 1;
+    run_units(norm_any, k, k->rows, threads);
 }
 
 static PyObject *py_gated_rmsnorm(PyObject *self, PyObject *args) {

@@ -61,6 +61,16 @@ def usable(*tensors: Tensor) -> bool:
     )
 
 
+def _check_float32_cpu(where: str, **tensors: Tensor | None) -> None:
+    """ValueError naming the first of ``tensors`` (None: absent, skipped) that is not float32
+    on the CPU."""
+    for name, t in tensors.items():
+        if t is not None and (t.dtype != torch.float32 or t.device.type != "cpu"):
+            raise ValueError(
+                f"{where}: {name} must be float32 on the CPU, got {t.dtype} {t.device}"
+            )
+
+
 def _rows(t: Tensor, name: str, inner: tuple[int, ...]) -> tuple[int, int]:
     """Strides (elements) between sequences and between steps of ``t (b, l, *inner)`` whose
     ``inner`` dimensions must be contiguous."""
@@ -118,11 +128,7 @@ def ssd_scan(
         raise ValueError(f"ssd_scan: heads ({h}) must be divisible by groups ({g})")
     A = A.contiguous().float()
     D = None if D is None else D.contiguous().float()
-    for name, t in (("x", x), ("dt", dt), ("A", A), ("B", B), ("C", C), ("D", D)):
-        if t is not None and (t.dtype != torch.float32 or t.device.type != "cpu"):
-            raise ValueError(
-                f"ssd_scan: {name} must be float32 on the CPU, got {t.dtype} {t.device}"
-            )
+    _check_float32_cpu("ssd_scan", x=x, dt=dt, A=A, B=B, C=C, D=D)
     if initial_state is None:
         state = x.new_zeros(b, h, p, n)
     else:
@@ -191,11 +197,7 @@ def causal_conv_silu(
                 f"causal_conv_silu: tail must be {(b, d, k - 1)}, got {tuple(tail.shape)}"
             )
         tail = tail.transpose(1, 2).contiguous().float()  # (b, k-1, d)
-    for name, t in (("x", x), ("weight", w), ("bias", bias), ("tail", tail)):
-        if t is not None and (t.dtype != torch.float32 or t.device.type != "cpu"):
-            raise ValueError(
-                f"causal_conv_silu: {name} must be float32 on the CPU, got {t.dtype} {t.device}"
-            )
+    _check_float32_cpu("causal_conv_silu", x=x, weight=w, bias=bias, tail=tail)
     if d > 1 and x.stride(2) != 1:
         raise ValueError("causal_conv_silu: the last dimension of x must be contiguous")
     out = x.new_empty(b, l, d)
@@ -244,11 +246,7 @@ def gated_rmsnorm(
             "(d,), a divisor of d"
         )
     weight = weight.contiguous().float()
-    for name, t in (("x", x), ("z", z), ("weight", weight)):
-        if t.dtype != torch.float32 or t.device.type != "cpu":
-            raise ValueError(
-                f"gated_rmsnorm: {name} must be float32 on the CPU, got {t.dtype} {t.device}"
-            )
+    _check_float32_cpu("gated_rmsnorm", x=x, z=z, weight=weight)
     x2, z2 = x.reshape(-1, d), z.reshape(-1, d)  # views where the rows have one stride
     if d > 1 and (x2.stride(1) != 1 or z2.stride(1) != 1):
         raise ValueError("gated_rmsnorm: the last dimension of x and z must be contiguous")
