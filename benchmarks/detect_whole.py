@@ -164,9 +164,9 @@ CASES = {
 def model_child(name: str, flops: bool) -> dict:
     """One measurement of one model in this (fresh) process: warm-up on 1 min, then the timed
     stretch; with ``flops``, the FLOPs of 10 min scaled to the hour, per stage."""
-    from eegssm.openmp import shorten_openmp_spin
+    from eegssm.spin import shorten_spin
 
-    shorten_openmp_spin()  # as the eegssm command runs every model (cli.run), before torch loads
+    shorten_spin()  # as the eegssm command runs every model (cli.run), before torch loads
     import numpy as np
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -419,8 +419,11 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
             "finished first), the model, and writing and exiting. The command keeps freed "
             "memory for reuse (`eegssm.heap`: about half the page faults) and has PyTorch's "
             "OpenMP workers spin 10,000 times before they sleep, not 300,000 "
-            "(`eegssm.openmp`: a spinning worker took a core from the C kernels' threads), and "
-            "so do the model measurements of section 3, for every model alike. "
+            "(`eegssm.spin`: a spinning worker took a core from the C kernels' threads), and "
+            "so do the model measurements of section 3, for every model alike; numpy's "
+            "OpenBLAS workers sleep after 2^20 cycles, not 2^28 (they spun ~0.25 s of a core "
+            "while the child read the file), and Python's garbage collector is paused until "
+            "the model is loaded (`import torch` ~0.2 s faster). "
             "The model itself reaches "
             f"{fast['gflops'] / peak:.0%} of the matmul peak. Its SSM layers run their state "
             "recurrence step by step in C on a CPU (`eegssm.nn.cpu_scan`: two multiply-adds per "

@@ -320,3 +320,38 @@ cli.run()
     assert done.returncode == 3, done.stderr
     assert done.stdout == "buffered, no newline"
     assert (tmp_path / "thread.txt").read_text() == (tmp_path / "atexit.txt").read_text() == "done"
+
+
+def test_detect_command_pauses_the_collector_only_until_the_model_is_loaded(
+    checkpoint, edf_folder, tmp_path, monkeypatch
+):
+    """``eegssm detect`` keeps the garbage collector paused (``cli.pause_gc``) while its model
+    loads on a thread, and resumes it before the model runs."""
+    import gc
+
+    from eegssm import cli, detection
+
+    seen = {}
+    load, run_file = detection._load_model, Detector.run_file
+
+    def spy_load(*args):
+        seen["loading"] = gc.isenabled()
+        return load(*args)
+
+    def spy_run(self, *args, **kwargs):
+        seen.setdefault("running", gc.isenabled())
+        return run_file(self, *args, **kwargs)
+
+    monkeypatch.setattr(detection, "_load_model", spy_load)
+    monkeypatch.setattr(Detector, "run_file", spy_run)
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        cli.pause_gc()
+        args = ["detect", str(edf_folder), "--checkpoint", str(checkpoint), "--out"]
+        assert main([*args, str(tmp_path), "-q"]) == 0
+        assert seen == {"loading": False, "running": True} and gc.isenabled()
+    finally:
+        cli.resume_gc()
+        gc.unfreeze()
+        gc.enable() if was else gc.disable()

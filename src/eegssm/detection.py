@@ -238,9 +238,12 @@ class Detector:
             self._model = self._model.result()
         return self._model
 
-    def _model_when_loaded(self) -> tuple[torch.nn.Module, float]:
+    def model_when_loaded(self) -> tuple[torch.nn.Module, float]:
         """:attr:`model`, and the seconds spent waiting for its background load (0.0 when it
-        was there)."""
+        was there).
+
+        Raises:
+            CheckpointError: as :attr:`model`."""
         t = time.perf_counter()
         loading = isinstance(self._model, Future)
         model = self.model
@@ -476,7 +479,7 @@ class Detector:
 
         pp = self.postprocess_config(threshold, fa_per_24h)
         clean = prepared.clean
-        model, waited = self._model_when_loaded()
+        model, waited = self.model_when_loaded()
         t1 = time.perf_counter()
         window = int(round(self.window_s * clean.sfreq))
         stride = int(round(self.stride_s * clean.sfreq))
@@ -572,7 +575,7 @@ class Detector:
         one_pass = not pre.needs_statistics
         if not one_pass:
             scan()
-        model, waited = self._model_when_loaded()
+        model, waited = self.model_when_loaded()
         window = int(round(self.window_s * pre.sfreq))
         stride = int(round(self.stride_s * pre.sfreq))
         probs = detect_blocks(one_pass)

@@ -44,6 +44,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from eegssm.cli import resume_gc
 from eegssm.commands._args import (
     HelpFormatter,
     add_out,
@@ -79,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument(
         "--bids-copy", action="store_true", help="copy recordings into the dataset (not link)"
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, resumes_gc=True)  # once the model is loaded: see run
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -317,6 +318,15 @@ def prepare_in_child(detector, path: Path, channel_map: dict[str, str]):
 
 
 def run(args: argparse.Namespace) -> int:
+    """The command. The garbage collector stays paused (:func:`eegssm.cli.pause_gc`) until
+    the model has loaded, PyTorch's import included, which happens on a thread meanwhile."""
+    try:
+        return _run(args)
+    finally:
+        resume_gc()
+
+
+def _run(args: argparse.Namespace) -> int:
     from eegssm.detection import Detector
 
     channel_map = merge_renames(args.rename)
@@ -383,6 +393,8 @@ def detect_inputs(args, detector, inputs: list[Path], first, channel_map, label_
             if first is not None and path == inputs[0]:
                 t = time.perf_counter()
                 prepared, waited = first.result(), time.perf_counter() - t
+            _, loading = detector.model_when_loaded()  # a load error is handled below
+            resume_gc()
             result = detector.run_file(
                 path,
                 args.threshold,
@@ -393,6 +405,8 @@ def detect_inputs(args, detector, inputs: list[Path], first, channel_map, label_
             )
             if prepared is not None:
                 result.timings["waiting for the child process (read + preprocess)"] = waited
+            if loading:
+                result.timings["waiting for the model to load"] = loading
             reference = reference_seizures(path, result.recording, label_map)
         except Exception as err:
             if (load_error := detector.load_error()) is not None:  # the checkpoint, not the file
