@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from eegssm.nn.activation import gelu
 from eegssm.nn.bidirectional import Bidirectional
 from eegssm.nn.deltanet import GatedDeltaNet
 from eegssm.nn.fusion import GatedFusion
@@ -360,7 +361,7 @@ class GraphStream(nn.Module):
             )
         a_hat = gcn_normalize(adj)  # one normalisation for all layers
         for conv in self.convs:
-            h = h + F.gelu(conv(h, a_hat, normalized=True))
+            h = h + gelu(conv(h, a_hat, normalized=True))
         return h.transpose(1, 2)
 
     def forward_stream(
@@ -377,7 +378,7 @@ class GraphStream(nn.Module):
             h = h + pe
         a_hat = gcn_normalize(adj)
         for conv in self.convs:
-            h = h + F.gelu(conv(h, a_hat, normalized=True))
+            h = h + gelu(conv(h, a_hat, normalized=True))
         return h.transpose(1, 2), (step + adj.shape[1], last)
 
 
@@ -399,7 +400,7 @@ class UpsampleDecoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         for f, conv in zip(self.factors, self.convs):
-            x = F.gelu(conv(x.repeat_interleave(f, dim=-1)))
+            x = gelu(conv(x.repeat_interleave(f, dim=-1)))
         return x
 
     def forward_stream(self, x: Tensor, tails: list | None = None) -> tuple[Tensor, list]:
@@ -411,7 +412,7 @@ class UpsampleDecoder(nn.Module):
         h = x.transpose(1, 2)  # (B, L, D)
         for i, (f, conv) in enumerate(zip(self.factors, self.convs)):
             h, tails[i] = conv.forward_stream(h.repeat_interleave(f, dim=1), tails[i], True)
-            h = F.gelu(h)
+            h = gelu(h)
         return h.transpose(1, 2), tails
 
 
@@ -558,7 +559,7 @@ class SeizureDetector(nn.Module):
             z = torch.cat([h.mean(1), h.amax(1)], dim=-1)  # (B, L, 2d)
         else:
             z = h.transpose(1, 2).reshape(h.shape[0], h.shape[2], -1)  # (B, L, C·d)
-        return F.gelu(self.readout(z)).transpose(1, 2)
+        return gelu(self.readout(z)).transpose(1, 2)
 
     def forward_stream(self, x: Tensor, state: dict | None = None) -> tuple[Tensor, dict]:
         """Causal model on the next piece of a recording, carrying every piece of state.

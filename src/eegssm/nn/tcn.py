@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from eegssm.nn.activation import gelu
+
 
 def tcn_receptive_field(
     kernel_size: int, dilations: Sequence[int], convs_per_block: int = 2
@@ -197,8 +199,8 @@ class TemporalBlock(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.dropout(F.gelu(self.conv1(x)))
-        y = self.dropout(F.gelu(self.conv2(y)))
+        y = self.dropout(gelu(self.conv1(x)))
+        y = self.dropout(gelu(self.conv2(y)))
         return self.res(x) + y
 
     def forward_stream(
@@ -208,12 +210,12 @@ class TemporalBlock(nn.Module):
         ``channels_last``); ``state`` = the two conv tails (in the layout of ``x``)."""
         t1, t2 = state if state is not None else (None, None)
         y, t1 = self.conv1.forward_stream(x, t1, channels_last)
-        y, t2 = self.conv2.forward_stream(self.dropout(F.gelu(y)), t2, channels_last)
+        y, t2 = self.conv2.forward_stream(self.dropout(gelu(y)), t2, channels_last)
         if isinstance(self.res, nn.Conv1d) and channels_last:
             res = conv1d_channels_last(x, self.res)
         else:
             res = self.res(x)
-        return res + self.dropout(F.gelu(y)), (t1, t2)
+        return res + self.dropout(gelu(y)), (t1, t2)
 
 
 class TCN(nn.Module):
@@ -356,7 +358,7 @@ class TCNEncoder(nn.Module):
         h = x.transpose(1, 2)  # (B, n, C_in)
         for i, conv in enumerate(convs):
             h, state[i] = conv.forward_stream(h, state[i], channels_last=True)
-            h = F.gelu(h)
+            h = gelu(h)
         for i, block in enumerate(self.tcn.blocks, start=len(convs)):
             h, state[i] = block.forward_stream(h, state[i], channels_last=True)
         return conv1d_channels_last(h, self.down).transpose(1, 2), state
