@@ -229,12 +229,11 @@ def model_child(name: str, flops: bool) -> dict:
             for stage, mods in STAGE_MODULES.items()
         }
     run(x[:, : 60 * 256])  # warm-up
-    passes, spent = [], 0.0  # (seconds, stages) of each timed pass
-    while not passes or spent < MIN_TIMED_S:
+    passes = []  # (seconds, stages) of each timed pass
+    while sum(wall for wall, _ in passes) < MIN_TIMED_S:
         t = time.perf_counter()
         stages = run(x)
         passes.append((time.perf_counter() - t, stages))
-        spent += passes[-1][0]
     wall, stages = sorted(passes, key=lambda p: p[0])[(len(passes) - 1) // 2]  # the median pass
     out["s_per_hour"] = wall * 3600 / seconds
     out["passes"] = len(passes)

@@ -319,14 +319,8 @@ def prepare_in_child(detector, path: Path, channel_map: dict[str, str]):
 
 def run(args: argparse.Namespace) -> int:
     """The command. The garbage collector stays paused (:func:`eegssm.cli.pause_gc`) until
-    the model has loaded, PyTorch's import included, which happens on a thread meanwhile."""
-    try:
-        return _run(args)
-    finally:
-        resume_gc()
-
-
-def _run(args: argparse.Namespace) -> int:
+    the model has loaded, PyTorch's import included, which happens on a thread meanwhile
+    (``detect_inputs`` resumes it; ``cli.run`` does on every other way out)."""
     from eegssm.detection import Detector
 
     channel_map = merge_renames(args.rename)
