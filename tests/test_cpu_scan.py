@@ -69,6 +69,8 @@ def _close(a, b, tol=2e-5):
         (2, 1, 3, 5, 1, 7),  # generic sizes, one step
         (2, 129, 6, 3, 3, 1),  # a state of one
         (1, 300, 1, 16, 1, 16),
+        (2, 130, 3, 24, 1, 40),  # state tiles in registers, sizes compiled as variables
+        (1, 65, 4, 16, 2, 8),  # one step past a time block of the tiles, groups
     ],
 )
 def test_equals_the_reference_recurrence(b, l, h, p, g, n):
@@ -233,6 +235,28 @@ def test_conv_silu_equals_the_direct_formula(k, l, with_bias, with_tail):
     got = cpu_scan.causal_conv_silu(x, weight, bias, tail)
     assert got.shape == (b, l, d) and got.is_contiguous()
     _close(got, _conv_silu_reference(x, weight, bias, tail), 2e-6)
+
+
+@needs_scan
+@pytest.mark.parametrize("d", [32, 48, 96, 160])
+@pytest.mark.parametrize("with_bias, with_tail", [(True, True), (False, False)])
+def test_conv_silu_compiled_widths_equal_the_formula(d, with_bias, with_tail):
+    """The widths compiled as constants (the layers of both presets, kernel 4) against the
+    direct formula and against the same sums at a width compiled as a variable (the same
+    channels inside a wider call)."""
+    torch.manual_seed(d)
+    b, l, k = 3, 70, 4
+    x = torch.randn(b, l, d + 8) * 3
+    weight = torch.randn(d + 8, 1, k)
+    bias = torch.randn(d + 8) if with_bias else None
+    tail = torch.randn(b, d + 8, k - 1) if with_tail else None
+    part = (
+        x[..., :d], weight[:d], None if bias is None else bias[:d],
+        None if tail is None else tail[:, :d],
+    )  # fmt: skip
+    got = cpu_scan.causal_conv_silu(*part)
+    _close(got, _conv_silu_reference(*part), 2e-6)
+    assert torch.equal(got, cpu_scan.causal_conv_silu(x, weight, bias, tail)[..., :d])
 
 
 @needs_scan
