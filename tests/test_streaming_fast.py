@@ -87,11 +87,12 @@ def _mamba(ngroups=1, headdim=16, chunk=8, seed=0):
 
 
 @pytest.mark.parametrize("c_kernels", [True, False])
-@pytest.mark.parametrize("ngroups, headdim", [(1, 16), (2, 8), (4, 16)])
+@pytest.mark.parametrize("ngroups, headdim", [(1, 16), (2, 8), (4, 16), (1, 4)])
 def test_mamba2_forward_stream_pieces_equal_whole(ngroups, headdim, c_kernels, monkeypatch):
-    """Pieces of 1, odd and chunk-sized lengths (fast path: the C recurrence where it is built,
-    else ``ssd_short``) and longer than a chunk (the engine) in one stream, the state handed
-    from one path to the other."""
+    """Pieces of 1, odd and chunk-sized lengths (fast path: the whole layer in one C call where
+    the kernels are built, else ``ssd_short``) and longer than a chunk (the engine, its
+    recurrence in C) in one stream, the state handed from one path to the other. Head width 4:
+    the recurrence without register tiles."""
     from eegssm.nn import cpu_scan
 
     if c_kernels and not cpu_scan.available():
@@ -99,8 +100,18 @@ def test_mamba2_forward_stream_pieces_equal_whole(ngroups, headdim, c_kernels, m
     if not c_kernels:
         monkeypatch.setenv("EEGSSM_DISABLE_KERNELS", "1")
     calls = []
-    real = cpu_scan.ssd_scan
-    monkeypatch.setattr(cpu_scan, "ssd_scan", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    def counting(name):
+        real = getattr(cpu_scan, name)
+
+        def counted(*a, **k):
+            calls.append(name)
+            return real(*a, **k)
+
+        return counted
+
+    for name in ("ssd_scan", "mamba2_piece"):
+        monkeypatch.setattr(cpu_scan, name, counting(name))
     m = _mamba(ngroups, headdim)
     x = torch.randn(3, 80, 32)
     sizes = [1, 3, 8, 1, 1, 5, 9, 2, 20, 7, 1, 22]  # chunk_size 8: 9, 20, 22 take forward
@@ -116,7 +127,62 @@ def test_mamba2_forward_stream_pieces_equal_whole(ngroups, headdim, c_kernels, m
     assert rel_err(torch.cat(outs, dim=1), whole) <= 1e-5
     assert rel_err(state.ssm, final.ssm) <= 1e-5
     assert rel_err(state.conv, final.conv) <= 1e-6
-    assert len(calls) == (len(sizes) if c_kernels else 0)  # every piece, short or long
+    short = ["mamba2_piece" if n <= 8 else "ssd_scan" for n in sizes]
+    assert calls == (short if c_kernels else [])  # every piece, short or long, in C
+
+
+@pytest.mark.parametrize("conv_bias", [True, False])
+def test_mamba2_piece_equals_the_layer_in_pytorch(conv_bias, monkeypatch):
+    """The one-call piece against the same piece through PyTorch (``EEGSSM_DISABLE_KERNELS``):
+    from the zero state and from a carried one, with and without a conv bias; the carried
+    state is not modified."""
+    from eegssm.nn import cpu_scan
+
+    if not cpu_scan.available():
+        pytest.skip(f"C kernels not available: {cpu_scan.reason()}")
+    torch.manual_seed(3)
+    m = Mamba2(32, d_state=16, headdim=32, chunk_size=16, conv_bias=conv_bias).eval()
+    with torch.no_grad():
+        m.norm.weight.uniform_(0.5, 1.5)
+        m.dt_bias.add_(torch.tensor([25.0, -3.0]))  # softplus beyond its threshold of 20
+    x = torch.randn(5, 11, 32) * 3
+    with torch.no_grad():
+        y1, s1 = m.forward_stream(x[:, :4])
+        kept = (s1.conv.clone(), s1.ssm.clone())
+        y2, s2 = m.forward_stream(x[:, 4:], s1)
+        assert torch.equal(s1.conv, kept[0]) and torch.equal(s1.ssm, kept[1])
+        monkeypatch.setenv("EEGSSM_DISABLE_KERNELS", "1")
+        r1, t1 = m.forward_stream(x[:, :4])
+        r2, t2 = m.forward_stream(x[:, 4:], t1)
+    for got, ref in ((y1, r1), (y2, r2), (s2.ssm, t2.ssm)):
+        assert rel_err(got, ref) <= 1e-5
+    assert torch.equal(s2.conv, t2.conv)
+
+
+def test_mamba2_piece_refuses_what_it_cannot_take():
+    from eegssm.nn import cpu_scan
+
+    if not cpu_scan.available():
+        pytest.skip(f"C kernels not available: {cpu_scan.reason()}")
+    m = _mamba()
+    conv = m.conv1d.conv
+    zx = torch.randn(2, 3, m.in_proj.out_features)
+    A = -torch.exp(m.A_log)
+
+    def piece(zx=zx, tail=None, state=None, weight=conv.weight):
+        return cpu_scan.mamba2_piece(
+            zx, weight, conv.bias, tail, m.dt_bias, A, m.D, state, m.norm.weight,
+            m.norm.group_size, m.norm.eps, m.ngroups, m.d_state,
+        )  # fmt: skip
+
+    y, tail, state = piece()
+    assert y.shape == (2, 3, m.d_inner) and tail.shape == (2, conv.out_channels, 3)
+    with pytest.raises(ValueError, match="do not fit"):
+        piece(zx=zx[..., :-1])
+    with pytest.raises(ValueError, match="tail"):
+        piece(tail=torch.zeros(2, conv.out_channels, 2))
+    with pytest.raises(ValueError, match="float32"):
+        piece(zx=zx.double())
 
 
 def test_mamba2_forward_stream_equals_step_and_is_differentiable():

@@ -120,11 +120,9 @@ typedef float v8f __attribute__((vector_size(32)));
 
 #define TILE_STEPS 64
 
-EEGSSM_INLINE v8f load8(const float *p) {
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
+/* Unaligned 8-float load into v (a macro: a function returning a vector would change the ABI
+ * of the baseline build, GCC warns). */
+#define LOAD8(v, p) memcpy(&(v), (p), sizeof(v8f))
 
 EEGSSM_INLINE void store8(float *p, v8f v) { memcpy(p, &v, sizeof v); }
 
@@ -146,7 +144,7 @@ EEGSSM_INLINE void scan_heads_tiled(const Scan *k, long long s, long long h0, lo
             for (long long p0 = 0; p0 < P; p0 += 8) {
                 for (long long n0 = 0; n0 < N; n0 += 8) {
                     v8f st[8];
-                    for (int j = 0; j < 8; j++) st[j] = load8(S + (n0 + j) * P + p0);
+                    for (int j = 0; j < 8; j++) LOAD8(st[j], S + (n0 + j) * P + p0);
                     const float *xt = k->x + s * k->sx + t0 * tx + h * P + p0;
                     const float *Bt = k->B + s * k->sB + t0 * tB + (h / R) * N + n0;
                     const float *Ct = k->C + s * k->sC + t0 * tC + (h / R) * N + n0;
@@ -154,9 +152,14 @@ EEGSSM_INLINE void scan_heads_tiled(const Scan *k, long long s, long long h0, lo
                     const float *dAt = k->decay + s * k->sdt + t0 * tdt + h;
                     float *yt = k->y + (s * L + t0) * H * P + h * P + p0;
                     for (long long t = t0; t < t1; t++) {
-                        const v8f xv = load8(xt), xdt = *dtt * xv;
+                        v8f xv, acc;
+                        LOAD8(xv, xt);
+                        const v8f xdt = *dtt * xv;
                         const float dA = *dAt;
-                        v8f acc = n0 == 0 ? d * xv : load8(yt);
+                        if (n0 == 0)
+                            acc = d * xv;
+                        else
+                            LOAD8(acc, yt);
 #pragma GCC unroll 8
                         for (int j = 0; j < 8; j++) {
                             st[j] = dA * st[j] + Bt[j] * xdt;
@@ -545,6 +548,143 @@ static PyObject *py_gated_rmsnorm(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * A whole Mamba-2 layer between its two projections, on a short streamed piece (a few steps of
+ * many sequences), in one call on one thread: what Mamba2.forward_stream does in ~20 PyTorch
+ * operations, each of which costs more in fixed overhead than its arithmetic on such a piece.
+ * For each sequence s, from the input projection zxbcdt (b, L, d_inner + Dc + H) (contiguous):
+ *
+ *     xBC   = silu(causal depthwise conv(xBC), the tail's k-1 inputs before the piece)
+ *     dt    = softplus(dt + dt_bias),  decay = exp(dt * A)
+ *     y     = the recurrence of scan_heads (state carried), + D x
+ *     out   = gated RMSNorm(y, z)  (norm_before_gate = 0: norm(y * silu(z)) * w, per group)
+ *
+ * conv weight (Dc, k) (nn.Conv1d's (Dc, 1, k)), conv bias (Dc) or NULL; tail_in, tail_out
+ * (b, Dc, k-1); state_in, state_out (b, H, P, N) (state_out starts as a copy of state_in);
+ * out (b, L, d_inner); dt_bias, A, D (H); norm weight (d_inner). The conv sums in the order of
+ * conv_rows (bias + newest tap, then older ones); softplus is PyTorch's (threshold 20). Scratch
+ * for the conv output, dt, decay and y is allocated here; -1 when that fails. */
+
+typedef struct {
+    const float *zx, *conv_w, *conv_b, *tail_in, *dt_bias, *A, *D, *norm_w;
+    float *tail_out, *state_out, *out;
+    const float *state_in;
+    long long b, L, d_inner, Dc, k, H, P, G, N, gs;
+    float eps;
+} Piece;
+
+EEGSSM_CLONES static int mamba2_piece(const Piece *pc) {
+    const long long b = pc->b, L = pc->L, di = pc->d_inner, Dc = pc->Dc, k = pc->k;
+    const long long H = pc->H, P = pc->P, G = pc->G, N = pc->N;
+    const long long width = di + Dc + H; /* a row of zxbcdt */
+    float *conv = (float *)malloc(sizeof(float) * (size_t)(b * L * Dc));
+    float *dt = (float *)malloc(sizeof(float) * (size_t)(b * L * H));
+    float *decay = (float *)malloc(sizeof(float) * (size_t)(b * L * H));
+    float *y = (float *)malloc(sizeof(float) * (size_t)(b * L * H * P));
+    float *work = (float *)malloc(sizeof(float) * (size_t)(H * P * N));
+    float *wT = (float *)malloc(sizeof(float) * (size_t)(k * Dc));
+    float *tcl = (float *)malloc(sizeof(float) * (size_t)(k * Dc));
+    int rc = 0;
+    if (!conv || !dt || !decay || !y || !work || !wT || !tcl) {
+        rc = -1;
+        goto done;
+    }
+    for (long long c = 0; c < Dc; c++) /* the weight as (k, Dc): rows over channels */
+        for (long long i = 0; i < k; i++) wT[i * Dc + c] = pc->conv_w[c * k + i];
+    for (long long s = 0; s < b; s++) {
+        const float *xs = pc->zx + s * L * width + di; /* xBC of step 0 */
+        const float *tin = pc->tail_in + s * Dc * (k - 1);
+        for (long long c = 0; c < Dc; c++) /* the tail as (k-1, Dc) */
+            for (long long j = 0; j < k - 1; j++) tcl[j * Dc + c] = tin[c * (k - 1) + j];
+        for (long long t = 0; t < L; t++) { /* as conv_rows: bias + newest tap, then older */
+            float *restrict o = conv + (s * L + t) * Dc;
+            const float *restrict newest = xs + t * width, *restrict wk = wT + (k - 1) * Dc;
+            if (pc->conv_b)
+                for (long long c = 0; c < Dc; c++) o[c] = pc->conv_b[c] + newest[c] * wk[c];
+            else
+                for (long long c = 0; c < Dc; c++) o[c] = newest[c] * wk[c];
+            for (long long back = 1; back < k; back++) {
+                const long long q = t - back; /* < 0: the tail's input k-1+q */
+                const float *restrict in = q >= 0 ? xs + q * width : tcl + (k - 1 + q) * Dc;
+                const float *restrict wi = wT + (k - 1 - back) * Dc;
+                for (long long c = 0; c < Dc; c++) o[c] = o[c] + in[c] * wi[c];
+            }
+            for (long long c = 0; c < Dc; c++) o[c] = silu_approx(o[c]);
+        }
+        float *tout = pc->tail_out + s * Dc * (k - 1);
+        for (long long c = 0; c < Dc; c++)
+            for (long long j = 0; j < k - 1; j++) {
+                const long long q = L + j; /* in the tail-then-piece sequence of k-1+L inputs */
+                tout[c * (k - 1) + j] =
+                    q < k - 1 ? tin[c * (k - 1) + q] : xs[(q - (k - 1)) * width + c];
+            }
+        for (long long t = 0; t < L; t++)
+            for (long long h = 0; h < H; h++) {
+                const float v = pc->zx[(s * L + t) * width + di + Dc + h] + pc->dt_bias[h];
+                const float sp = v > 20.0f ? v : log1pf(expf(v));
+                dt[(s * L + t) * H + h] = sp;
+                decay[(s * L + t) * H + h] = expf(sp * pc->A[h]);
+            }
+    }
+    memcpy(pc->state_out, pc->state_in, sizeof(float) * (size_t)(b * H * P * N));
+    Scan sc = {
+        .x = conv, .dt = dt, .decay = decay, .B = conv + di, .C = conv + di + G * N, .D = pc->D,
+        .state = pc->state_out, .y = y, .b = b, .L = L, .H = H, .P = P, .G = G, .N = N,
+        .sx = L * Dc, .tx = Dc, .sdt = L * H, .tdt = H, .sB = L * Dc, .tB = Dc, .sC = L * Dc,
+        .tC = Dc, .hb = H, .blocks = 1,
+    };
+    scan_units(&sc, 0, b, work);
+    Norm nm = {
+        .x = y, .z = pc->zx, .w = pc->norm_w, .out = pc->out, .rows = b * L, .G = di / pc->gs,
+        .gs = pc->gs, .sx = di, .sz = width, .eps = pc->eps, .before = 0,
+    };
+    norm_rows(&nm, 0, b * L);
+done:
+    free(conv);
+    free(dt);
+    free(decay);
+    free(y);
+    free(work);
+    free(wT);
+    free(tcl);
+    return rc;
+}
+
+static PyObject *py_mamba2_piece(PyObject *self, PyObject *args) {
+    (void)self;
+    unsigned long long pzx, pw, pb, ptin, pdtb, pA, pD, pnw, ptout, psin, psout, pout;
+    Piece pc;
+    if (!PyArg_ParseTuple(args, "(KKKKKKKKKKKK)(LLLLLLLLLL)f", &pzx, &pw, &pb, &ptin, &pdtb, &pA,
+                          &pD, &pnw, &ptout, &psin, &psout, &pout, &pc.b, &pc.L, &pc.d_inner,
+                          &pc.Dc, &pc.k, &pc.H, &pc.P, &pc.G, &pc.N, &pc.gs, &pc.eps))
+        return NULL;
+    if (pc.b < 0 || pc.L < 0 || pc.k < 1 || pc.H < 1 || pc.P < 1 || pc.G < 1 || pc.N < 1 ||
+        pc.H % pc.G || pc.H * pc.P != pc.d_inner || pc.Dc != pc.d_inner + 2 * pc.G * pc.N ||
+        pc.gs < 1 || pc.d_inner % pc.gs) {
+        PyErr_SetString(PyExc_ValueError, "mamba2_piece: invalid sizes");
+        return NULL;
+    }
+    pc.zx = (const float *)(uintptr_t)pzx;
+    pc.conv_w = (const float *)(uintptr_t)pw;
+    pc.conv_b = (const float *)(uintptr_t)pb;
+    pc.tail_in = (const float *)(uintptr_t)ptin;
+    pc.dt_bias = (const float *)(uintptr_t)pdtb;
+    pc.A = (const float *)(uintptr_t)pA;
+    pc.D = (const float *)(uintptr_t)pD;
+    pc.norm_w = (const float *)(uintptr_t)pnw;
+    pc.tail_out = (float *)(uintptr_t)ptout;
+    pc.state_in = (const float *)(uintptr_t)psin;
+    pc.state_out = (float *)(uintptr_t)psout;
+    pc.out = (float *)(uintptr_t)pout;
+    int rc = 0;
+    if (pc.b > 0) {
+        Py_BEGIN_ALLOW_THREADS rc = mamba2_piece(&pc);
+        Py_END_ALLOW_THREADS
+    }
+    if (rc) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"ssd_scan", py_ssd_scan, METH_VARARGS,
      "ssd_scan(pointers, sizes, strides, threads): the recurrence over float32 buffers "
@@ -555,6 +695,9 @@ static PyMethodDef methods[] = {
     {"gated_rmsnorm", py_gated_rmsnorm, METH_VARARGS,
      "gated_rmsnorm(pointers, sizes, eps, before, threads): gated RMSNorm over float32 buffers "
      "(called by eegssm.nn.cpu_scan, which checks every argument)."},
+    {"mamba2_piece", py_mamba2_piece, METH_VARARGS,
+     "mamba2_piece(pointers, sizes, eps): a Mamba-2 layer between its projections on a short "
+     "piece (called by eegssm.nn.cpu_scan, which checks every argument)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -257,3 +257,76 @@ def gated_rmsnorm(
         pointers, sizes, float(eps), bool(norm_before_gate), threads or torch.get_num_threads()
     )
     return out
+
+
+@torch.no_grad()
+def mamba2_piece(
+    zxbcdt: Tensor,
+    conv_weight: Tensor,
+    conv_bias: Tensor | None,
+    tail: Tensor | None,
+    dt_bias: Tensor,
+    A: Tensor,
+    D: Tensor,
+    state: Tensor | None,
+    norm_weight: Tensor,
+    group_size: int,
+    eps: float,
+    ngroups: int,
+    d_state: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """A Mamba-2 layer between its two projections on a short piece, in one C call on one
+    thread: causal depthwise conv + SiLU (tail carried), ``dt = softplus(dt + dt_bias)``, the
+    recurrence (state carried) with the ``D`` skip, gated RMSNorm (``norm_before_gate=False``).
+    What :meth:`~eegssm.nn.mamba2.Mamba2.forward_stream` runs per streamed chunk: its ~20
+    PyTorch operations each cost more in fixed overhead than in arithmetic on a few steps.
+
+    Args:
+        zxbcdt: ``(b, l, d_inner + Dc + H)`` the input projection (``Dc = d_inner + 2·g·N``).
+        conv_weight: ``(Dc, 1, k)``; conv_bias: ``(Dc,)`` or None.
+        tail: ``(b, Dc, k-1)`` the conv inputs before the piece, or None (zeros).
+        dt_bias, A, D: ``(H,)`` (``A = -exp(A_log)``).
+        state: ``(b, H, P, N)`` or None (zeros); not modified.
+        norm_weight: ``(d_inner,)``; group_size, eps: the gated norm's.
+        ngroups, d_state: ``g`` and ``N``.
+
+    Returns:
+        ``(y (b, l, d_inner), new_tail (b, Dc, k-1), new_state (b, H, P, N))``, float32.
+    """
+    if _scan is None:
+        raise RuntimeError(f"mamba2_piece: {_MISSING}")
+    b, l, width = zxbcdt.shape
+    dc, _, k = conv_weight.shape
+    h = A.shape[0]
+    d_inner = width - dc - h
+    gn = ngroups * d_state
+    if d_inner < 1 or dc != d_inner + 2 * gn or d_inner % h or d_inner % group_size:
+        raise ValueError(
+            f"mamba2_piece: zxbcdt {tuple(zxbcdt.shape)}, conv weight {tuple(conv_weight.shape)}"
+            f", {h} heads, groups {ngroups} × state {d_state} do not fit one Mamba-2 layer"
+        )
+    p = d_inner // h
+    if tail is None:
+        tail = zxbcdt.new_zeros(b, dc, k - 1)
+    if state is None:
+        state = zxbcdt.new_zeros(b, h, p, d_state)
+    if tail.shape != (b, dc, k - 1) or state.shape != (b, h, p, d_state):
+        raise ValueError(
+            f"mamba2_piece: tail {tuple(tail.shape)} / state {tuple(state.shape)} must be "
+            f"{(b, dc, k - 1)} / {(b, h, p, d_state)}"
+        )
+    args = dict(zxbcdt=zxbcdt, conv_weight=conv_weight, conv_bias=conv_bias, tail=tail,
+                dt_bias=dt_bias, A=A, D=D, state=state, norm_weight=norm_weight)  # fmt: skip
+    _check_float32_cpu("mamba2_piece", **args)
+    args = {n: None if t is None else t.contiguous() for n, t in args.items()}
+    out = zxbcdt.new_empty(b, l, d_inner)
+    new_tail = torch.empty_like(args["tail"])
+    new_state = torch.empty_like(args["state"])
+    order = ("zxbcdt", "conv_weight", "conv_bias", "tail", "dt_bias", "A", "D", "norm_weight")
+    pointers = (
+        *(0 if args[n] is None else args[n].data_ptr() for n in order),
+        new_tail.data_ptr(), args["state"].data_ptr(), new_state.data_ptr(), out.data_ptr(),
+    )  # fmt: skip
+    sizes = (b, l, d_inner, dc, k, h, p, ngroups, d_state, group_size)
+    _scan.mamba2_piece(pointers, sizes, eps)
+    return out, new_tail, new_state

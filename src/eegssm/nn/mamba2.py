@@ -244,9 +244,10 @@ class Mamba2(nn.Module):
 
         Pieces of at most ``chunk_size`` steps (a streamed chunk: 4 steps per second of EEG at
         4 Hz) skip the block engine's fixed cost and its padding to a whole chunk: on a CPU
-        where the C kernels run (:func:`eegssm.nn.cpu_scan.usable`) the recurrence and the
-        gated norm are one C call each, on one thread (3-5x less time than whole tensors on
-        such short pieces), else the piece runs as a single chunk in whole tensors
+        where the C kernels run (:func:`eegssm.nn.cpu_scan.usable`) everything between the two
+        projections (conv + SiLU, softplus, the recurrence, the gated norm) is one C call on
+        one thread (:func:`eegssm.nn.cpu_scan.mamba2_piece`), else the piece runs as a single
+        chunk in whole tensors
         (:func:`eegssm.nn.ssd.ssd_short`, ``forward_plain``); longer pieces, and the CUDA
         kernels, go through ``forward``. Same results up to float round-off.
 
@@ -255,7 +256,18 @@ class Mamba2(nn.Module):
         L = u.shape[1]
         if not 0 < L <= self.chunk_size or kernels.use_ssd(u):
             return self.forward(u, state, return_state=True)
-        z, xbc, dt = self._split(F.linear(u, self.in_proj.weight, self.in_proj.bias))
+        zxbcdt = F.linear(u, self.in_proj.weight, self.in_proj.bias)
+        conv = self.conv1d.conv
+        if not self.norm.norm_before_gate and cpu_scan.usable(zxbcdt, conv.weight, self.A_log):
+            y, tail, ssm = cpu_scan.mamba2_piece(
+                zxbcdt, conv.weight, conv.bias, None if state is None else state.conv,
+                self.dt_bias, -torch.exp(self.A_log), self.D,
+                None if state is None else state.ssm, self.norm.weight, self.norm.group_size,
+                self.norm.eps, self.ngroups, self.d_state,
+            )  # fmt: skip
+            out = F.linear(y, self.out_proj.weight, self.out_proj.bias)
+            return out, Mamba2State(conv=tail, ssm=ssm)
+        z, xbc, dt = self._split(zxbcdt)
         xbc, conv_tail = self.conv1d.forward_stream(xbc, None if state is None else state.conv)
         x, B, C = self._split_xbc(xbc)
         dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
