@@ -6,8 +6,9 @@ process) for (a) the model alone (``StreamingDetector.push`` on preprocessed chu
 the short-piece fast paths switched off (:func:`fast_paths_off`: the path before them, for
 comparison in the same run) and once as shipped, and (b) the whole online path (causal
 preprocessing + model + online post-processing), divided by the seconds of EEG; target: under
-5 ms per second of EEG. The machine is shared, so its load (``/proc/loadavg``) is recorded
-before and after.
+5 ms per second of EEG. Freed memory is kept for reuse, as ``eegssm monitor`` runs
+(:func:`eegssm.heap.retain_freed_memory`). The machine is shared, so its load
+(``/proc/loadavg``) is recorded before and after.
 
 Also measured: the largest difference between the streamed probabilities and the offline causal
 model on the whole recording, the offline model's own change when its adjacency is perturbed by
@@ -31,6 +32,7 @@ import torch
 from eegssm.checkpoints import checkpoint_path
 from eegssm.data.synthetic import make_recording
 from eegssm.detection import Detector
+from eegssm.heap import retain_freed_memory
 from eegssm.nn import graph, tcn
 from eegssm.nn.mamba2 import Mamba2
 from eegssm.preprocessing.online import OnlinePreprocessor
@@ -196,6 +198,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/streaming.md"))
     args = parser.parse_args()
+    retain_freed_memory()  # as `eegssm monitor` runs (cli.run)
 
     det = Detector.from_checkpoint(checkpoint_path("causal"))
     raw = make_recording(args.seconds, n_seizures=1, seed=11)
@@ -224,7 +227,8 @@ process) divided by the seconds of EEG, the median of {args.repeats} passes. *Mo
 path before them, same run) and as shipped; *online path* = causal preprocessing
 (`OnlinePreprocessor`) + model + online post-processing (`OnlineAlarm`), what
 `eegssm monitor` runs per chunk (defaults: 1 s chunks,
-one thread). Target: **under {TARGET_MS:g} ms per second of EEG** (issue #18).
+one thread), with freed memory kept for reuse as the command keeps it (`eegssm.heap`).
+Target: **under {TARGET_MS:g} ms per second of EEG** (issue #18).
 
 Machine: {platform.machine()}, {platform.processor() or "cpu"}, torch {torch.__version__};
 shared with other jobs: load average (1, 5, 15 min) {load_before} before, {load_after} after.
@@ -246,7 +250,7 @@ GEMMs), so the work was to make fewer, cheaper calls per chunk, with the same ma
   sequences (workspace, padding to a whole chunk, per-block bookkeeping): where the C kernels
   run (`nn.cpu_scan`), the whole layer between its two projections (causal conv + SiLU with
   its tail, softplus of dt, the recurrence with its state, the gated RMSNorm) is one C call
-  on one thread (`cpu_scan.mamba2_piece`, in place of ~20 PyTorch operations); else the
+  on one thread (`cpu_scan.mamba2_inner`, in place of ~20 PyTorch operations); else the
   piece runs as a single
   chunk in whole tensors (`nn.ssd.ssd_short`, a dozen small operations), the gated RMSNorm as
   plain tensor operations (`forward_plain`) and the depthwise conv as plain tensor operations

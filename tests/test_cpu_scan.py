@@ -168,8 +168,8 @@ def _layer(seed=0):
 @needs_scan
 @pytest.mark.parametrize("length", [1, 15, 16, 333])
 def test_mamba2_equals_the_chunked_engine(length, monkeypatch):
-    """Mamba2's forward (output and state) on the C recurrence = on the chunked engine, from zero
-    and from a carried state."""
+    """Mamba2's forward (output and state) in C (the layer between its projections in one pass)
+    = on the chunked engine, from zero and from a carried state."""
     m = _layer()
     u = torch.randn(3, length, 32)
     with torch.no_grad():
@@ -186,12 +186,12 @@ def test_mamba2_equals_the_chunked_engine(length, monkeypatch):
 
 @needs_scan
 def test_training_keeps_the_differentiable_path(monkeypatch):
-    """With a gradient to record, Mamba2 never calls the C recurrence; under no_grad it does."""
+    """With a gradient to record, Mamba2 never calls the C layer; under no_grad it does."""
     m = _layer()
     u = torch.randn(2, 20, 32)
     calls = []
-    real = cpu_scan.ssd_scan
-    monkeypatch.setattr(cpu_scan, "ssd_scan", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = cpu_scan.mamba2_inner
+    monkeypatch.setattr(cpu_scan, "mamba2_inner", lambda *a, **k: calls.append(1) or real(*a, **k))
     m(u).sum().backward()
     assert not calls and m.A_log.grad is not None
     with torch.no_grad():

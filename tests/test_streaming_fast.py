@@ -89,36 +89,32 @@ def _mamba(ngroups=1, headdim=16, chunk=8, seed=0):
 @pytest.mark.parametrize("c_kernels", [True, False])
 @pytest.mark.parametrize("ngroups, headdim", [(1, 16), (2, 8), (4, 16), (1, 4)])
 def test_mamba2_forward_stream_pieces_equal_whole(ngroups, headdim, c_kernels, monkeypatch):
-    """Pieces of 1, odd and chunk-sized lengths (fast path: the whole layer in one C call where
-    the kernels are built, else ``ssd_short``) and longer than a chunk (the engine, its
-    recurrence in C) in one stream, the state handed from one path to the other. Head width 4:
-    the recurrence without register tiles."""
+    """Pieces of 1, odd and chunk-sized lengths (fast path: the layer in one C call on one
+    thread where the kernels are built, else ``ssd_short``) and longer than a chunk (through
+    ``forward``: the same C call on PyTorch's threads, else the engine) in one stream, the
+    state handed from one path to the other. Head width 4: the recurrence without register
+    tiles."""
     from eegssm.nn import cpu_scan
 
     if c_kernels and not cpu_scan.available():
         pytest.skip(f"C kernels not available: {cpu_scan.reason()}")
     if not c_kernels:
         monkeypatch.setenv("EEGSSM_DISABLE_KERNELS", "1")
-    calls = []
+    threads = []
+    real = cpu_scan.mamba2_inner
 
-    def counting(name):
-        real = getattr(cpu_scan, name)
+    def counted(*a, **k):
+        threads.append(k.get("threads", a[14] if len(a) > 14 else None))
+        return real(*a, **k)
 
-        def counted(*a, **k):
-            calls.append(name)
-            return real(*a, **k)
-
-        return counted
-
-    for name in ("ssd_scan", "mamba2_piece"):
-        monkeypatch.setattr(cpu_scan, name, counting(name))
+    monkeypatch.setattr(cpu_scan, "mamba2_inner", counted)
     m = _mamba(ngroups, headdim)
     x = torch.randn(3, 80, 32)
     sizes = [1, 3, 8, 1, 1, 5, 9, 2, 20, 7, 1, 22]  # chunk_size 8: 9, 20, 22 take forward
     assert sum(sizes) == x.shape[1]
     with torch.no_grad():
         whole, final = m(x, return_state=True)
-        calls.clear()  # from here on, the stream's calls only
+        threads.clear()  # from here on, the stream's calls only
         outs, state, t = [], None, 0
         for size in sizes:
             y, state = m.forward_stream(x[:, t : t + size], state)
@@ -127,15 +123,17 @@ def test_mamba2_forward_stream_pieces_equal_whole(ngroups, headdim, c_kernels, m
     assert rel_err(torch.cat(outs, dim=1), whole) <= 1e-5
     assert rel_err(state.ssm, final.ssm) <= 1e-5
     assert rel_err(state.conv, final.conv) <= 1e-6
-    short = ["mamba2_piece" if n <= 8 else "ssd_scan" for n in sizes]
-    assert calls == (short if c_kernels else [])  # every piece, short or long, in C
+    short = [1 if n <= 8 else None for n in sizes]  # one thread for short pieces
+    assert threads == (short if c_kernels else [])  # every piece, short or long, in C
 
 
 @pytest.mark.parametrize("conv_bias", [True, False])
-def test_mamba2_piece_equals_the_layer_in_pytorch(conv_bias, monkeypatch):
-    """The one-call piece against the same piece through PyTorch (``EEGSSM_DISABLE_KERNELS``):
-    from the zero state and from a carried one, with and without a conv bias; the carried
-    state is not modified."""
+@pytest.mark.parametrize("length", [5, 300, 517])
+def test_mamba2_inner_equals_the_layer_in_pytorch(conv_bias, length, monkeypatch):
+    """The layer in one C pass against the same layer in PyTorch (``EEGSSM_DISABLE_KERNELS``:
+    the chunked SSD and PyTorch's conv, softplus and norm): from the zero state and from a
+    carried one, lengths shorter than a block of steps and across blocks (256), with and
+    without a conv bias, softplus beyond its threshold; the carried state is not modified."""
     from eegssm.nn import cpu_scan
 
     if not cpu_scan.available():
@@ -145,44 +143,60 @@ def test_mamba2_piece_equals_the_layer_in_pytorch(conv_bias, monkeypatch):
     with torch.no_grad():
         m.norm.weight.uniform_(0.5, 1.5)
         m.dt_bias.add_(torch.tensor([25.0, -3.0]))  # softplus beyond its threshold of 20
-    x = torch.randn(5, 11, 32) * 3
+    x = torch.randn(5, length, 32) * 3
+    cut = length // 3
     with torch.no_grad():
-        y1, s1 = m.forward_stream(x[:, :4])
+        y1, s1 = m(x[:, :cut], return_state=True)
         kept = (s1.conv.clone(), s1.ssm.clone())
-        y2, s2 = m.forward_stream(x[:, 4:], s1)
+        y2, s2 = m(x[:, cut:], s1, return_state=True)
         assert torch.equal(s1.conv, kept[0]) and torch.equal(s1.ssm, kept[1])
         monkeypatch.setenv("EEGSSM_DISABLE_KERNELS", "1")
-        r1, t1 = m.forward_stream(x[:, :4])
-        r2, t2 = m.forward_stream(x[:, 4:], t1)
+        r1, t1 = m(x[:, :cut], return_state=True)
+        r2, t2 = m(x[:, cut:], t1, return_state=True)
     for got, ref in ((y1, r1), (y2, r2), (s2.ssm, t2.ssm)):
         assert rel_err(got, ref) <= 1e-5
     assert torch.equal(s2.conv, t2.conv)
 
 
-def test_mamba2_piece_refuses_what_it_cannot_take():
+def test_mamba2_inner_any_thread_count_gives_the_same_bits():
+    from eegssm.nn import cpu_scan
+
+    if not cpu_scan.available():
+        pytest.skip(f"C kernels not available: {cpu_scan.reason()}")
+    m = _mamba()
+    z, xbc, dt = m._project(torch.randn(7, 300, 32))
+    with torch.no_grad():
+        one = m._inner(z, xbc, dt, None, None, threads=1)
+        for threads in (2, 3, 50):
+            assert all(
+                torch.equal(a, b) for a, b in zip(one, m._inner(z, xbc, dt, None, None, threads))
+            )
+
+
+def test_mamba2_inner_refuses_what_it_cannot_take():
     from eegssm.nn import cpu_scan
 
     if not cpu_scan.available():
         pytest.skip(f"C kernels not available: {cpu_scan.reason()}")
     m = _mamba()
     conv = m.conv1d.conv
-    zx = torch.randn(2, 3, m.in_proj.out_features)
-    A = -torch.exp(m.A_log)
+    with torch.no_grad():
+        z, xbc, dt = m._project(torch.randn(2, 3, 32))
 
-    def piece(zx=zx, tail=None, state=None, weight=conv.weight):
-        return cpu_scan.mamba2_piece(
-            zx, weight, conv.bias, tail, m.dt_bias, A, m.D, state, m.norm.weight,
-            m.norm.group_size, m.norm.eps, m.ngroups, m.d_state,
+    def inner(z=z, xbc=xbc, tail=None, state=None):
+        return cpu_scan.mamba2_inner(
+            z, xbc, dt, conv.weight, conv.bias, tail, m.dt_bias, m.A_log, m.D, state,
+            m.norm.weight, m.norm.group_size, m.norm.eps, m.ngroups,
         )  # fmt: skip
 
-    y, tail, state = piece()
+    y, tail, state = inner()
     assert y.shape == (2, 3, m.d_inner) and tail.shape == (2, conv.out_channels, 3)
     with pytest.raises(ValueError, match="do not fit"):
-        piece(zx=zx[..., :-1])
+        inner(xbc=xbc[..., :-1])
     with pytest.raises(ValueError, match="tail"):
-        piece(tail=torch.zeros(2, conv.out_channels, 2))
+        inner(tail=torch.zeros(2, conv.out_channels, 2))
     with pytest.raises(ValueError, match="float32"):
-        piece(zx=zx.double())
+        inner(z=z.double())
 
 
 def test_mamba2_forward_stream_equals_step_and_is_differentiable():

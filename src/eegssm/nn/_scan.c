@@ -13,6 +13,8 @@
  * reference recurrence `ssd_naive`: eegssm/nn/cpu_scan.py.
  *
  * The caller passes decay = exp(dt * A) (computed with PyTorch's vectorised exp) beside dt.
+ * (mamba2_inner, at the end of this file, runs a whole layer between its projections: the conv
+ * + SiLU and the gated norm below, and this recurrence, in one pass per sequence.)
  *
  * Layout: x (b, L, H, P), dt and decay (b, L, H) (same strides), B and C (b, L, G, N), each with
  * its innermost dimensions contiguous and any strides between sequences and steps (so x, B and C
@@ -549,139 +551,163 @@ static PyObject *py_gated_rmsnorm(PyObject *self, PyObject *args) {
 }
 
 /* ------------------------------------------------------------------------------------------
- * A whole Mamba-2 layer between its two projections, on a short streamed piece (a few steps of
- * many sequences), in one call on one thread: what Mamba2.forward_stream does in ~20 PyTorch
- * operations, each of which costs more in fixed overhead than its arithmetic on such a piece.
- * For each sequence s, from the input projection zxbcdt (b, L, d_inner + Dc + H) (contiguous):
+ * A Mamba-2 layer between its two projections, inference, one pass per sequence: for each
+ * sequence s, block of LAYER_STEPS steps after block (the block's intermediates stay in the
+ * core's caches, none is written to memory):
  *
- *     xBC   = silu(causal depthwise conv(xBC), the tail's k-1 inputs before the piece)
- *     dt    = softplus(dt + dt_bias),  decay = exp(dt * A)
- *     y     = the recurrence of scan_heads (state carried), + D x
+ *     xBC   = silu(causal depthwise conv(xBC)), the tail's k-1 inputs before step 0
+ *     dt    = softplus(dt + dt_bias),  decay = exp(dt * A),  A = -exp(A_log)
+ *     y     = the recurrence (scan_units, state carried from block to block), + D x
  *     out   = gated RMSNorm(y, z)  (norm_before_gate = 0: norm(y * silu(z)) * w, per group)
  *
- * conv weight (Dc, k) (nn.Conv1d's (Dc, 1, k)), conv bias (Dc) or NULL; tail_in, tail_out
- * (b, Dc, k-1); state_in, state_out (b, H, P, N) (state_out starts as a copy of state_in);
- * out (b, L, d_inner); dt_bias, A, D (H); norm weight (d_inner). The conv sums in the order of
- * conv_rows (bias + newest tap, then older ones); softplus is PyTorch's (threshold 20). Scratch
- * for the conv output, dt, decay and y is allocated here; -1 when that fails. */
+ * z (b, L, d_inner), xBC (b, L, Dc = d_inner + 2 G N), dt (b, L, H): innermost contiguous, any
+ * strides between sequences and steps (column slices of one projection are read in place).
+ * conv weight (Dc, k) (nn.Conv1d's (Dc, 1, k)), conv bias (Dc) or NULL; tail_in (b, Dc, k-1)
+ * or NULL (zeros); tail_out (b, Dc, k-1) or NULL (not wanted); state_in (b, H, P, N) or NULL
+ * (zeros); state_out (b, H, P, N); out (b, L, d_inner) contiguous; dt_bias, A_log, D (H); norm
+ * weight (d_inner). The conv sums in the order of conv_rows (bias + newest tap, then older
+ * ones); softplus is PyTorch's (threshold 20). Sequences are shared among `threads` threads. */
+
+#define LAYER_STEPS 256
 
 typedef struct {
-    const float *zx, *conv_w, *conv_b, *tail_in, *dt_bias, *A, *D, *norm_w;
-    float *tail_out, *state_out, *out;
+    const float *z, *xbc, *dt, *conv_wT, *conv_b, *tail_in, *dt_bias, *A_log, *D, *norm_w;
     const float *state_in;
+    float *tail_out, *state_out, *out;
+    long long zs, zt, xs, xt, ds, dtt; /* element strides between sequences and steps */
     long long b, L, d_inner, Dc, k, H, P, G, N, gs;
     float eps;
-} Piece;
+    int failed; /* set when a thread's scratch could not be allocated */
+} Layer;
 
-EEGSSM_CLONES static int mamba2_piece(const Piece *pc) {
-    const long long b = pc->b, L = pc->L, di = pc->d_inner, Dc = pc->Dc, k = pc->k;
-    const long long H = pc->H, P = pc->P, G = pc->G, N = pc->N;
-    const long long width = di + Dc + H; /* a row of zxbcdt */
-    float *conv = (float *)malloc(sizeof(float) * (size_t)(b * L * Dc));
-    float *dt = (float *)malloc(sizeof(float) * (size_t)(b * L * H));
-    float *decay = (float *)malloc(sizeof(float) * (size_t)(b * L * H));
-    float *y = (float *)malloc(sizeof(float) * (size_t)(b * L * H * P));
-    float *work = (float *)malloc(sizeof(float) * (size_t)(H * P * N));
-    float *wT = (float *)malloc(sizeof(float) * (size_t)(k * Dc));
+EEGSSM_CLONES static void layer_units(Layer *ly, long long first, long long last) {
+    const long long L = ly->L, di = ly->d_inner, Dc = ly->Dc, k = ly->k, H = ly->H;
+    const long long PN = ly->P * ly->N, GN = ly->G * ly->N;
+    const long long TB = L < LAYER_STEPS ? (L > 0 ? L : 1) : LAYER_STEPS;
+    float *conv = (float *)malloc(sizeof(float) * (size_t)(TB * Dc));
+    float *dt = (float *)malloc(sizeof(float) * (size_t)(TB * H));
+    float *decay = (float *)malloc(sizeof(float) * (size_t)(TB * H));
+    float *y = (float *)malloc(sizeof(float) * (size_t)(TB * di));
+    float *work = (float *)malloc(sizeof(float) * (size_t)(H * PN));
     float *tcl = (float *)malloc(sizeof(float) * (size_t)(k * Dc));
-    int rc = 0;
-    if (!conv || !dt || !decay || !y || !work || !wT || !tcl) {
-        rc = -1;
+    if (!conv || !dt || !decay || !y || !work || !tcl) {
+        ly->failed = 1;
         goto done;
     }
-    for (long long c = 0; c < Dc; c++) /* the weight as (k, Dc): rows over channels */
-        for (long long i = 0; i < k; i++) wT[i * Dc + c] = pc->conv_w[c * k + i];
-    for (long long s = 0; s < b; s++) {
-        const float *xs = pc->zx + s * L * width + di; /* xBC of step 0 */
-        const float *tin = pc->tail_in + s * Dc * (k - 1);
+    for (long long s = first; s < last; s++) {
+        const float *xs = ly->xbc + s * ly->xs;
+        const float *tin = ly->tail_in ? ly->tail_in + s * Dc * (k - 1) : NULL;
         for (long long c = 0; c < Dc; c++) /* the tail as (k-1, Dc) */
-            for (long long j = 0; j < k - 1; j++) tcl[j * Dc + c] = tin[c * (k - 1) + j];
-        for (long long t = 0; t < L; t++) { /* as conv_rows: bias + newest tap, then older */
-            float *restrict o = conv + (s * L + t) * Dc;
-            const float *restrict newest = xs + t * width, *restrict wk = wT + (k - 1) * Dc;
-            if (pc->conv_b)
-                for (long long c = 0; c < Dc; c++) o[c] = pc->conv_b[c] + newest[c] * wk[c];
-            else
-                for (long long c = 0; c < Dc; c++) o[c] = newest[c] * wk[c];
-            for (long long back = 1; back < k; back++) {
-                const long long q = t - back; /* < 0: the tail's input k-1+q */
-                const float *restrict in = q >= 0 ? xs + q * width : tcl + (k - 1 + q) * Dc;
-                const float *restrict wi = wT + (k - 1 - back) * Dc;
-                for (long long c = 0; c < Dc; c++) o[c] = o[c] + in[c] * wi[c];
-            }
-            for (long long c = 0; c < Dc; c++) o[c] = silu_approx(o[c]);
+            for (long long j = 0; j < k - 1; j++) tcl[j * Dc + c] = tin ? tin[c * (k - 1) + j] : 0.0f;
+        if (ly->tail_out) { /* the last k-1 inputs of tail-then-sequence */
+            float *tout = ly->tail_out + s * Dc * (k - 1);
+            for (long long c = 0; c < Dc; c++)
+                for (long long j = 0; j < k - 1; j++) {
+                    const long long q = L + j;
+                    tout[c * (k - 1) + j] =
+                        q < k - 1 ? tcl[q * Dc + c] : xs[(q - (k - 1)) * ly->xt + c];
+                }
         }
-        float *tout = pc->tail_out + s * Dc * (k - 1);
-        for (long long c = 0; c < Dc; c++)
-            for (long long j = 0; j < k - 1; j++) {
-                const long long q = L + j; /* in the tail-then-piece sequence of k-1+L inputs */
-                tout[c * (k - 1) + j] =
-                    q < k - 1 ? tin[c * (k - 1) + q] : xs[(q - (k - 1)) * width + c];
+        float *state = ly->state_out + s * H * PN;
+        if (ly->state_in)
+            memcpy(state, ly->state_in + s * H * PN, sizeof(float) * (size_t)(H * PN));
+        else
+            memset(state, 0, sizeof(float) * (size_t)(H * PN));
+        for (long long t0 = 0; t0 < L; t0 += TB) {
+            const long long tb = t0 + TB < L ? TB : L - t0;
+            for (long long t = t0; t < t0 + tb; t++) { /* as conv_rows */
+                float *restrict o = conv + (t - t0) * Dc;
+                const float *restrict newest = xs + t * ly->xt;
+                const float *restrict wk = ly->conv_wT + (k - 1) * Dc;
+                if (ly->conv_b)
+                    for (long long c = 0; c < Dc; c++) o[c] = ly->conv_b[c] + newest[c] * wk[c];
+                else
+                    for (long long c = 0; c < Dc; c++) o[c] = newest[c] * wk[c];
+                for (long long back = 1; back < k; back++) {
+                    const long long q = t - back; /* < 0: the tail's input k-1+q */
+                    const float *restrict in = q >= 0 ? xs + q * ly->xt : tcl + (k - 1 + q) * Dc;
+                    const float *restrict wi = ly->conv_wT + (k - 1 - back) * Dc;
+                    for (long long c = 0; c < Dc; c++) o[c] = o[c] + in[c] * wi[c];
+                }
+                for (long long c = 0; c < Dc; c++) o[c] = silu_approx(o[c]);
+                const float *dr = ly->dt + s * ly->ds + t * ly->dtt;
+                for (long long h = 0; h < H; h++) {
+                    const float v = dr[h] + ly->dt_bias[h];
+                    const float sp = v > 20.0f ? v : log1pf(expf(v));
+                    dt[(t - t0) * H + h] = sp;
+                    decay[(t - t0) * H + h] = expf(sp * -expf(ly->A_log[h]));
+                }
             }
-        for (long long t = 0; t < L; t++)
-            for (long long h = 0; h < H; h++) {
-                const float v = pc->zx[(s * L + t) * width + di + Dc + h] + pc->dt_bias[h];
-                const float sp = v > 20.0f ? v : log1pf(expf(v));
-                dt[(s * L + t) * H + h] = sp;
-                decay[(s * L + t) * H + h] = expf(sp * pc->A[h]);
-            }
+            Scan sc = {
+                .x = conv, .dt = dt, .decay = decay, .B = conv + di, .C = conv + di + GN,
+                .D = ly->D, .state = state, .y = y, .b = 1, .L = tb, .H = H, .P = ly->P,
+                .G = ly->G, .N = ly->N, .sx = 0, .tx = Dc, .sdt = 0, .tdt = H, .sB = 0, .tB = Dc,
+                .sC = 0, .tC = Dc, .hb = H, .blocks = 1,
+            };
+            scan_units(&sc, 0, 1, work);
+            Norm nm = {
+                .x = y, .z = ly->z + s * ly->zs + t0 * ly->zt, .w = ly->norm_w,
+                .out = ly->out + (s * L + t0) * di, .rows = tb, .G = di / ly->gs, .gs = ly->gs,
+                .sx = di, .sz = ly->zt, .eps = ly->eps, .before = 0,
+            };
+            norm_rows(&nm, 0, tb);
+        }
     }
-    memcpy(pc->state_out, pc->state_in, sizeof(float) * (size_t)(b * H * P * N));
-    Scan sc = {
-        .x = conv, .dt = dt, .decay = decay, .B = conv + di, .C = conv + di + G * N, .D = pc->D,
-        .state = pc->state_out, .y = y, .b = b, .L = L, .H = H, .P = P, .G = G, .N = N,
-        .sx = L * Dc, .tx = Dc, .sdt = L * H, .tdt = H, .sB = L * Dc, .tB = Dc, .sC = L * Dc,
-        .tC = Dc, .hb = H, .blocks = 1,
-    };
-    scan_units(&sc, 0, b, work);
-    Norm nm = {
-        .x = y, .z = pc->zx, .w = pc->norm_w, .out = pc->out, .rows = b * L, .G = di / pc->gs,
-        .gs = pc->gs, .sx = di, .sz = width, .eps = pc->eps, .before = 0,
-    };
-    norm_rows(&nm, 0, b * L);
 done:
     free(conv);
     free(dt);
     free(decay);
     free(y);
     free(work);
-    free(wT);
     free(tcl);
-    return rc;
 }
 
-static PyObject *py_mamba2_piece(PyObject *self, PyObject *args) {
+static void layer_any(const void *ly, long long first, long long last) {
+    layer_units((Layer *)ly, first, last);
+}
+
+static PyObject *py_mamba2_inner(PyObject *self, PyObject *args) {
     (void)self;
-    unsigned long long pzx, pw, pb, ptin, pdtb, pA, pD, pnw, ptout, psin, psout, pout;
-    Piece pc;
-    if (!PyArg_ParseTuple(args, "(KKKKKKKKKKKK)(LLLLLLLLLL)f", &pzx, &pw, &pb, &ptin, &pdtb, &pA,
-                          &pD, &pnw, &ptout, &psin, &psout, &pout, &pc.b, &pc.L, &pc.d_inner,
-                          &pc.Dc, &pc.k, &pc.H, &pc.P, &pc.G, &pc.N, &pc.gs, &pc.eps))
+    unsigned long long p[14];
+    Layer ly = {0};
+    int threads;
+    if (!PyArg_ParseTuple(args, "(KKKKKKKKKKKKKK)(LLLLLLLLLL)(LLLLLL)fi", &p[0], &p[1], &p[2],
+                          &p[3], &p[4], &p[5], &p[6], &p[7], &p[8], &p[9], &p[10], &p[11], &p[12],
+                          &p[13], &ly.b, &ly.L, &ly.d_inner, &ly.Dc, &ly.k, &ly.H, &ly.P, &ly.G,
+                          &ly.N, &ly.gs, &ly.zs, &ly.zt, &ly.xs, &ly.xt, &ly.ds, &ly.dtt, &ly.eps,
+                          &threads))
         return NULL;
-    if (pc.b < 0 || pc.L < 0 || pc.k < 1 || pc.H < 1 || pc.P < 1 || pc.G < 1 || pc.N < 1 ||
-        pc.H % pc.G || pc.H * pc.P != pc.d_inner || pc.Dc != pc.d_inner + 2 * pc.G * pc.N ||
-        pc.gs < 1 || pc.d_inner % pc.gs) {
-        PyErr_SetString(PyExc_ValueError, "mamba2_piece: invalid sizes");
+    if (ly.b < 0 || ly.L < 0 || ly.k < 1 || ly.H < 1 || ly.P < 1 || ly.G < 1 || ly.N < 1 ||
+        ly.H % ly.G || ly.H * ly.P != ly.d_inner || ly.Dc != ly.d_inner + 2 * ly.G * ly.N ||
+        ly.gs < 1 || ly.d_inner % ly.gs) {
+        PyErr_SetString(PyExc_ValueError, "mamba2_inner: invalid sizes");
         return NULL;
     }
-    pc.zx = (const float *)(uintptr_t)pzx;
-    pc.conv_w = (const float *)(uintptr_t)pw;
-    pc.conv_b = (const float *)(uintptr_t)pb;
-    pc.tail_in = (const float *)(uintptr_t)ptin;
-    pc.dt_bias = (const float *)(uintptr_t)pdtb;
-    pc.A = (const float *)(uintptr_t)pA;
-    pc.D = (const float *)(uintptr_t)pD;
-    pc.norm_w = (const float *)(uintptr_t)pnw;
-    pc.tail_out = (float *)(uintptr_t)ptout;
-    pc.state_in = (const float *)(uintptr_t)psin;
-    pc.state_out = (float *)(uintptr_t)psout;
-    pc.out = (float *)(uintptr_t)pout;
-    int rc = 0;
-    if (pc.b > 0) {
-        Py_BEGIN_ALLOW_THREADS rc = mamba2_piece(&pc);
+    ly.z = (const float *)(uintptr_t)p[0];
+    ly.xbc = (const float *)(uintptr_t)p[1];
+    ly.dt = (const float *)(uintptr_t)p[2];
+    const float *conv_w = (const float *)(uintptr_t)p[3];
+    ly.conv_b = (const float *)(uintptr_t)p[4];
+    ly.tail_in = (const float *)(uintptr_t)p[5];
+    ly.dt_bias = (const float *)(uintptr_t)p[6];
+    ly.A_log = (const float *)(uintptr_t)p[7];
+    ly.D = (const float *)(uintptr_t)p[8];
+    ly.norm_w = (const float *)(uintptr_t)p[9];
+    ly.tail_out = (float *)(uintptr_t)p[10];
+    ly.state_in = (const float *)(uintptr_t)p[11];
+    ly.state_out = (float *)(uintptr_t)p[12];
+    ly.out = (float *)(uintptr_t)p[13];
+    float *wT = (float *)malloc(sizeof(float) * (size_t)(ly.k * ly.Dc));
+    if (!wT) return PyErr_NoMemory();
+    for (long long c = 0; c < ly.Dc; c++) /* the weight as (k, Dc): rows over channels */
+        for (long long i = 0; i < ly.k; i++) wT[i * ly.Dc + c] = conv_w[c * ly.k + i];
+    ly.conv_wT = wT;
+    if (ly.b > 0) {
+        Py_BEGIN_ALLOW_THREADS run_units(layer_any, &ly, ly.b, threads);
         Py_END_ALLOW_THREADS
     }
-    if (rc) return PyErr_NoMemory();
+    free(wT);
+    if (ly.failed) return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -695,9 +721,9 @@ static PyMethodDef methods[] = {
     {"gated_rmsnorm", py_gated_rmsnorm, METH_VARARGS,
      "gated_rmsnorm(pointers, sizes, eps, before, threads): gated RMSNorm over float32 buffers "
      "(called by eegssm.nn.cpu_scan, which checks every argument)."},
-    {"mamba2_piece", py_mamba2_piece, METH_VARARGS,
-     "mamba2_piece(pointers, sizes, eps): a Mamba-2 layer between its projections on a short "
-     "piece (called by eegssm.nn.cpu_scan, which checks every argument)."},
+    {"mamba2_inner", py_mamba2_inner, METH_VARARGS,
+     "mamba2_inner(pointers, sizes, strides, eps, threads): a Mamba-2 layer between its "
+     "projections (called by eegssm.nn.cpu_scan, which checks every argument)."},
     {NULL, NULL, 0, NULL},
 };
 

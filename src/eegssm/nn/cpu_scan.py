@@ -7,16 +7,19 @@ mamba_ssm's ``selective_state_update`` compute it, per sequence and head::
     y_t     = state_t C_t + D * x_t
 
 On a CPU this loop (two multiply-adds per state element and step, vectorised over the head's
-channels) runs a whole Mamba-2 layer forward 1.3-1.9x faster than the chunked form
-(``benchmarks/cpu_scan.py``), which is built for matrix units and for the backward pass.
-:func:`causal_conv_silu` computes the layer's causal depthwise conv + SiLU before it in one pass
-over the projection (PyTorch needs one pass per tap and one for the SiLU: 2-2.3x slower), and
-:func:`gated_rmsnorm` the gated RMSNorm after it in one pass per row (five PyTorch passes
-otherwise; :class:`~eegssm.nn.norm.RMSNormGated` uses it under the same conditions).
-:class:`~eegssm.nn.mamba2.Mamba2` uses it when nothing needs a gradient, the tensors are float32
-on the CPU and the extension is built; training, other dtypes and devices, and installs without
-a C compiler keep the chunked path (same results to float round-off; ``tests/test_cpu_scan.py``
-checks both against ``ssd_naive``).
+channels, 8 × 8 state tiles held in registers) runs a whole Mamba-2 layer forward 1.7-3.4x
+faster than the chunked form (``benchmarks/cpu_scan.py``), which is built for matrix units and
+for the backward pass. The pieces, each checked against a direct formula:
+:func:`ssd_scan` (the recurrence), :func:`causal_conv_silu` (the layer's causal depthwise conv +
+SiLU before it, one pass over the projection), :func:`gated_rmsnorm` (the gated RMSNorm after
+it, one pass per row; :class:`~eegssm.nn.norm.RMSNormGated` uses it under the same conditions).
+:func:`mamba2_inner` runs all of them, with the softplus of ``dt``, as one pass per sequence, in
+blocks of steps whose intermediates stay in the caches: what
+:class:`~eegssm.nn.mamba2.Mamba2` runs between its projections when nothing needs a gradient,
+the tensors are float32 on the CPU and the extension is built (and, on one thread, per
+streamed piece); training, other dtypes and devices, and installs without a C compiler keep the
+chunked path (same results to float round-off; ``tests/test_cpu_scan.py`` and
+``tests/test_streaming_fast.py`` check both against ``ssd_naive`` and each other).
 
 ``EEGSSM_DISABLE_KERNELS=1`` turns it off with the other optional kernels (for comparisons).
 """
@@ -259,74 +262,84 @@ def gated_rmsnorm(
     return out
 
 
-@torch.no_grad()
-def mamba2_piece(
-    zxbcdt: Tensor,
+def mamba2_inner(
+    z: Tensor,
+    xbc: Tensor,
+    dt: Tensor,
     conv_weight: Tensor,
     conv_bias: Tensor | None,
     tail: Tensor | None,
     dt_bias: Tensor,
-    A: Tensor,
+    A_log: Tensor,
     D: Tensor,
     state: Tensor | None,
     norm_weight: Tensor,
     group_size: int,
     eps: float,
     ngroups: int,
-    d_state: int,
+    threads: int | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """A Mamba-2 layer between its two projections on a short piece, in one C call on one
-    thread: causal depthwise conv + SiLU (tail carried), ``dt = softplus(dt + dt_bias)``, the
-    recurrence (state carried) with the ``D`` skip, gated RMSNorm (``norm_before_gate=False``).
-    What :meth:`~eegssm.nn.mamba2.Mamba2.forward_stream` runs per streamed chunk: its ~20
-    PyTorch operations each cost more in fixed overhead than in arithmetic on a few steps.
+    """A Mamba-2 layer between its two projections, forward only, one C pass per sequence:
+    causal depthwise conv + SiLU (tail carried), ``dt = softplus(dt + dt_bias)``, the
+    recurrence (state carried) with the ``D`` skip, gated RMSNorm (``norm_before_gate=False``),
+    block of 256 steps after block, so that no intermediate (the conv output, ``dt``, the decay,
+    ``y``) is written to memory; nothing is recorded for autograd. ``Mamba2.forward`` runs it on
+    a CPU for inference, and ``Mamba2.forward_stream`` on a streamed piece (one thread), where
+    it replaces ~20 PyTorch operations whose fixed costs exceed their arithmetic.
 
     Args:
-        zxbcdt: ``(b, l, d_inner + Dc + H)`` the input projection (``Dc = d_inner + 2·g·N``).
+        z: ``(b, l, d_inner)``; xbc: ``(b, l, Dc)`` (``Dc = d_inner + 2·g·N``); dt: ``(b, l, H)``
+            before the bias: each with its last dimension contiguous (column slices of one
+            projection are read in place).
         conv_weight: ``(Dc, 1, k)``; conv_bias: ``(Dc,)`` or None.
-        tail: ``(b, Dc, k-1)`` the conv inputs before the piece, or None (zeros).
-        dt_bias, A, D: ``(H,)`` (``A = -exp(A_log)``).
+        tail: ``(b, Dc, k-1)`` the conv inputs before the sequence, or None (zeros).
+        dt_bias, A_log, D: ``(H,)`` (the decay rate is ``A = -exp(A_log)``).
         state: ``(b, H, P, N)`` or None (zeros); not modified.
         norm_weight: ``(d_inner,)``; group_size, eps: the gated norm's.
-        ngroups, d_state: ``g`` and ``N``.
+        ngroups: ``g``.
+        threads: threads sharing the sequences (default: PyTorch's).
 
     Returns:
         ``(y (b, l, d_inner), new_tail (b, Dc, k-1), new_state (b, H, P, N))``, float32.
+
+    Raises:
+        RuntimeError: the extension is not available (:func:`reason`).
+        ValueError: shapes, dtypes, devices or layouts it does not take.
     """
     if _scan is None:
-        raise RuntimeError(f"mamba2_piece: {_MISSING}")
-    b, l, width = zxbcdt.shape
+        raise RuntimeError(f"mamba2_inner: {_MISSING}")
+    b, l, d_inner = z.shape
     dc, _, k = conv_weight.shape
-    h = A.shape[0]
-    d_inner = width - dc - h
-    gn = ngroups * d_state
-    if d_inner < 1 or dc != d_inner + 2 * gn or d_inner % h or d_inner % group_size:
+    h = A_log.shape[0]
+    n = (dc - d_inner) // (2 * ngroups) if ngroups > 0 else 0
+    if (
+        xbc.shape != (b, l, dc) or dt.shape != (b, l, h) or n < 1
+        or dc != d_inner + 2 * ngroups * n or d_inner % h or d_inner % group_size or h % ngroups
+    ):  # fmt: skip
         raise ValueError(
-            f"mamba2_piece: zxbcdt {tuple(zxbcdt.shape)}, conv weight {tuple(conv_weight.shape)}"
-            f", {h} heads, groups {ngroups} × state {d_state} do not fit one Mamba-2 layer"
+            f"mamba2_inner: z {tuple(z.shape)}, xbc {tuple(xbc.shape)}, dt {tuple(dt.shape)}, "
+            f"conv weight {tuple(conv_weight.shape)}, {h} heads, {ngroups} groups do not fit "
+            "one Mamba-2 layer"
         )
     p = d_inner // h
-    if tail is None:
-        tail = zxbcdt.new_zeros(b, dc, k - 1)
-    if state is None:
-        state = zxbcdt.new_zeros(b, h, p, d_state)
-    if tail.shape != (b, dc, k - 1) or state.shape != (b, h, p, d_state):
-        raise ValueError(
-            f"mamba2_piece: tail {tuple(tail.shape)} / state {tuple(state.shape)} must be "
-            f"{(b, dc, k - 1)} / {(b, h, p, d_state)}"
-        )
-    args = dict(zxbcdt=zxbcdt, conv_weight=conv_weight, conv_bias=conv_bias, tail=tail,
-                dt_bias=dt_bias, A=A, D=D, state=state, norm_weight=norm_weight)  # fmt: skip
-    _check_float32_cpu("mamba2_piece", **args)
-    args = {n: None if t is None else t.contiguous() for n, t in args.items()}
-    out = zxbcdt.new_empty(b, l, d_inner)
-    new_tail = torch.empty_like(args["tail"])
-    new_state = torch.empty_like(args["state"])
-    order = ("zxbcdt", "conv_weight", "conv_bias", "tail", "dt_bias", "A", "D", "norm_weight")
+    if tail is not None and tail.shape != (b, dc, k - 1):
+        raise ValueError(f"mamba2_inner: tail must be {(b, dc, k - 1)}, got {tuple(tail.shape)}")
+    if state is not None and state.shape != (b, h, p, n):
+        raise ValueError(f"mamba2_inner: state must be {(b, h, p, n)}, got {tuple(state.shape)}")
+    params = dict(conv_weight=conv_weight, conv_bias=conv_bias, tail=tail, dt_bias=dt_bias,
+                  A_log=A_log, D=D, state=state, norm_weight=norm_weight)  # fmt: skip
+    _check_float32_cpu("mamba2_inner", z=z, xbc=xbc, dt=dt, **params)
+    params = {name: None if t is None else t.contiguous() for name, t in params.items()}
+    strides = (*_rows(z, "z", (d_inner,)), *_rows(xbc, "xbc", (dc,)), *_rows(dt, "dt", (h,)))
+    out = z.new_empty(b, l, d_inner)
+    new_tail = z.new_empty(b, dc, k - 1)
+    new_state = z.new_empty(b, h, p, n)
+    ptr = {name: 0 if t is None else t.data_ptr() for name, t in params.items()}
     pointers = (
-        *(0 if args[n] is None else args[n].data_ptr() for n in order),
-        new_tail.data_ptr(), args["state"].data_ptr(), new_state.data_ptr(), out.data_ptr(),
+        z.data_ptr(), xbc.data_ptr(), dt.data_ptr(), ptr["conv_weight"], ptr["conv_bias"],
+        ptr["tail"], ptr["dt_bias"], ptr["A_log"], ptr["D"], ptr["norm_weight"],
+        new_tail.data_ptr(), ptr["state"], new_state.data_ptr(), out.data_ptr(),
     )  # fmt: skip
-    sizes = (b, l, d_inner, dc, k, h, p, ngroups, d_state, group_size)
-    _scan.mamba2_piece(pointers, sizes, eps)
+    sizes = (b, l, d_inner, dc, k, h, p, ngroups, n, group_size)
+    _scan.mamba2_inner(pointers, sizes, strides, eps, threads or torch.get_num_threads())
     return out, new_tail, new_state

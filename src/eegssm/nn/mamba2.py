@@ -215,14 +215,11 @@ class Mamba2(nn.Module):
                 x, dt, A, B, C, self.chunk_size, initial,
                 D=self.D, dt_bias=self.dt_bias, dt_softplus=True,
             )  # fmt: skip
-        elif cpu_scan.usable(xbc, dt, self.conv1d.conv.weight, self.A_log, self.D, self.dt_bias):
-            # inference on a CPU: conv + SiLU in one pass, then the recurrence step by step, in C
-            dt = F.softplus(dt + self.dt_bias)  # (B, L, H)
-            conv = self.conv1d.conv
-            conv_tail = self.conv1d.next_tail(xbc, tail)
-            xbc = cpu_scan.causal_conv_silu(xbc, conv.weight, conv.bias, tail)
-            x, B, C = self._split_xbc(xbc)  # column slices of xbc, read in place
-            y, ssm_state = cpu_scan.ssd_scan(x, dt, A, B, C, self.D, initial)
+        elif self._inner_in_c(z, xbc, dt):
+            # inference on a CPU: conv + SiLU, the recurrence and the gated norm in one C pass
+            y, conv_tail, ssm_state = self._inner(z, xbc, dt, tail, initial)
+            out = self.out_proj(y)
+            return (out, Mamba2State(conv=conv_tail, ssm=ssm_state)) if return_state else out
         else:  # conv + SiLU + scan + D skip fused block by block (conv output never stored)
             dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
             conv = self.conv1d.conv
@@ -246,7 +243,7 @@ class Mamba2(nn.Module):
         4 Hz) skip the block engine's fixed cost and its padding to a whole chunk: on a CPU
         where the C kernels run (:func:`eegssm.nn.cpu_scan.usable`) everything between the two
         projections (conv + SiLU, softplus, the recurrence, the gated norm) is one C call on
-        one thread (:func:`eegssm.nn.cpu_scan.mamba2_piece`), else the piece runs as a single
+        one thread (:func:`eegssm.nn.cpu_scan.mamba2_inner`), else the piece runs as a single
         chunk in whole tensors
         (:func:`eegssm.nn.ssd.ssd_short`, ``forward_plain``); longer pieces, and the CUDA
         kernels, go through ``forward``. Same results up to float round-off.
@@ -256,31 +253,42 @@ class Mamba2(nn.Module):
         L = u.shape[1]
         if not 0 < L <= self.chunk_size or kernels.use_ssd(u):
             return self.forward(u, state, return_state=True)
-        zxbcdt = F.linear(u, self.in_proj.weight, self.in_proj.bias)
-        conv = self.conv1d.conv
-        if not self.norm.norm_before_gate and cpu_scan.usable(zxbcdt, conv.weight, self.A_log):
-            y, tail, ssm = cpu_scan.mamba2_piece(
-                zxbcdt, conv.weight, conv.bias, None if state is None else state.conv,
-                self.dt_bias, -torch.exp(self.A_log), self.D,
-                None if state is None else state.ssm, self.norm.weight, self.norm.group_size,
-                self.norm.eps, self.ngroups, self.d_state,
+        z, xbc, dt = self._split(F.linear(u, self.in_proj.weight, self.in_proj.bias))
+        if self._inner_in_c(z, xbc, dt):  # one C call on one thread, column slices read in place
+            y, tail, ssm = self._inner(
+                z, xbc, dt, None if state is None else state.conv,
+                None if state is None else state.ssm, threads=1,
             )  # fmt: skip
             out = F.linear(y, self.out_proj.weight, self.out_proj.bias)
             return out, Mamba2State(conv=tail, ssm=ssm)
-        z, xbc, dt = self._split(zxbcdt)
         xbc, conv_tail = self.conv1d.forward_stream(xbc, None if state is None else state.conv)
         x, B, C = self._split_xbc(xbc)
         dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
         A = -torch.exp(self.A_log.float())
-        initial = None if state is None else state.ssm
-        if cpu_scan.usable(x, dt, B, C, z, self.D, self.norm.weight):
-            y, ssm_state = cpu_scan.ssd_scan(x, dt, A, B, C, self.D, initial, threads=1)
-            y = self.norm(y.reshape(*u.shape[:-1], self.d_inner), z)  # its C pass
-        else:
-            y, ssm_state = ssd_short(x, dt, A, B, C, initial, D=self.D)
-            y = self.norm.forward_plain(y.reshape(*u.shape[:-1], self.d_inner), z)
+        y, ssm_state = ssd_short(x, dt, A, B, C, None if state is None else state.ssm, D=self.D)
+        y = self.norm.forward_plain(y.reshape(*u.shape[:-1], self.d_inner), z)
         out = F.linear(y, self.out_proj.weight, self.out_proj.bias)
         return out, Mamba2State(conv=conv_tail, ssm=ssm_state)
+
+    def _inner_in_c(self, z: Tensor, xbc: Tensor, dt: Tensor) -> bool:
+        """Whether the layer between its projections runs as one C pass
+        (:func:`eegssm.nn.cpu_scan.mamba2_inner`): inference on float32 CPU tensors with the
+        kernels built (:func:`eegssm.nn.cpu_scan.usable`)."""
+        conv = self.conv1d.conv
+        return not self.norm.norm_before_gate and cpu_scan.usable(
+            z, xbc, dt, conv.weight, self.A_log, self.D, self.dt_bias, self.norm.weight
+        )
+
+    def _inner(
+        self, z: Tensor, xbc: Tensor, dt: Tensor, tail, ssm, threads: int | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """:func:`eegssm.nn.cpu_scan.mamba2_inner` with this layer's parameters: ``(y (B, L,
+        d_inner) normed, conv tail, SSM state)``."""
+        conv = self.conv1d.conv
+        return cpu_scan.mamba2_inner(
+            z, xbc, dt, conv.weight, conv.bias, tail, self.dt_bias, self.A_log, self.D, ssm,
+            self.norm.weight, self.norm.group_size, self.norm.eps, self.ngroups, threads,
+        )  # fmt: skip
 
     def step(self, u_t: Tensor, state: Mamba2State) -> tuple[Tensor, Mamba2State]:
         """One time step of the recurrent form.
