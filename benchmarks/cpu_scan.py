@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""One Mamba-2 layer forward (inference) on a CPU: the C recurrence against the chunked SSD.
+"""One Mamba-2 layer forward (inference) on a CPU: the C path against the chunked SSD.
 
 The layer shapes of the bundled detector (its node stream: 18 electrodes × 2000 frames, the
 one-pass chunk, d_model 32, state 16, head width 32; its edge stream: 153 electrode pairs × 2000
 pooled steps, d_model 8, state 8, head width 8) and a wider EEGM2-like layer (d_model 64, state
 64, head width 64, 8 sequences × 4096 steps). Per shape the two paths run alternately in the same
-process (``EEGSSM_DISABLE_KERNELS=1`` switches the C recurrence off), ``--repeats`` times each,
+process (``EEGSSM_DISABLE_KERNELS=1`` switches the C path off), ``--repeats`` times each,
 at the default thread count; medians and their ratio. The outputs of the two paths are compared
 too (max abs difference).
 
@@ -149,7 +149,7 @@ def main() -> None:
             print(f"{name}: C {c * 1e3:.1f} ms, chunked {chunked * 1e3:.1f} ms, "
                   f"{chunked / c:.2f}×, max |diff| {diff:.1e}", flush=True)  # fmt: skip
     lines = [
-        "# One Mamba-2 layer forward on a CPU: C recurrence vs chunked SSD",
+        "# One Mamba-2 layer forward on a CPU: C path vs chunked SSD",
         "",
         f"Produced by `python benchmarks/cpu_scan.py --repeats {args.repeats}"
         + ("" if args.baseline is None else " --baseline SRC")
@@ -160,7 +160,7 @@ def main() -> None:
         "projection) under `torch.no_grad()`; the two paths alternate in one process; medians. "
         "The machine is shared: read the ratios.",
         "",
-        "| layer | sequences × steps | d_model / state / head width | C recurrence ms | "
+        "| layer | sequences × steps | d_model / state / head width | C path ms | "
         "chunked SSD ms | speed-up | max abs difference |",
         "|---|---|---|---:|---:|---:|---:|",
     ]
@@ -171,10 +171,12 @@ def main() -> None:
         )
     lines += [
         "",
-        "The C recurrence (`eegssm.nn.cpu_scan`) does two multiply-adds per state element and "
-        "step; the chunked form builds decay and score matrices per chunk and passes over memory "
-        "many times, which pays off for the backward pass and on matrix units, not for a CPU "
-        "forward. Training keeps the chunked form.",
+        "On the C path the layer between its two projections (causal conv + SiLU, softplus, "
+        "the recurrence, the gated norm) is one pass per sequence (`cpu_scan.mamba2_inner`), "
+        "whose recurrence does two multiply-adds per state element and step; the chunked form "
+        "builds decay and score matrices per chunk and passes over memory many times, which "
+        "pays off for the backward pass and on matrix units, not for a CPU forward. Training "
+        "keeps the chunked form.",
         "",
         "## The C kernels by themselves",
         "",
