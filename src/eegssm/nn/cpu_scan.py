@@ -7,7 +7,7 @@ mamba_ssm's ``selective_state_update`` compute it, per sequence and head::
     y_t     = state_t C_t + D * x_t
 
 On a CPU this loop (two multiply-adds per state element and step, vectorised over the head's
-channels, 8 × 8 state tiles held in registers) runs a whole Mamba-2 layer forward 1.7-3.4x
+channels, 8 × 8 state tiles held in registers) runs a whole Mamba-2 layer forward 1.6-3.1x
 faster than the chunked form (``benchmarks/cpu_scan.py``), which is built for matrix units and
 for the backward pass. The pieces, each checked against a direct formula:
 :func:`ssd_scan` (the recurrence), :func:`causal_conv_silu` (the layer's causal depthwise conv +
