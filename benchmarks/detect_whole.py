@@ -258,19 +258,27 @@ def _scan_flops(model):
             label = f"SeizureDetector.{name}"
             hooks.append(module.register_forward_pre_hook(lambda *_, a=label: where.append(a)))
             hooks.append(module.register_forward_hook(lambda *_: None if where.pop() else None))
-    real = cpu_scan.ssd_scan
+    real_scan, real_inner = cpu_scan.ssd_scan, cpu_scan.mamba2_inner
 
-    def counted(x, dt, A, B, C, *args, **kwargs):
-        b, l, h, p = x.shape
+    def add(b: int, l: int, h: int, p: int, n: int) -> None:
         key = where[-1] if where else "SeizureDetector"
-        counts[key] = counts.get(key, 0.0) + 4 * b * l * h * p * B.shape[-1] / 1e9
-        return real(x, dt, A, B, C, *args, **kwargs)
+        counts[key] = counts.get(key, 0.0) + 4 * b * l * h * p * n / 1e9
 
-    cpu_scan.ssd_scan = counted
+    def scan(x, dt, A, B, C, *args, **kwargs):
+        add(*x.shape, B.shape[-1])
+        return real_scan(x, dt, A, B, C, *args, **kwargs)
+
+    def inner(z, xbc, dt, *args, **kwargs):  # the layer in one C pass: count its recurrence
+        out = real_inner(z, xbc, dt, *args, **kwargs)
+        (b, l, d_inner), h = z.shape, dt.shape[-1]
+        add(b, l, h, d_inner // h, out[2].shape[-1])  # the state (b, h, p, n)
+        return out
+
+    cpu_scan.ssd_scan, cpu_scan.mamba2_inner = scan, inner
     try:
         yield counts
     finally:
-        cpu_scan.ssd_scan = real
+        cpu_scan.ssd_scan, cpu_scan.mamba2_inner = real_scan, real_inner
         for hook in hooks:
             hook.remove()
 
@@ -442,14 +450,16 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
             "while the child read the file), and Python's garbage collector is paused until "
             "the model is loaded (`import torch` ~0.2 s faster). "
             "The model itself reaches "
-            f"{fast['gflops'] / peak:.0%} of the matmul peak. Its SSM layers run their state "
-            "recurrence step by step in C on a CPU (`eegssm.nn.cpu_scan`: two multiply-adds per "
-            "state element and step, vectorised over the head's channels; the chunked SSD's "
-            "decay and score matrices, built for matrix units and for training, add arithmetic "
-            "and many passes over memory: 1.3-1.9× slower layers, docs/benchmarks/cpu_scan.md), "
-            "between the causal conv + SiLU and the gated RMSNorm, each one C pass (built "
-            "with `-fno-trapping-math`, without which GCC left the SiLU's exp scalar on AVX2 "
-            "machines: 5× slower there). What remains around it is small matrices "
+            f"{fast['gflops'] / peak:.0%} of the matmul peak. Its SSM layers run, between "
+            "their two projections, one C pass per sequence on a CPU (`eegssm.nn.cpu_scan."
+            "mamba2_inner`: the causal conv + SiLU, the softplus, the state recurrence step by "
+            "step with two multiply-adds per state element and step, 8 × 8 state tiles held in "
+            "registers, and the gated RMSNorm, block of 256 steps after block; the chunked "
+            "SSD's decay and score matrices, built for matrix units and for training, add "
+            "arithmetic and many passes over memory: 1.6-3.1× slower layers, "
+            "docs/benchmarks/cpu_scan.md; built with `-fno-trapping-math`, without which GCC "
+            "left the SiLU's exp scalar on AVX2 machines: 5× slower there). What remains "
+            "around it is small matrices "
             "(projections of 32-wide features of 18 electrodes and 8-wide edge features of 153 "
             "pairs: GEMMs with K = 8-64, far from the peak) and elementwise passes (gating, "
             "normalisation), and two threads run it only ~1.5× faster than one (the small "
