@@ -185,10 +185,36 @@ def test_mamba2_equals_the_chunked_engine(length, monkeypatch):
 
 
 @needs_scan
-def test_training_keeps_the_differentiable_path(monkeypatch):
-    """With a gradient to record, Mamba2 never calls the C layer; under no_grad it does."""
+def test_fewer_sequences_than_threads_share_each_kernel(monkeypatch):
+    """One sequence on two threads (a day-long electrode swept on its own): the C kernels one
+    after the other, each shared among the threads, not the one-pass layer (one sequence per
+    thread); the same results as the one-pass layer on two sequences."""
     m = _layer()
-    u = torch.randn(2, 20, 32)
+    u = torch.randn(1, 300, 32)
+    calls = []
+    real = cpu_scan.mamba2_inner
+    monkeypatch.setattr(cpu_scan, "mamba2_inner", lambda *a, **k: calls.append(1) or real(*a, **k))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.no_grad():
+            y, s = m(u, return_state=True)
+            assert not calls
+            y2, s2 = m(torch.cat([u, u]), return_state=True)
+            assert calls == [1]
+    finally:
+        torch.set_num_threads(threads)
+    _close(y, y2[:1].double(), 1e-5)
+    _close(s.ssm, s2.ssm[:1].double(), 1e-5)
+    assert torch.equal(s.conv, s2.conv[:1])
+
+
+@needs_scan
+def test_training_keeps_the_differentiable_path(monkeypatch):
+    """With a gradient to record, Mamba2 never calls the C layer; under no_grad it does (as
+    many sequences as threads: the one-pass layer)."""
+    m = _layer()
+    u = torch.randn(torch.get_num_threads(), 20, 32)
     calls = []
     real = cpu_scan.mamba2_inner
     monkeypatch.setattr(cpu_scan, "mamba2_inner", lambda *a, **k: calls.append(1) or real(*a, **k))

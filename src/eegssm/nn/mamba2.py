@@ -215,11 +215,21 @@ class Mamba2(nn.Module):
                 x, dt, A, B, C, self.chunk_size, initial,
                 D=self.D, dt_bias=self.dt_bias, dt_softplus=True,
             )  # fmt: skip
-        elif self._inner_in_c(z, xbc, dt):
+        elif self._inner_in_c(z, xbc, dt) and z.shape[0] >= torch.get_num_threads():
             # inference on a CPU: conv + SiLU, the recurrence and the gated norm in one C pass
+            # per sequence, the sequences shared among the threads
             y, conv_tail, ssm_state = self._inner(z, xbc, dt, tail, initial)
             out = self.out_proj(y)
             return (out, Mamba2State(conv=conv_tail, ssm=ssm_state)) if return_state else out
+        elif self._inner_in_c(z, xbc, dt):
+            # fewer sequences than threads (a day-long electrode swept on its own): the same C
+            # kernels one after the other, each shared among the threads (by time, heads, rows)
+            dt = F.softplus(dt + self.dt_bias)  # (B, L, H)
+            conv = self.conv1d.conv
+            conv_tail = self.conv1d.next_tail(xbc, tail)
+            xbc = cpu_scan.causal_conv_silu(xbc, conv.weight, conv.bias, tail)
+            x, B, C = self._split_xbc(xbc)  # column slices of xbc, read in place
+            y, ssm_state = cpu_scan.ssd_scan(x, dt, A, B, C, self.D, initial)
         else:  # conv + SiLU + scan + D skip fused block by block (conv output never stored)
             dt = F.softplus(dt.float() + self.dt_bias.float())  # (B, L, H), float32
             conv = self.conv1d.conv
