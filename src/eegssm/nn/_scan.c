@@ -378,6 +378,31 @@ typedef struct {
     long long tb, blocks;         /* work units: b sequences x `blocks` blocks of tb steps */
 } Conv;
 
+/* Row t of the causal depthwise conv + SiLU of one sequence: x its step 0 (steps tx elements
+ * apart), tail its k-1 inputs before step 0 as (k-1, D) rows (NULL: zeros), w (k, D), bias (D)
+ * or NULL; o (D). The sum runs bias + newest tap first, then the older taps in turn. */
+EEGSSM_INLINE void conv_silu_row(float *restrict o, const float *x, long long tx,
+                                 const float *tail, long long t, const float *w,
+                                 const float *bias, long long D, long long k) {
+    const float *newest = x + t * tx, *wk = w + (k - 1) * D;
+    if (bias)
+        for (long long c = 0; c < D; c++) o[c] = bias[c] + newest[c] * wk[c];
+    else
+        for (long long c = 0; c < D; c++) o[c] = newest[c] * wk[c];
+    for (long long back = 1; back < k; back++) { /* tap k-1-back reads t-back */
+        const float *wi = w + (k - 1 - back) * D;
+        const float *in;
+        if (t - back >= 0)
+            in = x + (t - back) * tx;
+        else if (tail)
+            in = tail + (k - 1 + t - back) * D;
+        else
+            continue;
+        for (long long c = 0; c < D; c++) o[c] = o[c] + in[c] * wi[c];
+    }
+    for (long long c = 0; c < D; c++) o[c] = silu_approx(o[c]);
+}
+
 /* Output rows of work units first .. last-1; D and k are compile-time constants where the
  * dispatch below inlines this with literals (then each row's loops are unrolled and vectorised
  * without the set-up that a short loop of unknown length pays on every row). */
@@ -386,27 +411,10 @@ EEGSSM_INLINE void conv_rows(const Conv *cv, long long first, long long last, lo
     for (long long u = first; u < last; u++) {
         const long long s = u / cv->blocks, t0 = (u % cv->blocks) * cv->tb;
         const long long t1 = t0 + cv->tb < cv->L ? t0 + cv->tb : cv->L;
-        for (long long t = t0; t < t1; t++) {
-            float *o = cv->out + (s * cv->L + t) * D;
-            const float *newest = cv->x + s * cv->sx + t * cv->tx;
-            const float *wk = cv->w + (k - 1) * D;
-            if (cv->bias)
-                for (long long c = 0; c < D; c++) o[c] = cv->bias[c] + newest[c] * wk[c];
-            else
-                for (long long c = 0; c < D; c++) o[c] = newest[c] * wk[c];
-            for (long long back = 1; back < k; back++) { /* tap k-1-back reads t-back */
-                const float *wi = cv->w + (k - 1 - back) * D;
-                const float *in;
-                if (t - back >= 0)
-                    in = cv->x + s * cv->sx + (t - back) * cv->tx;
-                else if (cv->tail)
-                    in = cv->tail + (s * (k - 1) + (k - 1) + (t - back)) * D;
-                else
-                    continue;
-                for (long long c = 0; c < D; c++) o[c] = o[c] + in[c] * wi[c];
-            }
-            for (long long c = 0; c < D; c++) o[c] = silu_approx(o[c]);
-        }
+        const float *tail = cv->tail ? cv->tail + s * (k - 1) * D : NULL;
+        for (long long t = t0; t < t1; t++)
+            conv_silu_row(cv->out + (s * cv->L + t) * D, cv->x + s * cv->sx, cv->tx, tail, t,
+                          cv->w, cv->bias, D, k);
     }
 }
 
@@ -615,21 +623,9 @@ EEGSSM_CLONES static void layer_units(Layer *ly, long long first, long long last
             memset(state, 0, sizeof(float) * (size_t)(H * PN));
         for (long long t0 = 0; t0 < L; t0 += TB) {
             const long long tb = t0 + TB < L ? TB : L - t0;
-            for (long long t = t0; t < t0 + tb; t++) { /* as conv_rows */
-                float *restrict o = conv + (t - t0) * Dc;
-                const float *restrict newest = xs + t * ly->xt;
-                const float *restrict wk = ly->conv_wT + (k - 1) * Dc;
-                if (ly->conv_b)
-                    for (long long c = 0; c < Dc; c++) o[c] = ly->conv_b[c] + newest[c] * wk[c];
-                else
-                    for (long long c = 0; c < Dc; c++) o[c] = newest[c] * wk[c];
-                for (long long back = 1; back < k; back++) {
-                    const long long q = t - back; /* < 0: the tail's input k-1+q */
-                    const float *restrict in = q >= 0 ? xs + q * ly->xt : tcl + (k - 1 + q) * Dc;
-                    const float *restrict wi = ly->conv_wT + (k - 1 - back) * Dc;
-                    for (long long c = 0; c < Dc; c++) o[c] = o[c] + in[c] * wi[c];
-                }
-                for (long long c = 0; c < Dc; c++) o[c] = silu_approx(o[c]);
+            for (long long t = t0; t < t0 + tb; t++) {
+                conv_silu_row(conv + (t - t0) * Dc, xs, ly->xt, tcl, t, ly->conv_wT, ly->conv_b,
+                              Dc, k);
                 const float *dr = ly->dt + s * ly->ds + t * ly->dtt;
                 for (long long h = 0; h < H; h++) {
                     const float v = dr[h] + ly->dt_bias[h];

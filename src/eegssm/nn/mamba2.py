@@ -215,13 +215,13 @@ class Mamba2(nn.Module):
                 x, dt, A, B, C, self.chunk_size, initial,
                 D=self.D, dt_bias=self.dt_bias, dt_softplus=True,
             )  # fmt: skip
-        elif self._inner_in_c(z, xbc, dt) and z.shape[0] >= torch.get_num_threads():
-            # inference on a CPU: conv + SiLU, the recurrence and the gated norm in one C pass
-            # per sequence, the sequences shared among the threads
-            y, conv_tail, ssm_state = self._inner(z, xbc, dt, tail, initial)
-            out = self.out_proj(y)
-            return (out, Mamba2State(conv=conv_tail, ssm=ssm_state)) if return_state else out
         elif self._inner_in_c(z, xbc, dt):
+            if z.shape[0] >= torch.get_num_threads():
+                # inference on a CPU: conv + SiLU, the recurrence and the gated norm in one C
+                # pass per sequence, the sequences shared among the threads
+                y, conv_tail, ssm_state = self._inner(z, xbc, dt, tail, initial)
+                out = self.out_proj(y)
+                return (out, Mamba2State(conv_tail, ssm_state)) if return_state else out
             # fewer sequences than threads (a day-long electrode swept on its own): the same C
             # kernels one after the other, each shared among the threads (by time, heads, rows)
             dt = F.softplus(dt + self.dt_bias)  # (B, L, H)
