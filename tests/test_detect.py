@@ -158,10 +158,11 @@ def test_prepare_then_infer_is_run_file(checkpoint, edf_folder, monkeypatch):
 
 
 def test_detect_command_reads_its_first_file_in_a_child_process(checkpoint, edf_folder, tmp_path):
-    """A fresh ``eegssm detect`` (PyTorch not yet imported) on Linux reads and preprocesses the
-    first file in a forked child while it loads the model: the same outputs as in-process
-    (PyTorch imported first: no child); a damaged first file is then read again here and
-    reported as always, and the others are still analysed."""
+    """A fresh ``eegssm detect`` (PyTorch not yet imported) on Linux with several files reads
+    and preprocesses the first in a forked child while it loads the model: the same outputs as
+    in-process (PyTorch imported first: no child); a damaged first file is then read again here
+    and reported as always, and the others are still analysed. With one file, no child and no
+    PyTorch: the model runs in ``eegssm.engine``, with the same outputs."""
     import subprocess
     import sys
 
@@ -184,6 +185,7 @@ def test_detect_command_reads_its_first_file_in_a_child_process(checkpoint, edf_
         assert "a_damaged.edf" in done.stderr and (out / "rec1.csv_bi").is_file()
         assert not (out / "a_damaged.json").exists()
         doc = json.loads((out / "rec1.json").read_text())
+        assert doc["runtime"] == "pytorch"  # several files
         outputs[how] = (doc["events"], (out / "rec1.csv_bi").read_text(), doc["timings_s"])
     key = "waiting for the child process (read + preprocess)"
     assert outputs["child"][:2] == outputs["in-process"][:2]
@@ -198,7 +200,14 @@ def test_detect_command_reads_its_first_file_in_a_child_process(checkpoint, edf_
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     doc = json.loads((out / "rec1.json").read_text())
-    assert key in doc["timings_s"] and doc["events"] == outputs["in-process"][0]
+    assert doc["runtime"] == "eegssm.engine" and key not in doc["timings_s"]
+    torch_events = outputs["in-process"][0]
+    assert [(e["onset"], e["offset"]) for e in doc["events"]] == [
+        (e["onset"], e["offset"]) for e in torch_events
+    ]  # and the same confidences, to float32 round-off
+    assert [e["confidence"] for e in doc["events"]] == pytest.approx(
+        [e["confidence"] for e in torch_events], abs=1e-6
+    )
     assert (out / "rec1.csv_bi").read_text() == outputs["in-process"][1]
 
 

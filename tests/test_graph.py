@@ -301,3 +301,16 @@ def test_gated_fusion_formula():
     node, other = torch.randn(5, 4), torch.randn(5, 4)
     gate = torch.sigmoid(fuse.gate(torch.cat([node, other], -1)))
     torch.testing.assert_close(fuse(node, other), node + gate * other)
+
+
+def test_pair_indices_first_built_under_inference_mode_still_train():
+    """The cached pair indices are built once: under ``torch.inference_mode()`` (detection
+    first) they must still index a tensor that autograd records (training afterwards)."""
+    from eegssm.nn.graph import _pair_indices
+
+    _pair_indices.cache_clear()
+    with torch.inference_mode():
+        pair_indices(7)
+    w = torch.rand(21, requires_grad=True)
+    pairs_to_adjacency(w, 7).sum().backward()
+    assert torch.equal(w.grad, torch.full((21,), 2.0))

@@ -112,9 +112,9 @@ def write_text(path: str | Path, text: str) -> Path:
     return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8", newline="\n"))
 
 
-def write_json(path: str | Path, obj: Any, indent: int = 1) -> Path:
+def write_json(path: str | Path, obj: Any, indent: int = 1, sort_keys: bool = False) -> Path:
     """Write ``obj`` as JSON (UTF-8, indented) to ``path`` atomically."""
-    return write_text(path, json.dumps(obj, indent=indent) + "\n")
+    return write_text(path, json.dumps(obj, indent=indent, sort_keys=sort_keys) + "\n")
 
 
 def write_npy(path: str | Path, array: np.ndarray, chunk_bytes: int = 64 << 20) -> int:

@@ -53,6 +53,8 @@ class DetectionResult:
         operating_point: how the threshold was chosen: ``{"kind": "threshold" |
             "fa_per_24h" | "checkpoint default", "target_fa_per_24h": float | None,
             "threshold": float, "off_threshold": float}``.
+        runtime: what ran the model: ``"pytorch"`` or ``"eegssm.engine"`` (numpy and C,
+            :meth:`Detector.use_engine`).
     """
 
     recording: Recording
@@ -61,6 +63,7 @@ class DetectionResult:
     postprocess: PostprocessConfig
     timings: dict[str, float] = field(default_factory=dict)
     operating_point: dict[str, Any] = field(default_factory=dict)
+    runtime: str = "pytorch"
 
     @property
     def start_time(self) -> datetime.datetime | None:
@@ -216,6 +219,31 @@ class Detector:
         self.postprocess_defaults = PostprocessConfig(**meta.get("postprocess", {}))
         self._sha256: str | None = None
         self._pending: tuple[Path, str | torch.device] | None = None  # a deferred load
+        self.engine = None  # an eegssm.engine.DetectorEngine once use_engine() chose it
+
+    def use_engine(self, threads: int | None = None) -> str | None:
+        """Run the model of recordings held in memory with :mod:`eegssm.engine` (numpy and C,
+        without importing PyTorch) from now on, where it can: on the CPU, one-pass inference,
+        an architecture it covers (the bundled checkpoint's), the C extension built. Its
+        probabilities equal the PyTorch model's to float32 round-off; it saves the PyTorch
+        import (1-2 s) where nothing else needs PyTorch, and is slower than the PyTorch model
+        once that is imported (``eegssm detect`` uses it for a single recording).
+
+        Returns why it cannot (the PyTorch model then runs), or None when it will.
+        """
+        from eegssm import engine
+
+        if str(self._device) != "cpu" or self.inference != "onepass":
+            return f"device {self._device}, inference {self.inference} (it runs onepass on cpu)"
+        if self.path is None:
+            return "no checkpoint folder"
+        reason = engine.supports(self.meta) or engine.unavailable()
+        if reason is None:
+            try:
+                self.engine = engine.DetectorEngine.from_folder(self.path, threads)
+            except (OSError, ValueError, KeyError) as err:  # the PyTorch load reports it
+                reason = f"{self.path}: {err}"
+        return reason
 
     def start_loading(self) -> None:
         """Start loading the model on a thread, after ``from_checkpoint(background=True,
@@ -479,14 +507,18 @@ class Detector:
 
         pp = self.postprocess_config(threshold, fa_per_24h)
         clean = prepared.clean
-        model, waited = self.model_when_loaded()
-        t1 = time.perf_counter()
-        window = int(round(self.window_s * clean.sfreq))
-        stride = int(round(self.stride_s * clean.sfreq))
-        probs = predict(
-            model, clean.data, window, stride, self.batch_size, self.device, progress,
-            self.inference,
-        )  # fmt: skip
+        if self.engine is not None:  # numpy and C, no PyTorch (use_engine)
+            t1, waited = time.perf_counter(), 0.0
+            probs = self.engine.probabilities(clean.data)
+        else:
+            model, waited = self.model_when_loaded()
+            t1 = time.perf_counter()
+            window = int(round(self.window_s * clean.sfreq))
+            stride = int(round(self.stride_s * clean.sfreq))
+            probs = predict(
+                model, clean.data, window, stride, self.batch_size, self.device, progress,
+                self.inference,
+            )  # fmt: skip
         t2 = time.perf_counter()
         events = postprocess(probs, clean.sfreq, pp)
         t3 = time.perf_counter()
@@ -494,7 +526,8 @@ class Detector:
         if waited:
             timings["waiting for the model to load"] = waited
         point = self._operating_point(pp, threshold, fa_per_24h)
-        return DetectionResult(clean, probs, events, pp, timings, point)
+        runtime = "eegssm.engine" if self.engine is not None else "pytorch"
+        return DetectionResult(clean, probs, events, pp, timings, point, runtime)
 
     def run_file(
         self,

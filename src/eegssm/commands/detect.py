@@ -165,8 +165,8 @@ def write_outputs(
     ``provenance``: what :func:`provenance` gives (command line, input sha256), merged into
     the JSON.
     """
+    from eegssm import atomic
     from eegssm.io.annotations import write_bids_events, write_csv_bi
-    from eegssm.train.checkpoint import write_json_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     duration = result.recording.duration
@@ -177,7 +177,7 @@ def write_outputs(
     if reference is not None:
         doc["reference_events"] = [{"onset": e.start, "offset": e.stop} for e in reference]
         doc["overlap_score"] = overlap_score(reference, result.events, duration)
-    write_json_atomic(out / f"{stem}.json", doc)
+    atomic.write_json(out / f"{stem}.json", doc, indent=2, sort_keys=True)
     return doc
 
 
@@ -211,6 +211,7 @@ def result_document(result, source: str, detector, provenance: dict | None = Non
             {"onset": e.start, "offset": e.stop, "duration": e.duration, "confidence": e.confidence}
             for e in result.events
         ],
+        "runtime": result.runtime,
         "timings_s": result.timings,
         **(provenance or {}),
     }
@@ -350,10 +351,14 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         print("error: no .edf or .bdf files found in " + ", ".join(args.paths), file=sys.stderr)
         return 2
-    first = prepare_in_child(detector, inputs[0], channel_map)
+    # One recording: the model runs without PyTorch (eegssm.engine) where it can, which saves
+    # its import. Several: PyTorch, imported while a child process reads the first one.
+    engine = len(inputs) == 1 and detector.use_engine(args.threads) is None
+    first = None if engine else prepare_in_child(detector, inputs[0], channel_map)
     try:
-        set_threads(args.threads)
-        detector.start_loading()
+        if not engine:
+            set_threads(args.threads)
+            detector.start_loading()
         return detect_inputs(args, detector, inputs, first, channel_map, label_map)
     finally:
         if first is not None:  # an error before its result was collected: stop the child
@@ -387,7 +392,9 @@ def detect_inputs(args, detector, inputs: list[Path], first, channel_map, label_
             if first is not None and path == inputs[0]:
                 t = time.perf_counter()
                 prepared, waited = first.result(), time.perf_counter() - t
-            _, loading = detector.model_when_loaded()  # a load error is handled below
+            loading = 0.0
+            if detector.engine is None:
+                _, loading = detector.model_when_loaded()  # a load error is handled below
             resume_gc()
             result = detector.run_file(
                 path,

@@ -8,16 +8,24 @@
 - ``kernels``: lazy dispatch to ``mamba_ssm`` / ``causal_conv1d`` / ``fla`` on CUDA.
 """
 
-from eegssm.nn.bidirectional import Bidirectional, BiGatedDeltaNet, BiMamba2
-from eegssm.nn.deltanet import GatedDeltaNet, GatedDeltaNetState
-from eegssm.nn.mamba2 import Mamba2, Mamba2State
+import importlib
 
-__all__ = [
-    "BiGatedDeltaNet",
-    "BiMamba2",
-    "Bidirectional",
-    "GatedDeltaNet",
-    "GatedDeltaNetState",
-    "Mamba2",
-    "Mamba2State",
-]
+# The layers are imported on first use (PEP 562), so that ``eegssm.nn._scan``, the C kernels,
+# can be imported without PyTorch (the PyTorch-free inference path, ``eegssm.engine``).
+_LAZY = {
+    "Bidirectional": "bidirectional",
+    "BiGatedDeltaNet": "bidirectional",
+    "BiMamba2": "bidirectional",
+    "GatedDeltaNet": "deltanet",
+    "GatedDeltaNetState": "deltanet",
+    "Mamba2": "mamba2",
+    "Mamba2State": "mamba2",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"eegssm.nn.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'eegssm.nn' has no attribute {name!r}")

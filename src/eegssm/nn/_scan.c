@@ -707,6 +707,113 @@ static PyObject *py_mamba2_inner(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Row-wise helpers of the PyTorch-free inference path (eegssm.engine), each a pass over
+ * float32 rows shared among threads:
+ *
+ *     gelu:        out = x * Phi(x), Phi the standard normal CDF   (exact GELU, not tanh)
+ *     layer_norm:  out = (x - mean) / sqrt(var + eps) * w + b  per row of d (biased variance)
+ *
+ * Phi(x) = erfc(-x / sqrt 2) / 2 with the Chebyshev fit of erfc in Numerical Recipes (erfcc:
+ * relative error < 1.2e-7 everywhere, so also in the far negative tail, where 1 + erf(x)
+ * would cancel) and exp_approx: vectorisable, no libm call. out may be x (in place). */
+
+EEGSSM_INLINE float normal_cdf(float x) {
+    const float z = (x < 0.0f ? -x : x) * 0.70710678118654752f;
+    const float t = 1.0f / (1.0f + 0.5f * z);
+    float p = 0.17087277f;
+    p = p * t - 0.82215223f;
+    p = p * t + 1.48851587f;
+    p = p * t - 1.13520398f;
+    p = p * t + 0.27886807f;
+    p = p * t - 0.18628806f;
+    p = p * t + 0.09678418f;
+    p = p * t + 0.37409196f;
+    p = p * t + 1.00002368f;
+    p = p * t - 1.26551223f;
+    const float half_erfc = 0.5f * t * exp_approx(p - z * z); /* Phi(-|x|) */
+    return x < 0.0f ? half_erfc : 1.0f - half_erfc;
+}
+
+typedef struct {
+    const float *x, *w, *b; /* w, b: NULL for none (layer_norm) */
+    float *out;
+    long long rows, d;
+    float eps;
+} Rows;
+
+EEGSSM_CLONES static void gelu_units(const void *ctx, long long first, long long last) {
+    const Rows *k = (const Rows *)ctx;
+    const float *restrict x = k->x;
+    float *restrict o = k->out;
+    for (long long i = first * k->d; i < last * k->d; i++) {
+        const float v = x[i];
+        o[i] = v * normal_cdf(v);
+    }
+}
+
+EEGSSM_CLONES static void layer_norm_units(const void *ctx, long long first, long long last) {
+    const Rows *k = (const Rows *)ctx;
+    const long long d = k->d;
+    for (long long r = first; r < last; r++) {
+        const float *restrict x = k->x + r * d;
+        float *restrict o = k->out + r * d;
+        float sum = 0.0f, sq = 0.0f;
+        for (long long c = 0; c < d; c++) sum += x[c];
+        const float mean = sum / (float)d;
+        for (long long c = 0; c < d; c++) sq += (x[c] - mean) * (x[c] - mean);
+        const float rstd = 1.0f / sqrtf(sq / (float)d + k->eps);
+        if (k->w)
+            for (long long c = 0; c < d; c++) o[c] = (x[c] - mean) * rstd * k->w[c] + k->b[c];
+        else
+            for (long long c = 0; c < d; c++) o[c] = (x[c] - mean) * rstd;
+    }
+}
+
+/* gelu((x, out), (rows, d), threads) and layer_norm((x, w, b, out), (rows, d), eps, threads);
+ * rows of d contiguous floats (for gelu the split into rows only sets the threads' shares). */
+static PyObject *py_gelu(PyObject *self, PyObject *args) {
+    (void)self;
+    unsigned long long px, pout;
+    Rows k = {0};
+    int threads;
+    if (!PyArg_ParseTuple(args, "(KK)(LL)i", &px, &pout, &k.rows, &k.d, &threads)) return NULL;
+    if (k.rows < 0 || k.d < 1) {
+        PyErr_SetString(PyExc_ValueError, "gelu: invalid sizes");
+        return NULL;
+    }
+    k.x = (const float *)(uintptr_t)px;
+    k.out = (float *)(uintptr_t)pout;
+    if (k.rows > 0) {
+        Py_BEGIN_ALLOW_THREADS run_units(gelu_units, &k, k.rows, threads);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_layer_norm(PyObject *self, PyObject *args) {
+    (void)self;
+    unsigned long long px, pw, pb, pout;
+    Rows k = {0};
+    int threads;
+    if (!PyArg_ParseTuple(args, "(KKKK)(LL)fi", &px, &pw, &pb, &pout, &k.rows, &k.d, &k.eps,
+                          &threads))
+        return NULL;
+    if (k.rows < 0 || k.d < 1 || (pw == 0) != (pb == 0)) {
+        PyErr_SetString(PyExc_ValueError, "layer_norm: invalid sizes");
+        return NULL;
+    }
+    k.x = (const float *)(uintptr_t)px;
+    k.w = (const float *)(uintptr_t)pw;
+    k.b = (const float *)(uintptr_t)pb;
+    k.out = (float *)(uintptr_t)pout;
+    if (k.rows > 0) {
+        Py_BEGIN_ALLOW_THREADS run_units(layer_norm_units, &k, k.rows, threads);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"ssd_scan", py_ssd_scan, METH_VARARGS,
      "ssd_scan(pointers, sizes, strides, threads): the recurrence over float32 buffers "
@@ -720,6 +827,11 @@ static PyMethodDef methods[] = {
     {"mamba2_inner", py_mamba2_inner, METH_VARARGS,
      "mamba2_inner(pointers, sizes, strides, eps, threads): a Mamba-2 layer between its "
      "projections (called by eegssm.nn.cpu_scan, which checks every argument)."},
+    {"gelu", py_gelu, METH_VARARGS,
+     "gelu(pointers, sizes, threads): exact GELU over float32 rows (called by eegssm.engine)."},
+    {"layer_norm", py_layer_norm, METH_VARARGS,
+     "layer_norm(pointers, sizes, eps, threads): LayerNorm over float32 rows (called by "
+     "eegssm.engine)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -30,7 +30,10 @@ def pair_indices(n_nodes: int, device=None) -> Tensor:
 
 @functools.lru_cache(maxsize=32)
 def _pair_indices(n_nodes: int, device: torch.device | None) -> Tensor:
-    return torch.triu_indices(n_nodes, n_nodes, 1, device=device)
+    # a normal tensor even when first asked for under torch.inference_mode(): an inference
+    # tensor cannot index a tensor that autograd records (training after inference)
+    with torch.inference_mode(False):
+        return torch.triu_indices(n_nodes, n_nodes, 1, device=device)
 
 
 def pairs_to_adjacency(weights: Tensor, n_nodes: int) -> Tensor:
@@ -43,7 +46,7 @@ def pairs_to_adjacency(weights: Tensor, n_nodes: int) -> Tensor:
 
 
 def topk_adjacency(adj: Tensor, k: int, symmetric: bool = True) -> Tensor:
-    """Keep the ``k`` strongest neighbours of every node (self excluded).
+    """Keep the ``k`` strongest neighbours of every node (self excluded; ties: the lower index).
 
     Args:
         adj: ``(..., C, C)`` edge weights.
@@ -59,7 +62,10 @@ def topk_adjacency(adj: Tensor, k: int, symmetric: bool = True) -> Tensor:
     k = min(k, n - 1)
     eye = torch.eye(n, dtype=torch.bool, device=adj.device)
     scores = adj.detach().masked_fill(eye, float("-inf"))
-    idx = scores.topk(k, dim=-1).indices
+    # a stable sort: among equal weights (an electrode whose features are all zero has the
+    # same similarity to every other) the lower index wins, on every device and in
+    # eegssm.engine alike (topk leaves ties to its implementation)
+    idx = scores.sort(dim=-1, descending=True, stable=True).indices[..., :k]
     mask = torch.zeros_like(adj, dtype=torch.bool).scatter_(-1, idx, True)
     out = adj * mask
     if symmetric:

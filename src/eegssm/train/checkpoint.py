@@ -48,7 +48,7 @@ MAX_JSON_BYTES = 16 << 20
 
 def write_json_atomic(path: Path, obj: Any) -> None:
     """JSON (indented, sorted keys) through ``eegssm.atomic``."""
-    atomic.write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    atomic.write_json(path, obj, indent=2, sort_keys=True)
 
 
 def save_weights(path: Path, model: nn.Module) -> None:

@@ -1,0 +1,618 @@
+"""The seizure detector's forward pass for CPU inference without PyTorch: numpy and C.
+
+``eegssm detect`` spends most of a one-hour recording's time outside the model: importing
+PyTorch alone takes 1.4-2 s on a 2-core machine, as long as the model itself. This module runs
+the same forward pass as :class:`eegssm.models.detector.SeizureDetector` on a whole recording
+with numpy (its BLAS for the matrix products), the C kernels of :mod:`eegssm.nn._scan` (the
+Mamba-2 layer between its projections, GELU, LayerNorm) and LAPACK for the graphs' spectra, from
+the checkpoint's ``config.json`` and ``model.safetensors``; nothing here imports PyTorch.
+
+It covers the architectures of the bundled checkpoint (:func:`supports`): per-electrode front
+end, Mamba-2 cores, both directions (``causal: false``), ``concat`` merge, heat-kernel graph
+PE, pooled readout. Everything else, and training, goes through the PyTorch model, which stays
+the reference: ``tests/test_engine.py`` checks this against it on random weights and inputs
+(odd lengths, flat electrodes, ties in the graph's top-k) and on the bundled checkpoint, to
+float32 round-off (the same sums in other orders: BLAS instead of oneDNN, folded weights).
+
+The maths, layer by layer, in the order of ``SeizureDetector.forward``; signals are
+channels-last rows ``(sequences, steps, features)`` throughout (weights are transposed once,
+at load time):
+
+- front end (``TCNEncoder``): each convolution is one GEMM of its taps (:func:`conv_rows`);
+  the strided stem reads frames, the dilated TCN a strided view, every output ``x·Φ(x)``;
+- node stream (``SSMStack``): ``x + proj[fwd(LN x); flip(bwd(flip LN x))]`` per block, the
+  backward direction read in reverse by the C layer (negative strides, no copy), each
+  direction's output projection folded into the merge (one ``(d_inner → d)`` matrix each);
+- edge stream: cosine similarity of every electrode pair per step, mean over ``pool`` steps,
+  an SSM stack over the pairs' sequences, softplus weights, top-``k`` neighbours per node;
+- graph: heat-kernel PE every ``pe_interval`` steps (``eigh`` of the normalised Laplacian),
+  ``K`` propagation steps of SSGConv per layer, one product per pooled graph for its steps;
+- gated fusion, mean/max readout over electrodes, then the decoder: a nearest ×f upsampling
+  followed by a centred conv is a conv of the low-rate input with ``f`` output phases
+  (:func:`upsample_conv_rows`), never the upsampled signal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: ``config.json`` / weights file names (as ``SeizureDetector.save_pretrained`` writes them).
+CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+
+#: Rows of a GEMM's left operand per call (the taps of a convolution, the projections): large
+#: enough for BLAS to run at speed, small enough that the temporaries stay within ~20 MB.
+ROWS = 4096
+
+#: Steps per stretch of the per-step stages (edge similarity, graph, readout, decoder): a
+#: stretch's temporaries (``steps × electrodes × features``) stay within the caches.
+CHUNK_STEPS = 720
+
+#: Steps per piece of an SSM layer's sequences (:meth:`DetectorEngine.ssm_stack`).
+SSM_STEPS = 2048
+
+LN_EPS = 1e-5  # nn.LayerNorm's default
+HEAT_T_MIN, HEAT_T_MAX = 0.5, 50.0  # eegssm.nn.graph.heat_times
+PE_JITTER = 1e-6  # eegssm.nn.graph.heat_kernel_pe
+
+
+def supports(meta: dict) -> str | None:
+    """Why this engine cannot run the model of a checkpoint's ``config.json`` ``meta``, or None
+    when it can (the bundled checkpoint's architecture)."""
+    if meta.get("model", "SeizureDetector") != "SeizureDetector":
+        return f"model {meta.get('model')!r}"
+    cfg = meta.get("config", {})
+    wanted = {
+        "core": "mamba2", "causal": False, "per_electrode": True, "merge": "concat",
+        "readout": "pool", "pe_kind": "heat", "downsample": 1,
+    }  # fmt: skip
+    for key, value in wanted.items():
+        if cfg.get(key) != value:
+            return f"config {key}={cfg.get(key)!r} (the engine runs {key}={value!r})"
+    if cfg.get("graph_layers", 0) < 1 or cfg.get("pe_k", 0) < 1:
+        return "no graph stream or no graph PE"
+    if len(cfg.get("stem_channels", ())) < 1:
+        return "no stem"
+    return None
+
+
+def unavailable() -> str | None:
+    """Why the engine's C kernels cannot run here (not built, or turned off with
+    ``EEGSSM_DISABLE_KERNELS=1``), or None when they can."""
+    if os.environ.get("EEGSSM_DISABLE_KERNELS") == "1":
+        return "EEGSSM_DISABLE_KERNELS=1"
+    try:
+        _kernels()
+    except ImportError as err:
+        return f"the C extension eegssm.nn._scan is not built ({err})"
+    return None
+
+
+def _kernels():
+    from eegssm.nn import _scan
+
+    return _scan
+
+
+def default_threads() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+# ------------------------------------------------------------------------------------------
+# Row-wise operations (C) and convolutions as GEMMs
+
+
+def _ptr(a: np.ndarray | None) -> int:
+    return 0 if a is None else a.__array_interface__["data"][0]
+
+
+def gelu_(x: np.ndarray, threads: int) -> np.ndarray:
+    """Exact GELU ``x·Φ(x)`` of a C-contiguous float32 array, in place; returns ``x``."""
+    assert x.dtype == np.float32 and x.flags.c_contiguous
+    d = x.shape[-1] if x.ndim else 1
+    _kernels().gelu((_ptr(x), _ptr(x)), (x.size // max(d, 1), d), threads)
+    return x
+
+
+def layer_norm(
+    x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, threads: int, eps: float = LN_EPS
+) -> np.ndarray:
+    """``nn.LayerNorm`` over the last dimension of a C-contiguous float32 ``x``: a new array."""
+    assert x.dtype == np.float32 and x.flags.c_contiguous
+    out = np.empty_like(x)
+    d = x.shape[-1]
+    _kernels().layer_norm((_ptr(x), _ptr(w), _ptr(b), _ptr(out)), (x.size // d, d), eps, threads)
+    return out
+
+
+def conv_weight(w: np.ndarray) -> np.ndarray:
+    """``nn.Conv1d`` weight ``(C_out, C_in, k)`` → the GEMM's ``(k·C_in, C_out)`` (tap-major
+    rows, the order of :func:`conv_rows`' taps)."""
+    c_out, c_in, k = w.shape
+    return np.ascontiguousarray(w.transpose(2, 1, 0).reshape(k * c_in, c_out))
+
+
+def conv_rows(
+    x: np.ndarray,
+    w: np.ndarray,
+    bias: np.ndarray | None,
+    k: int,
+    stride: int = 1,
+    dilation: int = 1,
+    left: int = 0,
+    right: int = 0,
+) -> np.ndarray:
+    """``F.conv1d(F.pad(x, (left, right)), ...)`` on channels-last rows, one GEMM per block of
+    outputs on their taps.
+
+    Args:
+        x: ``(n, L, C_in)`` float32.
+        w: ``(k·C_in, C_out)`` from :func:`conv_weight`; bias ``(C_out,)`` or None.
+
+    Returns:
+        ``(n, L_out, C_out)``, ``L_out = (L + left + right - (k-1)·dilation - 1) // stride + 1``.
+    """
+    n, L, c_in = x.shape
+    span = (k - 1) * dilation + 1
+    n_out = (L + left + right - span) // stride + 1
+    xp = np.zeros((n, L + left + right, c_in), np.float32)
+    xp[:, left : left + L] = x
+    if stride > 1 and dilation == 1 and k % stride == 0 and (L + left + right) % stride == 0:
+        # frames of `stride` inputs: output m reads frames m … m + k/stride - 1, each a
+        # contiguous block of rows, so one GEMM per frame offset and no tap matrix
+        frames = xp.reshape(n, -1, stride * c_in)
+        width = stride * c_in
+        out = np.empty((n, n_out, w.shape[1]), np.float32)
+        tmp = np.empty((n_out, w.shape[1]), np.float32)
+        for i in range(n):
+            np.matmul(frames[i, :n_out], w[:width], out=out[i])
+            for f in range(1, k // stride):
+                np.matmul(frames[i, f : f + n_out], w[f * width : (f + 1) * width], out=tmp)
+                out[i] += tmp
+        if bias is not None:
+            out += bias
+        return out
+    s0, s1, s2 = xp.strides
+    taps = np.lib.stride_tricks.as_strided(
+        xp, (n, n_out, k, c_in), (s0, stride * s1, dilation * s1, s2), writeable=False
+    )
+    out = np.empty((n, n_out, w.shape[1]), np.float32)
+    step = max(1, ROWS // max(n_out, 1))
+    if n_out >= ROWS:  # long sequences: blocks of rows of one sequence
+        for i in range(n):
+            for a in range(0, n_out, ROWS):
+                b = min(n_out, a + ROWS)
+                np.matmul(taps[i, a:b].reshape(b - a, k * c_in), w, out=out[i, a:b])
+    else:  # short ones: several sequences per GEMM
+        for i in range(0, n, step):
+            j = min(n, i + step)
+            rows = taps[i:j].reshape((j - i) * n_out, k * c_in)
+            np.matmul(rows, w, out=out[i:j].reshape((j - i) * n_out, -1))
+    if bias is not None:
+        out += bias
+    return out
+
+
+def upsample_conv_weight(w: np.ndarray, factor: int, left: int) -> tuple[np.ndarray, int, int]:
+    """A nearest ×``factor`` upsampling followed by ``conv`` (weight ``(C_out, C_in, k)``,
+    ``left`` zeros of padding before the upsampled signal) as one convolution of the low-rate
+    signal with ``factor`` output phases.
+
+    Upsampled sample ``n`` is low-rate sample ``n // f``; output ``f·m + r`` sums tap ``j`` at
+    upsampled ``f·m + r + j - left``, i.e. low-rate ``m + (r + j - left) // f``. Grouping the
+    taps by that offset gives, per phase ``r``, a small convolution of the low-rate signal.
+
+    Returns:
+        ``(W (span·C_in, f·C_out), lo, span)``: low-rate offsets ``lo … lo + span - 1``; the
+        output ``(n, L, f, C_out)`` is the GEMM of the taps at those offsets.
+    """
+    c_out, c_in, k = w.shape
+    offsets = [(r + j - left) // factor for r in range(factor) for j in range(k)]
+    lo, hi = min(offsets), max(offsets)
+    span = hi - lo + 1
+    W = np.zeros((span, c_in, factor, c_out), np.float64)
+    for r in range(factor):
+        for j in range(k):
+            W[(r + j - left) // factor - lo, :, r, :] += w[:, :, j].T
+    return W.reshape(span * c_in, factor * c_out).astype(np.float32), lo, span
+
+
+def upsample_conv_rows(
+    x: np.ndarray, W: np.ndarray, bias: np.ndarray, lo: int, span: int, factor: int
+) -> np.ndarray:
+    """``conv(upsample(x))`` with centred padding from :func:`upsample_conv_weight`:
+    ``x (n, L, C_in)`` → ``(n, L·factor, C_out)``."""
+    n, L, _ = x.shape
+    left, right = max(0, -lo), max(0, lo + span - 1)
+    y = conv_rows(x[:, max(0, lo) :] if lo > 0 else x, W, None, span, 1, 1, left, right)
+    y = y[:, :L].reshape(n, L * factor, -1)
+    y += bias
+    return y
+
+
+# ------------------------------------------------------------------------------------------
+# The engine
+
+
+class DetectorEngine:
+    """A ``SeizureDetector`` checkpoint's forward pass, numpy and C (see the module docstring).
+
+    Build it with :meth:`from_folder`; call :meth:`logits` or :meth:`probabilities` on a
+    preprocessed recording ``(C, T)`` (any ``C >= 2`` electrodes, ``T`` samples at the
+    checkpoint's rate).
+    """
+
+    def __init__(self, meta: dict, weights: dict[str, np.ndarray], threads: int | None = None):
+        reason = supports(meta)
+        if reason is not None:
+            raise ValueError(f"the PyTorch-free engine does not run this model: {reason}")
+        self.meta, self.cfg = meta, meta["config"]
+        self.threads = threads or default_threads()
+        self.p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
+        cfg = self.cfg
+        self.stride = math.prod(cfg["stem_strides"]) * cfg["downsample"]
+        self._prepare_weights()
+        #: seconds per stage of the last :meth:`logits` call
+        self.timings: dict[str, float] = {}
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike, threads: int | None = None) -> DetectorEngine:
+        """From a checkpoint folder (``config.json`` + ``model.safetensors``)."""
+        from safetensors.numpy import load_file
+
+        folder = Path(folder)
+        meta = json.loads((folder / CONFIG_NAME).read_text())
+        return cls(meta, load_file(str(folder / WEIGHTS_NAME)), threads)
+
+    # -- weights, rearranged once ------------------------------------------------------------
+    def _prepare_weights(self) -> None:
+        p, cfg = self.p, self.cfg
+        self.stem = []
+        for i, s in enumerate(cfg["stem_strides"]):
+            w = p[f"encoder.stem.{2 * i}.weight"]
+            self.stem.append((conv_weight(w), p[f"encoder.stem.{2 * i}.bias"], 2 * s, s))
+        k = cfg["tcn_kernel"]
+        self.tcn = []
+        for i, d in enumerate(cfg["tcn_dilations"]):
+            pre = f"encoder.tcn.blocks.{i}"
+            res = p.get(f"{pre}.res.weight")
+            self.tcn.append((
+                d,
+                conv_weight(p[f"{pre}.conv1.weight"]), p[f"{pre}.conv1.bias"],
+                conv_weight(p[f"{pre}.conv2.weight"]), p[f"{pre}.conv2.bias"],
+                None if res is None else (conv_weight(res), p[f"{pre}.res.bias"]),
+            ))  # fmt: skip
+        self.tcn_kernel = k
+        self.down = (conv_weight(p["encoder.down.weight"]), p["encoder.down.bias"])
+        self.node = self._stack("node_stream", cfg["node_layers"], cfg["node_d_state"],
+                                cfg["node_headdim"])  # fmt: skip
+        self.edge = self._stack("edge_stream.ssm", cfg["edge_layers"], cfg["edge_d_state"],
+                                cfg["edge_headdim"])  # fmt: skip
+        dec = []
+        for i, f in enumerate(cfg["decoder_factors"]):
+            w = p[f"decoder.convs.{i}.weight"]
+            total = w.shape[-1] - 1
+            dec.append((*upsample_conv_weight(w, f, total // 2), p[f"decoder.convs.{i}.bias"], f))
+        self.decoder = dec
+
+    def _stack(self, prefix: str, n_layers: int, d_state: int, headdim: int) -> dict:
+        """An ``SSMStack``'s blocks: LayerNorm, both directions' layers, the merge folded."""
+        p = self.p
+        blocks = []
+        for i in range(n_layers):
+            pre = f"{prefix}.{i}"
+            proj_w, proj_b = p[f"{pre}.mixer.proj.weight"], p[f"{pre}.mixer.proj.bias"]
+            d = proj_w.shape[0]
+            layers = []
+            for half, name in enumerate(("forward_layer", "backward_layer")):
+                m = f"{pre}.mixer.{name}"
+                out_w = p[f"{m}.out_proj.weight"]  # (d, d_inner)
+                # proj([out_f; out_b]) = y_f · (P_f · O_f)ᵀ + y_b · (P_b · O_b)ᵀ + bias
+                merged = proj_w[:, half * d : (half + 1) * d].astype(np.float64) @ out_w
+                in_w = p[f"{m}.in_proj.weight"]
+                d_inner = out_w.shape[1]
+                layers.append(dict(
+                    in_w=np.ascontiguousarray(in_w.T), out_w=merged.T.astype(np.float32),
+                    conv_w=p[f"{m}.conv1d.conv.weight"], conv_b=p.get(f"{m}.conv1d.conv.bias"),
+                    dt_bias=p[f"{m}.dt_bias"], A_log=p[f"{m}.A_log"], D=p[f"{m}.D"],
+                    norm_w=p[f"{m}.norm.weight"], d_inner=d_inner,
+                    heads=p[f"{m}.A_log"].shape[0], d_state=d_state,
+                ))  # fmt: skip
+                if f"{m}.in_proj.bias" in p or f"{m}.out_proj.bias" in p:
+                    raise ValueError("the engine runs Mamba-2 layers without projection biases")
+            blocks.append(dict(
+                ln_w=p[f"{pre}.norm.weight"], ln_b=p[f"{pre}.norm.bias"], layers=layers,
+                proj_b=proj_b,
+            ))  # fmt: skip
+        final = (p[f"{prefix}.{n_layers}.weight"], p[f"{prefix}.{n_layers}.bias"])
+        return dict(blocks=blocks, final=final)
+
+    def _map(self, fn, items) -> list:
+        """``[fn(item) for item in items]`` on ``threads`` worker threads (numpy and the C
+        kernels release the GIL), BLAS on one thread meanwhile (each worker runs its own GEMMs)."""
+        items = list(items)
+        if self.threads < 2 or len(items) < 2:
+            return [fn(item) for item in items]
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(self.threads) as pool:
+            return list(pool.map(fn, items))
+
+    # -- layers --------------------------------------------------------------------------------
+    def _mamba_inner(
+        self,
+        layer: dict,
+        zxbcdt: np.ndarray,
+        reverse: bool,
+        threads: int,
+        tail: np.ndarray | None = None,
+        state: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The C layer between the projections on ``zxbcdt (b, n, in_proj)``, a piece of each
+        sequence; ``reverse`` reads every piece from its last step back (the backward
+        direction). ``tail (b, Dc, k-1)`` and ``state (b, H, P, N)``: carried from the piece
+        before in the order read (None at the start). Returns ``(y (b, n, d_inner) in the order
+        read, tail, state)``."""
+        b, n, _ = zxbcdt.shape
+        di, h, N = layer["d_inner"], layer["heads"], layer["d_state"]
+        dc, _, k = layer["conv_w"].shape
+        ngroups = (dc - di) // (2 * N)
+        v = zxbcdt[:, ::-1] if reverse else zxbcdt
+        es = v.strides[0] // 4, v.strides[1] // 4
+        base = _ptr(v)
+        out = np.empty((b, n, di), np.float32)
+        new_tail = np.empty((b, dc, k - 1), np.float32)
+        new_state = np.empty((b, h, di // h, N), np.float32)
+        pointers = (
+            base, base + 4 * di, base + 4 * (di + dc), _ptr(layer["conv_w"]),
+            _ptr(layer["conv_b"]), _ptr(tail), _ptr(layer["dt_bias"]), _ptr(layer["A_log"]),
+            _ptr(layer["D"]), _ptr(layer["norm_w"]), _ptr(new_tail), _ptr(state),
+            _ptr(new_state), _ptr(out),
+        )  # fmt: skip
+        sizes = (b, n, di, dc, k, h, di // h, ngroups, N, di // ngroups)
+        _kernels().mamba2_inner(pointers, sizes, (*es, *es, *es), 1e-5, threads)
+        return out, new_tail, new_state
+
+    def ssm_stack(self, x: np.ndarray, stack: dict, t: int) -> np.ndarray:
+        """``SSMStack`` (bidirectional, concat merge) on ``x (b, L, d)`` → ``(b, L, d)``; ``t``
+        threads for the C kernels.
+
+        Each direction runs in pieces of ``SSM_STEPS`` steps (the backward one from the end),
+        the conv tail and the state carried from piece to piece: the projection of a piece
+        stays in the caches between its GEMM and the C layer."""
+        L = x.shape[1]
+        spans = [(a, min(L, a + SSM_STEPS)) for a in range(0, L, SSM_STEPS)]
+        for block in stack["blocks"]:
+            u = layer_norm(x, block["ln_w"], block["ln_b"], t)
+            mixed = np.empty_like(x)
+            for half, layer in enumerate(block["layers"]):
+                tail = state = None
+                for a, b in reversed(spans) if half else spans:
+                    zxbcdt = u[:, a:b] @ layer["in_w"]  # (b, n, in_proj)
+                    y, tail, state = self._mamba_inner(layer, zxbcdt, half == 1, t, tail, state)
+                    part = y @ layer["out_w"]  # (b, n, d), the backward one in reversed order
+                    if half == 0:
+                        mixed[:, a:b] = part
+                    else:
+                        mixed[:, a:b] += part[:, ::-1]
+            mixed += block["proj_b"]
+            x = x + mixed
+        w, b = stack["final"]
+        return layer_norm(x, w, b, t)
+
+    def encode(self, x: np.ndarray, t: int) -> np.ndarray:
+        """Front end (``TCNEncoder``, one sequence per electrode): ``x (C, T)``, ``T`` a multiple
+        of the stride → electrode features ``(C, L, d)``, ``L = T / stride``; ``t`` threads for
+        the C kernels."""
+        h = x[:, :, None]
+        for w, b, k, s in self.stem:
+            total = k - 1 - (s - 1)
+            h = gelu_(conv_rows(h, w, b, k, s, 1, total // 2, total - total // 2), t)
+        k = self.tcn_kernel
+        for d, w1, b1, w2, b2, res in self.tcn:
+            total = (k - 1) * d
+            pad = (total // 2, total - total // 2)
+            y = gelu_(conv_rows(h, w1, b1, k, 1, d, *pad), t)
+            y = gelu_(conv_rows(y, w2, b2, k, 1, d, *pad), t)
+            h = (h if res is None else conv_rows(h, res[0], res[1], 1)) + y
+        return conv_rows(h, self.down[0], self.down[1], 1)
+
+    def _pooled_similarity(self, e: np.ndarray, a: int, b: int) -> np.ndarray:
+        """Cosine similarity of every electrode pair at steps ``a … b-1`` (``a`` a multiple of
+        ``pool``), averaged over ``pool`` steps: ``e (C, L, d)`` → ``(ceil((b-a)/pool), P)``."""
+        C = e.shape[0]
+        x = np.ascontiguousarray(e[:, a:b].transpose(1, 0, 2))  # (n, C, d)
+        norm = np.sqrt(np.einsum("ncd,ncd->nc", x, x))[..., None]
+        x /= np.maximum(norm, 1e-12)  # F.normalize
+        sim = x @ x.transpose(0, 2, 1)  # (n, C, C)
+        i, j = np.triu_indices(C, 1)
+        pairs = sim[:, i, j]  # (n, P)
+        pool, n, P = self.cfg["edge_pool"], b - a, len(i)
+        if pool == 1:
+            return pairs
+        # F.avg_pool1d(ceil_mode=True): the last window averages the steps it covers
+        full = n // pool
+        pooled = np.empty((-(-n // pool), P), np.float32)
+        pooled[:full] = pairs[: full * pool].reshape(full, pool, P).mean(1)
+        if len(pooled) > full:
+            pooled[full] = pairs[full * pool :].mean(0)
+        return pooled
+
+    def edge_weights(self, e: np.ndarray) -> np.ndarray:
+        """Edge stream up to the softplus weights: ``e (C, L, d)`` → ``(Lp, P)`` per pooled step
+        and electrode pair (``P = C(C-1)/2``, pairs ``i < j`` in row-major order)."""
+        L = e.shape[1]
+        spans = self._spans(L, self.cfg["edge_pool"])
+        pairs = np.concatenate(self._map(lambda ab: self._pooled_similarity(e, *ab), spans))
+        seq = np.ascontiguousarray(pairs.T)  # (P, Lp)
+        p = self.p
+        h = seq[..., None] * p["edge_stream.inp.weight"][:, 0] + p["edge_stream.inp.bias"]
+        h = np.ascontiguousarray(h, np.float32)
+        parts = np.array_split(np.arange(h.shape[0]), 4 * self.threads)
+        h = np.concatenate(self._map(lambda i: self.ssm_stack(h[i], self.edge, 1), parts))
+        w = h @ p["edge_stream.out.weight"][0] + p["edge_stream.out.bias"][0]  # (P, Lp)
+        w = np.where(w > 20.0, w, np.log1p(np.exp(np.minimum(w, 20.0))))  # F.softplus
+        return np.ascontiguousarray(w.T, np.float32)
+
+    def adjacency(self, w: np.ndarray, C: int) -> np.ndarray:
+        """``topk_adjacency(pairs_to_adjacency(w))``: ``(n, P)`` → ``(n, C, C)``. Ties are
+        broken towards the lower electrode index (as ``topk_adjacency`` does)."""
+        n = w.shape[0]
+        i, j = np.triu_indices(C, 1)
+        adj = np.zeros((n, C, C), np.float32)
+        adj[:, i, j] = w
+        adj[:, j, i] = w
+        k = min(self.cfg["top_k"], C - 1)
+        scores = adj.copy()
+        scores[:, np.arange(C), np.arange(C)] = -np.inf
+        idx = np.argsort(-scores, axis=-1, kind="stable")[..., :k]
+        mask = np.zeros((n, C, C), bool)
+        np.put_along_axis(mask, idx, True, axis=-1)
+        out = adj * mask
+        return np.maximum(out, out.transpose(0, 2, 1))
+
+    def heat_pe(self, adj: np.ndarray) -> np.ndarray:
+        """``heat_kernel_pe``: ``(n, C, C)`` → ``(n, C, pe_k)`` float32."""
+        k = self.cfg["pe_k"]
+        a = adj.astype(np.float64)
+        C = a.shape[-1]
+        deg = a.sum(-1)
+        inv = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1e-12)), 0.0)
+        eye = np.eye(C)
+        lap = eye - inv[..., :, None] * a * inv[..., None, :]
+        finite = np.isfinite(lap).all((-1, -2))
+        lap = np.where(finite[:, None, None], lap, eye) + PE_JITTER * eye
+        try:
+            vals, vecs = np.linalg.eigh(lap)
+        except np.linalg.LinAlgError:
+            return np.zeros((*adj.shape[:-1], k), np.float32)
+        ok = finite & np.isfinite(vecs).all((-1, -2)) & np.isfinite(vals).all(-1)
+        times = np.logspace(math.log10(HEAT_T_MIN), math.log10(HEAT_T_MAX), k)
+        pe = np.square(vecs) @ np.exp(-vals[..., :, None] * times)
+        pe[~ok] = 0.0
+        return pe.astype(np.float32)
+
+    def fused(self, h: np.ndarray, adj_pooled: np.ndarray, a: int, b: int) -> np.ndarray:
+        """``GraphStream`` + ``GatedFusion`` at steps ``a … b-1`` (``a`` a multiple of the PE
+        interval and of ``pool``): node features ``h (C, L, d)`` and the graphs per pooled step
+        ``(Lp, C, C)`` → fused features ``(b - a, C, d)``."""
+        cfg, p = self.cfg, self.p
+        C, d = h.shape[0], h.shape[2]
+        n, pool, interval = b - a, cfg["edge_pool"], cfg["pe_interval"]
+        x = np.ascontiguousarray(h[:, a:b].transpose(1, 0, 2))  # (n, C, d)
+        # the graph PE, recomputed every `interval` steps (from that step's graph) and held
+        first = a // interval
+        pe_steps = np.arange(first, (b - 1) // interval + 1) * interval
+        pe = self.heat_pe(adj_pooled[pe_steps // pool]) @ p["graph.pe_proj.weight"].T
+        pe += p["graph.pe_proj.bias"]
+        g = x + pe[np.arange(a, b) // interval - first]
+        # Â = D^-1/2 (A + I) D^-1/2 of the chunk's pooled graphs, each used for `pool` steps
+        adj = adj_pooled[a // pool : -(-b // pool)] + np.eye(C, dtype=np.float32)
+        inv = 1.0 / np.sqrt(adj.sum(-1))
+        a_hat = inv[..., :, None] * adj * inv[..., None, :]  # (n_p, C, C)
+        n_p = a_hat.shape[0]
+        K, alpha = cfg["graph_K"], cfg["graph_alpha"]
+
+        def propagate(v: np.ndarray) -> np.ndarray:  # Â v at every step: one GEMM per graph
+            rows = np.zeros((n_p * pool, C, d), np.float32)
+            rows[:n] = v
+            grouped = rows.reshape(n_p, pool, C, d).transpose(0, 2, 1, 3).reshape(n_p, C, -1)
+            out = (a_hat @ grouped).reshape(n_p, C, pool, d).transpose(0, 2, 1, 3)
+            return out.reshape(n_p * pool, C, d)[:n]
+
+        for i in range(cfg["graph_layers"]):  # SSGConv layers with a residual GELU
+            v = acc = propagate(g)
+            for _ in range(K - 1):
+                v = propagate(v)
+                acc = acc + v
+            mixed = alpha * g + (1 - alpha) / K * acc
+            w, bias = p[f"graph.convs.{i}.lin.weight"], p[f"graph.convs.{i}.lin.bias"]
+            g = g + gelu_(np.ascontiguousarray(mixed @ w.T + bias, np.float32), 1)
+        gate_w, gate_b = p["fusion.gate.weight"], p["fusion.gate.bias"]
+        gate = x @ gate_w[:, :d].T + g @ gate_w[:, d:].T + gate_b
+        gate = 1.0 / (1.0 + np.exp(-gate))
+        return x + gate * g
+
+    def _decoder_halo(self) -> int:
+        """Frames on each side of a stretch that the decoder's output within it depends on."""
+        halo, scale = 0, 1
+        for _, lo, span, _, f in self.decoder:
+            halo += -(-max(-lo, lo + span - 1) // scale)
+            scale *= f
+        return halo
+
+    def _spans(self, L: int, align: int) -> list[tuple[int, int]]:
+        """``[a, b)`` stretches covering ``0 … L-1``, each start a multiple of ``align``, about
+        ``CHUNK_STEPS`` long, at least one per worker when ``L`` allows."""
+        size = max(align, min(CHUNK_STEPS, -(-L // self.threads)) // align * align)
+        return [(a, min(L, a + size)) for a in range(0, L, size)]
+
+    def _readout_decode(self, h: np.ndarray, adj_pooled: np.ndarray, a: int, b: int):
+        """Graph, fusion, readout and decoder for frames ``a … b-1``: logits ``((b-a)·S,)``.
+        The stretch is computed with a halo of frames on each side (aligned to the graph's
+        schedule), whose outputs are dropped: the decoder's convolutions see real neighbours,
+        zeros only at the recording's ends (as on the whole recording)."""
+        cfg, p = self.cfg, self.p
+        L = h.shape[1]
+        align = math.lcm(cfg["edge_pool"], cfg["pe_interval"])
+        halo = -(-self._decoder_halo() // align) * align
+        lo, hi = max(0, a - halo), min(L, b + halo)
+        f = self.fused(h, adj_pooled, lo, hi)  # (n, C, d)
+        z = np.concatenate([f.mean(1), f.max(1)], axis=-1)  # (n, 2d)
+        y = gelu_(np.ascontiguousarray(z @ p["readout.weight"].T + p["readout.bias"]), 1)[None]
+        for W, off, span, bias, factor in self.decoder:
+            y = gelu_(upsample_conv_rows(y, W, bias, off, span, factor), 1)
+        out = y[0] @ p["final_layer.weight"][0, :, 0] + p["final_layer.bias"][0]
+        S = self.stride
+        return out[(a - lo) * S : (b - lo) * S]
+
+    def logits(self, data: np.ndarray) -> np.ndarray:
+        """Per-sample logits ``(T,)`` of a preprocessed recording ``data (C, T)``, as
+        ``SeizureDetector.forward`` on the whole recording (zero-padded to whole frames)."""
+        data = np.asarray(data, dtype=np.float32)
+        if data.ndim != 2 or data.shape[0] < 2:
+            raise ValueError(f"data must be (C, T) with C >= 2, got shape {data.shape}")
+        C, T = data.shape
+        if T % self.stride:
+            data = np.pad(data, ((0, 0), (0, -T % self.stride)))
+
+        # the front end and the node stream see one electrode at a time: one per worker
+        def electrode(i: int) -> tuple[np.ndarray, np.ndarray]:
+            e = self.encode(data[i : i + 1], 1)  # (1, L, d)
+            return e[0], self.ssm_stack(e, self.node, 1)[0]
+
+        t0 = time.perf_counter()
+        done = self._map(electrode, range(C))
+        e = np.stack([a for a, _ in done])  # (C, L, d)
+        h = np.stack([b for _, b in done])
+        del done
+        t1 = time.perf_counter()
+        adj = self.adjacency(self.edge_weights(e), C)  # (Lp, C, C)
+        del e
+        t2 = time.perf_counter()
+        align = math.lcm(self.cfg["edge_pool"], self.cfg["pe_interval"])
+        spans = self._spans(h.shape[1], align)
+        parts = self._map(lambda ab: self._readout_decode(h, adj, *ab), spans)
+        out = np.concatenate(parts)[:T]
+        self.timings = {
+            "front end + node stream": t1 - t0,
+            "edge stream": t2 - t1,
+            "graph, fusion, readout, decoder": time.perf_counter() - t2,
+        }
+        return out
+
+    def probabilities(self, data: np.ndarray) -> np.ndarray:
+        """``sigmoid(logits)``: per-sample seizure probabilities ``(T,)`` float32."""
+        z = self.logits(data)
+        return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)

@@ -1,0 +1,206 @@
+"""The PyTorch-free inference path (:mod:`eegssm.engine`) against the PyTorch model.
+
+Each piece against its PyTorch counterpart on random inputs (awkward lengths, extreme values),
+then the whole forward pass against ``SeizureDetector.forward`` on random weights and on the
+bundled checkpoint, flat electrodes (ties in the graph's top-k) included, then ``eegssm detect``
+on one recording (the engine) and on two (PyTorch), whose outputs must agree.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from eegssm import engine
+from eegssm.checkpoints import checkpoint_path
+from eegssm.models.detector import SeizureDetector
+
+pytestmark = pytest.mark.skipif(
+    engine.unavailable() is not None, reason=f"engine: {engine.unavailable()}"
+)
+
+
+def test_gelu_matches_pytorch_including_extremes():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([
+        rng.standard_normal(10_001) * 3,
+        [0.0, -0.0, 1e-30, -1e-30, 5.0, -5.0, 9.0, -9.0, 30.0, -30.0, 1e4, -1e4, 3e38, -3e38],
+    ]).astype(np.float32)  # fmt: skip
+    want = F.gelu(torch.from_numpy(x).double()).numpy()
+    got = engine.gelu_(x.copy(), 2)
+    np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-7)
+    assert np.isfinite(got).all()
+
+
+@pytest.mark.parametrize("d", [1, 8, 32, 33])
+def test_layer_norm_matches_pytorch(d):
+    rng = np.random.default_rng(d)
+    x = (rng.standard_normal((7, 5, d)) * 10 + 3).astype(np.float32)
+    x[0, 0] = 4.0  # a constant row: variance 0, normalised to zeros (then the bias)
+    w, b = rng.standard_normal(d).astype(np.float32), rng.standard_normal(d).astype(np.float32)
+    want = F.layer_norm(torch.from_numpy(x), (d,), torch.from_numpy(w), torch.from_numpy(b))
+    np.testing.assert_allclose(engine.layer_norm(x, w, b, 3), want.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(engine.layer_norm(x, None, None, 1), F.layer_norm(
+        torch.from_numpy(x), (d,)).numpy(), rtol=1e-5, atol=1e-5)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("k", "stride", "dilation", "left", "right", "length"),
+    [
+        (7, 1, 1, 3, 3, 50),
+        (7, 1, 4, 12, 12, 37),  # dilated, "same"
+        (16, 8, 1, 4, 4, 64),  # the stem: kernel 2s, stride s (frames path)
+        (16, 8, 1, 4, 4, 8),
+        (4, 2, 1, 1, 1, 10),
+        (1, 1, 1, 0, 0, 9),
+        (5, 1, 1, 4, 0, 6000),  # causal padding, long: blocks of ROWS rows
+        (3, 2, 2, 0, 3, 11),  # strided and dilated (tap matrix)
+    ],
+)
+def test_conv_rows_matches_conv1d(k, stride, dilation, left, right, length):
+    rng = np.random.default_rng(k * 100 + length)
+    x = rng.standard_normal((3, 5, length)).astype(np.float32)  # (n, C_in, L)
+    w = rng.standard_normal((4, 5, k)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    want = F.conv1d(F.pad(torch.from_numpy(x), (left, right)), torch.from_numpy(w),
+                    torch.from_numpy(b), stride, 0, dilation)  # fmt: skip
+    rows = np.ascontiguousarray(x.transpose(0, 2, 1))
+    got = engine.conv_rows(rows, engine.conv_weight(w), b, k, stride, dilation, left, right)
+    np.testing.assert_allclose(got, want.numpy().transpose(0, 2, 1), rtol=1e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize(("factor", "k", "length"), [(4, 5, 1), (4, 5, 23), (2, 3, 9), (3, 7, 5)])
+def test_upsample_conv_is_conv_of_upsampled(factor, k, length):
+    rng = np.random.default_rng(factor * k + length)
+    x = rng.standard_normal((2, 6, length)).astype(np.float32)
+    w = rng.standard_normal((3, 6, k)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    total = k - 1
+    up = torch.from_numpy(x).repeat_interleave(factor, dim=-1)
+    padded = F.pad(up, (total // 2, total - total // 2))
+    want = F.conv1d(padded, torch.from_numpy(w), torch.from_numpy(b))
+    W, lo, span = engine.upsample_conv_weight(w, factor, total // 2)
+    got = engine.upsample_conv_rows(np.ascontiguousarray(x.transpose(0, 2, 1)), W, b, lo, span,
+                                    factor)  # fmt: skip
+    np.testing.assert_allclose(got, want.numpy().transpose(0, 2, 1), rtol=1e-5, atol=2e-5)
+
+
+def _saved_model(tmp_path: Path, seed: int, n_chans: int = 6, **overrides) -> Path:
+    torch.manual_seed(seed)
+    model = SeizureDetector.from_preset("fast", n_chans=n_chans, **overrides).eval()
+    with torch.no_grad():  # move every parameter off its initial value (biases start at 0)
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return model.save_pretrained(tmp_path / f"model{seed}")
+
+
+def _torch_logits(folder: Path, data: np.ndarray) -> np.ndarray:
+    model = SeizureDetector.from_pretrained(folder).eval()
+    with torch.inference_mode():
+        return model(torch.from_numpy(data)[None])[0].numpy()
+
+
+@pytest.mark.parametrize(("n_chans", "length"), [(2, 64), (6, 1000), (6, 64 * 151 + 37), (5, 7)])
+def test_engine_equals_model_random_weights(tmp_path, n_chans, length):
+    folder = _saved_model(tmp_path, seed=length)
+    data = np.random.default_rng(length).standard_normal((n_chans, length)).astype(np.float32)
+    want = _torch_logits(folder, data)
+    got = engine.DetectorEngine.from_folder(folder, threads=2).logits(data)
+    assert got.shape == want.shape == (length,)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5 * max(1.0, np.abs(want).max()))
+
+
+def test_engine_equals_model_with_flat_electrodes(tmp_path):
+    """Zero electrodes have the same similarity (0) to every other: their graph rows are all
+    ties, broken towards the lower index by both (``topk_adjacency``)."""
+    folder = _saved_model(tmp_path, seed=3, n_chans=8)
+    data = np.random.default_rng(3).standard_normal((8, 64 * 200)).astype(np.float32)
+    data[[1, 4, 5]] = 0.0
+    want = _torch_logits(folder, data)
+    got = engine.DetectorEngine.from_folder(folder, threads=3).logits(data)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5 * max(1.0, np.abs(want).max()))
+
+
+def test_engine_threads_agree(tmp_path):
+    folder = _saved_model(tmp_path, seed=5)
+    data = np.random.default_rng(5).standard_normal((6, 64 * 300)).astype(np.float32)
+    one = engine.DetectorEngine.from_folder(folder, threads=1).logits(data)
+    three = engine.DetectorEngine.from_folder(folder, threads=3).logits(data)
+    np.testing.assert_allclose(one, three, rtol=1e-5, atol=1e-5)
+
+
+def test_bundled_checkpoint_on_eeg_like_input():
+    folder = checkpoint_path()
+    rng = np.random.default_rng(11)
+    t = np.arange(256 * 300) / 256
+    data = np.sin(2 * np.pi * 3 * t) * (t > 150) * 3 + rng.standard_normal((18, t.size))
+    data = data.astype(np.float32)
+    want = _torch_logits(folder, data)
+    eng = engine.DetectorEngine.from_folder(folder)
+    np.testing.assert_allclose(eng.logits(data), want, rtol=1e-4, atol=2e-5 * np.abs(want).max())
+    probs = eng.probabilities(data)
+    np.testing.assert_allclose(probs, torch.sigmoid(torch.from_numpy(want)).numpy(), atol=1e-5)
+    assert set(eng.timings) == {
+        "front end + node stream", "edge stream", "graph, fusion, readout, decoder"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"causal": True}, "causal"),
+        ({"core": "gated_deltanet"}, "core"),
+        ({"per_electrode": False}, "per_electrode"),
+        ({"readout": "flat"}, "readout"),
+    ],
+)
+def test_supports_names_what_it_does_not_run(change, words):
+    meta = json.loads((checkpoint_path() / "config.json").read_text())
+    assert engine.supports(meta) is None
+    meta["config"].update(change)
+    assert words in engine.supports(meta)
+    with pytest.raises(ValueError, match="does not run this model"):
+        engine.DetectorEngine(meta, {})
+
+
+def test_engine_never_imports_torch():
+    code = (
+        "import sys, numpy as np\n"
+        "from eegssm.engine import DetectorEngine\n"
+        f"e = DetectorEngine.from_folder({str(checkpoint_path())!r})\n"
+        "p = e.probabilities(np.random.default_rng(0).standard_normal((18, 6400)))\n"
+        "assert p.shape == (6400,) and np.isfinite(p).all()\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_detect_one_recording_runs_the_engine_and_agrees_with_pytorch(tmp_path, shared_data):
+    """One recording: ``eegssm detect`` runs the engine; two: PyTorch. Same events, and the
+    engine's probabilities equal PyTorch's on a real recording."""
+    from eegssm.cli import main
+    from eegssm.detection import Detector
+
+    edf = sorted((shared_data / "eegmat").glob("*.edf"))[0]
+    assert main(["detect", str(edf), "--out", str(tmp_path / "one"), "-q"]) == 0
+    assert main(["detect", str(edf), str(edf.with_name("Subject00_2.edf")), "--out",
+                 str(tmp_path / "two"), "-q"]) == 0  # fmt: skip
+    one = json.loads((tmp_path / "one" / f"{edf.stem}.json").read_text())
+    two = json.loads((tmp_path / "two" / f"{edf.stem}.json").read_text())
+    assert (one["runtime"], two["runtime"]) == ("eegssm.engine", "pytorch")
+    assert one["events"] == two["events"]
+
+    detector = Detector.from_checkpoint()
+    prepared = detector.prepare_file(edf)
+    with_torch = detector.infer(prepared).probs
+    assert detector.use_engine() is None
+    with_engine = detector.infer(prepared)
+    assert with_engine.runtime == "eegssm.engine"
+    np.testing.assert_allclose(with_engine.probs, with_torch, atol=1e-5)
