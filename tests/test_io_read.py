@@ -272,3 +272,85 @@ def test_value_ranges_equal_the_masked_reference(n_times):
     )
     for got, want in zip(_value_ranges(data), expected):
         np.testing.assert_array_equal(got, want)
+
+
+def _opened_both_ways(path, monkeypatch, **kwargs):
+    """``open_recording(path)`` as it opens files (without mne where it can), and through mne."""
+    from eegssm.io import read as read_module
+
+    direct = read_module.open_recording(path, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(read_module, "_open_direct", lambda *a: None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            via_mne = read_module.open_recording(path, **kwargs)
+    return direct, via_mne
+
+
+def _assert_same_source(direct, via_mne):
+    assert direct.ch_names == via_mne.ch_names
+    assert direct.sfreq == via_mne.sfreq and direct.n_times == via_mne.n_times
+    assert direct.meta == via_mne.meta
+    assert [(e.start, e.stop, e.label) for e in direct.events] == [
+        (e.start, e.stop, e.label) for e in via_mne.events
+    ]
+    n = direct.n_times
+    for a, b in ((0, min(n, 2560)), (n // 2, min(n, n // 2 + 999)), (max(0, n - 300), n)):
+        np.testing.assert_array_equal(direct.read(a, b), via_mne.read(a, b))
+
+
+def _edf_files(shared_data):
+    return sorted(shared_data.rglob("*.edf"))
+
+
+def test_open_without_mne_equals_mne_on_real_files(shared_data, monkeypatch):
+    """Every real EDF at hand: what the direct reader (header, records, EDF+ annotations
+    without mne) gives equals what mne gives: channels, rate, length, metadata, annotations,
+    samples. The files it leaves to mne are opened by mne either way."""
+    files = _edf_files(shared_data)
+    assert len(files) > 10
+    direct_count = 0
+    for path in files:
+        direct, via_mne = _opened_both_ways(path, monkeypatch)
+        direct_count += direct._raw is None
+        _assert_same_source(direct, via_mne)
+        if path.parent.name == "eegmat":  # the common layout, annotations inside: no mne
+            assert direct._raw is None, path
+    assert direct_count >= 36, direct_count
+
+
+def test_open_without_mne_equals_mne_on_generated_edf_plus(tmp_path, monkeypatch):
+    """Annotations with durations, several texts at one onset, non-ASCII text, a channel
+    rename, a subject id: the same through both readers. Annotations past the end go to mne
+    (which clips them, with its warning)."""
+    path = _write(
+        tmp_path / "a.edf",
+        [_signal("Fp1", 256, 30), _signal("C3", 256, 30), _signal("ECG", 256, 30)],
+        annotations=[(1.5, 2.25, "seiz"), (1.5, 2.25, "seiz"), (4.0, None, "Augen öffnen"),
+                     (0.0, 0.5, "start"), (10.0, 1.0, "T1")],
+    )  # fmt: skip
+    direct, via_mne = _opened_both_ways(path, monkeypatch, channel_map={"C3": "C3-ref"})
+    assert direct._raw is None
+    _assert_same_source(direct, via_mne)
+    assert [e.label for e in direct.events] == ["start", "seiz", "seiz", "Augen öffnen", "T1"]
+    assert direct.meta["subject"] == "sub-07" and direct.ch_names == ["Fp1", "C3-ref"]
+
+    late = _write(tmp_path / "late.edf", [_signal("Fp1", 256, 10)], [(9.5, 2.0, "late")])
+    direct, _ = _opened_both_ways(late, monkeypatch)
+    assert direct._raw is not None  # opened by mne: it clips the annotation
+
+
+def test_open_without_mne_never_imports_mne(tmp_path):
+    import subprocess
+    import sys
+
+    path = _write(tmp_path / "b.edf", [_signal("Fp1", 256, 10), _signal("Cz", 256, 10)],
+                  [(1.0, 1.0, "x")])  # fmt: skip
+    code = (
+        "import sys\n"
+        "from eegssm.io import open_recording\n"
+        f"rec = open_recording({str(path)!r}).load()\n"
+        "assert rec.data.shape == (2, 2560) and [e.label for e in rec.events] == ['x']\n"
+        "assert 'mne' not in sys.modules, 'mne was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

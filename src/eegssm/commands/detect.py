@@ -304,6 +304,17 @@ def set_threads(threads: int | None) -> None:
 CHILD_MAX_BYTES = 160 * 2**20
 
 
+def read_whole(path: Path) -> bool:
+    """Whether ``path`` is small enough to be read whole (judged by its size: 2 bytes per
+    EDF sample, 3 per BDF; see :func:`eegssm.preprocessing.blockwise.fits_in_memory`)."""
+    from eegssm.preprocessing.blockwise import IN_MEMORY_BYTES
+
+    try:
+        return 8 * path.stat().st_size // 2 <= IN_MEMORY_BYTES
+    except OSError:  # reported when it is read
+        return True
+
+
 def prepare_in_child(detector, path: Path, channel_map: dict[str, str]):
     """Read and preprocess ``path`` in a forked child process while this one imports PyTorch and
     loads the model (two cores instead of one interpreter lock): a
@@ -351,9 +362,12 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         print("error: no .edf or .bdf files found in " + ", ".join(args.paths), file=sys.stderr)
         return 2
-    # One recording: the model runs without PyTorch (eegssm.engine) where it can, which saves
-    # its import. Several: PyTorch, imported while a child process reads the first one.
-    engine = len(inputs) == 1 and detector.use_engine(args.threads) is None
+    # One recording read whole: the model runs without PyTorch (eegssm.engine) where it can,
+    # which saves its import. Several, or a long one (read block by block): PyTorch, imported
+    # while a child process reads the first one.
+    engine = (
+        len(inputs) == 1 and read_whole(inputs[0]) and detector.use_engine(args.threads) is None
+    )
     first = None if engine else prepare_in_child(detector, inputs[0], channel_map)
     try:
         if not engine:

@@ -80,9 +80,7 @@ def read_recording(
 
     A file too long to hold in memory is read piece by piece with :func:`open_recording`.
     """
-    import mne
-
-    if isinstance(source, mne.io.BaseRaw):
+    if not isinstance(source, (str, PathLike)):  # an mne Raw (mne is imported only for it)
         return from_mne(source, channel_map, channels, drop_non_eeg)
     return open_recording(source, channels, drop_non_eeg, channel_map).load()
 
@@ -105,17 +103,23 @@ class RecordingSource:
     def __init__(
         self,
         path: Path,
-        raw: mne.io.BaseRaw,
+        raw: mne.io.BaseRaw | None,
         picks: list[int],
         meta: dict,
         layout: GapLayout | None = None,
         records: EdfRecords | None = None,
+        direct: tuple[float, list[str], int, list[Event]] | None = None,
     ) -> None:
         self.path = path
         self._raw = raw
         self._picks = picks
         self._layout = layout
         self._records = records
+        self.meta = meta
+        if direct is not None:  # read without mne (_open_direct): sfreq, names, n_times, events
+            self.sfreq, self._include, self.n_times, self.events = direct
+            self.ch_names = [self._include[i] for i in picks]
+            return
         self.sfreq = float(raw.info["sfreq"])
         self.ch_names = [raw.ch_names[i] for i in picks]
         self.n_times = int(raw.n_times) if layout is None else layout.n_times
@@ -125,7 +129,6 @@ class RecordingSource:
             self.events = _events(
                 str(path), raw, self.n_times / self.sfreq, layout.origin_s, layout.annotations
             )
-        self.meta = meta
 
     @property
     def n_channels(self) -> int:
@@ -160,6 +163,8 @@ class RecordingSource:
                 return self._records.read(start, stop)
             except Exception:  # noqa: BLE001 - a damaged file: mne reads it or says why not
                 self._records = None
+        if self._raw is None:  # opened without mne: mne reads what the direct reader could not
+            self._raw = _mne_raw(self.path, read_edf_header(self.path), self._include)
         try:
             volts = self._raw.get_data(picks=self._picks, start=start, stop=stop)
         except Exception as exc:  # mne raises bare ValueError/IndexError on odd files
@@ -228,14 +233,29 @@ def open_recording(
     Raises:
         EEGReadError: as :func:`read_recording`.
     """
-    import mne
-
     path = Path(path)
     header = read_edf_header(path)
     labels = [lbl for lbl in header.labels if lbl not in _ANNOTATION_LABELS]
     names = rename_channels(labels, channel_map, path)  # the new names decide what is EEG
     keep = _choose(path, names, channels, drop_non_eeg, [None] * len(labels))
     include = sorted({labels[i] for i in keep}, key=labels.index)
+    # raw channels are the included labels in file order (duplicates renamed by mne).
+    raw_labels = [lbl for lbl in labels if lbl in set(include)]
+    source = _open_direct(path, header, raw_labels, _order(raw_labels, labels, keep))
+    if source is None:
+        source = _open_with_mne(path, header, labels, include, raw_labels, keep)
+    if channel_map:
+        source.ch_names = [names[i] for i in keep]
+        rates = source.meta["native_sfreq"].values()
+        source.meta["native_sfreq"] = dict(zip(source.ch_names, rates))
+        source.meta["renamed"] = dict(channel_map)
+    return source
+
+
+def _mne_raw(path: Path, header: EdfHeader, include: list[str]) -> mne.io.BaseRaw:
+    """mne's reader of ``path`` (only the ``include`` channels), its warnings forwarded."""
+    import mne
+
     reader = mne.io.read_raw_bdf if header.kind.startswith("BDF") else mne.io.read_raw_edf
     with warnings.catch_warnings(record=True) as caught, mne.utils.use_log_level("ERROR"):
         warnings.simplefilter("always")
@@ -246,8 +266,70 @@ def open_recording(
                 path, f"mne could not read the file: {type(exc).__name__}: {exc}", _hint(header)
             ) from exc
     _forward_mne_warnings(path, caught)
-    # raw channels are the included labels in file order (duplicates renamed by mne).
-    raw_labels = [lbl for lbl in labels if lbl in set(include)]
+    return raw
+
+
+def _open_direct(
+    path: Path, header: EdfHeader, raw_labels: list[str], order: list[int]
+) -> RecordingSource | None:
+    """The file opened without mne, where its layout is the common one: EDF or EDF+C, 16-bit
+    samples, the kept signals at one rate and readable by :class:`EdfRecords`, every data
+    record present, annotations that decode and lie within the recording. What mne would give
+    (``tests/test_io_read.py`` compares the two); None for any other file, which mne opens
+    (mne's import alone takes ~0.4 s)."""
+    from eegssm.io import edf_tal
+
+    if header.kind not in ("EDF", "EDF+C") or header.n_records <= 0 or not raw_labels:
+        return None
+    spr = {header.samples_per_record[header.labels.index(lbl)] for lbl in raw_labels}
+    if len(spr) != 1 or header.record_duration <= 0:
+        return None
+    n_times = header.n_records * spr.pop()
+    kept = [raw_labels[i] for i in order]
+    records = EdfRecords.for_signals(path, header, kept, n_times)
+    if records is None:
+        return None
+    size = records.header_bytes + header.n_records * records.record * header.bytes_per_sample
+    try:
+        if path.stat().st_size < size:  # a short file: mne decides what it holds
+            return None
+        with path.open("rb") as f:
+            head = f.read(256 + 16 * len(header.labels))
+        if any(b < 0x20 for b in head[256:]):  # control characters in the labels: mne decides
+            return None
+        annotations = edf_tal.read_annotations(path, header, raw_labels)
+        patient = head[8:88].decode("latin-1").rstrip()  # as mne reads the patient id
+    except (OSError, ValueError):  # mne reads it, or says what is wrong
+        return None
+    sfreq = n_times / header.n_records / header.record_duration
+    duration = n_times / sfreq
+    last = (n_times - 1) / sfreq
+    if any(onset < 0 or onset + length > last for onset, length, _ in annotations):
+        return None  # mne crops them, with its warnings
+    events = [Event(on, on + length, text.strip(), TERM, 1.0) for on, length, text in annotations]
+    his_id = patient.split(" ")[0]
+    meta = {
+        "source": str(path),
+        "start_time": header.start.isoformat() if header.start else None,
+        "duration": duration,
+        "subject": his_id if his_id and his_id.upper() != "X" else None,
+        "format": header.kind,
+        "native_sfreq": {lbl: header.sfreqs[lbl] for lbl in kept},
+    }
+    direct = (sfreq, raw_labels, n_times, events)
+    return RecordingSource(path, None, order, meta, None, records, direct)
+
+
+def _open_with_mne(
+    path: Path,
+    header: EdfHeader,
+    labels: list[str],
+    include: list[str],
+    raw_labels: list[str],
+    keep: list[int],
+) -> RecordingSource:
+    """The file opened by mne (any layout mne reads: EDF+D, BDF, mixed rates, odd files)."""
+    raw = _mne_raw(path, header, include)
     if len(raw.ch_names) != len(raw_labels):  # mne decoded the labels differently
         raise EEGReadError(
             path,
@@ -278,12 +360,7 @@ def open_recording(
         records = EdfRecords.for_signals(
             path, header, [raw_labels[i] for i in order], int(raw.n_times)
         )
-    source = RecordingSource(path, raw, order, meta, layout, records)
-    if channel_map:
-        source.ch_names = [names[i] for i in keep]
-        source.meta["native_sfreq"] = dict(zip(source.ch_names, meta["native_sfreq"].values()))
-        source.meta["renamed"] = dict(channel_map)
-    return source
+    return RecordingSource(path, raw, order, meta, layout, records)
 
 
 def from_mne(
