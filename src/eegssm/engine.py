@@ -134,6 +134,15 @@ def layer_norm(
     return out
 
 
+def _linear(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """``F.linear(x, w, bias)`` over the last dimension of ``x (..., d_in)`` as one GEMM
+    (numpy would run one small product per leading index): ``(..., d_out)`` float32."""
+    y = x.reshape(-1, x.shape[-1]) @ w.T
+    if bias is not None:
+        y += bias
+    return y.reshape(*x.shape[:-1], w.shape[0])
+
+
 def conv_weight(w: np.ndarray) -> np.ndarray:
     """``nn.Conv1d`` weight ``(C_out, C_in, k)`` → the GEMM's ``(k·C_in, C_out)`` (tap-major
     rows, the order of :func:`conv_rows`' taps)."""
@@ -506,30 +515,31 @@ class DetectorEngine:
     def fused(self, h: np.ndarray, adj_pooled: np.ndarray, a: int, b: int) -> np.ndarray:
         """``GraphStream`` + ``GatedFusion`` at steps ``a … b-1`` (``a`` a multiple of the PE
         interval and of ``pool``): node features ``h (C, L, d)`` and the graphs per pooled step
-        ``(Lp, C, C)`` → fused features ``(b - a, C, d)``."""
+        ``(Lp, C, C)`` → fused features ``(n_p, C, pool, d)``, the steps grouped by the graph
+        they use (step ``a + pool·q + r`` at ``[q, :, r]``; steps from ``b`` on, up to a whole
+        group, are padding), so that each graph multiplies its ``pool`` steps in one GEMM."""
         cfg, p = self.cfg, self.p
         C, d = h.shape[0], h.shape[2]
         n, pool, interval = b - a, cfg["edge_pool"], cfg["pe_interval"]
-        x = np.ascontiguousarray(h[:, a:b].transpose(1, 0, 2))  # (n, C, d)
+        n_p = -(-n // pool)
+        rows = np.zeros((C, n_p * pool, d), np.float32)
+        rows[:, :n] = h[:, a:b]
+        x = np.ascontiguousarray(rows.reshape(C, n_p, pool, d).transpose(1, 0, 2, 3))
         # the graph PE, recomputed every `interval` steps (from that step's graph) and held
-        first = a // interval
-        pe_steps = np.arange(first, (b - 1) // interval + 1) * interval
-        pe = self.heat_pe(adj_pooled[pe_steps // pool]) @ p["graph.pe_proj.weight"].T
-        pe += p["graph.pe_proj.bias"]
-        g = x + pe[np.arange(a, b) // interval - first]
-        # Â = D^-1/2 (A + I) D^-1/2 of the chunk's pooled graphs, each used for `pool` steps
-        adj = adj_pooled[a // pool : -(-b // pool)] + np.eye(C, dtype=np.float32)
+        first, steps = a // interval, a + np.arange(n_p * pool)
+        pe_steps = np.arange(first, steps[-1] // interval + 1) * interval
+        pe = _linear(self.heat_pe(adj_pooled[pe_steps // pool]), p["graph.pe_proj.weight"])
+        pe += p["graph.pe_proj.bias"]  # (n_pe, C, d)
+        held = pe[steps // interval - first].reshape(n_p, pool, C, d).transpose(0, 2, 1, 3)
+        g = x + held
+        # Â = D^-1/2 (A + I) D^-1/2 of the stretch's pooled graphs
+        adj = adj_pooled[a // pool : a // pool + n_p] + np.eye(C, dtype=np.float32)
         inv = 1.0 / np.sqrt(adj.sum(-1))
         a_hat = inv[..., :, None] * adj * inv[..., None, :]  # (n_p, C, C)
-        n_p = a_hat.shape[0]
         K, alpha = cfg["graph_K"], cfg["graph_alpha"]
 
-        def propagate(v: np.ndarray) -> np.ndarray:  # Â v at every step: one GEMM per graph
-            rows = np.zeros((n_p * pool, C, d), np.float32)
-            rows[:n] = v
-            grouped = rows.reshape(n_p, pool, C, d).transpose(0, 2, 1, 3).reshape(n_p, C, -1)
-            out = (a_hat @ grouped).reshape(n_p, C, pool, d).transpose(0, 2, 1, 3)
-            return out.reshape(n_p * pool, C, d)[:n]
+        def propagate(v: np.ndarray) -> np.ndarray:  # Â v for all the steps of each graph
+            return (a_hat @ v.reshape(n_p, C, pool * d)).reshape(v.shape)
 
         for i in range(cfg["graph_layers"]):  # SSGConv layers with a residual GELU
             v = acc = propagate(g)
@@ -537,10 +547,10 @@ class DetectorEngine:
                 v = propagate(v)
                 acc = acc + v
             mixed = alpha * g + (1 - alpha) / K * acc
-            w, bias = p[f"graph.convs.{i}.lin.weight"], p[f"graph.convs.{i}.lin.bias"]
-            g = g + gelu_(np.ascontiguousarray(mixed @ w.T + bias, np.float32), 1)
+            y = _linear(mixed, p[f"graph.convs.{i}.lin.weight"], p[f"graph.convs.{i}.lin.bias"])
+            g = g + gelu_(y, 1)
         gate_w, gate_b = p["fusion.gate.weight"], p["fusion.gate.bias"]
-        gate = x @ gate_w[:, :d].T + g @ gate_w[:, d:].T + gate_b
+        gate = _linear(x, gate_w[:, :d]) + _linear(g, gate_w[:, d:], gate_b)
         gate = 1.0 / (1.0 + np.exp(-gate))
         return x + gate * g
 
@@ -568,9 +578,10 @@ class DetectorEngine:
         align = math.lcm(cfg["edge_pool"], cfg["pe_interval"])
         halo = -(-self._decoder_halo() // align) * align
         lo, hi = max(0, a - halo), min(L, b + halo)
-        f = self.fused(h, adj_pooled, lo, hi)  # (n, C, d)
-        z = np.concatenate([f.mean(1), f.max(1)], axis=-1)  # (n, 2d)
-        y = gelu_(np.ascontiguousarray(z @ p["readout.weight"].T + p["readout.bias"]), 1)[None]
+        f = self.fused(h, adj_pooled, lo, hi)  # (n_p, C, pool, d)
+        z = np.concatenate([f.mean(1), f.max(1)], axis=-1)  # (n_p, pool, 2d)
+        z = z.reshape(-1, z.shape[-1])[: hi - lo]  # (n, 2d)
+        y = gelu_(_linear(z, p["readout.weight"], p["readout.bias"]), 1)[None]
         for W, off, span, bias, factor in self.decoder:
             y = gelu_(upsample_conv_rows(y, W, bias, off, span, factor), 1)
         out = y[0] @ p["final_layer.weight"][0, :, 0] + p["final_layer.bias"][0]
