@@ -487,7 +487,7 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
         rest = one_hour["wall"] - sum(st.values())
         lines += [
             "",
-            "**Two ways to run the model.** `eegssm detect` on one recording that fits in "
+            "**Two ways to run the model.** `eegssm detect` on recordings that fit in "
             "memory (10 min and 1 h here; `runs on` in the first table) runs the bundled "
             "checkpoint in `eegssm.engine`: the same forward pass in numpy (its BLAS) and C "
             "(the Mamba-2 layer between its projections, GELU, LayerNorm), equal to the "
@@ -496,11 +496,9 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
             f"{engine_start:.2f} s (imports and the checkpoint) instead of {torch_start:.2f} s "
             f"for `import torch` and the PyTorch model (section 2), and mne's "
             f"{start.get('import mne (what opening a common EDF without it saves)', 0.0):.2f} s "
-            "import is saved as well. Several recordings, and a recording read block by block "
-            "(24 h), go through PyTorch: imported once, its model is faster per hour than the "
-            f"engine ({fast['s_per_hour']:.2f} vs {engine['s_per_hour']:.2f} s per EEG-hour, "
-            "section 3), and the first file is read and preprocessed in a forked child while "
-            "the parent imports torch.",
+            "import is saved as well. Per EEG-hour, once loaded, the engine takes "
+            f"{engine['s_per_hour']:.2f} s and the PyTorch model {fast['s_per_hour']:.2f} s "
+            "(section 3). A recording read block by block (24 h) goes through PyTorch.",
             "",
             ("**The 1-h path.** " if one_hour["wall"] <= 3.0 else "**Why 1 h is not at 3 s.** ")
             + f"Of the median {one_hour['wall']:.2f} s: "

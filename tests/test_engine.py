@@ -182,20 +182,24 @@ def test_engine_never_imports_torch():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
-def test_detect_one_recording_runs_the_engine_and_agrees_with_pytorch(tmp_path, shared_data):
-    """One recording: ``eegssm detect`` runs the engine; two: PyTorch. Same events, and the
-    engine's probabilities equal PyTorch's on a real recording."""
+def test_detect_runs_the_engine_and_agrees_with_pytorch(tmp_path, shared_data, monkeypatch):
+    """``eegssm detect`` runs the engine on the recordings it reads whole, PyTorch where the
+    kernels are turned off: the same events, and the engine's probabilities equal PyTorch's on
+    a real recording."""
     from eegssm.cli import main
     from eegssm.detection import Detector
 
     edf = sorted((shared_data / "eegmat").glob("*.edf"))[0]
-    assert main(["detect", str(edf), "--out", str(tmp_path / "one"), "-q"]) == 0
-    assert main(["detect", str(edf), str(edf.with_name("Subject00_2.edf")), "--out",
-                 str(tmp_path / "two"), "-q"]) == 0  # fmt: skip
-    one = json.loads((tmp_path / "one" / f"{edf.stem}.json").read_text())
-    two = json.loads((tmp_path / "two" / f"{edf.stem}.json").read_text())
-    assert (one["runtime"], two["runtime"]) == ("eegssm.engine", "pytorch")
-    assert one["events"] == two["events"]
+    args = ["detect", str(edf), str(edf.with_name("Subject00_2.edf")), "-q", "--out"]
+    assert main([*args, str(tmp_path / "engine")]) == 0
+    with monkeypatch.context() as m:
+        m.setenv("EEGSSM_DISABLE_KERNELS", "1")
+        assert main([*args, str(tmp_path / "torch")]) == 0
+    for stem in (edf.stem, "Subject00_2"):
+        one = json.loads((tmp_path / "engine" / f"{stem}.json").read_text())
+        two = json.loads((tmp_path / "torch" / f"{stem}.json").read_text())
+        assert (one["runtime"], two["runtime"]) == ("eegssm.engine", "pytorch")
+        assert one["events"] == two["events"]
 
     detector = Detector.from_checkpoint()
     prepared = detector.prepare_file(edf)

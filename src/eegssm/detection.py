@@ -225,9 +225,9 @@ class Detector:
         """Run the model of recordings held in memory with :mod:`eegssm.engine` (numpy and C,
         without importing PyTorch) from now on, where it can: on the CPU, one-pass inference,
         an architecture it covers (the bundled checkpoint's), the C extension built. Its
-        probabilities equal the PyTorch model's to float32 round-off; it saves the PyTorch
-        import (1-2 s) where nothing else needs PyTorch, and is slower than the PyTorch model
-        once that is imported (``eegssm detect`` uses it for a single recording).
+        probabilities equal the PyTorch model's to float32 round-off (see :mod:`eegssm.engine`
+        for the one exception); it saves the PyTorch import (1-2 s) where nothing else needs
+        PyTorch (``eegssm detect`` uses it for every recording it reads whole).
 
         Returns why it cannot (the PyTorch model then runs), or None when it will.
         """

@@ -37,7 +37,6 @@ at load time):
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -94,6 +93,67 @@ def unavailable() -> str | None:
     except ImportError as err:
         return f"the C extension eegssm.nn._scan is not built ({err})"
     return None
+
+
+def expected_shapes(meta: dict) -> dict[str, tuple[int, ...]]:
+    """The weights (names and shapes, as ``SeizureDetector.state_dict`` has them) of the model
+    a checkpoint's ``config.json`` describes, for an architecture :func:`supports` accepts.
+    Mamba-2 layers with their defaults (``expand`` 2, ``d_conv`` 4, one group, no projection
+    biases), as the detector builds them."""
+    cfg = meta["config"]
+    d = cfg["d_node"]
+    out: dict[str, tuple[int, ...]] = {}
+
+    def conv(name: str, c_out: int, c_in: int, k: int) -> None:
+        out[f"{name}.weight"], out[f"{name}.bias"] = (c_out, c_in, k), (c_out,)
+
+    def linear(name: str, d_out: int, d_in: int) -> None:
+        out[f"{name}.weight"], out[f"{name}.bias"] = (d_out, d_in), (d_out,)
+
+    def stack(prefix: str, n_layers: int, width: int, d_state: int, headdim: int) -> None:
+        d_inner = 2 * width
+        heads, conv_dim = d_inner // headdim, d_inner + 2 * d_state
+        for i in range(n_layers):
+            out[f"{prefix}.{i}.norm.weight"] = out[f"{prefix}.{i}.norm.bias"] = (width,)
+            for side in ("forward_layer", "backward_layer"):
+                m = f"{prefix}.{i}.mixer.{side}"
+                out[f"{m}.in_proj.weight"] = (d_inner + conv_dim + heads, width)
+                conv(f"{m}.conv1d.conv", conv_dim, 1, 4)
+                for name in ("dt_bias", "A_log", "D"):
+                    out[f"{m}.{name}"] = (heads,)
+                out[f"{m}.norm.weight"] = (d_inner,)
+                out[f"{m}.out_proj.weight"] = (width, d_inner)
+            linear(f"{prefix}.{i}.mixer.proj", width, 2 * width)
+        out[f"{prefix}.{n_layers}.weight"] = out[f"{prefix}.{n_layers}.bias"] = (width,)
+
+    c = 1
+    for i, (width, s) in enumerate(zip(cfg["stem_channels"], cfg["stem_strides"])):
+        conv(f"encoder.stem.{2 * i}", width, c, 2 * s)
+        c = width
+    for i, width in enumerate(cfg["tcn_channels"]):
+        block = f"encoder.tcn.blocks.{i}"
+        conv(f"{block}.conv1", width, c, cfg["tcn_kernel"])
+        conv(f"{block}.conv2", width, width, cfg["tcn_kernel"])
+        if c != width:
+            conv(f"{block}.res", width, c, 1)
+        c = width
+    conv("encoder.down", d, c, cfg["downsample"])
+    stack("node_stream", cfg["node_layers"], d, cfg["node_d_state"], cfg["node_headdim"])
+    e = cfg["d_edge"]
+    linear("edge_stream.inp", e, 1)
+    stack("edge_stream.ssm", cfg["edge_layers"], e, cfg["edge_d_state"], cfg["edge_headdim"])
+    linear("edge_stream.out", 1, e)
+    linear("graph.pe_proj", d, cfg["pe_k"])
+    for i in range(cfg["graph_layers"]):
+        linear(f"graph.convs.{i}.lin", d, d)
+    linear("fusion.gate", d, 2 * d)
+    linear("readout", cfg["readout_dim"], 2 * d)
+    c = cfg["readout_dim"]
+    for i, width in enumerate(cfg["decoder_channels"]):
+        conv(f"decoder.convs.{i}", width, c, cfg["decoder_kernel"])
+        c = width
+    conv("final_layer", 1, c, 1)
+    return out
 
 
 def _kernels():
@@ -278,12 +338,28 @@ class DetectorEngine:
 
     @classmethod
     def from_folder(cls, folder: str | os.PathLike, threads: int | None = None) -> DetectorEngine:
-        """From a checkpoint folder (``config.json`` + ``model.safetensors``)."""
+        """From a checkpoint folder (``config.json`` + ``model.safetensors``), validated as
+        ``SeizureDetector.from_pretrained`` validates it: the config's fields and ranges, then
+        the weights' names and shapes against those the config describes.
+
+        Raises:
+            CheckpointError: a missing, invalid or hostile config, or weights that do not fit.
+            ValueError: an architecture the engine does not run (:func:`supports`).
+        """
         from safetensors.numpy import load_file
 
+        from eegssm.models.checkpoint_meta import check_detector_meta, check_shapes, read_json
+        from eegssm.models.checkpoint_meta import safetensors_shapes as shapes_in
+
         folder = Path(folder)
-        meta = json.loads((folder / CONFIG_NAME).read_text())
-        return cls(meta, load_file(str(folder / WEIGHTS_NAME)), threads)
+        config, weights = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+        meta = read_json(config)
+        check_detector_meta(meta, config)
+        reason = supports(meta)
+        if reason is not None:
+            raise ValueError(f"the PyTorch-free engine does not run this model: {reason}")
+        check_shapes(expected_shapes(meta), shapes_in(weights), weights, config)
+        return cls(meta, load_file(str(weights)), threads)
 
     # -- weights, rearranged once ------------------------------------------------------------
     def _prepare_weights(self) -> None:

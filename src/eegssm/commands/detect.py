@@ -362,17 +362,18 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         print("error: no .edf or .bdf files found in " + ", ".join(args.paths), file=sys.stderr)
         return 2
-    # One recording read whole: the model runs without PyTorch (eegssm.engine) where it can,
-    # which saves its import. Several, or a long one (read block by block): PyTorch, imported
-    # while a child process reads the first one.
-    engine = (
-        len(inputs) == 1 and read_whole(inputs[0]) and detector.use_engine(args.threads) is None
-    )
-    first = None if engine else prepare_in_child(detector, inputs[0], channel_map)
+    # Recordings read whole run without PyTorch (eegssm.engine) where the engine can run the
+    # checkpoint: no torch import. PyTorch loads (on a thread) only for a long recording, read
+    # block by block, or a checkpoint the engine does not cover; then a child process reads
+    # the first file meanwhile.
+    engine = detector.use_engine(args.threads) is None
+    if engine and all(read_whole(p) for p in inputs):
+        first = None
+    else:
+        first = None if engine else prepare_in_child(detector, inputs[0], channel_map)
+        set_threads(args.threads)
+        detector.start_loading()
     try:
-        if not engine:
-            set_threads(args.threads)
-            detector.start_loading()
         return detect_inputs(args, detector, inputs, first, channel_map, label_map)
     finally:
         if first is not None:  # an error before its result was collected: stop the child
@@ -407,7 +408,7 @@ def detect_inputs(args, detector, inputs: list[Path], first, channel_map, label_
                 t = time.perf_counter()
                 prepared, waited = first.result(), time.perf_counter() - t
             loading = 0.0
-            if detector.engine is None:
+            if detector.engine is None or not read_whole(path):
                 _, loading = detector.model_when_loaded()  # a load error is handled below
             resume_gc()
             result = detector.run_file(

@@ -20,7 +20,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from eegssm.train.checkpoint import CheckpointError
+
+class CheckpointError(RuntimeError, ValueError):
+    """A checkpoint is missing, truncated, refused by validation or does not fit the model; the
+    message names the file. Also a ``ValueError`` (a bad input), so the command line reports it
+    as one ``error:`` line. (Defined here, without PyTorch, for the checks below and
+    :mod:`eegssm.engine`; :mod:`eegssm.train.checkpoint` re-exports it.)"""
+
 
 #: Largest integer accepted for any architecture size (widths, channels, kernels, chunks) ...
 MAX_SIZE = 4096
@@ -39,6 +45,27 @@ MAX_HEADER_BYTES = 16 << 20
 _LAYER_FIELDS = ("node_layers", "edge_layers", "graph_layers", "graph_K")
 #: Integer fields for which 0 means "none" (the others are sizes, at least 1).
 _ZERO_OK = (*_LAYER_FIELDS, "pe_k", "top_k")
+
+
+#: Largest JSON file of a checkpoint read (bytes).
+MAX_JSON_BYTES = 16 << 20
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a checkpoint JSON file with a clear error."""
+    path = Path(path)
+    try:
+        if path.exists() and not path.is_file():  # a folder, a device such as /dev/zero
+            raise CheckpointError(f"{path}: not a regular file")
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise CheckpointError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB; not a config")
+        return json.loads(path.read_bytes())
+    except FileNotFoundError as err:
+        raise CheckpointError(f"{path}: file not found") from err
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise CheckpointError(f"{path}: not valid JSON ({type(err).__name__})") from err
 
 
 def _fail(path: Path, problem: str) -> CheckpointError:
@@ -77,7 +104,7 @@ def check_detector_meta(meta: Any, path: str | Path) -> None:
     Raises:
         CheckpointError: the first value that is missing, of the wrong type or out of range.
     """
-    from eegssm.models.detector import DetectorConfig
+    from eegssm.models.detector_config import DetectorConfig
 
     path = Path(path)
     meta = _dict(path, "the config", meta)
@@ -311,7 +338,20 @@ def check_weights_fit(build: Callable[[], Any], weights: str | Path, config: str
             f"{config}: the model it describes cannot be built ({type(err).__name__}: {err})"
         ) from None
     want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    have = safetensors_shapes(weights)
+    check_shapes(want, safetensors_shapes(weights), weights, config)
+
+
+def check_shapes(
+    want: dict[str, tuple[int, ...]],
+    have: dict[str, tuple[int, ...]],
+    weights: str | Path,
+    config: str | Path,
+) -> None:
+    """The tensors a config describes (``want``) against the weights file's (``have``).
+
+    Raises:
+        CheckpointError: names or shapes differ (the message gives the first differences).
+    """
     if want == have:
         return
     missing = sorted(set(want) - set(have))[:3]

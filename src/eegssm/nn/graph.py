@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import Tensor, nn
 
+from eegssm.models.detector_config import PE_KINDS  # the kinds a config may name
+
 
 def pair_indices(n_nodes: int, device=None) -> Tensor:
     """``(2, P)`` node indices ``(i, j)``, ``i < j``, of the ``P = C·(C-1)/2`` electrode pairs.
@@ -235,9 +237,6 @@ def heat_kernel_pe(adj: Tensor, k: int = 16, jitter: float = 1e-6) -> Tensor:
         pe = vecs.square() @ decay  # (..., C, C) @ (..., C, k)
         pe = torch.where(ok[..., None, None], pe, torch.zeros_like(pe))
     return pe.to(adj.dtype)
-
-
-PE_KINDS = ("laplacian", "heat")
 
 
 def graph_pe(adj: Tensor, kind: str, k: int = 16, jitter: float = 1e-6) -> Tensor:

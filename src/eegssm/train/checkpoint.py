@@ -16,7 +16,6 @@ Loading never unpickles arbitrary objects, and a damaged file gives ``Checkpoint
 from __future__ import annotations
 
 import io
-import json
 import os
 import random
 import shutil
@@ -33,17 +32,10 @@ from torch import nn
 
 from eegssm import atomic
 
+# re-exported: defined without PyTorch, for eegssm.engine
+from eegssm.models.checkpoint_meta import MAX_JSON_BYTES, CheckpointError, read_json  # noqa: F401
+
 WEIGHTS, CONFIG, STATE, OPTIMIZER = "model.safetensors", "config.json", "state.json", "optimizer.pt"
-
-
-class CheckpointError(RuntimeError, ValueError):
-    """A checkpoint is missing, truncated, refused by validation or does not fit the model; the
-    message names the file. Also a ``ValueError`` (a bad input), so the command line reports it
-    as one ``error:`` line."""
-
-
-#: Largest JSON file of a checkpoint read (bytes).
-MAX_JSON_BYTES = 16 << 20
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -169,23 +161,6 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """Read a checkpoint JSON file with a clear error."""
-    path = Path(path)
-    try:
-        if path.exists() and not path.is_file():  # a folder, a device such as /dev/zero
-            raise CheckpointError(f"{path}: not a regular file")
-        if not path.is_file():
-            raise FileNotFoundError(path)
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise CheckpointError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB; not a config")
-        return json.loads(path.read_bytes())
-    except FileNotFoundError as err:
-        raise CheckpointError(f"{path}: file not found") from err
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
-        raise CheckpointError(f"{path}: not valid JSON ({type(err).__name__})") from err
 
 
 def load_training_state(
