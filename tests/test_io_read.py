@@ -354,3 +354,21 @@ def test_open_without_mne_never_imports_mne(tmp_path):
         "assert 'mne' not in sys.modules, 'mne was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_annotations_read_in_pieces_equal_read_whole(tmp_path, monkeypatch):
+    """The annotation signals are collected a few records at a time (bounded memory on a long
+    file): the same bytes whatever the piece size, so the same annotations."""
+    from eegssm.io import edf_tal
+
+    path = _write(
+        tmp_path / "p.edf",
+        [_signal("Fp1", 256, 25), _signal("Cz", 256, 25)],
+        annotations=[(float(t), 0.5, f"a{t}") for t in range(0, 24, 3)],
+    )
+    header = read_edf_header(path)
+    whole = edf_tal.annotation_bytes(path, header)
+    monkeypatch.setattr(edf_tal, "RECORDS_PER_READ", 3)
+    assert edf_tal.annotation_bytes(path, header) == whole
+    texts = [t for _, _, t in edf_tal.read_annotations(path, header, ["Fp1", "Cz"])]
+    assert texts == [f"a{t}" for t in range(0, 24, 3)]

@@ -408,7 +408,8 @@ def detect_inputs(args, detector, inputs: list[Path], first, channel_map, label_
                 t = time.perf_counter()
                 prepared, waited = first.result(), time.perf_counter() - t
             loading = 0.0
-            if detector.engine is None or not read_whole(path):
+            if detector.engine is None:  # (with the engine, a long file's run_file waits for
+                # the PyTorch model once the file is open: the import overlaps the opening)
                 _, loading = detector.model_when_loaded()  # a load error is handled below
             resume_gc()
             result = detector.run_file(
