@@ -15,7 +15,7 @@ import pytest
 
 from eegssm import cli
 from eegssm.commands import doctor
-from eegssm.commands.doctor import CPU_SCAN, SCIPY_FILTER
+from eegssm.commands.doctor import CPU_SCAN, ENGINE, SCIPY_FILTER
 from eegssm.nn import GatedDeltaNet, Mamba2, cpu_scan, kernels
 from eegssm.preprocessing import iir
 
@@ -147,3 +147,17 @@ def test_doctor_command_end_to_end():
     for needle in ("torch", "mamba-ssm", "fla-core", "causal-conv1d", "mamba2 scan",
                    "gated_deltanet delta rule", "on CUDA:", "checkpoint default"):  # fmt: skip
         assert needle in out.stdout, needle
+
+
+def test_doctor_names_what_runs_detect(fake_status, capsys, monkeypatch):
+    """The PyTorch-free engine where its kernels are built, else PyTorch with the reason."""
+    from eegssm import engine
+
+    expected = ENGINE if engine.unavailable() is None else f"PyTorch ({engine.unavailable()})"
+    assert _json(capsys)["detect_model"] == expected
+    monkeypatch.setenv("EEGSSM_DISABLE_KERNELS", "1")
+    assert _json(capsys)["detect_model"] == "PyTorch (EEGSSM_DISABLE_KERNELS=1)"
+    assert cli.main(["doctor"]) == 0
+    assert (
+        "detect, bundled checkpoint: PyTorch (EEGSSM_DISABLE_KERNELS=1)" in capsys.readouterr().out
+    )

@@ -36,6 +36,7 @@ examples:
 REFERENCE = "PyTorch reference"
 CPU_SCAN = "C recurrence eegssm.nn._scan (inference; training: PyTorch reference)"
 SCIPY_FILTER = "scipy.signal.sosfiltfilt, channel by channel"
+ENGINE = "eegssm.engine: numpy + C, no PyTorch import (recordings read whole)"
 #: Which kernels each core can use: (part, kernel name).
 CORES = {
     "mamba2": [("scan", "ssd"), ("conv", "conv")],
@@ -96,6 +97,7 @@ def diagnose() -> dict:
         | {"triton": _triton()},
         "cores": {core: _core_backends(parts, statuses) for core, parts in CORES.items()},
         "filter": _filter_backend(),
+        "detect_model": _detect_model(),
         "constraints": copy.deepcopy(constraint_report()),
     }
 
@@ -107,6 +109,17 @@ def _filter_backend() -> str:
     if iir.available():
         return iir.C_FILTER
     return f"{SCIPY_FILTER} ({iir.reason()})"
+
+
+def _detect_model() -> str:
+    """What runs the bundled checkpoint in ``eegssm detect`` (recordings read whole), in words."""
+    from eegssm import engine
+    from eegssm.checkpoints import checkpoint_path
+
+    reason = engine.unavailable()
+    if reason is None:
+        reason = engine.supports(json.loads((checkpoint_path() / "config.json").read_text()))
+    return ENGINE if reason is None else f"PyTorch ({reason})"
 
 
 def _triton() -> dict:
@@ -249,6 +262,7 @@ def format_text(info: dict) -> str:
             lines.append(f"    on CPU:  {devices['cpu']}")
             lines.append(f"    on CUDA: {devices['cuda']}")
     lines += ["", f"preprocessing filters: {info['filter']}"]
+    lines += [f"detect, bundled checkpoint: {info['detect_model']}"]
     lines += [
         "",
         "kernel constraints of the bundled configurations",
