@@ -44,8 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: ``config.json`` / weights file names (as ``SeizureDetector.save_pretrained`` writes them).
-CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+from eegssm.models.detector_config import CONFIG_NAME, HEAT_T_MAX, HEAT_T_MIN, WEIGHTS_NAME
 
 #: Rows of a GEMM's left operand per call (the taps of a convolution, the projections): large
 #: enough for BLAS to run at speed, small enough that the temporaries stay within ~20 MB.
@@ -59,7 +58,6 @@ CHUNK_STEPS = 720
 SSM_STEPS = 2048
 
 LN_EPS = 1e-5  # nn.LayerNorm's default
-HEAT_T_MIN, HEAT_T_MAX = 0.5, 50.0  # eegssm.nn.graph.heat_times
 PE_JITTER = 1e-6  # eegssm.nn.graph.heat_kernel_pe
 
 
@@ -303,9 +301,8 @@ def upsample_conv_rows(
 ) -> np.ndarray:
     """``conv(upsample(x))`` with centred padding from :func:`upsample_conv_weight`:
     ``x (n, L, C_in)`` → ``(n, L·factor, C_out)``."""
-    n, L, _ = x.shape
-    left, right = max(0, -lo), max(0, lo + span - 1)
-    y = conv_rows(x[:, max(0, lo) :] if lo > 0 else x, W, None, span, 1, 1, left, right)
+    n, L, _ = x.shape  # centred padding: offsets lo <= 0 <= lo + span - 1
+    y = conv_rows(x, W, None, span, 1, 1, -lo, lo + span - 1)
     y = y[:, :L].reshape(n, L * factor, -1)
     y += bias
     return y

@@ -10,6 +10,11 @@ from dataclasses import dataclass
 
 #: Graph positional encodings (``eegssm.nn.graph.graph_pe``).
 PE_KINDS = ("laplacian", "heat")
+#: Diffusion times of ``heat_kernel_pe``: log-spaced from ``HEAT_T_MIN`` to ``HEAT_T_MAX``. The
+#: normalised Laplacian's eigenvalues lie in [0, 2]: t = 0.5 sees the neighbourhood of a node,
+#: and t = 50 has decayed every eigenvalue above ~0.1 (what is left: the graph's components and
+#: its slowest-mixing cuts).
+HEAT_T_MIN, HEAT_T_MAX = 0.5, 50.0
 
 CORES = ("mamba2", "gated_deltanet")
 CONFIG_NAME = "config.json"

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import Tensor, nn
 
-from eegssm.models.detector_config import PE_KINDS  # the kinds a config may name
+from eegssm.models.detector_config import HEAT_T_MAX, HEAT_T_MIN, PE_KINDS
 
 
 def pair_indices(n_nodes: int, device=None) -> Tensor:
@@ -188,13 +188,6 @@ def laplacian_pe(adj: Tensor, k: int = 16, jitter: float = 1e-6) -> Tensor:
         if k_eff < k:
             vecs = torch.nn.functional.pad(vecs, (0, k - k_eff))
     return vecs.to(adj.dtype)
-
-
-#: Diffusion times of ``heat_kernel_pe``: log-spaced from ``HEAT_T_MIN`` to ``HEAT_T_MAX``. The
-#: normalised Laplacian's eigenvalues lie in [0, 2]: t = 0.5 sees the neighbourhood of a node,
-#: and t = 50 has decayed every eigenvalue above ~0.1 (what is left: the graph's components and
-#: its slowest-mixing cuts).
-HEAT_T_MIN, HEAT_T_MAX = 0.5, 50.0
 
 
 def heat_times(k: int, dtype=torch.float64, device=None) -> Tensor:
