@@ -76,6 +76,29 @@ def test_conv_rows_matches_conv1d(k, stride, dilation, left, right, length):
     np.testing.assert_allclose(got, want.numpy().transpose(0, 2, 1), rtol=1e-5, atol=2e-5)
 
 
+@pytest.mark.parametrize(
+    ("k", "stride", "c_out", "left", "right", "length", "scale"),
+    [
+        (16, 8, 16, 4, 4, 64 * 1000 + 7, 1.0),  # the bundled stem, 4-row blocks and a tail
+        (16, 8, 16, 4, 4, 8 * 4 * 1024 + 8, 30.0),  # whole blocks; large inputs (GELU tails)
+        (16, 8, 16, 4, 4, 17, 1.0),  # fewer rows than one register block
+        (16, 8, 16, 0, 0, 16, 1e-3),  # one output
+        (5, 2, 3, 2, 1, 41, 1.0),  # other sizes: the general loop
+    ],
+)
+def test_conv1_gelu_matches_pytorch(k, stride, c_out, left, right, length, scale):
+    rng = np.random.default_rng(length)
+    x = (scale * rng.standard_normal((2, length))).astype(np.float32)
+    w = rng.standard_normal((c_out, 1, k)).astype(np.float32)
+    b = rng.standard_normal(c_out).astype(np.float32)
+    conv = F.conv1d(F.pad(torch.from_numpy(x)[:, None].double(), (left, right)),
+                    torch.from_numpy(w).double(), torch.from_numpy(b).double(), stride)  # fmt: skip
+    want = F.gelu(conv).numpy().transpose(0, 2, 1)
+    got = engine.conv1_gelu(x, engine.conv_weight(w), b, k, stride, left, right, threads=3)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * scale)
+
+
 @pytest.mark.parametrize(("factor", "k", "length"), [(4, 5, 1), (4, 5, 23), (2, 3, 9), (3, 7, 5)])
 def test_upsample_conv_is_conv_of_upsampled(factor, k, length):
     rng = np.random.default_rng(factor * k + length)
@@ -208,3 +231,89 @@ def test_detect_runs_the_engine_and_agrees_with_pytorch(tmp_path, shared_data, m
     with_engine = detector.infer(prepared)
     assert with_engine.runtime == "eegssm.engine"
     np.testing.assert_allclose(with_engine.probs, with_torch, atol=1e-5)
+
+
+def _blocks(data: np.ndarray, sizes: list[int]):
+    """``data (C, T)`` cut into consecutive blocks of the given sizes (the last takes the rest)."""
+    edges = np.cumsum([0, *sizes])
+    return [data[:, a:b] for a, b in zip(edges[:-1], [*edges[1:-1], data.shape[1]], strict=True)]
+
+
+@pytest.mark.parametrize(
+    ("length", "sizes", "chunk", "memory"),
+    [
+        (64 * 700 + 13, [5000, 17, 30000], 100, 1 << 30),  # in memory, odd blocks and length
+        (64 * 700 + 13, [64 * 700 + 13], 100, 0),  # one block, features in a file
+        (64 * 401, [999] * 25, 20, 0),  # the smallest chunk: the graph's schedule (lcm 20)
+        (64 * 90, [64 * 90], 7200, 0),  # one chunk shorter than the halos
+        (130, [100], 100, 0),  # shorter than one chunk's halo and than two frames
+    ],
+)
+def test_blocks_equal_whole_recording(tmp_path, length, sizes, chunk, memory):
+    """A recording run block by block (features in memory or in a temporary file, chunks of
+    frames with halos) gives the logits of the whole recording at once, which equal the
+    PyTorch model's."""
+    folder = _saved_model(tmp_path, seed=11, n_chans=5)
+    data = np.random.default_rng(length).standard_normal((5, length)).astype(np.float32)
+    eng = engine.DetectorEngine.from_folder(folder, threads=2)
+    whole = eng.logits(data)
+    seen = []
+    got = eng.logits_blocks(
+        _blocks(data, sizes), length, progress=seen.append, memory_bytes=memory,
+        tmpdir=str(tmp_path), chunk_frames=chunk,
+    )  # fmt: skip
+    assert got.shape == (length,) and sum(seen) == length
+    np.testing.assert_allclose(got, whole, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(whole).max()))
+    want = _torch_logits(folder, data)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5 * max(1.0, np.abs(want).max()))
+    assert not list(tmp_path.glob("eegssm-engine-*")), "the temporary folder was left behind"
+    probs = eng.probabilities_blocks(_blocks(data, sizes), length, chunk_frames=chunk)
+    np.testing.assert_allclose(probs, eng.probabilities(data), atol=1e-6)
+
+
+def test_blocks_reject_bad_input(tmp_path):
+    folder = _saved_model(tmp_path, seed=12, n_chans=3)
+    eng = engine.DetectorEngine.from_folder(folder)
+    data = np.zeros((3, 6400), np.float32)
+    with pytest.raises(ValueError, match="expected n_times=7000"):
+        eng.logits_blocks([data], 7000)
+    with pytest.raises(ValueError, match="more than n_times"):
+        eng.logits_blocks([data, data], 6400 + 100)
+    with pytest.raises(ValueError, match="one C"):
+        eng.logits_blocks([data, data[:2]], 12800)
+    assert eng.logits_blocks([], 0).shape == (0,)
+
+
+def test_bundled_checkpoint_blocks_on_a_real_recording(shared_data):
+    """The bundled checkpoint on a real recording read block by block by ``run_file`` (the way
+    ``eegssm detect`` reads a long one): the engine's probabilities equal PyTorch's."""
+    from eegssm.detection import Detector
+
+    edf = sorted((shared_data / "eegmat").glob("*.edf"))[0]
+    detector = Detector.from_checkpoint()
+    with_torch = detector.run_file(edf, block_s=20.0)
+    assert with_torch.runtime == "pytorch"
+    assert detector.use_engine() is None
+    with_engine = detector.run_file(edf, block_s=20.0)
+    assert with_engine.runtime == "eegssm.engine"
+    np.testing.assert_allclose(with_engine.probs, with_torch.probs, atol=1e-5)
+    assert with_engine.events == with_torch.events
+
+
+def test_detect_reads_a_long_recording_block_by_block_without_torch(tmp_path, shared_data):
+    """A recording too long to read whole (here: the limit set to 0) goes block by block
+    through the engine: PyTorch is never imported."""
+    edf = sorted((shared_data / "eegmat").glob("*.edf"))[0]
+    out = tmp_path / "out"
+    code = (
+        "import sys\n"
+        "import eegssm.preprocessing.blockwise as blockwise\n"
+        "blockwise.IN_MEMORY_BYTES = 0\n"
+        "from eegssm.cli import main\n"
+        f"assert main(['detect', {str(edf)!r}, '--out', {str(out)!r}, '-q']) == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+    doc = json.loads((out / f"{edf.stem}.json").read_text())
+    assert doc["runtime"] == "eegssm.engine"
+    assert "read + preprocess" in doc["timings_s"]  # the block-by-block path

@@ -222,12 +222,13 @@ class Detector:
         self.engine = None  # an eegssm.engine.DetectorEngine once use_engine() chose it
 
     def use_engine(self, threads: int | None = None) -> str | None:
-        """Run the model of recordings held in memory with :mod:`eegssm.engine` (numpy and C,
-        without importing PyTorch) from now on, where it can: on the CPU, one-pass inference,
-        an architecture it covers (the bundled checkpoint's), the C extension built. Its
-        probabilities equal the PyTorch model's to float32 round-off (see :mod:`eegssm.engine`
-        for the one exception); it saves the PyTorch import (1-2 s) where nothing else needs
-        PyTorch (``eegssm detect`` uses it for every recording it reads whole).
+        """Run the model with :mod:`eegssm.engine` (numpy and C, without importing PyTorch)
+        from now on, where it can: on the CPU, one-pass inference, an architecture it covers
+        (the bundled checkpoint's), the C extension built. Recordings read whole and those read
+        block by block (:meth:`run_file`) both go through it. Its probabilities equal the
+        PyTorch model's to float32 round-off (see :mod:`eegssm.engine` for the one exception);
+        it saves the PyTorch import (1-2 s) and runs the model faster (``eegssm detect`` uses
+        it wherever it can).
 
         Returns why it cannot (the PyTorch model then runs), or None when it will.
         """
@@ -595,10 +596,13 @@ class Detector:
                 blocks = pre.blocks_in_one_pass if one_pass else pre.blocks
                 timed = _Timed(blocks(bar.update))
                 t = time.perf_counter()
-                probs = predict_blocks(
-                    model, timed, pre.n_times, window, stride, self.batch_size, self.device,
-                    self.inference,
-                )  # fmt: skip
+                if self.engine is not None:  # numpy and C, no PyTorch (use_engine)
+                    probs = self.engine.probabilities_blocks(timed, pre.n_times)
+                else:
+                    probs = predict_blocks(
+                        model, timed, pre.n_times, window, stride, self.batch_size,
+                        self.device, self.inference,
+                    )  # fmt: skip
             timings["read + preprocess"] = timings.get("read + preprocess", 0.0) + timed.seconds
             timings["model"] = timings.get("model", 0.0) + time.perf_counter() - t - timed.seconds
             return probs
@@ -608,7 +612,7 @@ class Detector:
         one_pass = not pre.needs_statistics
         if not one_pass:
             scan()
-        model, waited = self.model_when_loaded()
+        model, waited = (None, 0.0) if self.engine is not None else self.model_when_loaded()
         window = int(round(self.window_s * pre.sfreq))
         stride = int(round(self.stride_s * pre.sfreq))
         probs = detect_blocks(one_pass)
@@ -621,7 +625,8 @@ class Detector:
         if waited:
             timings["waiting for the model to load"] = waited
         point = self._operating_point(pp, threshold, fa_per_24h)
-        return DetectionResult(pre.recording(), probs, events, pp, timings, point)
+        runtime = "eegssm.engine" if self.engine is not None else "pytorch"
+        return DetectionResult(pre.recording(), probs, events, pp, timings, point, runtime)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

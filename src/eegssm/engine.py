@@ -7,6 +7,11 @@ with numpy (its BLAS for the matrix products), the C kernels of :mod:`eegssm.nn.
 Mamba-2 layer between its projections, GELU, LayerNorm) and LAPACK for the graphs' spectra, from
 the checkpoint's ``config.json`` and ``model.safetensors``; nothing here imports PyTorch.
 
+A recording too long to hold in memory arrives block by block (:meth:`DetectorEngine.
+logits_blocks`): the front end runs chunk by chunk with a halo, the electrode features go to a
+temporary file, and each stage then runs over the whole recording as above, with the same
+result as on the whole recording at once.
+
 It covers the architectures of the bundled checkpoint (:func:`supports`): per-electrode front
 end, Mamba-2 cores, both directions (``causal: false``), ``concat`` merge, heat-kernel graph
 PE, pooled readout. Everything else, and training, goes through the PyTorch model, which stays
@@ -21,8 +26,10 @@ The maths, layer by layer, in the order of ``SeizureDetector.forward``; signals 
 channels-last rows ``(sequences, steps, features)`` throughout (weights are transposed once,
 at load time):
 
-- front end (``TCNEncoder``): each convolution is one GEMM of its taps (:func:`conv_rows`);
-  the strided stem reads frames, the dilated TCN a strided view, every output ``x·Φ(x)``;
+- front end (``TCNEncoder``): the first stem layer (one input channel: too small a GEMM for
+  BLAS) is a C kernel (:func:`conv1_gelu`); every other convolution is one GEMM of its taps
+  (:func:`conv_rows`): the strided stem reads frames, the dilated TCN a strided view; every
+  output ``x·Φ(x)``;
 - node stream (``SSMStack``): ``x + proj[fwd(LN x); flip(bwd(flip LN x))]`` per block, the
   backward direction read in reverse by the C layer (negative strides, no copy), each
   direction's output projection folded into the merge (one ``(d_inner → d)`` matrix each);
@@ -39,7 +46,9 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +65,14 @@ CHUNK_STEPS = 720
 
 #: Steps per piece of an SSM layer's sequences (:meth:`DetectorEngine.ssm_stack`).
 SSM_STEPS = 2048
+
+#: Frames per chunk of a recording run block by block (:meth:`DetectorEngine.logits_blocks`;
+#: 7200 frames = 30 min at the bundled model's 4 Hz).
+BLOCK_FRAMES = 7200
+
+#: Frame-rate intermediates of a recording run block by block are kept in memory up to this
+#: many bytes, else in a temporary file (an hour of electrode features: 33 MB, a day 0.8 GB).
+MEMORY_BYTES = 128 << 20
 
 LN_EPS = 1e-5  # nn.LayerNorm's default
 PE_JITTER = 1e-6  # eegssm.nn.graph.heat_kernel_pe
@@ -182,6 +199,30 @@ def gelu_(x: np.ndarray, threads: int) -> np.ndarray:
     d = x.shape[-1] if x.ndim else 1
     _kernels().gelu((_ptr(x), _ptr(x)), (x.size // max(d, 1), d), threads)
     return x
+
+
+def conv1_gelu(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    k: int,
+    stride: int,
+    left: int,
+    right: int,
+    threads: int,
+) -> np.ndarray:
+    """``gelu(F.conv1d(F.pad(x, (left, right)), ...))`` of ONE input channel, in C (a GEMM with
+    ``K = k`` and ``N = C_out`` is too small for BLAS): ``x (n, L)`` float32, ``w (k, C_out)``
+    from :func:`conv_weight`, bias ``(C_out,)`` → ``(n, L_out, C_out)``,
+    ``L_out = (L + left + right - k) // stride + 1``."""
+    n, L = x.shape
+    xp = np.zeros((n, L + left + right), np.float32)
+    xp[:, left : left + L] = x
+    n_out = max(0, (L + left + right - k) // stride + 1)
+    out = np.empty((n, n_out, w.shape[1]), np.float32)
+    sizes = (n, xp.shape[1], n_out, k, stride, w.shape[1])
+    _kernels().conv1((_ptr(xp), _ptr(w), _ptr(b), _ptr(out)), sizes, 1, threads)
+    return out
 
 
 def layer_norm(
@@ -503,7 +544,11 @@ class DetectorEngine:
         h = x[:, :, None]
         for w, b, k, s in self.stem:
             total = k - 1 - (s - 1)
-            h = gelu_(conv_rows(h, w, b, k, s, 1, total // 2, total - total // 2), t)
+            pad = (total // 2, total - total // 2)
+            if h.shape[2] == 1:  # the first layer, on the raw signal: in C
+                h = conv1_gelu(h[:, :, 0], w, b, k, s, *pad, t)
+            else:
+                h = gelu_(conv_rows(h, w, b, k, s, 1, *pad), t)
         k = self.tcn_kernel
         for d, w1, b1, w2, b2, res in self.tcn:
             total = (k - 1) * d
@@ -537,16 +582,28 @@ class DetectorEngine:
     def edge_weights(self, e: np.ndarray) -> np.ndarray:
         """Edge stream up to the softplus weights: ``e (C, L, d)`` → ``(Lp, P)`` per pooled step
         and electrode pair (``P = C(C-1)/2``, pairs ``i < j`` in row-major order)."""
-        L = e.shape[1]
-        spans = self._spans(L, self.cfg["edge_pool"])
-        pairs = np.concatenate(self._map(lambda ab: self._pooled_similarity(e, *ab), spans))
-        seq = np.ascontiguousarray(pairs.T)  # (P, Lp)
+        return self.pair_weights(self.pooled_pairs(e))
+
+    def pooled_pairs(self, e: np.ndarray) -> np.ndarray:
+        """The edge stream's input: ``e (C, L, d)`` → pooled pair similarities ``(Lp, P)``."""
+        spans = self._spans(e.shape[1], self.cfg["edge_pool"])
+        return np.concatenate(self._map(lambda ab: self._pooled_similarity(e, *ab), spans))
+
+    def pair_weights(self, pooled: np.ndarray) -> np.ndarray:
+        """The edge stream from its input: pooled similarities ``(Lp, P)`` → softplus weights
+        ``(Lp, P)``. The pairs' sequences are independent: groups of pairs on the workers, each
+        group's SSM inputs made there (a day's would be 0.4 GB at once)."""
         p = self.p
-        h = seq[..., None] * p["edge_stream.inp.weight"][:, 0] + p["edge_stream.inp.bias"]
-        h = np.ascontiguousarray(h, np.float32)
-        parts = np.array_split(np.arange(h.shape[0]), 4 * self.threads)
-        h = np.concatenate(self._map(lambda i: self.ssm_stack(h[i], self.edge, 1), parts))
-        w = h @ p["edge_stream.out.weight"][0] + p["edge_stream.out.bias"][0]  # (P, Lp)
+        seq = np.ascontiguousarray(pooled.T)  # (P, Lp)
+        w_in, b_in = p["edge_stream.inp.weight"][:, 0], p["edge_stream.inp.bias"]
+        w_out, b_out = p["edge_stream.out.weight"][0], p["edge_stream.out.bias"][0]
+
+        def group(i: np.ndarray) -> np.ndarray:
+            h = np.ascontiguousarray(seq[i, :, None] * w_in + b_in, np.float32)
+            return self.ssm_stack(h, self.edge, 1) @ w_out + b_out  # (n, Lp)
+
+        parts = np.array_split(np.arange(seq.shape[0]), 4 * self.threads)
+        w = np.concatenate(self._map(group, parts))  # (P, Lp)
         w = np.where(w > 20.0, w, np.log1p(np.exp(np.minimum(w, 20.0))))  # F.softplus
         return np.ascontiguousarray(w.T, np.float32)
 
@@ -588,18 +645,21 @@ class DetectorEngine:
         pe[~ok] = 0.0
         return pe.astype(np.float32)
 
-    def fused(self, h: np.ndarray, adj_pooled: np.ndarray, a: int, b: int) -> np.ndarray:
+    def fused(
+        self, h: np.ndarray, adj_pooled: np.ndarray, a: int, b: int, h0: int = 0
+    ) -> np.ndarray:
         """``GraphStream`` + ``GatedFusion`` at steps ``a … b-1`` (``a`` a multiple of the PE
-        interval and of ``pool``): node features ``h (C, L, d)`` and the graphs per pooled step
-        ``(Lp, C, C)`` → fused features ``(n_p, C, pool, d)``, the steps grouped by the graph
-        they use (step ``a + pool·q + r`` at ``[q, :, r]``; steps from ``b`` on, up to a whole
-        group, are padding), so that each graph multiplies its ``pool`` steps in one GEMM."""
+        interval and of ``pool``): node features ``h (C, n_h, d)`` of steps ``h0 … h0+n_h-1``
+        and the graphs per pooled step ``(Lp, C, C)`` → fused features ``(n_p, C, pool, d)``,
+        the steps grouped by the graph they use (step ``a + pool·q + r`` at ``[q, :, r]``; steps
+        from ``b`` on, up to a whole group, are padding), so that each graph multiplies its
+        ``pool`` steps in one GEMM."""
         cfg, p = self.cfg, self.p
         C, d = h.shape[0], h.shape[2]
         n, pool, interval = b - a, cfg["edge_pool"], cfg["pe_interval"]
         n_p = -(-n // pool)
         rows = np.zeros((C, n_p * pool, d), np.float32)
-        rows[:, :n] = h[:, a:b]
+        rows[:, :n] = h[:, a - h0 : b - h0]
         x = np.ascontiguousarray(rows.reshape(C, n_p, pool, d).transpose(1, 0, 2, 3))
         # the graph PE, recomputed every `interval` steps (from that step's graph) and held
         first, steps = a // interval, a + np.arange(n_p * pool)
@@ -644,17 +704,25 @@ class DetectorEngine:
         size = max(align, min(CHUNK_STEPS, -(-L // self.threads)) // align * align)
         return [(a, min(L, a + size)) for a in range(0, L, size)]
 
-    def _readout_decode(self, h: np.ndarray, adj_pooled: np.ndarray, a: int, b: int):
-        """Graph, fusion, readout and decoder for frames ``a … b-1``: logits ``((b-a)·S,)``.
-        The stretch is computed with a halo of frames on each side (aligned to the graph's
-        schedule), whose outputs are dropped: the decoder's convolutions see real neighbours,
-        zeros only at the recording's ends (as on the whole recording)."""
-        cfg, p = self.cfg, self.p
-        L = h.shape[1]
-        align = math.lcm(cfg["edge_pool"], cfg["pe_interval"])
-        halo = -(-self._decoder_halo() // align) * align
+    def _halo_frames(self) -> int:
+        """:meth:`_decoder_halo` rounded up to the graph's schedule (pooling, PE interval)."""
+        align = math.lcm(self.cfg["edge_pool"], self.cfg["pe_interval"])
+        return -(-self._decoder_halo() // align) * align
+
+    def _readout_decode(
+        self, h: np.ndarray, adj_pooled: np.ndarray, a: int, b: int, h0: int = 0, L: int = 0
+    ):
+        """Graph, fusion, readout and decoder for frames ``a … b-1`` of a recording of ``L``
+        frames (default: ``h``'s), node features ``h (C, n_h, d)`` of frames ``h0 …
+        h0+n_h-1``: logits ``((b-a)·S,)``. The stretch is computed with a halo of frames on each
+        side (aligned to the graph's schedule; ``h`` must hold it), whose outputs are dropped:
+        the decoder's convolutions see real neighbours, zeros only at the recording's ends (as
+        on the whole recording)."""
+        p = self.p
+        L = L or h.shape[1]
+        halo = self._halo_frames()
         lo, hi = max(0, a - halo), min(L, b + halo)
-        f = self.fused(h, adj_pooled, lo, hi)  # (n_p, C, pool, d)
+        f = self.fused(h, adj_pooled, lo, hi, h0)  # (n_p, C, pool, d)
         z = np.concatenate([f.mean(1), f.max(1)], axis=-1)  # (n_p, pool, 2d)
         z = z.reshape(-1, z.shape[-1])[: hi - lo]  # (n, 2d)
         y = gelu_(_linear(z, p["readout.weight"], p["readout.bias"]), 1)[None]
@@ -688,16 +756,131 @@ class DetectorEngine:
         adj = self.adjacency(self.edge_weights(e), C)  # (Lp, C, C)
         del e
         t2 = time.perf_counter()
-        align = math.lcm(self.cfg["edge_pool"], self.cfg["pe_interval"])
-        spans = self._spans(h.shape[1], align)
-        parts = self._map(lambda ab: self._readout_decode(h, adj, *ab), spans)
-        out = np.concatenate(parts)[:T]
+        out = self._readout_stretch(h, adj, 0, h.shape[1], 0, h.shape[1])[:T]
         self.timings = {
             "front end + node stream": t1 - t0,
             "edge stream": t2 - t1,
             "graph, fusion, readout, decoder": time.perf_counter() - t2,
         }
         return out
+
+    def _encode_all(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`encode` of every electrode of ``x (C, T)``, one per worker → ``(C, L, d)``."""
+        return np.stack(self._map(lambda i: self.encode(x[i : i + 1], 1)[0], range(len(x))))
+
+    def _readout_stretch(
+        self, h: np.ndarray, adj: np.ndarray, a: int, b: int, h0: int, L: int
+    ) -> np.ndarray:
+        """:meth:`_readout_decode` of frames ``a … b-1`` in stretches on the workers: node
+        features ``h`` of frames ``h0 …`` (with the halo), ``L`` frames in all → logits."""
+        align = math.lcm(self.cfg["edge_pool"], self.cfg["pe_interval"])
+        spans = [(a + c, a + d) for c, d in self._spans(b - a, align)]
+        return np.concatenate(self._map(lambda cd: self._readout_decode(h, adj, *cd, h0, L), spans))
+
+    def encoder_halo(self) -> int:
+        """Input samples of context on each side of a chunk of frames that make the front
+        end's output exact: its receptive field (as ``TCNEncoder.receptive_field``) rounded up
+        to whole frames."""
+        cfg, rf, jump = self.cfg, 1, 1
+        for s in cfg["stem_strides"]:  # kernel 2s, stride s
+            rf += (2 * s - 1) * jump
+            jump *= s
+        rf += 2 * (cfg["tcn_kernel"] - 1) * sum(cfg["tcn_dilations"]) * jump
+        rf += (cfg["downsample"] - 1) * jump
+        return -(-rf // self.stride) * self.stride
+
+    def logits_blocks(
+        self,
+        blocks: Iterable[np.ndarray],
+        n_times: int,
+        progress: Callable[[int], None] | None = None,
+        memory_bytes: int = MEMORY_BYTES,
+        tmpdir: str | None = None,
+        chunk_frames: int = BLOCK_FRAMES,
+    ) -> np.ndarray:
+        """:meth:`logits` of a recording that arrives as consecutive ``(C, n_i)`` blocks (whose
+        lengths add up to ``n_times``), in memory that does not grow with it beyond the output
+        and a few frame-rate arrays: the same values as on the whole recording at once.
+
+        1. Front end, chunk of ``chunk_frames`` frames by chunk as the blocks arrive, each with
+           a halo of :meth:`encoder_halo` input samples; the chunk's pooled pair similarities
+           (the edge stream's input) are taken at once. The electrode features go to a
+           :class:`~eegssm.frames.FrameFile` (a temporary file beyond ``memory_bytes``: a day
+           is 0.8 GB).
+        2. Node stream, electrode by electrode over the whole recording (one per worker), read
+           from the store and written back in place.
+        3. Edge stream over the pooled similarities (in memory: 53 MB for a day) and the
+           graphs, pooled step by pooled step.
+        4. Graph, fusion, readout and decoder, chunk by chunk with a halo of frames.
+
+        ``progress(n)`` is called after each block with its ``n`` samples."""
+        from eegssm.frames import FrameFile, chunk_spans, halo_chunks
+
+        cfg, S = self.cfg, self.stride
+        align = math.lcm(cfg["edge_pool"], cfg["pe_interval"])
+        chunk = max(align, chunk_frames // align * align)
+        L, pool = -(-n_times // S), cfg["edge_pool"]
+        if n_times == 0:
+            return np.zeros(0, np.float32)
+        self.timings = dict.fromkeys(
+            ("front end", "node stream", "edge stream", "graph, fusion, readout, decoder"), 0.0
+        )
+        with tempfile.TemporaryDirectory(prefix="eegssm-engine-", dir=tmpdir) as tmp:
+            store = pooled = None
+            H = self.encoder_halo()
+            for a, b, x, first in halo_chunks(blocks, n_times, S, H, chunk, progress):
+                t0 = time.perf_counter()
+                C = x.shape[0]
+                if C < 2:
+                    raise ValueError(f"blocks must be (C, n) with C >= 2, got C = {C}")
+                e = self._encode_all(x)[:, first : first + b - a]  # (C, n, d)
+                if store is None:
+                    size = 4 * C * L * e.shape[2]
+                    path = None if size <= memory_bytes else os.path.join(tmp, "features.f32")
+                    store = FrameFile(C, L, (e.shape[2],), path)
+                    pooled = np.empty((-(-L // pool), C * (C - 1) // 2), np.float32)
+                store.write(a, e)
+                pooled[a // pool : -(-b // pool)] = self.pooled_pairs(e)
+                self.timings["front end"] += time.perf_counter() - t0
+            try:
+                t0 = time.perf_counter()
+
+                def node(i: int) -> None:  # one electrode over the whole recording, in place
+                    e = store.read_sequences(i, np.empty((1, L, store.row[0]), np.float32))
+                    store.write_sequences(i, self.ssm_stack(e, self.node, 1))
+
+                self._map(node, range(C))
+                t1 = time.perf_counter()
+                w = self.pair_weights(pooled)  # (Lp, P)
+                del pooled
+                adj = np.empty((len(w), C, C), np.float32)
+                for p0, p1 in chunk_spans(len(w), chunk):
+                    adj[p0:p1] = self.adjacency(w[p0:p1], C)
+                del w
+                t2 = time.perf_counter()
+                out = np.empty(L * S, np.float32)
+                halo = self._halo_frames()
+                for a, b in chunk_spans(L, chunk):
+                    lo = max(0, a - halo)
+                    h = store.read(lo, min(L, b + halo))  # (C, n, d)
+                    out[a * S : b * S] = self._readout_stretch(h, adj, a, b, lo, L)
+                self.timings["node stream"] += t1 - t0
+                self.timings["edge stream"] += t2 - t1
+                self.timings["graph, fusion, readout, decoder"] += time.perf_counter() - t2
+            finally:
+                if store is not None:
+                    store.close()
+        return out[:n_times]
+
+    def probabilities_blocks(self, blocks: Iterable[np.ndarray], n_times: int, **kwargs):
+        """``sigmoid(logits_blocks(...))``: per-sample probabilities ``(n_times,)`` float32 of a
+        recording that arrives block by block (keyword arguments: :meth:`logits_blocks`)."""
+        z = self.logits_blocks(blocks, n_times, **kwargs)
+        np.multiply(z, 0.5, out=z)
+        np.tanh(z, out=z)
+        z += 1.0
+        z *= 0.5
+        return z
 
     def probabilities(self, data: np.ndarray) -> np.ndarray:
         """``sigmoid(logits)``: per-sample seizure probabilities ``(T,)`` float32."""

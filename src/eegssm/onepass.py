@@ -59,6 +59,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from eegssm.frames import FrameFile, checked_blocks, chunk_spans, halo_chunks
+
 #: Feature frames per chunk (2000 frames = 8.3 min at the ``fast`` preset's 4 Hz): large
 #: enough that per-call overhead is small, small enough that a chunk's temporaries stay in
 #: the CPU's caches.
@@ -73,9 +75,9 @@ MEMORY_BYTES = 128 << 20
 
 
 class FrameStore:
-    """``(N, L, *row)`` float32 values of ``N`` sequences over ``L`` frames, read and written by
-    frame ranges (all sequences) or by whole sequences; in memory, or in a temporary file
-    (sequence-major: each sequence's ``L`` rows together) when ``path`` is given.
+    """``(N, L, *row)`` float32 values of ``N`` sequences over ``L`` frames as tensors, read and
+    written by frame ranges (all sequences) or by whole sequences; in memory, or in a temporary
+    file (:class:`eegssm.frames.FrameFile`) when ``path`` is given.
 
     Args:
         n_seq: sequences ``N``.
@@ -98,17 +100,15 @@ class FrameStore:
     ) -> None:
         self.n_seq, self.n_frames, self.row = n_seq, n_frames, tuple(row)
         self.path, self.device = path, torch.device(device)
-        self._row_bytes = 4 * math.prod(self.row)
-        self._seq_bytes = self._row_bytes * n_frames
-        self.nbytes = self._seq_bytes * n_seq
-        self._fd = None
+        self.nbytes = 4 * n_seq * n_frames * math.prod(self.row)
+        self._file = None
         if path is None:
             if data is None:
                 data = torch.empty(n_seq, n_frames, *self.row, device=self.device)
             self._data = data
         else:
             self._data = None
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            self._file = FrameFile(n_seq, n_frames, self.row, path)
 
     @classmethod
     def holding(cls, data: Tensor) -> FrameStore:
@@ -118,70 +118,38 @@ class FrameStore:
 
     def read(self, a: int, b: int) -> Tensor:
         """Frames ``[a, b)`` of every sequence as ``(N, b - a, *row)`` (a view when in memory)."""
-        if self._fd is None:
+        if self._file is None:
             return self._data[:, a:b]
-        buf = np.empty((self.n_seq, b - a, *self.row), dtype=np.float32)
-        for i in range(self.n_seq):
-            self._pread(buf[i], i * self._seq_bytes + a * self._row_bytes)
-        return torch.from_numpy(buf).to(self.device)
+        return torch.from_numpy(self._file.read(a, b)).to(self.device)
 
     def write(self, a: int, values: Tensor) -> None:
         """Store ``values (N, n, *row)`` at frames ``[a, a + n)`` of every sequence."""
-        if self._fd is None:
+        if self._file is None:
             self._data[:, a : a + values.shape[1]].copy_(values)
-            return
-        rows = values.detach().cpu().numpy()
-        for i in range(self.n_seq):
-            self._pwrite(np.ascontiguousarray(rows[i]), i * self._seq_bytes + a * self._row_bytes)
+        else:
+            self._file.write(a, values.detach().cpu().numpy())
 
     def read_sequences(self, i: int, out: Tensor) -> Tensor:
         """Sequences ``[i, i + len(out))``, every frame, into ``out (n, L, *row)`` (CPU,
         contiguous); returns ``out``."""
-        if self._fd is None:
+        if self._file is None:
             return out.copy_(self._data[i : i + out.shape[0]])
-        self._pread(out.numpy(), i * self._seq_bytes)
+        self._file.read_sequences(i, out.numpy())
         return out
 
     def write_sequences(self, i: int, values: Tensor) -> None:
         """Store ``values (n, L, *row)`` as sequences ``[i, i + n)``."""
-        if self._fd is None:
+        if self._file is None:
             self._data[i : i + values.shape[0]].copy_(values)
-            return
-        self._pwrite(np.ascontiguousarray(values.detach().cpu().numpy()), i * self._seq_bytes)
-
-    def _pread(self, buf: np.ndarray, offset: int) -> None:
-        view, done = memoryview(buf).cast("B"), 0
-        while done < len(view):
-            n = os.preadv(self._fd, [view[done:]], offset + done)
-            if n <= 0:
-                raise OSError(f"{self.path}: short read at byte {offset + done}")
-            done += n
-
-    def _pwrite(self, buf: np.ndarray, offset: int) -> None:
-        view, done = memoryview(buf).cast("B"), 0
-        try:
-            while done < len(view):
-                done += os.pwrite(self._fd, view[done:], offset + done)
-        except OSError as err:
-            raise OSError(
-                err.errno,
-                f"{self.path}: {err.strerror} while writing a temporary store of the one-pass "
-                f"inference ({self.nbytes / 2**20:.0f} MiB); free space there or point TMPDIR "
-                "to a folder with room",
-            ) from None
+        else:
+            self._file.write_sequences(i, values.detach().cpu().numpy())
 
     def close(self) -> None:
         """Free the memory or delete the file."""
         self._data = None
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-            os.unlink(self.path)
-
-
-def chunk_spans(n: int, size: int) -> list[tuple[int, int]]:
-    """``[a, b)`` ranges of at most ``size`` covering ``[0, n)`` in order."""
-    return [(a, min(a + size, n)) for a in range(0, n, size)]
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def encoder_halo(model) -> int:
@@ -308,56 +276,15 @@ class OnePass:
             self.timings[stage] += time.perf_counter() - t
 
     # ------------------------------------------------------------------------------------
-    def _samples(self, blocks, n_times: int, progress) -> Iterator[tuple[int, np.ndarray]]:
-        """Consecutive input blocks as ``(start sample, (C, n) float32)``, checked."""
-        seen, n_chans = 0, None
-        for block in blocks:
-            block = np.asarray(block, dtype=np.float32)
-            if block.ndim != 2 or (n_chans is not None and block.shape[0] != n_chans):
-                raise ValueError(f"blocks must be (C, n) with one C, got shape {block.shape}")
-            n_chans = block.shape[0]
-            if seen + block.shape[1] > n_times:
-                raise ValueError(f"blocks hold more than n_times={n_times} samples")
-            yield seen, block
-            seen += block.shape[1]
-            if progress is not None:
-                progress(block.shape[1])
-        if seen != n_times:
-            raise ValueError(f"blocks hold {seen} samples, expected n_times={n_times}")
-
     def _front_end(self, blocks, n_times: int, L: int, progress) -> Iterator[tuple[int, Tensor]]:
         """Electrode features ``(C, n, d)`` of frames ``[a, a + n)``, chunk by chunk in order,
         from the samples of each chunk and a halo of :func:`encoder_halo` samples around it."""
-        S, H = self.S, encoder_halo(self.model)
-        total = L * S  # zero padding to whole frames, as in forward
-        buf, buf_start = None, 0  # buf holds samples [buf_start, buf_start + buf.shape[1])
-        spans = iter(chunk_spans(L, self.chunk))
-        span = next(spans)
-
-        def ready(stop: int) -> bool:
-            return buf is not None and buf_start + buf.shape[1] >= min(stop, n_times)
-
-        def cut(a: int, b: int) -> Tensor:
-            lo, hi = max(0, a * S - H), min(total, b * S + H)
-            piece = buf[:, lo - buf_start : min(hi, n_times) - buf_start]
-            if hi > n_times:
-                piece = np.pad(piece, ((0, 0), (0, hi - n_times)))
-            x = torch.from_numpy(np.ascontiguousarray(piece))[None].to(self.device)
+        H = encoder_halo(self.model)
+        for a, b, piece, first in halo_chunks(blocks, n_times, self.S, H, self.chunk, progress):
+            x = torch.from_numpy(piece)[None].to(self.device)
             with self._timed("front end"):
-                e = self.model.electrode_features(x)[0]  # (C, (hi - lo) / S, d)
-            first = (a * S - lo) // S
-            return e[:, first : first + b - a]
-
-        for start, block in self._samples(blocks, n_times, progress):
-            buf = block if buf is None else np.concatenate([buf, block], axis=1)
-            if buf is block:
-                buf_start = start
-            while span is not None and ready(span[1] * S + H):
-                yield span[0], cut(*span)
-                span = next(spans, None)
-                if span is not None:  # keep the next chunk's left halo
-                    keep = max(0, span[0] * S - H) - buf_start
-                    buf, buf_start = buf[:, keep:], buf_start + keep
+                e = self.model.electrode_features(x)[0]  # (C, piece frames, d)
+            yield a, e[:, first : first + b - a]
 
     # ------------------------------------------------------------------------------------
     def _sweep_stack(self, stack, store: FrameStore, budget: list) -> None:
@@ -531,7 +458,7 @@ class OnePass:
         S, step = self.S, self.chunk * self.S
         probs = np.empty(n_times, dtype=np.float32)
         state, buf, done = None, None, 0
-        for _start, block in self._samples(blocks, n_times, progress):
+        for _start, block in checked_blocks(blocks, n_times, progress):
             buf = block if buf is None else np.concatenate([buf, block], axis=1)
             end = done + buf.shape[1] == n_times
             while buf.shape[1] >= step or (end and buf.shape[1]):

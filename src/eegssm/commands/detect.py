@@ -304,17 +304,6 @@ def set_threads(threads: int | None) -> None:
 CHILD_MAX_BYTES = 160 * 2**20
 
 
-def read_whole(path: Path) -> bool:
-    """Whether ``path`` is small enough to be read whole (judged by its size: 2 bytes per
-    EDF sample, 3 per BDF; see :func:`eegssm.preprocessing.blockwise.fits_in_memory`)."""
-    from eegssm.preprocessing.blockwise import IN_MEMORY_BYTES
-
-    try:
-        return 8 * path.stat().st_size // 2 <= IN_MEMORY_BYTES
-    except OSError:  # reported when it is read
-        return True
-
-
 def prepare_in_child(detector, path: Path, channel_map: dict[str, str]):
     """Read and preprocess ``path`` in a forked child process while this one imports PyTorch and
     loads the model (two cores instead of one interpreter lock): a
@@ -362,15 +351,13 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         print("error: no .edf or .bdf files found in " + ", ".join(args.paths), file=sys.stderr)
         return 2
-    # Recordings read whole run without PyTorch (eegssm.engine) where the engine can run the
-    # checkpoint: no torch import. PyTorch loads (on a thread) only for a long recording, read
-    # block by block, or a checkpoint the engine does not cover; then a child process reads
-    # the first file meanwhile.
-    engine = detector.use_engine(args.threads) is None
-    if engine and all(read_whole(p) for p in inputs):
-        first = None
-    else:
-        first = None if engine else prepare_in_child(detector, inputs[0], channel_map)
+    # The model runs without PyTorch (eegssm.engine) where the engine can run the checkpoint,
+    # whatever the recordings' lengths: no torch import. PyTorch loads (on a thread) only for
+    # a checkpoint the engine does not cover; then a child process reads the first file
+    # meanwhile.
+    first = None
+    if detector.use_engine(args.threads) is not None:
+        first = prepare_in_child(detector, inputs[0], channel_map)
         set_threads(args.threads)
         detector.start_loading()
     try:
@@ -408,9 +395,8 @@ def detect_inputs(args, detector, inputs: list[Path], first, channel_map, label_
                 t = time.perf_counter()
                 prepared, waited = first.result(), time.perf_counter() - t
             loading = 0.0
-            if detector.engine is None:  # (with the engine, a long file's run_file waits for
-                # the PyTorch model once the file is open: the import overlaps the opening)
-                _, loading = detector.model_when_loaded()  # a load error is handled below
+            if detector.engine is None:  # PyTorch: wait for the model (a load error is
+                _, loading = detector.model_when_loaded()  # handled below)
             resume_gc()
             result = detector.run_file(
                 path,
