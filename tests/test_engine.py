@@ -316,4 +316,42 @@ def test_detect_reads_a_long_recording_block_by_block_without_torch(tmp_path, sh
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
     doc = json.loads((out / f"{edf.stem}.json").read_text())
     assert doc["runtime"] == "eegssm.engine"
-    assert "read + preprocess" in doc["timings_s"]  # the block-by-block path
+    from eegssm.detection import READ_AHEAD_WAIT
+
+    assert READ_AHEAD_WAIT in doc["timings_s"]  # the block-by-block path
+
+
+def test_read_ahead_hands_over_items_errors_and_stops():
+    """``_Ahead`` (blocks read one ahead on a thread) yields the items in order, raises the
+    producer's error in the consumer, and ``close`` stops a producer the consumer left."""
+    import threading
+
+    from eegssm.detection import _Ahead
+
+    ahead = _Ahead(iter(range(5)))
+    assert list(ahead) == [0, 1, 2, 3, 4]
+    assert list(ahead) == []  # exhausted stays exhausted
+    ahead.close()
+
+    def failing():
+        yield 1
+        raise ValueError("block 2 is damaged")
+
+    ahead = _Ahead(failing())
+    assert next(ahead) == 1
+    with pytest.raises(ValueError, match="block 2 is damaged"):
+        next(ahead)
+    ahead.close()
+
+    made = []
+
+    def endless():
+        while True:
+            made.append(len(made))
+            yield made[-1]
+
+    ahead = _Ahead(endless())
+    assert next(ahead) == 0
+    ahead.close()  # the consumer gave up: the thread ends instead of waiting forever
+    assert not any(t.name == "eegssm-read-ahead" for t in threading.enumerate())
+    assert len(made) <= 3  # one handed over, one in the queue, one waiting to be put

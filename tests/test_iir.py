@@ -71,12 +71,12 @@ def _rel_rms(a, b):
 
 
 @needs_c
-@pytest.mark.parametrize("channels", [1, 15, 16, 17, 33])
+@pytest.mark.parametrize("channels", [1, 2, 5, 9, 15, 16, 17, 18, 33])
 @pytest.mark.parametrize("n", [40, 255, 256, 257, 1000, 5003])
 def test_c_filter_equals_scipy_sosfiltfilt(channels, n):
     """Random signals with an offset, awkward lengths (just above the padding, around the C
-    code's 256-step blocks) and channel counts around its 16 lanes: scipy's float64 result to
-    float32 round-off."""
+    code's 256-step blocks) and channel counts around its groups of lanes (up to 16 lanes, in
+    vectors of 4): scipy's float64 result to float32 round-off."""
     rng = np.random.default_rng(channels * 7919 + n)
     x = rng.standard_normal((channels, n)) * 30 + rng.uniform(-500, 500, (channels, 1))
     x = x.astype(np.float32)

@@ -49,7 +49,10 @@ class DetectionResult:
             for a file; ``waiting for the model to load`` after
             ``Detector.from_checkpoint(background=True)``; ``eegssm detect`` adds ``waiting
             for the child process (read + preprocess)`` when a child process read the file,
-            whose ``read`` and ``preprocess`` then ran beside the model's loading).
+            whose ``read`` and ``preprocess`` then ran beside the model's loading). A file
+            read block by block has ``read + preprocess`` (with PyTorch; with the engine only
+            the opening) and, with the engine, :data:`READ_AHEAD_WAIT`: blocks are read on a
+            thread one ahead of the model, which waited that long for them.
         operating_point: how the threshold was chosen: ``{"kind": "threshold" |
             "fa_per_24h" | "checkpoint default", "target_fa_per_24h": float | None,
             "threshold": float, "off_threshold": float}``.
@@ -594,16 +597,22 @@ class Detector:
         def detect_blocks(one_pass: bool) -> np.ndarray:
             with sample_bar(source.n_times, f"{name}: detection", progress) as bar:
                 blocks = pre.blocks_in_one_pass if one_pass else pre.blocks
-                timed = _Timed(blocks(bar.update))
                 t = time.perf_counter()
                 if self.engine is not None:  # numpy and C, no PyTorch (use_engine)
-                    probs = self.engine.probabilities_blocks(timed, pre.n_times)
+                    timed = _Ahead(blocks(bar.update))
+                    try:
+                        probs = self.engine.probabilities_blocks(timed, pre.n_times)
+                    finally:
+                        timed.close()
                 else:
+                    timed = _Timed(blocks(bar.update))
                     probs = predict_blocks(
                         model, timed, pre.n_times, window, stride, self.batch_size,
                         self.device, self.inference,
                     )  # fmt: skip
-            timings["read + preprocess"] = timings.get("read + preprocess", 0.0) + timed.seconds
+            # with the engine, blocks are read ahead on a thread: the model waited this long
+            key = "read + preprocess" if self.engine is None else READ_AHEAD_WAIT
+            timings[key] = timings.get(key, 0.0) + timed.seconds
             timings["model"] = timings.get("model", 0.0) + time.perf_counter() - t - timed.seconds
             return probs
 
@@ -636,6 +645,72 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+#: ``timings_s`` key of a recording read block by block for the engine: how long the model
+#: waited for the next block (the rest of the reading overlapped the model).
+READ_AHEAD_WAIT = "waiting for read + preprocess (the rest overlaps the model)"
+
+
+class _Ahead:
+    """Iterates ``items`` one item ahead on a thread: the next block is read and preprocessed
+    while the consumer works on this one (the engine's front end leaves the cores idle in
+    parts of the reading: the file, the montage and the checks run on one core).
+    ``seconds`` adds up the time the consumer waited; an error in ``items`` is raised in the
+    consumer; :meth:`close` stops the thread."""
+
+    def __init__(self, items) -> None:
+        import queue
+        import threading
+
+        self.seconds = 0.0
+        self._queue: queue.Queue = queue.Queue(1)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(
+            target=self._produce, args=(items,), name="eegssm-read-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _produce(self, items) -> None:
+        import queue
+
+        def put(item) -> bool:
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as err:  # handed to the consumer
+            put(("error", err))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        t = time.perf_counter()
+        kind, value = self._queue.get()
+        self.seconds += time.perf_counter() - t
+        if kind == "item":
+            return value
+        self._done = True
+        if kind == "error":
+            raise value
+        raise StopIteration
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class _Timed:

@@ -63,6 +63,10 @@ ROWS = 4096
 #: stretch's temporaries (``steps × electrodes × features``) stay within the caches.
 CHUNK_STEPS = 720
 
+#: Bytes of SSM input per group of edge-stream sequences (:meth:`DetectorEngine.pair_weights`):
+#: a day's pairs are 0.4 GB, and each group's layer needs a few times its input meanwhile.
+GROUP_BYTES = 16 << 20
+
 #: Steps per piece of an SSM layer's sequences (:meth:`DetectorEngine.ssm_stack`).
 SSM_STEPS = 2048
 
@@ -533,7 +537,8 @@ class DetectorEngine:
                     else:
                         mixed[:, a:b] += part[:, ::-1]
             mixed += block["proj_b"]
-            x = x + mixed
+            mixed += x  # the residual, in place: x + proj(...)
+            x = mixed
         w, b = stack["final"]
         return layer_norm(x, w, b, t)
 
@@ -602,9 +607,13 @@ class DetectorEngine:
             h = np.ascontiguousarray(seq[i, :, None] * w_in + b_in, np.float32)
             return self.ssm_stack(h, self.edge, 1) @ w_out + b_out  # (n, Lp)
 
-        parts = np.array_split(np.arange(seq.shape[0]), 4 * self.threads)
+        P, Lp = seq.shape
+        d_edge = len(b_in)
+        groups = max(4 * self.threads, -(-4 * P * Lp * d_edge // GROUP_BYTES))
+        parts = np.array_split(np.arange(P), min(P, groups))
         w = np.concatenate(self._map(group, parts))  # (P, Lp)
-        w = np.where(w > 20.0, w, np.log1p(np.exp(np.minimum(w, 20.0))))  # F.softplus
+        small = w <= 20.0  # F.softplus (threshold 20: larger values stay), in place
+        np.log1p(np.exp(w, out=w, where=small), out=w, where=small)
         return np.ascontiguousarray(w.T, np.float32)
 
     def adjacency(self, w: np.ndarray, C: int) -> np.ndarray:
