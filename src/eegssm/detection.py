@@ -548,10 +548,12 @@ class Detector:
         A recording whose raw samples fit in ``IN_MEMORY_BYTES`` (~1.9 h of 19 channels at
         256 Hz) is read whole (:meth:`prepare_file`) and goes through :meth:`infer`. A longer
         one is preprocessed in blocks of ~29 min
-        (:class:`~eegssm.preprocessing.blockwise.BlockwisePreprocessor`) as the model reads it
-        (not on a thread beside the model: the model's two-thread convolutions and the reading
-        thread on two cores took 1.2-1.35x as long as one after the other, measured on 24 h),
-        in one pass over the file with a fixed scale (the bundled checkpoint), checking for flat
+        (:class:`~eegssm.preprocessing.blockwise.BlockwisePreprocessor`): with the engine
+        (:meth:`use_engine`) one block ahead of the model on a thread (the reading's one-core
+        parts would leave a core idle; 3 alternating rounds on 24 h: 65-80 s against 77-90 s),
+        with PyTorch as the model reads it (beside PyTorch's two-thread convolutions a reading
+        thread took 1.2-1.35x as long as one after the other, measured on 24 h); in one pass
+        over the file with a fixed scale (the bundled checkpoint), checking for flat
         channels on the way (when one is found, the two passes below run); with a z-score, one
         pass for the statistics first. ``result.recording``
         computes the samples of a stretch only when sliced.

@@ -36,7 +36,7 @@ examples:
 REFERENCE = "PyTorch reference"
 CPU_SCAN = "C recurrence eegssm.nn._scan (inference; training: PyTorch reference)"
 SCIPY_FILTER = "scipy.signal.sosfiltfilt, channel by channel"
-ENGINE = "eegssm.engine: numpy + C, no PyTorch import (recordings read whole)"
+ENGINE = "eegssm.engine: numpy + C, no PyTorch import (any length)"
 #: Which kernels each core can use: (part, kernel name).
 CORES = {
     "mamba2": [("scan", "ssd"), ("conv", "conv")],
@@ -112,7 +112,7 @@ def _filter_backend() -> str:
 
 
 def _detect_model() -> str:
-    """What runs the bundled checkpoint in ``eegssm detect`` (recordings read whole), in words."""
+    """What runs the bundled checkpoint in ``eegssm detect``, in words."""
     from eegssm import engine
     from eegssm.checkpoints import checkpoint_path
 
