@@ -93,6 +93,40 @@ def test_detect_on_a_full_disk_writes_nothing(tmp_path, edf):
     assert "No space left on device" in line and "night" in line
 
 
+_LONG = r"""
+import os, sys, tempfile
+os.environ["TMPDIR"] = tempfile.tempdir = sys.argv[1]
+import eegssm.preprocessing.blockwise as blockwise
+blockwise.IN_MEMORY_BYTES = 0  # read block by block, as a long recording
+from eegssm import engine
+run = engine.DetectorEngine.logits_blocks
+defaults = list(run.__defaults__)
+defaults[1] = 0  # memory_bytes: the electrode features go to a temporary file
+run.__defaults__ = tuple(defaults)
+from eegssm.cli import main
+sys.exit(main(["detect", sys.argv[2], "--out", sys.argv[3], "-q"]))
+"""
+
+
+def test_detect_with_a_full_temporary_folder_is_one_error_line(tmp_path, edf):
+    """A long recording keeps its electrode features in a temporary file (a day: 0.8 GB): with
+    no room there, one error line names the file and says to point TMPDIR elsewhere; the
+    temporary folder is removed and no output is written."""
+    require_tmpfs()
+    mount = tmp_path / "disk"
+    out = tmp_path / "out"
+    run = run_on_small_fs(
+        mount, 64 << 10, [PYTHON, "-c", _LONG, str(mount / "tmp"), str(edf), str(out)],
+        mkdirs=("tmp",),
+    )  # fmt: skip
+    assert run.rc == 1, (run.rc, run.stderr[-3000:])
+    assert "Traceback" not in run.stderr
+    (line,) = run.error_lines
+    assert "features.f32" in line and "No space left on device" in line and "TMPDIR" in line
+    assert run.files == {}, run.files  # the temporary folder is gone
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_detect_with_room_writes_all_outputs(tmp_path, edf):
     """Control: the same run with room to spare writes the three files and no temporary."""
     require_tmpfs()
