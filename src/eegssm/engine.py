@@ -53,7 +53,13 @@ from pathlib import Path
 
 import numpy as np
 
-from eegssm.models.detector_config import CONFIG_NAME, HEAT_T_MAX, HEAT_T_MIN, WEIGHTS_NAME
+from eegssm.models.detector_config import (
+    CONFIG_NAME,
+    HEAT_T_MAX,
+    HEAT_T_MIN,
+    WEIGHTS_NAME,
+    encoder_receptive_field,
+)
 
 #: Rows of a GEMM's left operand per call (the taps of a convolution, the projections): large
 #: enough for BLAS to run at speed, small enough that the temporaries stay within ~20 MB.
@@ -225,7 +231,7 @@ def conv1_gelu(
     n_out = max(0, (L + left + right - k) // stride + 1)
     out = np.empty((n, n_out, w.shape[1]), np.float32)
     sizes = (n, xp.shape[1], n_out, k, stride, w.shape[1])
-    _kernels().conv1((_ptr(xp), _ptr(w), _ptr(b), _ptr(out)), sizes, 1, threads)
+    _kernels().conv1((_ptr(xp), _ptr(w), _ptr(b), _ptr(out)), sizes, threads)
     return out
 
 
@@ -238,6 +244,15 @@ def layer_norm(
     d = x.shape[-1]
     _kernels().layer_norm((_ptr(x), _ptr(w), _ptr(b), _ptr(out)), (x.size // d, d), eps, threads)
     return out
+
+
+def _sigmoid_(z: np.ndarray) -> np.ndarray:
+    """``σ(z) = (1 + tanh(z / 2)) / 2`` of float32 ``z``, in place; returns ``z``."""
+    z *= 0.5
+    np.tanh(z, out=z)
+    z += 1.0
+    z *= 0.5
+    return z
 
 
 def _linear(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
@@ -374,6 +389,9 @@ class DetectorEngine:
         self.p = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
         cfg = self.cfg
         self.stride = math.prod(cfg["stem_strides"]) * cfg["downsample"]
+        #: frames per step of the graph's schedule (pooling and PE interval): stretches start
+        #: on multiples of it
+        self.align = math.lcm(cfg["edge_pool"], cfg["pe_interval"])
         self._prepare_weights()
         #: seconds per stage of the last :meth:`logits` call
         self.timings: dict[str, float] = {}
@@ -715,8 +733,7 @@ class DetectorEngine:
 
     def _halo_frames(self) -> int:
         """:meth:`_decoder_halo` rounded up to the graph's schedule (pooling, PE interval)."""
-        align = math.lcm(self.cfg["edge_pool"], self.cfg["pe_interval"])
-        return -(-self._decoder_halo() // align) * align
+        return -(-self._decoder_halo() // self.align) * self.align
 
     def _readout_decode(
         self, h: np.ndarray, adj_pooled: np.ndarray, a: int, b: int, h0: int = 0, L: int = 0
@@ -782,20 +799,16 @@ class DetectorEngine:
     ) -> np.ndarray:
         """:meth:`_readout_decode` of frames ``a … b-1`` in stretches on the workers: node
         features ``h`` of frames ``h0 …`` (with the halo), ``L`` frames in all → logits."""
-        align = math.lcm(self.cfg["edge_pool"], self.cfg["pe_interval"])
-        spans = [(a + c, a + d) for c, d in self._spans(b - a, align)]
+        spans = [(a + c, a + d) for c, d in self._spans(b - a, self.align)]
         return np.concatenate(self._map(lambda cd: self._readout_decode(h, adj, *cd, h0, L), spans))
 
     def encoder_halo(self) -> int:
         """Input samples of context on each side of a chunk of frames that make the front
-        end's output exact: its receptive field (as ``TCNEncoder.receptive_field``) rounded up
-        to whole frames."""
-        cfg, rf, jump = self.cfg, 1, 1
-        for s in cfg["stem_strides"]:  # kernel 2s, stride s
-            rf += (2 * s - 1) * jump
-            jump *= s
-        rf += 2 * (cfg["tcn_kernel"] - 1) * sum(cfg["tcn_dilations"]) * jump
-        rf += (cfg["downsample"] - 1) * jump
+        end's output exact: its receptive field rounded up to whole frames."""
+        cfg = self.cfg
+        rf = encoder_receptive_field(
+            cfg["stem_strides"], cfg["tcn_kernel"], cfg["tcn_dilations"], cfg["downsample"]
+        )
         return -(-rf // self.stride) * self.stride
 
     def logits_blocks(
@@ -825,8 +838,7 @@ class DetectorEngine:
         ``progress(n)`` is called after each block with its ``n`` samples."""
         from eegssm.frames import FrameFile, chunk_spans, halo_chunks
 
-        cfg, S = self.cfg, self.stride
-        align = math.lcm(cfg["edge_pool"], cfg["pe_interval"])
+        cfg, S, align = self.cfg, self.stride, self.align
         chunk = max(align, chunk_frames // align * align)
         L, pool = -(-n_times // S), cfg["edge_pool"]
         if n_times == 0:
@@ -837,21 +849,21 @@ class DetectorEngine:
         with tempfile.TemporaryDirectory(prefix="eegssm-engine-", dir=tmpdir) as tmp:
             store = pooled = None
             H = self.encoder_halo()
-            for a, b, x, first in halo_chunks(blocks, n_times, S, H, chunk, progress):
-                t0 = time.perf_counter()
-                C = x.shape[0]
-                if C < 2:
-                    raise ValueError(f"blocks must be (C, n) with C >= 2, got C = {C}")
-                e = self._encode_all(x)[:, first : first + b - a]  # (C, n, d)
-                if store is None:
-                    size = 4 * C * L * e.shape[2]
-                    path = None if size <= memory_bytes else os.path.join(tmp, "features.f32")
-                    store = FrameFile(C, L, (e.shape[2],), path)
-                    pooled = np.empty((-(-L // pool), C * (C - 1) // 2), np.float32)
-                store.write(a, e)
-                pooled[a // pool : -(-b // pool)] = self.pooled_pairs(e)
-                self.timings["front end"] += time.perf_counter() - t0
             try:
+                for a, b, x, first in halo_chunks(blocks, n_times, S, H, chunk, progress):
+                    t0 = time.perf_counter()
+                    C = x.shape[0]
+                    if C < 2:
+                        raise ValueError(f"blocks must be (C, n) with C >= 2, got C = {C}")
+                    e = self._encode_all(x)[:, first : first + b - a]  # (C, n, d)
+                    if store is None:
+                        size = 4 * C * L * e.shape[2]
+                        path = None if size <= memory_bytes else os.path.join(tmp, "features.f32")
+                        store = FrameFile(C, L, (e.shape[2],), path)
+                        pooled = np.empty((-(-L // pool), C * (C - 1) // 2), np.float32)
+                    store.write(a, e)
+                    pooled[a // pool : -(-b // pool)] = self.pooled_pairs(e)
+                    self.timings["front end"] += time.perf_counter() - t0
                 t0 = time.perf_counter()
 
                 def node(i: int) -> None:  # one electrode over the whole recording, in place
@@ -884,14 +896,8 @@ class DetectorEngine:
     def probabilities_blocks(self, blocks: Iterable[np.ndarray], n_times: int, **kwargs):
         """``sigmoid(logits_blocks(...))``: per-sample probabilities ``(n_times,)`` float32 of a
         recording that arrives block by block (keyword arguments: :meth:`logits_blocks`)."""
-        z = self.logits_blocks(blocks, n_times, **kwargs)
-        np.multiply(z, 0.5, out=z)
-        np.tanh(z, out=z)
-        z += 1.0
-        z *= 0.5
-        return z
+        return _sigmoid_(self.logits_blocks(blocks, n_times, **kwargs))
 
     def probabilities(self, data: np.ndarray) -> np.ndarray:
         """``sigmoid(logits)``: per-sample seizure probabilities ``(T,)`` float32."""
-        z = self.logits(data)
-        return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)
+        return _sigmoid_(self.logits(data))

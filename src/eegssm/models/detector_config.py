@@ -21,6 +21,23 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
+def encoder_receptive_field(
+    stem_strides: tuple[int, ...] | list[int],
+    tcn_kernel: int,
+    tcn_dilations: tuple[int, ...] | list[int],
+    downsample: int,
+) -> int:
+    """Input samples that one output frame of a ``TCNEncoder`` depends on: each stem layer is a
+    kernel-``2s`` stride-``s`` conv, each TCN block two kernel-``k`` convs at its dilation (at
+    the stem's total stride), then a kernel-``downsample`` conv."""
+    rf, jump = 1, 1
+    for s in stem_strides:
+        rf += (2 * s - 1) * jump
+        jump *= s
+    rf += 2 * (tcn_kernel - 1) * sum(tcn_dilations) * jump
+    return rf + (downsample - 1) * jump
+
+
 @dataclass
 class DetectorConfig:
     """Architecture of a ``SeizureDetector`` (defaults: the ``fast`` preset).

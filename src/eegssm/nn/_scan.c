@@ -746,11 +746,6 @@ EEGSSM_CLONES static void gelu_units(const void *ctx, long long first, long long
     const Rows *k = (const Rows *)ctx;
     const float *restrict x = k->x;
     float *restrict o = k->out;
-    /* out may be x: each element is read before it is written, so the vectorised loop is
-     * right in place too (without ivdep GCC checks for overlap and runs the scalar loop) */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC ivdep
-#endif
     for (long long i = first * k->d; i < last * k->d; i++) {
         const float v = x[i];
         o[i] = v * normal_cdf(v);
@@ -828,13 +823,12 @@ static PyObject *py_layer_norm(PyObject *self, PyObject *args) {
  *     out[i, m, c] = gelu(b[c] + sum_{j<k} w[j, c] * x[i, stride * m + j])
  *
  * x (n, Lp) contiguous (already padded), w (k, C) tap-major (eegssm.engine.conv_weight), b (C),
- * out (n, n_out, C) contiguous with stride * (n_out - 1) + k <= Lp. gelu = 0 leaves the sum. */
+ * out (n, n_out, C) contiguous with stride * (n_out - 1) + k <= Lp. */
 
 typedef struct {
     const float *x, *w, *b;
     float *out;
     long long n, Lp, n_out, k, stride, C;
-    int gelu;
     long long tb, blocks; /* work units: n sequences x `blocks` blocks of tb outputs */
 } Conv1;
 
@@ -854,8 +848,7 @@ static void conv1_any(const Conv1 *cv, long long first, long long last) {
             for (long long c = 0; c < C; c++) o[c] = cv->b[c];
             for (long long j = 0; j < k; j++)
                 for (long long c = 0; c < C; c++) o[c] += cv->w[j * C + c] * x[j];
-            if (cv->gelu)
-                for (long long c = 0; c < C; c++) o[c] = o[c] * normal_cdf(o[c]);
+            for (long long c = 0; c < C; c++) o[c] = o[c] * normal_cdf(o[c]);
         }
     }
 }
@@ -896,8 +889,7 @@ EEGSSM_CLONES static void conv1_fixed(const Conv1 *cv, long long first, long lon
                 float *om = o + (m + r) * CONV1_C;
                 store8(om, acc[r][0]);
                 store8(om + 8, acc[r][1]);
-                if (cv->gelu)
-                    for (int c = 0; c < CONV1_C; c++) om[c] = om[c] * normal_cdf(om[c]);
+                for (int c = 0; c < CONV1_C; c++) om[c] = om[c] * normal_cdf(om[c]);
             }
         }
     }
@@ -916,14 +908,14 @@ static void conv1_units(const void *ctx, long long first, long long last) {
         conv1_any(cv, first, last);
 }
 
-/* conv1((x, w, b, out), (n, Lp, n_out, k, stride, C), gelu, threads). */
+/* conv1((x, w, b, out), (n, Lp, n_out, k, stride, C), threads). */
 static PyObject *py_conv1(PyObject *self, PyObject *args) {
     (void)self;
     unsigned long long px, pw, pb, pout;
     Conv1 cv = {0};
     int threads;
-    if (!PyArg_ParseTuple(args, "(KKKK)(LLLLLL)ii", &px, &pw, &pb, &pout, &cv.n, &cv.Lp,
-                          &cv.n_out, &cv.k, &cv.stride, &cv.C, &cv.gelu, &threads))
+    if (!PyArg_ParseTuple(args, "(KKKK)(LLLLLL)i", &px, &pw, &pb, &pout, &cv.n, &cv.Lp,
+                          &cv.n_out, &cv.k, &cv.stride, &cv.C, &threads))
         return NULL;
     if (cv.n < 0 || cv.n_out < 0 || cv.k < 1 || cv.stride < 1 || cv.C < 1 ||
         (cv.n_out > 0 && cv.stride * (cv.n_out - 1) + cv.k > cv.Lp)) {
@@ -957,7 +949,7 @@ static PyMethodDef methods[] = {
      "mamba2_inner(pointers, sizes, strides, eps, threads): a Mamba-2 layer between its "
      "projections (called by eegssm.nn.cpu_scan, which checks every argument)."},
     {"conv1", py_conv1, METH_VARARGS,
-     "conv1(pointers, sizes, gelu, threads): strided conv of one input channel (+ GELU) over "
+     "conv1(pointers, sizes, threads): strided conv of one input channel + GELU over "
      "float32 buffers (called by eegssm.engine)."},
     {"gelu", py_gelu, METH_VARARGS,
      "gelu(pointers, sizes, threads): exact GELU over float32 rows (called by eegssm.engine)."},

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from eegssm.models.detector_config import encoder_receptive_field
 from eegssm.nn.activation import gelu
 
 
@@ -321,14 +322,9 @@ class TCNEncoder(nn.Module):
     @property
     def receptive_field(self) -> int:
         """Input samples that one output frame depends on (see the module docstring)."""
-        rf, jump = 1, 1
-        for s in self.stem_strides:  # kernel 2s, stride s
-            rf += (2 * s - 1) * jump
-            jump *= s
-        for d in self.tcn.dilations:  # two convs per block
-            rf += 2 * (self.tcn.kernel_size - 1) * d * jump
-        rf += (self.downsample - 1) * jump
-        return rf
+        return encoder_receptive_field(
+            self.stem_strides, self.tcn.kernel_size, self.tcn.dilations, self.downsample
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         """``x (B, C_in, T)`` → ``(B, out_channels, T / stride)``."""
