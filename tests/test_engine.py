@@ -52,28 +52,57 @@ def test_layer_norm_matches_pytorch(d):
 
 
 @pytest.mark.parametrize(
-    ("k", "stride", "dilation", "left", "right", "length"),
+    ("k", "stride", "dilation", "left", "right", "length", "c_out"),
     [
-        (7, 1, 1, 3, 3, 50),
-        (7, 1, 4, 12, 12, 37),  # dilated, "same"
-        (16, 8, 1, 4, 4, 64),  # the stem: kernel 2s, stride s (frames path)
-        (16, 8, 1, 4, 4, 8),
-        (4, 2, 1, 1, 1, 10),
-        (1, 1, 1, 0, 0, 9),
-        (5, 1, 1, 4, 0, 6000),  # causal padding, long: blocks of ROWS rows
-        (3, 2, 2, 0, 3, 11),  # strided and dilated (tap matrix)
+        (7, 1, 1, 3, 3, 50, 32),  # the TCN's sizes
+        (7, 1, 4, 12, 12, 37, 32),  # dilated, "same": every row reads padding or not
+        (7, 1, 4, 12, 12, 5000, 32),  # long: blocks of rows, tiles, a last tile that overlaps
+        (16, 8, 1, 4, 4, 64, 32),  # the stem: kernel 2s, stride s
+        (16, 8, 1, 4, 4, 8, 32),  # one output row
+        (16, 8, 1, 4, 4, 8 * 1020 * 2 + 8 * 7, 48),  # whole blocks, three tiles of channels
+        (4, 2, 1, 1, 1, 10, 4),  # channels not a multiple of 16: one row at a time
+        (1, 1, 1, 0, 0, 9, 32),  # 1x1 (the residual and down projections)
+        (5, 1, 1, 4, 0, 6000, 24),  # causal padding, long
+        (3, 2, 2, 0, 3, 11, 16),  # strided and dilated
+        (9, 1, 1, 30, 30, 5, 16),  # padding wider than the input: no row without it
     ],
 )
-def test_conv_rows_matches_conv1d(k, stride, dilation, left, right, length):
-    rng = np.random.default_rng(k * 100 + length)
+@pytest.mark.parametrize("gelu", [False, True])
+def test_conv_act_matches_conv1d(k, stride, dilation, left, right, length, c_out, gelu):
+    rng = np.random.default_rng(k * 100 + length + c_out)
     x = rng.standard_normal((3, 5, length)).astype(np.float32)  # (n, C_in, L)
-    w = rng.standard_normal((4, 5, k)).astype(np.float32)
-    b = rng.standard_normal(4).astype(np.float32)
-    want = F.conv1d(F.pad(torch.from_numpy(x), (left, right)), torch.from_numpy(w),
-                    torch.from_numpy(b), stride, 0, dilation)  # fmt: skip
+    w = rng.standard_normal((c_out, 5, k)).astype(np.float32)
+    b = rng.standard_normal(c_out).astype(np.float32)
+    want = F.conv1d(F.pad(torch.from_numpy(x).double(), (left, right)),
+                    torch.from_numpy(w).double(), torch.from_numpy(b).double(), stride, 0,
+                    dilation)  # fmt: skip
+    want = (F.gelu(want) if gelu else want).numpy().transpose(0, 2, 1)
     rows = np.ascontiguousarray(x.transpose(0, 2, 1))
-    got = engine.conv_rows(rows, engine.conv_weight(w), b, k, stride, dilation, left, right)
-    np.testing.assert_allclose(got, want.numpy().transpose(0, 2, 1), rtol=1e-5, atol=2e-5)
+    W = engine.conv_weight(w)
+    got = engine.conv_act(rows, W, b, k, stride, dilation, left, right, gelu, threads=3)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+    one = engine.conv_act(rows, W, b, k, stride, dilation, left, right, gelu, threads=1)
+    np.testing.assert_array_equal(one, got)  # the same sums on every thread count
+    nob = engine.conv_act(rows, W, None, k, stride, dilation, left, right, gelu, threads=1)
+    want = F.conv1d(F.pad(torch.from_numpy(x).double(), (left, right)),
+                    torch.from_numpy(w).double(), None, stride, 0, dilation)  # fmt: skip
+    want = (F.gelu(want) if gelu else want).numpy().transpose(0, 2, 1)
+    np.testing.assert_allclose(nob, want, rtol=2e-5, atol=2e-5)
+    assert engine.conv_act(rows[:, :0], W, b, k, stride, dilation, 0, 0).shape[1] == 0
+
+
+def test_conv_act_tiles_equal_rows():
+    """Rows computed in register tiles and rows computed one at a time (the padded edges) sum
+    in the same order: a constant input gives the same output in every interior row."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((32, 32, 7)).astype(np.float32)
+    x = np.ones((1, 100, 32), np.float32) * 0.37
+    W = engine.conv_weight(w)
+    got = engine.conv_act(x, W, None, 7, 1, 1, 0, 0, threads=1)  # no padding: all tiles but
+    assert np.all(got == got[0, 0])  # ... the tail (recomputed tile) agree bit for bit
+    edge = engine.conv_act(x, W, None, 7, 1, 1, 3, 3, threads=1)  # padding: edge rows alone
+    np.testing.assert_array_equal(edge[0, 3:-3], got[0])
 
 
 @pytest.mark.parametrize(

@@ -26,10 +26,10 @@ The maths, layer by layer, in the order of ``SeizureDetector.forward``; signals 
 channels-last rows ``(sequences, steps, features)`` throughout (weights are transposed once,
 at load time):
 
-- front end (``TCNEncoder``): the first stem layer (one input channel: too small a GEMM for
-  BLAS) is a C kernel (:func:`conv1_gelu`); every other convolution is one GEMM of its taps
-  (:func:`conv_rows`): the strided stem reads frames, the dilated TCN a strided view; every
-  output ``x·Φ(x)``;
+- front end (``TCNEncoder``): C kernels, because its convolutions are GEMMs too narrow for
+  BLAS: the first stem layer has one input channel (:func:`conv1_gelu`), every other one has
+  ``C_out = 32`` (:func:`conv_act`: tiles of rows × 16 channels in registers, the padding and
+  the GELU in the same pass); every output but the last ``x·Φ(x)``;
 - node stream (``SSMStack``): ``x + proj[fwd(LN x); flip(bwd(flip LN x))]`` per block, the
   backward direction read in reverse by the C layer (negative strides, no copy), each
   direction's output projection folded into the merge (one ``(d_inner → d)`` matrix each);
@@ -60,10 +60,6 @@ from eegssm.models.detector_config import (
     WEIGHTS_NAME,
     encoder_receptive_field,
 )
-
-#: Rows of a GEMM's left operand per call (the taps of a convolution, the projections): large
-#: enough for BLAS to run at speed, small enough that the temporaries stay within ~20 MB.
-ROWS = 4096
 
 #: Steps per stretch of the per-step stages (edge similarity, graph, readout, decoder): a
 #: stretch's temporaries (``steps × electrodes × features``) stay within the caches.
@@ -235,6 +231,38 @@ def conv1_gelu(
     return out
 
 
+def conv_act(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None,
+    k: int,
+    stride: int = 1,
+    dilation: int = 1,
+    left: int = 0,
+    right: int = 0,
+    gelu: bool = False,
+    threads: int = 1,
+) -> np.ndarray:
+    """``F.conv1d(F.pad(x, (left, right)), ...)``, then GELU if ``gelu``, on channels-last rows,
+    in C: tiles of output rows × 16 channels in registers, no padded copy and no tap matrix
+    (the front end's convolutions are GEMMs with ``N = C_out = 32``, narrow for BLAS).
+
+    Args:
+        x: ``(n, L, C_in)`` float32.
+        w: ``(k·C_in, C_out)`` from :func:`conv_weight`; bias ``(C_out,)`` or None.
+
+    Returns:
+        ``(n, L_out, C_out)``, ``L_out = (L + left + right - (k-1)·dilation - 1) // stride + 1``.
+    """
+    x = np.ascontiguousarray(x, np.float32)
+    n, L, c_in = x.shape
+    n_out = max(0, (L + left + right - (k - 1) * dilation - 1) // stride + 1)
+    out = np.empty((n, n_out, w.shape[1]), np.float32)
+    sizes = (n, L, n_out, k, stride, dilation, left, c_in, w.shape[1])
+    _kernels().conv_gelu((_ptr(x), _ptr(w), _ptr(b), _ptr(out)), sizes, gelu, threads)
+    return out
+
+
 def layer_norm(
     x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, threads: int, eps: float = LN_EPS
 ) -> np.ndarray:
@@ -266,70 +294,9 @@ def _linear(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None = None) -> np.
 
 def conv_weight(w: np.ndarray) -> np.ndarray:
     """``nn.Conv1d`` weight ``(C_out, C_in, k)`` → the GEMM's ``(k·C_in, C_out)`` (tap-major
-    rows, the order of :func:`conv_rows`' taps)."""
+    rows, the order of :func:`conv_act`'s taps)."""
     c_out, c_in, k = w.shape
     return np.ascontiguousarray(w.transpose(2, 1, 0).reshape(k * c_in, c_out))
-
-
-def conv_rows(
-    x: np.ndarray,
-    w: np.ndarray,
-    bias: np.ndarray | None,
-    k: int,
-    stride: int = 1,
-    dilation: int = 1,
-    left: int = 0,
-    right: int = 0,
-) -> np.ndarray:
-    """``F.conv1d(F.pad(x, (left, right)), ...)`` on channels-last rows, one GEMM per block of
-    outputs on their taps.
-
-    Args:
-        x: ``(n, L, C_in)`` float32.
-        w: ``(k·C_in, C_out)`` from :func:`conv_weight`; bias ``(C_out,)`` or None.
-
-    Returns:
-        ``(n, L_out, C_out)``, ``L_out = (L + left + right - (k-1)·dilation - 1) // stride + 1``.
-    """
-    n, L, c_in = x.shape
-    span = (k - 1) * dilation + 1
-    n_out = (L + left + right - span) // stride + 1
-    xp = np.zeros((n, L + left + right, c_in), np.float32)
-    xp[:, left : left + L] = x
-    if stride > 1 and dilation == 1 and k % stride == 0 and (L + left + right) % stride == 0:
-        # frames of `stride` inputs: output m reads frames m … m + k/stride - 1, each a
-        # contiguous block of rows, so one GEMM per frame offset and no tap matrix
-        frames = xp.reshape(n, -1, stride * c_in)
-        width = stride * c_in
-        out = np.empty((n, n_out, w.shape[1]), np.float32)
-        tmp = np.empty((n_out, w.shape[1]), np.float32)
-        for i in range(n):
-            np.matmul(frames[i, :n_out], w[:width], out=out[i])
-            for f in range(1, k // stride):
-                np.matmul(frames[i, f : f + n_out], w[f * width : (f + 1) * width], out=tmp)
-                out[i] += tmp
-        if bias is not None:
-            out += bias
-        return out
-    s0, s1, s2 = xp.strides
-    taps = np.lib.stride_tricks.as_strided(
-        xp, (n, n_out, k, c_in), (s0, stride * s1, dilation * s1, s2), writeable=False
-    )
-    out = np.empty((n, n_out, w.shape[1]), np.float32)
-    step = max(1, ROWS // max(n_out, 1))
-    if n_out >= ROWS:  # long sequences: blocks of rows of one sequence
-        for i in range(n):
-            for a in range(0, n_out, ROWS):
-                b = min(n_out, a + ROWS)
-                np.matmul(taps[i, a:b].reshape(b - a, k * c_in), w, out=out[i, a:b])
-    else:  # short ones: several sequences per GEMM
-        for i in range(0, n, step):
-            j = min(n, i + step)
-            rows = taps[i:j].reshape((j - i) * n_out, k * c_in)
-            np.matmul(rows, w, out=out[i:j].reshape((j - i) * n_out, -1))
-    if bias is not None:
-        out += bias
-    return out
 
 
 def upsample_conv_weight(w: np.ndarray, factor: int, left: int) -> tuple[np.ndarray, int, int]:
@@ -357,15 +324,20 @@ def upsample_conv_weight(w: np.ndarray, factor: int, left: int) -> tuple[np.ndar
 
 
 def upsample_conv_rows(
-    x: np.ndarray, W: np.ndarray, bias: np.ndarray, lo: int, span: int, factor: int
+    x: np.ndarray,
+    W: np.ndarray,
+    bias: np.ndarray,
+    lo: int,
+    span: int,
+    factor: int,
+    gelu: bool = False,
+    threads: int = 1,
 ) -> np.ndarray:
-    """``conv(upsample(x))`` with centred padding from :func:`upsample_conv_weight`:
-    ``x (n, L, C_in)`` → ``(n, L·factor, C_out)``."""
-    n, L, _ = x.shape  # centred padding: offsets lo <= 0 <= lo + span - 1
-    y = conv_rows(x, W, None, span, 1, 1, -lo, lo + span - 1)
-    y = y[:, :L].reshape(n, L * factor, -1)
-    y += bias
-    return y
+    """``conv(upsample(x))`` with centred padding from :func:`upsample_conv_weight`, then GELU
+    if ``gelu``: ``x (n, L, C_in)`` → ``(n, L·factor, C_out)``."""
+    n, L, _ = x.shape  # centred padding: offsets lo <= 0 <= lo + span - 1, L outputs
+    y = conv_act(x, W, np.tile(bias, factor), span, 1, 1, -lo, lo + span - 1, gelu, threads)
+    return y.reshape(n, L * factor, -1)
 
 
 # ------------------------------------------------------------------------------------------
@@ -571,15 +543,18 @@ class DetectorEngine:
             if h.shape[2] == 1:  # the first layer, on the raw signal: in C
                 h = conv1_gelu(h[:, :, 0], w, b, k, s, *pad, t)
             else:
-                h = gelu_(conv_rows(h, w, b, k, s, 1, *pad), t)
+                h = conv_act(h, w, b, k, s, 1, *pad, gelu=True, threads=t)
         k = self.tcn_kernel
         for d, w1, b1, w2, b2, res in self.tcn:
             total = (k - 1) * d
             pad = (total // 2, total - total // 2)
-            y = gelu_(conv_rows(h, w1, b1, k, 1, d, *pad), t)
-            y = gelu_(conv_rows(y, w2, b2, k, 1, d, *pad), t)
-            h = (h if res is None else conv_rows(h, res[0], res[1], 1)) + y
-        return conv_rows(h, self.down[0], self.down[1], 1)
+            y = conv_act(h, w1, b1, k, 1, d, *pad, gelu=True, threads=t)
+            y = conv_act(y, w2, b2, k, 1, d, *pad, gelu=True, threads=t)
+            if res is not None:
+                h = conv_act(h, res[0], res[1], 1, threads=t)
+            y += h
+            h = y
+        return conv_act(h, self.down[0], self.down[1], 1, threads=t)
 
     def _pooled_similarity(self, e: np.ndarray, a: int, b: int) -> np.ndarray:
         """Cosine similarity of every electrode pair at steps ``a … b-1`` (``a`` a multiple of
@@ -753,7 +728,7 @@ class DetectorEngine:
         z = z.reshape(-1, z.shape[-1])[: hi - lo]  # (n, 2d)
         y = gelu_(_linear(z, p["readout.weight"], p["readout.bias"]), 1)[None]
         for W, off, span, bias, factor in self.decoder:
-            y = gelu_(upsample_conv_rows(y, W, bias, off, span, factor), 1)
+            y = upsample_conv_rows(y, W, bias, off, span, factor, gelu=True)
         out = y[0] @ p["final_layer.weight"][0, :, 0] + p["final_layer.bias"][0]
         S = self.stride
         return out[(a - lo) * S : (b - lo) * S]

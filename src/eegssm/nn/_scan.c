@@ -935,6 +935,146 @@ static PyObject *py_conv1(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * A convolution of channels-last rows with optional GELU (the front end's stem and TCN layers):
+ *
+ *     out[i, m, o] = act(b[o] + sum_{j<k} sum_{c<Ci} w[j * Ci + c, o] * x[i, stride * m + dil * j - left, c])
+ *
+ * with x = 0 outside its L rows (zero padding: `left` before, as many as needed after). x (n, L,
+ * Ci) contiguous, w (k * Ci, Co) tap-major (eegssm.engine.conv_weight), b (Co) or NULL, out (n,
+ * n_out, Co) contiguous. As a GEMM (K = k * Ci = 224, N = Co = 32 in the TCN) it is narrow and
+ * needs a tap matrix copied out first; here a tile of CONVG_ROWS output rows x 16 channels is 12
+ * sums in registers (two 8-float vectors per row), each (tap, channel) step two weight loads, six
+ * broadcasts and twelve multiply-adds, and the tile's weights (k * Ci * 16 floats) stay in the L1
+ * cache. Rows that read padding go one at a time. Every row sums from the bias, tap by tap,
+ * channel by channel: one order for both. */
+
+typedef struct {
+    const float *x, *w, *b;
+    float *out;
+    long long n, L, n_out, k, stride, dil, left, Ci, Co;
+    int gelu;
+    long long tb, blocks; /* work units: n sequences x `blocks` blocks of tb output rows */
+} ConvG;
+
+#define CONVG_ROWS 6
+
+/* Output rows m0 .. m1-1 of sequence i, one after the other (any sizes, padding read as 0). */
+static void convg_rows(const ConvG *cv, long long i, long long m0, long long m1) {
+    const long long Ci = cv->Ci, Co = cv->Co;
+    for (long long m = m0; m < m1; m++) {
+        float *o = cv->out + (i * cv->n_out + m) * Co;
+        for (long long c = 0; c < Co; c++) o[c] = cv->b ? cv->b[c] : 0.0f;
+        for (long long j = 0; j < cv->k; j++) {
+            const long long row = m * cv->stride + j * cv->dil - cv->left;
+            if (row < 0 || row >= cv->L) continue;
+            const float *xr = cv->x + (i * cv->L + row) * Ci;
+            for (long long c = 0; c < Ci; c++)
+                for (long long q = 0; q < Co; q++) o[q] += cv->w[(j * Ci + c) * Co + q] * xr[c];
+        }
+        if (cv->gelu)
+            for (long long c = 0; c < Co; c++) o[c] = o[c] * normal_cdf(o[c]);
+    }
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+/* CONVG_ROWS rows from m (none reading padding), channels o0 .. o0+15. */
+EEGSSM_INLINE void convg_tile(const ConvG *cv, long long i, long long m, long long o0) {
+    const long long Ci = cv->Ci, Co = cv->Co, S = cv->stride * Ci;
+    v8f acc[CONVG_ROWS][2], b0 = {0}, b1 = {0};
+    if (cv->b) {
+        LOAD8(b0, cv->b + o0);
+        LOAD8(b1, cv->b + o0 + 8);
+    }
+    for (int r = 0; r < CONVG_ROWS; r++) acc[r][0] = b0, acc[r][1] = b1;
+    const float *x0 = cv->x + (i * cv->L + m * cv->stride - cv->left) * Ci;
+    for (long long j = 0; j < cv->k; j++) {
+        const float *xr = x0 + j * cv->dil * Ci;
+        const float *wj = cv->w + j * Ci * Co + o0;
+        for (long long c = 0; c < Ci; c++) {
+            v8f w0, w1;
+            LOAD8(w0, wj + c * Co);
+            LOAD8(w1, wj + c * Co + 8);
+#pragma GCC unroll 6
+            for (int r = 0; r < CONVG_ROWS; r++) {
+                const float xv = xr[r * S + c];
+                acc[r][0] += w0 * xv;
+                acc[r][1] += w1 * xv;
+            }
+        }
+    }
+    for (int r = 0; r < CONVG_ROWS; r++) {
+        float *o = cv->out + (i * cv->n_out + m + r) * Co + o0;
+        store8(o, acc[r][0]);
+        store8(o + 8, acc[r][1]);
+        if (cv->gelu)
+            for (int c = 0; c < 16; c++) o[c] = o[c] * normal_cdf(o[c]);
+    }
+}
+
+EEGSSM_CLONES static void convg_units(const void *ctx, long long first, long long last) {
+    const ConvG *cv = (const ConvG *)ctx;
+    /* rows ma .. mb-1 read no padding */
+    long long ma = (cv->left + cv->stride - 1) / cv->stride;
+    long long mb = (cv->L - 1 + cv->left - cv->dil * (cv->k - 1)) / cv->stride + 1;
+    if (cv->L - 1 + cv->left - cv->dil * (cv->k - 1) < 0) mb = 0;
+    for (long long u = first; u < last; u++) {
+        const long long i = u / cv->blocks, m0 = (u % cv->blocks) * cv->tb;
+        const long long m1 = m0 + cv->tb < cv->n_out ? m0 + cv->tb : cv->n_out;
+        const long long a = ma > m0 ? (ma < m1 ? ma : m1) : m0; /* clip to [m0, m1] */
+        const long long b = mb < m1 ? (mb > a ? mb : a) : m1;
+        if (cv->Co % 16 || b - a < CONVG_ROWS) {
+            convg_rows(cv, i, m0, m1);
+            continue;
+        }
+        convg_rows(cv, i, m0, a);
+        for (long long m = a; m < b; m += CONVG_ROWS) {
+            /* a last tile that would pass b: the tile ending at b instead (rows recomputed
+             * from x, same values written twice) */
+            const long long mm = m + CONVG_ROWS > b ? b - CONVG_ROWS : m;
+            for (long long o0 = 0; o0 < cv->Co; o0 += 16) convg_tile(cv, i, mm, o0);
+        }
+        convg_rows(cv, i, b, m1);
+    }
+}
+#else
+static void convg_units(const void *ctx, long long first, long long last) {
+    const ConvG *cv = (const ConvG *)ctx;
+    for (long long u = first; u < last; u++) {
+        const long long i = u / cv->blocks, m0 = (u % cv->blocks) * cv->tb;
+        convg_rows(cv, i, m0, m0 + cv->tb < cv->n_out ? m0 + cv->tb : cv->n_out);
+    }
+}
+#endif
+
+/* conv_gelu((x, w, b, out), (n, L, n_out, k, stride, dil, left, Ci, Co), gelu, threads). */
+static PyObject *py_conv_gelu(PyObject *self, PyObject *args) {
+    (void)self;
+    unsigned long long px, pw, pb, pout;
+    ConvG cv = {0};
+    int threads;
+    if (!PyArg_ParseTuple(args, "(KKKK)(LLLLLLLLL)pi", &px, &pw, &pb, &pout, &cv.n, &cv.L,
+                          &cv.n_out, &cv.k, &cv.stride, &cv.dil, &cv.left, &cv.Ci, &cv.Co,
+                          &cv.gelu, &threads))
+        return NULL;
+    if (cv.n < 0 || cv.L < 0 || cv.n_out < 0 || cv.k < 1 || cv.stride < 1 || cv.dil < 1 ||
+        cv.left < 0 || cv.Ci < 1 || cv.Co < 1) {
+        PyErr_SetString(PyExc_ValueError, "conv_gelu: invalid sizes");
+        return NULL;
+    }
+    cv.x = (const float *)(uintptr_t)px;
+    cv.w = (const float *)(uintptr_t)pw;
+    cv.b = (const float *)(uintptr_t)pb;
+    cv.out = (float *)(uintptr_t)pout;
+    cv.tb = 1020; /* a multiple of CONVG_ROWS */
+    cv.blocks = (cv.n_out + cv.tb - 1) / cv.tb;
+    if (cv.n > 0 && cv.blocks > 0) {
+        Py_BEGIN_ALLOW_THREADS run_units(convg_units, &cv, cv.n * cv.blocks, threads);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"ssd_scan", py_ssd_scan, METH_VARARGS,
      "ssd_scan(pointers, sizes, strides, threads): the recurrence over float32 buffers "
@@ -951,6 +1091,9 @@ static PyMethodDef methods[] = {
     {"conv1", py_conv1, METH_VARARGS,
      "conv1(pointers, sizes, threads): strided conv of one input channel + GELU over "
      "float32 buffers (called by eegssm.engine)."},
+    {"conv_gelu", py_conv_gelu, METH_VARARGS,
+     "conv_gelu(pointers, sizes, gelu, threads): zero-padded convolution of channels-last "
+     "float32 rows, optionally + GELU (called by eegssm.engine)."},
     {"gelu", py_gelu, METH_VARARGS,
      "gelu(pointers, sizes, threads): exact GELU over float32 rows (called by eegssm.engine)."},
     {"layer_norm", py_layer_norm, METH_VARARGS,
