@@ -496,7 +496,8 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
             "**Two ways to run the model.** `eegssm detect` runs the bundled checkpoint in "
             "`eegssm.engine` (`runs on` in the first table), whatever the recording's length: "
             "the same forward pass in numpy (its BLAS) and C "
-            "(the Mamba-2 layer between its projections, GELU, LayerNorm), equal to the "
+            "(the Mamba-2 layer between its projections, the convolutions, GELU, LayerNorm), "
+            "equal to the "
             "PyTorch model to float32 round-off (`tests/test_engine.py`), and opens a common "
             "EDF/EDF+ file without mne. Neither PyTorch nor mne is imported: start-up is "
             f"{engine_start:.2f} s (imports and the checkpoint) instead of {torch_start:.2f} s "
@@ -514,8 +515,9 @@ def report(args, lengths: dict, start: dict, models: list[dict], peak: float, lo
             "cores (one electrode per worker for the front end and node stream, groups of "
             "pairs for the edge stack, stretches of frames for the graph, readout and "
             "decoder), at "
-            f"{engine['gflops'] / peak:.0%} of the matmul peak: small GEMMs (K = 8-224, "
-            "at most 162 columns) and the SSM recurrence, as in PyTorch (below).",
+            f"{engine['gflops'] / peak:.0%} of the matmul peak: small GEMMs (K = 8-64, at "
+            "most 162 columns), convolutions with 16-32 output channels (C kernels: too narrow "
+            "for BLAS) and the SSM recurrence, as in PyTorch (below).",
             "",
             "**What limits the model.** In PyTorch the model reaches "
             f"{fast['gflops'] / peak:.0%} of the matmul peak. Its SSM layers run, between "
