@@ -1,12 +1,14 @@
 """Streaming detection: CPU time per second of EEG, and streamed vs offline probabilities.
 
 Bundled causal checkpoint, 19 channels at 256 Hz (a seeded synthetic recording), chunks of
-0.25 s, 1 s and 4 s, 1 and 2 torch threads. CPU time is ``time.process_time`` (all threads of the
-process) for (a) the model alone (``StreamingDetector.push`` on preprocessed chunks), once with
-the short-piece fast paths switched off (:func:`fast_paths_off`: the path before them, for
-comparison in the same run) and once as shipped, and (b) the whole online path (causal
-preprocessing + model + online post-processing), divided by the seconds of EEG; target: under
-5 ms per second of EEG. Freed memory is kept for reuse, as ``eegssm monitor`` runs
+0.25 s, 1 s and 4 s, 1 and 2 threads. CPU time is ``time.process_time`` (all threads of the
+process) for (a) the model alone (``StreamingDetector.push`` on preprocessed chunks): the
+PyTorch model with the short-piece fast paths switched off (:func:`fast_paths_off`: the path
+before them) and as shipped, and the same model in numpy and C
+(:class:`eegssm.stream_engine.StreamEngine`), side by side in one run; and (b) the whole online
+path as ``eegssm monitor`` runs it (causal preprocessing + the engine + online
+post-processing), divided by the seconds of EEG; target: under 5 ms per second of EEG.
+Freed memory is kept for reuse, as ``eegssm monitor`` runs
 (:func:`eegssm.heap.retain_freed_memory`). The machine is shared, so its load
 (``/proc/loadavg``) is recorded before and after.
 
@@ -37,6 +39,7 @@ from eegssm.nn import graph, tcn
 from eegssm.nn.mamba2 import Mamba2
 from eegssm.preprocessing.online import OnlinePreprocessor
 from eegssm.preprocessing.pipeline import preprocess
+from eegssm.stream_engine import StreamEngine
 from eegssm.streaming import OnlineAlarm, StreamingDetector
 
 SFREQ = 256
@@ -84,15 +87,20 @@ def timing_rows(
 ) -> tuple[list, list]:
     """Table rows, and ``(threads, chunk_s, online path under target)`` per row. Each number is
     the median of ``repeats`` passes over the recording (streams restarted in between)."""
+    from threadpoolctl import threadpool_limits
+
     rows, met = [], []
     pp = det.postprocess_config()
+    engine, why_not = det.stream_engine()
+    if engine is None:
+        raise SystemExit(f"the stream engine cannot run here: {why_not}")
     for threads in (1, 2):
         torch.set_num_threads(threads)
         for chunk_s in (0.25, 1.0, 4.0):
             n = int(round(chunk_s * SFREQ))
-            stream = StreamingDetector(det.model)
+            torch_stream, stream = StreamingDetector(det.model), StreamingDetector(engine)
 
-            def model_pass(stream=stream, n=n):
+            def model_pass(stream, n=n):
                 stream.reset()
                 stream.push(clean[:, : 4 * n])  # warm-up (first-call allocations), then restart
                 stream.reset()
@@ -106,14 +114,19 @@ def timing_rows(
                     lambda c: alarm.push(stream.push(pre.push(c))), split(raw.data, n), seconds
                 )
 
-            with fast_paths_off():
-                before_ms = float(np.median([model_pass() for _ in range(repeats)]))
-            model_ms = float(np.median([model_pass() for _ in range(repeats)]))
-            full_ms = float(np.median([online_pass() for _ in range(repeats)]))
+            def median(f, *a):
+                return float(np.median([f(*a) for _ in range(repeats)]))
+
+            with threadpool_limits(threads, user_api="blas"):  # as eegssm monitor --threads
+                with fast_paths_off():
+                    before_ms = median(model_pass, torch_stream)
+                model_ms = median(model_pass, torch_stream)
+                engine_ms = median(model_pass, stream)
+                full_ms = median(online_pass)
             ok = "yes" if full_ms < TARGET_MS else "no"
             rows.append(
-                f"| {chunk_s:g} | {threads} | {before_ms:.2f} | {model_ms:.2f} | {full_ms:.2f} "
-                f"| {ok} |"
+                f"| {chunk_s:g} | {threads} | {before_ms:.2f} | {model_ms:.2f} | {engine_ms:.2f} "
+                f"| {model_ms / engine_ms:.1f}× | {full_ms:.2f} | {ok} |"
             )
             print(rows[-1], flush=True)
             met.append((threads, chunk_s, full_ms < TARGET_MS))
@@ -134,15 +147,17 @@ def equality_rows(model, x: np.ndarray) -> tuple[list[str], list[str]]:
     kind = model.config.pe_kind
     with torch.no_grad():
         ref = torch.sigmoid(model(torch.from_numpy(x)[None]))[0].numpy()
-    for chunk_s in (1.0, 0.37, 10.0):
-        n = int(round(chunk_s * SFREQ))
-        stream = StreamingDetector(model)
-        out = np.concatenate([*(stream.push(c) for c in split(x, n)), stream.flush()])
-        d = np.abs(out - ref)
-        rows.append(
-            f"| streamed, {kind} PE | {chunk_s:g} | {d.max():.2e} | {(d > 1e-4).mean():.1%} |"
-        )
-        print(rows[-1], flush=True)
+    engine = StreamEngine.from_folder(checkpoint_path("causal"))
+    for name, runs in (("streamed", model), ("streamed, eegssm.stream_engine", engine)):
+        for chunk_s in (1.0, 0.37, 10.0):
+            n = int(round(chunk_s * SFREQ))
+            stream = StreamingDetector(runs)
+            out = np.concatenate([*(stream.push(c) for c in split(x, n)), stream.flush()])
+            d = np.abs(out - ref)
+            rows.append(
+                f"| {name}, {kind} PE | {chunk_s:g} | {d.max():.2e} | {(d > 1e-4).mean():.1%} |"
+            )
+            print(rows[-1], flush=True)
 
     orig = graph.graph_pe
     graphs: list[torch.Tensor] = []
@@ -223,10 +238,11 @@ Bundled causal checkpoint (`fast` preset, Mamba-2, causal), {raw.n_channels} cha
 {SFREQ} Hz, a seeded synthetic recording of {args.seconds:g} s (one seizure), played through
 `StreamingDetector` chunk by chunk. CPU time is `time.process_time()` (all threads of the
 process) divided by the seconds of EEG, the median of {args.repeats} passes. *Model* =
-`StreamingDetector.push` on preprocessed chunks, with the short-piece fast paths off (the
-path before them, same run) and as shipped; *online path* = causal preprocessing
-(`OnlinePreprocessor`) + model + online post-processing (`OnlineAlarm`), what
-`eegssm monitor` runs per chunk (defaults: 1 s chunks,
+`StreamingDetector.push` on preprocessed chunks: the PyTorch model with its short-piece fast
+paths off (the path before them) and as shipped, and the same model in numpy and C
+(`eegssm.stream_engine`, what `eegssm monitor` runs on a CPU), side by side in one run;
+*online path* = causal preprocessing (`OnlinePreprocessor`) + the engine + online
+post-processing (`OnlineAlarm`), what `eegssm monitor` runs per chunk (defaults: 1 s chunks,
 one thread), with freed memory kept for reuse as the command keeps it (`eegssm.heap`).
 Target: **under {TARGET_MS:g} ms per second of EEG** (issue #18).
 
@@ -234,8 +250,9 @@ Machine: {platform.machine()}, {platform.processor() or "cpu"}, torch {torch.__v
 shared with other jobs: load average (1, 5, 15 min) {load_before} before, {load_after} after.
 Numbers on a loaded machine are upper bounds (cache and scheduler contention inflate CPU time).
 
-| chunk (s) | threads | model, fast paths off | model | online path | < {TARGET_MS:g} ms |
-|---:|---:|---:|---:|---:|:---:|
+| chunk (s) | threads | PyTorch model, fast paths off | PyTorch model | engine \
+| PyTorch / engine | online path (engine) | < {TARGET_MS:g} ms |
+|---:|---:|---:|---:|---:|---:|---:|:---:|
 {chr(10).join(timing)}
 
 (ms of CPU per second of EEG.) The target is met {where}.
@@ -243,7 +260,18 @@ Numbers on a loaded machine are upper bounds (cache and scheduler contention inf
 The model runs once per chunk, on all the chunk's complete 0.25 s frames (4 frames per
 second at 4 Hz). Its arithmetic is tiny (a 0.12 M-parameter model on 19 electrodes × a few
 frames); what a chunk costs is the fixed cost of each call (Python, operator dispatch, small
-GEMMs), so the work was to make fewer, cheaper calls per chunk, with the same maths:
+GEMMs), so the work was to make fewer, cheaper calls per chunk, with the same maths.
+
+**The engine** (`eegssm.stream_engine.StreamEngine`, the *engine* column): the causal model's
+`forward_stream` in numpy and C, with the kernels of the offline engine (`eegssm.engine`) and
+the same carried state (conv tails, SSM states, the pending pooled step and the graph in force,
+the PE schedule, the decoder's one-frame shift). A numpy or C call costs a fraction of a
+PyTorch operator's dispatch, and the convolutions of a piece's few frames of all electrodes go
+through one C call (register tiles gathered across electrodes). Its probabilities equal the
+PyTorch model's to float32 round-off (below, and `tests/test_stream_engine.py`). `eegssm
+monitor` runs it on a CPU (PyTorch elsewhere, or for architectures it does not cover).
+
+Before the engine, the PyTorch path was made cheaper (the *PyTorch model* columns):
 
 - **Mamba-2 on short pieces** (`Mamba2.forward_stream`): a piece of at most one SSD chunk
   (16 frames for the node and edge streams) skips the block engine, which is built for long
@@ -269,7 +297,7 @@ GEMMs), so the work was to make fewer, cheaper calls per chunk, with the same ma
   GELU takes ATen's own kernel (2-5 µs) instead. Model at 1-s chunks: 5.16 → 4.80 ms
   (9 alternating passes in one process, 9/9 faster).
 
-*Fast paths off* (`fast_paths_off` in the script) switches off the first two (Mamba-2
+*Fast paths off* (`fast_paths_off` in the script) switches off the first two PyTorch ones (Mamba-2
 pieces through the chunked engine, convolutions through `F.conv1d`): the column shows what
 they save in this run; the other changes stay on in it. Before all of them this page recorded
 5.81 ms (online path, 1 s chunks) and 14.58 ms (0.25 s chunks) on a machine at load ~5.

@@ -15,7 +15,7 @@ import pytest
 
 from eegssm import cli
 from eegssm.commands import doctor
-from eegssm.commands.doctor import CPU_SCAN, ENGINE, SCIPY_FILTER
+from eegssm.commands.doctor import CPU_SCAN, ENGINE, SCIPY_FILTER, STREAM_ENGINE
 from eegssm.nn import GatedDeltaNet, Mamba2, cpu_scan, kernels
 from eegssm.preprocessing import iir
 
@@ -153,10 +153,14 @@ def test_doctor_names_what_runs_detect(fake_status, capsys, monkeypatch):
     """The PyTorch-free engine where its kernels are built, else PyTorch with the reason."""
     from eegssm import engine
 
-    expected = ENGINE if engine.unavailable() is None else f"PyTorch ({engine.unavailable()})"
-    assert _json(capsys)["detect_model"] == expected
+    off = engine.unavailable()
+    info = _json(capsys)
+    assert info["detect_model"] == (ENGINE if off is None else f"PyTorch ({off})")
+    assert info["monitor_model"] == (STREAM_ENGINE if off is None else f"PyTorch ({off})")
     monkeypatch.setenv("EEGSSM_DISABLE_KERNELS", "1")
-    assert _json(capsys)["detect_model"] == "PyTorch (EEGSSM_DISABLE_KERNELS=1)"
+    info = _json(capsys)
+    assert info["detect_model"] == "PyTorch (EEGSSM_DISABLE_KERNELS=1)"
+    assert info["monitor_model"] == "PyTorch (EEGSSM_DISABLE_KERNELS=1)"
     assert cli.main(["doctor"]) == 0
     assert (
         "detect, bundled checkpoint: PyTorch (EEGSSM_DISABLE_KERNELS=1)" in capsys.readouterr().out

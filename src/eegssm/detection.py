@@ -249,6 +249,30 @@ class Detector:
                 reason = f"{self.path}: {err}"
         return reason
 
+    def stream_engine(self):
+        """The live model of a causal checkpoint in numpy and C
+        (:class:`eegssm.stream_engine.StreamEngine`, for
+        :class:`~eegssm.streaming.StreamingDetector`) where it can run: on the CPU, an
+        architecture it covers (the bundled causal checkpoint's), the C extension built. Its
+        logits equal the PyTorch model's ``forward_stream`` to float32 round-off, at a fraction
+        of the CPU time per chunk.
+
+        Returns ``(engine, None)``, or ``(None, why not)`` (the PyTorch model then runs).
+        """
+        from eegssm import engine, stream_engine
+
+        if str(self._device) != "cpu":
+            return None, f"device {self._device} (it runs on cpu)"
+        if self.path is None:
+            return None, "no checkpoint folder"
+        reason = engine.supports(self.meta, causal=True) or engine.unavailable()
+        if reason is not None:
+            return None, reason
+        try:
+            return stream_engine.StreamEngine.from_folder(self.path), None
+        except (OSError, ValueError, KeyError) as err:  # the PyTorch load reports it
+            return None, f"{self.path}: {err}"
+
     def start_loading(self) -> None:
         """Start loading the model on a thread, after ``from_checkpoint(background=True,
         defer_load=True)``; does nothing when it is loading or loaded."""

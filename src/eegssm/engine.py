@@ -84,16 +84,19 @@ LN_EPS = 1e-5  # nn.LayerNorm's default
 PE_JITTER = 1e-6  # eegssm.nn.graph.heat_kernel_pe
 
 
-def supports(meta: dict) -> str | None:
+def supports(meta: dict, causal: bool = False) -> str | None:
     """Why this engine cannot run the model of a checkpoint's ``config.json`` ``meta``, or None
-    when it can (the bundled checkpoint's architecture)."""
+    when it can (the bundled checkpoint's architecture; with ``causal``, the bundled causal
+    checkpoint's, for :class:`eegssm.stream_engine.StreamEngine`)."""
     if meta.get("model", "SeizureDetector") != "SeizureDetector":
         return f"model {meta.get('model')!r}"
     cfg = meta.get("config", {})
     wanted = {
-        "core": "mamba2", "causal": False, "per_electrode": True, "merge": "concat",
-        "readout": "pool", "pe_kind": "heat", "downsample": 1,
+        "core": "mamba2", "causal": causal, "per_electrode": True, "readout": "pool",
+        "pe_kind": "heat", "downsample": 1,
     }  # fmt: skip
+    if not causal:  # the two directions' outputs concatenated, then projected
+        wanted["merge"] = "concat"
     for key, value in wanted.items():
         if cfg.get(key) != value:
             return f"config {key}={cfg.get(key)!r} (the engine runs {key}={value!r})"
@@ -134,17 +137,19 @@ def expected_shapes(meta: dict) -> dict[str, tuple[int, ...]]:
     def stack(prefix: str, n_layers: int, width: int, d_state: int, headdim: int) -> None:
         d_inner = 2 * width
         heads, conv_dim = d_inner // headdim, d_inner + 2 * d_state
+        sides = [""] if cfg.get("causal") else [".forward_layer", ".backward_layer"]
         for i in range(n_layers):
             out[f"{prefix}.{i}.norm.weight"] = out[f"{prefix}.{i}.norm.bias"] = (width,)
-            for side in ("forward_layer", "backward_layer"):
-                m = f"{prefix}.{i}.mixer.{side}"
+            for side in sides:
+                m = f"{prefix}.{i}.mixer{side}"
                 out[f"{m}.in_proj.weight"] = (d_inner + conv_dim + heads, width)
                 conv(f"{m}.conv1d.conv", conv_dim, 1, 4)
                 for name in ("dt_bias", "A_log", "D"):
                     out[f"{m}.{name}"] = (heads,)
                 out[f"{m}.norm.weight"] = (d_inner,)
                 out[f"{m}.out_proj.weight"] = (width, d_inner)
-            linear(f"{prefix}.{i}.mixer.proj", width, 2 * width)
+            if not cfg.get("causal"):
+                linear(f"{prefix}.{i}.mixer.proj", width, 2 * width)
         out[f"{prefix}.{n_layers}.weight"] = out[f"{prefix}.{n_layers}.bias"] = (width,)
 
     c = 1
@@ -340,6 +345,105 @@ def upsample_conv_rows(
     return y.reshape(n, L * factor, -1)
 
 
+def mamba_layer(p: dict, m: str, d_state: int, out_w: np.ndarray | None = None) -> dict:
+    """A Mamba-2 layer's weights under the prefix ``m`` of ``p``, laid out for
+    :func:`mamba_inner`: ``in_w (d, in_proj)``, ``out_w (d_inner, d)`` (``out_w (d, d_inner)``
+    given: a folded output projection instead of the layer's own), the conv and SSM parameters.
+    """
+    if f"{m}.in_proj.bias" in p or f"{m}.out_proj.bias" in p:
+        raise ValueError("the engine runs Mamba-2 layers without projection biases")
+    out_w = p[f"{m}.out_proj.weight"] if out_w is None else out_w  # (d, d_inner)
+    return dict(
+        in_w=np.ascontiguousarray(p[f"{m}.in_proj.weight"].T),
+        out_w=np.ascontiguousarray(out_w.T, np.float32),
+        conv_w=p[f"{m}.conv1d.conv.weight"], conv_b=p.get(f"{m}.conv1d.conv.bias"),
+        dt_bias=p[f"{m}.dt_bias"], A_log=p[f"{m}.A_log"], D=p[f"{m}.D"],
+        norm_w=p[f"{m}.norm.weight"], d_inner=out_w.shape[1],
+        heads=p[f"{m}.A_log"].shape[0], d_state=d_state,
+    )  # fmt: skip
+
+
+def mamba_inner(
+    layer: dict,
+    zxbcdt: np.ndarray,
+    reverse: bool,
+    threads: int,
+    tail: np.ndarray | None = None,
+    state: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The C layer between the projections (:func:`mamba_layer`'s ``layer``) on ``zxbcdt (b, n,
+    in_proj)``, a piece of each sequence; ``reverse`` reads every piece from its last step back
+    (the backward direction). ``tail (b, Dc, k-1)`` and ``state (b, H, P, N)``: carried from the
+    piece before in the order read (None at the start). Returns ``(y (b, n, d_inner) in the
+    order read, tail, state)``."""
+    b, n, _ = zxbcdt.shape
+    di, h, N = layer["d_inner"], layer["heads"], layer["d_state"]
+    dc, _, k = layer["conv_w"].shape
+    ngroups = (dc - di) // (2 * N)
+    v = zxbcdt[:, ::-1] if reverse else zxbcdt
+    es = v.strides[0] // 4, v.strides[1] // 4
+    base = _ptr(v)
+    out = np.empty((b, n, di), np.float32)
+    new_tail = np.empty((b, dc, k - 1), np.float32)
+    new_state = np.empty((b, h, di // h, N), np.float32)
+    pointers = (
+        base, base + 4 * di, base + 4 * (di + dc), _ptr(layer["conv_w"]),
+        _ptr(layer["conv_b"]), _ptr(tail), _ptr(layer["dt_bias"]), _ptr(layer["A_log"]),
+        _ptr(layer["D"]), _ptr(layer["norm_w"]), _ptr(new_tail), _ptr(state),
+        _ptr(new_state), _ptr(out),
+    )  # fmt: skip
+    sizes = (b, n, di, dc, k, h, di // h, ngroups, N, di // ngroups)
+    _kernels().mamba2_inner(pointers, sizes, (*es, *es, *es), 1e-5, threads)
+    return out, new_tail, new_state
+
+
+def softplus_(w: np.ndarray) -> np.ndarray:
+    """``F.softplus`` (threshold 20: larger values stay) of float32 ``w``, in place."""
+    small = w <= 20.0
+    np.log1p(np.exp(w, out=w, where=small), out=w, where=small)
+    return w
+
+
+def topk_adjacency(w: np.ndarray, C: int, top_k: int) -> np.ndarray:
+    """``topk_adjacency(pairs_to_adjacency(w))``: pair weights ``(n, P)`` → ``(n, C, C)``. Ties
+    are broken towards the lower electrode index (as ``eegssm.nn.graph.topk_adjacency``)."""
+    n = w.shape[0]
+    i, j = np.triu_indices(C, 1)
+    adj = np.zeros((n, C, C), np.float32)
+    adj[:, i, j] = w
+    adj[:, j, i] = w
+    k = min(top_k, C - 1)
+    scores = adj.copy()
+    scores[:, np.arange(C), np.arange(C)] = -np.inf
+    idx = np.argsort(-scores, axis=-1, kind="stable")[..., :k]
+    mask = np.zeros((n, C, C), bool)
+    np.put_along_axis(mask, idx, True, axis=-1)
+    out = adj * mask
+    return np.maximum(out, out.transpose(0, 2, 1))
+
+
+def heat_kernel_pe(adj: np.ndarray, k: int) -> np.ndarray:
+    """``eegssm.nn.graph.heat_kernel_pe``: ``(n, C, C)`` → ``(n, C, k)`` float32 (one float64
+    ``eigh`` per graph)."""
+    a = adj.astype(np.float64)
+    C = a.shape[-1]
+    deg = a.sum(-1)
+    inv = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1e-12)), 0.0)
+    eye = np.eye(C)
+    lap = eye - inv[..., :, None] * a * inv[..., None, :]
+    finite = np.isfinite(lap).all((-1, -2))
+    lap = np.where(finite[:, None, None], lap, eye) + PE_JITTER * eye
+    try:
+        vals, vecs = np.linalg.eigh(lap)
+    except np.linalg.LinAlgError:
+        return np.zeros((*adj.shape[:-1], k), np.float32)
+    ok = finite & np.isfinite(vecs).all((-1, -2)) & np.isfinite(vals).all(-1)
+    times = np.logspace(math.log10(HEAT_T_MIN), math.log10(HEAT_T_MAX), k)
+    pe = np.square(vecs) @ np.exp(-vals[..., :, None] * times)
+    pe[~ok] = 0.0
+    return pe.astype(np.float32)
+
+
 # ------------------------------------------------------------------------------------------
 # The engine
 
@@ -438,17 +542,7 @@ class DetectorEngine:
                 out_w = p[f"{m}.out_proj.weight"]  # (d, d_inner)
                 # proj([out_f; out_b]) = y_f · (P_f · O_f)ᵀ + y_b · (P_b · O_b)ᵀ + bias
                 merged = proj_w[:, half * d : (half + 1) * d].astype(np.float64) @ out_w
-                in_w = p[f"{m}.in_proj.weight"]
-                d_inner = out_w.shape[1]
-                layers.append(dict(
-                    in_w=np.ascontiguousarray(in_w.T), out_w=merged.T.astype(np.float32),
-                    conv_w=p[f"{m}.conv1d.conv.weight"], conv_b=p.get(f"{m}.conv1d.conv.bias"),
-                    dt_bias=p[f"{m}.dt_bias"], A_log=p[f"{m}.A_log"], D=p[f"{m}.D"],
-                    norm_w=p[f"{m}.norm.weight"], d_inner=d_inner,
-                    heads=p[f"{m}.A_log"].shape[0], d_state=d_state,
-                ))  # fmt: skip
-                if f"{m}.in_proj.bias" in p or f"{m}.out_proj.bias" in p:
-                    raise ValueError("the engine runs Mamba-2 layers without projection biases")
+                layers.append(mamba_layer(p, m, d_state, merged))
             blocks.append(dict(
                 ln_w=p[f"{pre}.norm.weight"], ln_b=p[f"{pre}.norm.bias"], layers=layers,
                 proj_b=proj_b,
@@ -470,40 +564,6 @@ class DetectorEngine:
             return list(pool.map(fn, items))
 
     # -- layers --------------------------------------------------------------------------------
-    def _mamba_inner(
-        self,
-        layer: dict,
-        zxbcdt: np.ndarray,
-        reverse: bool,
-        threads: int,
-        tail: np.ndarray | None = None,
-        state: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The C layer between the projections on ``zxbcdt (b, n, in_proj)``, a piece of each
-        sequence; ``reverse`` reads every piece from its last step back (the backward
-        direction). ``tail (b, Dc, k-1)`` and ``state (b, H, P, N)``: carried from the piece
-        before in the order read (None at the start). Returns ``(y (b, n, d_inner) in the order
-        read, tail, state)``."""
-        b, n, _ = zxbcdt.shape
-        di, h, N = layer["d_inner"], layer["heads"], layer["d_state"]
-        dc, _, k = layer["conv_w"].shape
-        ngroups = (dc - di) // (2 * N)
-        v = zxbcdt[:, ::-1] if reverse else zxbcdt
-        es = v.strides[0] // 4, v.strides[1] // 4
-        base = _ptr(v)
-        out = np.empty((b, n, di), np.float32)
-        new_tail = np.empty((b, dc, k - 1), np.float32)
-        new_state = np.empty((b, h, di // h, N), np.float32)
-        pointers = (
-            base, base + 4 * di, base + 4 * (di + dc), _ptr(layer["conv_w"]),
-            _ptr(layer["conv_b"]), _ptr(tail), _ptr(layer["dt_bias"]), _ptr(layer["A_log"]),
-            _ptr(layer["D"]), _ptr(layer["norm_w"]), _ptr(new_tail), _ptr(state),
-            _ptr(new_state), _ptr(out),
-        )  # fmt: skip
-        sizes = (b, n, di, dc, k, h, di // h, ngroups, N, di // ngroups)
-        _kernels().mamba2_inner(pointers, sizes, (*es, *es, *es), 1e-5, threads)
-        return out, new_tail, new_state
-
     def ssm_stack(self, x: np.ndarray, stack: dict, t: int) -> np.ndarray:
         """``SSMStack`` (bidirectional, concat merge) on ``x (b, L, d)`` → ``(b, L, d)``; ``t``
         threads for the C kernels.
@@ -520,7 +580,7 @@ class DetectorEngine:
                 tail = state = None
                 for a, b in reversed(spans) if half else spans:
                     zxbcdt = u[:, a:b] @ layer["in_w"]  # (b, n, in_proj)
-                    y, tail, state = self._mamba_inner(layer, zxbcdt, half == 1, t, tail, state)
+                    y, tail, state = mamba_inner(layer, zxbcdt, half == 1, t, tail, state)
                     part = y @ layer["out_w"]  # (b, n, d), the backward one in reversed order
                     if half == 0:
                         mixed[:, a:b] = part
@@ -605,47 +665,15 @@ class DetectorEngine:
         groups = max(4 * self.threads, -(-4 * P * Lp * d_edge // GROUP_BYTES))
         parts = np.array_split(np.arange(P), min(P, groups))
         w = np.concatenate(self._map(group, parts))  # (P, Lp)
-        small = w <= 20.0  # F.softplus (threshold 20: larger values stay), in place
-        np.log1p(np.exp(w, out=w, where=small), out=w, where=small)
-        return np.ascontiguousarray(w.T, np.float32)
+        return np.ascontiguousarray(softplus_(w).T, np.float32)
 
     def adjacency(self, w: np.ndarray, C: int) -> np.ndarray:
-        """``topk_adjacency(pairs_to_adjacency(w))``: ``(n, P)`` → ``(n, C, C)``. Ties are
-        broken towards the lower electrode index (as ``topk_adjacency`` does)."""
-        n = w.shape[0]
-        i, j = np.triu_indices(C, 1)
-        adj = np.zeros((n, C, C), np.float32)
-        adj[:, i, j] = w
-        adj[:, j, i] = w
-        k = min(self.cfg["top_k"], C - 1)
-        scores = adj.copy()
-        scores[:, np.arange(C), np.arange(C)] = -np.inf
-        idx = np.argsort(-scores, axis=-1, kind="stable")[..., :k]
-        mask = np.zeros((n, C, C), bool)
-        np.put_along_axis(mask, idx, True, axis=-1)
-        out = adj * mask
-        return np.maximum(out, out.transpose(0, 2, 1))
+        """:func:`topk_adjacency` with the checkpoint's ``top_k``: ``(n, P)`` → ``(n, C, C)``."""
+        return topk_adjacency(w, C, self.cfg["top_k"])
 
     def heat_pe(self, adj: np.ndarray) -> np.ndarray:
-        """``heat_kernel_pe``: ``(n, C, C)`` → ``(n, C, pe_k)`` float32."""
-        k = self.cfg["pe_k"]
-        a = adj.astype(np.float64)
-        C = a.shape[-1]
-        deg = a.sum(-1)
-        inv = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1e-12)), 0.0)
-        eye = np.eye(C)
-        lap = eye - inv[..., :, None] * a * inv[..., None, :]
-        finite = np.isfinite(lap).all((-1, -2))
-        lap = np.where(finite[:, None, None], lap, eye) + PE_JITTER * eye
-        try:
-            vals, vecs = np.linalg.eigh(lap)
-        except np.linalg.LinAlgError:
-            return np.zeros((*adj.shape[:-1], k), np.float32)
-        ok = finite & np.isfinite(vecs).all((-1, -2)) & np.isfinite(vals).all(-1)
-        times = np.logspace(math.log10(HEAT_T_MIN), math.log10(HEAT_T_MAX), k)
-        pe = np.square(vecs) @ np.exp(-vals[..., :, None] * times)
-        pe[~ok] = 0.0
-        return pe.astype(np.float32)
+        """:func:`heat_kernel_pe` with the checkpoint's ``pe_k``: ``(n, C, C)`` → ``(n, C, k)``."""
+        return heat_kernel_pe(adj, self.cfg["pe_k"])
 
     def fused(
         self, h: np.ndarray, adj_pooled: np.ndarray, a: int, b: int, h0: int = 0

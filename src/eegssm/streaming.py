@@ -24,19 +24,26 @@ shorter than ``closing_s`` ignored, and an alarm once an event has lasted ``min_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from eegssm.postprocess import PostprocessConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from eegssm.stream_engine import StreamEngine
 
 
 class StreamingDetector:
     """Per-sample seizure probabilities from a stream of EEG chunks.
 
     Args:
-        model: a causal ``SeizureDetector`` (its weights are used as they are; set to eval).
-        device: where the model runs.
+        model: a causal ``SeizureDetector`` (its weights are used as they are; set to eval), or
+            a :class:`eegssm.stream_engine.StreamEngine` (the same model in numpy and C, without
+            PyTorch: what ``eegssm monitor`` runs on a CPU).
+        device: where the PyTorch model runs (an engine runs on the CPU).
 
     ``push(chunk (C, n) float32)`` → probabilities ``(n',)`` float32 for the next ``n'`` samples
     (``n'`` a multiple of the stride, the rest waits in the buffer); ``flush()`` pads the buffer
@@ -44,7 +51,18 @@ class StreamingDetector:
     the remaining probabilities. Two ``StreamingDetector`` s on the same model are independent.
     """
 
-    def __init__(self, model: torch.nn.Module, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self, model: torch.nn.Module | StreamEngine, device: str | torch.device = "cpu"
+    ) -> None:
+        from eegssm.stream_engine import StreamEngine
+
+        self.engine = model if isinstance(model, StreamEngine) else None
+        if self.engine is not None:
+            self.model, self.stride = None, model.stride
+            self.reset()
+            return
+        import torch
+
         if not getattr(model.config, "causal", False):
             raise ValueError("StreamingDetector needs a causal model (config.causal=True)")
         self.model = model.to(device).eval()
@@ -54,7 +72,7 @@ class StreamingDetector:
 
     def reset(self) -> None:
         """Forget the stream (state and buffer): the next chunk starts a new recording."""
-        self.state: dict | None = None
+        self.state = None  # the model's carried state (None at the start of a recording)
         self.buffer: np.ndarray | None = None  # (C, < stride) samples waiting for a frame
         self.samples_out = 0
 
@@ -77,9 +95,18 @@ class StreamingDetector:
         r = self.buffer.shape[1]
         frame = np.pad(self.buffer, ((0, 0), (0, self.stride - r)))
         self.buffer = self.buffer[:, :0]
-        return self._run(frame)[:r]
+        probs = self._run(frame)[:r]
+        self.samples_out -= self.stride - r  # the padding is not EEG
+        return probs
 
     def _run(self, x: np.ndarray) -> np.ndarray:
+        if self.engine is not None:
+            logits, self.state = self.engine.forward_stream(x, self.state)
+            probs = (1.0 + np.tanh(0.5 * logits)) * 0.5  # σ, as the engine's offline path
+            self.samples_out += probs.size
+            return probs.astype(np.float32, copy=False)
+        import torch
+
         with torch.inference_mode():
             t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)[None]
             logits, self.state = self.model.forward_stream(t, self.state)

@@ -37,6 +37,7 @@ REFERENCE = "PyTorch reference"
 CPU_SCAN = "C recurrence eegssm.nn._scan (inference; training: PyTorch reference)"
 SCIPY_FILTER = "scipy.signal.sosfiltfilt, channel by channel"
 ENGINE = "eegssm.engine: numpy + C, no PyTorch import (any length)"
+STREAM_ENGINE = "eegssm.stream_engine: numpy + C"
 #: Which kernels each core can use: (part, kernel name).
 CORES = {
     "mamba2": [("scan", "ssd"), ("conv", "conv")],
@@ -98,6 +99,7 @@ def diagnose() -> dict:
         "cores": {core: _core_backends(parts, statuses) for core, parts in CORES.items()},
         "filter": _filter_backend(),
         "detect_model": _detect_model(),
+        "monitor_model": _detect_model(causal=True),
         "constraints": copy.deepcopy(constraint_report()),
     }
 
@@ -111,15 +113,19 @@ def _filter_backend() -> str:
     return f"{SCIPY_FILTER} ({iir.reason()})"
 
 
-def _detect_model() -> str:
-    """What runs the bundled checkpoint in ``eegssm detect``, in words."""
+def _detect_model(causal: bool = False) -> str:
+    """What runs the bundled checkpoint in ``eegssm detect`` (``causal``: the bundled causal
+    one in ``eegssm monitor``) on a CPU, in words."""
     from eegssm import engine
     from eegssm.checkpoints import checkpoint_path
 
     reason = engine.unavailable()
     if reason is None:
-        reason = engine.supports(json.loads((checkpoint_path() / "config.json").read_text()))
-    return ENGINE if reason is None else f"PyTorch ({reason})"
+        folder = checkpoint_path("causal" if causal else "default")
+        reason = engine.supports(json.loads((folder / "config.json").read_text()), causal)
+    if reason is None:
+        return STREAM_ENGINE if causal else ENGINE
+    return f"PyTorch ({reason})"
 
 
 def _triton() -> dict:
@@ -263,6 +269,7 @@ def format_text(info: dict) -> str:
             lines.append(f"    on CUDA: {devices['cuda']}")
     lines += ["", f"preprocessing filters: {info['filter']}"]
     lines += [f"detect, bundled checkpoint: {info['detect_model']}"]
+    lines += [f"monitor, bundled causal checkpoint: {info['monitor_model']}"]
     lines += [
         "",
         "kernel constraints of the bundled configurations",

@@ -104,13 +104,25 @@ def run(args: argparse.Namespace) -> int:
     order = detector.check_input(names, pre.sfreq, args.source)  # one-line error if it misfits
     if order is not None:
         chunks = ((chunk[order], arrived) for chunk, arrived in chunks)
-    stream = StreamingDetector(detector.model, args.device)
+    # the model in numpy and C where it can run (the same logits, less CPU per chunk)
+    engine, why_not = detector.stream_engine()
+    stream = StreamingDetector(engine or detector.model, args.device)
+    runtime = "eegssm.stream_engine" if engine is not None else f"PyTorch ({why_not})"
     alarm = OnlineAlarm(pp, pre.sfreq)
     onsets = sorted(e.start for e in reference or [])
     print(
-        f"monitoring {args.source} ({n_chans} channels, {sfreq_in:g} Hz) with {path} "
-        f"(on {pp.on_threshold:g} / off {pp.off_threshold:g}, min {pp.min_duration_s:g} s)"
+        f"monitoring {args.source} ({n_chans} channels, {sfreq_in:g} Hz) with {path} on "
+        f"{runtime} (on {pp.on_threshold:g} / off {pp.off_threshold:g}, "
+        f"min {pp.min_duration_s:g} s)"
     )
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(args.threads or 1, user_api="blas"):  # numpy's, for the engine
+        return _monitor(stream, pre, alarm, chunks, onsets)
+
+
+def _monitor(stream, pre, alarm, chunks, onsets: list[float]) -> int:
+    """Chunks through preprocessing, the model and the alarm; prints alarms and the CPU time."""
     cpu = 0.0
     n_alarms = 0
     for chunk, arrived in chunks:

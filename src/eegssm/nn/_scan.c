@@ -946,18 +946,18 @@ static PyObject *py_conv1(PyObject *self, PyObject *args) {
  * needs a tap matrix copied out first; here a tile of CONVG_ROWS output rows x 16 channels is 12
  * sums in registers (two 8-float vectors per row), each (tap, channel) step two weight loads, six
  * broadcasts and twelve multiply-adds, and the tile's weights (k * Ci * 16 floats) stay in the L1
- * cache. Rows that read padding go one at a time. Every row sums from the bias, tap by tap,
- * channel by channel: one order for both. */
+ * cache; rows left over go in tiles of one row. Rows that read padding go one at a time, in plain
+ * loops. Every row sums from the bias, tap by tap, channel by channel: one order for all. */
 
 typedef struct {
     const float *x, *w, *b;
     float *out;
     long long n, L, n_out, k, stride, dil, left, Ci, Co;
     int gelu;
-    long long tb, blocks; /* work units: n sequences x `blocks` blocks of tb output rows */
 } ConvG;
 
 #define CONVG_ROWS 6
+#define CONVG_ROWS_PER_THREAD 256
 
 /* Output rows m0 .. m1-1 of sequence i, one after the other (any sizes, padding read as 0). */
 static void convg_rows(const ConvG *cv, long long i, long long m0, long long m1) {
@@ -978,33 +978,36 @@ static void convg_rows(const ConvG *cv, long long i, long long m0, long long m1)
 }
 
 #if defined(__GNUC__) || defined(__clang__)
-/* CONVG_ROWS rows from m (none reading padding), channels o0 .. o0+15. */
-EEGSSM_INLINE void convg_tile(const ConvG *cv, long long i, long long m, long long o0) {
-    const long long Ci = cv->Ci, Co = cv->Co, S = cv->stride * Ci;
+/* R output rows (none reading padding; R = CONVG_ROWS, or 1 for rows left over, a constant
+ * where this is inlined), channels o0 .. o0+15: row r reads x from xs[r] (its tap 0) and
+ * writes os[r]. The rows may belong to different sequences (a streamed piece has a few rows
+ * per sequence). */
+EEGSSM_INLINE void convg_tile(const ConvG *cv, const float *const *xs, float *const *os,
+                              long long o0, int R) {
+    const long long Ci = cv->Ci, Co = cv->Co;
     v8f acc[CONVG_ROWS][2], b0 = {0}, b1 = {0};
     if (cv->b) {
         LOAD8(b0, cv->b + o0);
         LOAD8(b1, cv->b + o0 + 8);
     }
-    for (int r = 0; r < CONVG_ROWS; r++) acc[r][0] = b0, acc[r][1] = b1;
-    const float *x0 = cv->x + (i * cv->L + m * cv->stride - cv->left) * Ci;
+    for (int r = 0; r < R; r++) acc[r][0] = b0, acc[r][1] = b1;
     for (long long j = 0; j < cv->k; j++) {
-        const float *xr = x0 + j * cv->dil * Ci;
+        const long long off = j * cv->dil * Ci;
         const float *wj = cv->w + j * Ci * Co + o0;
         for (long long c = 0; c < Ci; c++) {
             v8f w0, w1;
             LOAD8(w0, wj + c * Co);
             LOAD8(w1, wj + c * Co + 8);
 #pragma GCC unroll 6
-            for (int r = 0; r < CONVG_ROWS; r++) {
-                const float xv = xr[r * S + c];
+            for (int r = 0; r < R; r++) {
+                const float xv = xs[r][off + c];
                 acc[r][0] += w0 * xv;
                 acc[r][1] += w1 * xv;
             }
         }
     }
-    for (int r = 0; r < CONVG_ROWS; r++) {
-        float *o = cv->out + (i * cv->n_out + m + r) * Co + o0;
+    for (int r = 0; r < R; r++) {
+        float *o = os[r] + o0;
         store8(o, acc[r][0]);
         store8(o + 8, acc[r][1]);
         if (cv->gelu)
@@ -1012,38 +1015,38 @@ EEGSSM_INLINE void convg_tile(const ConvG *cv, long long i, long long m, long lo
     }
 }
 
+/* Work units: output rows first .. last-1 of all sequences in order (row u is row u % n_out of
+ * sequence u / n_out). Rows that read no padding gather into tiles, across sequences. */
 EEGSSM_CLONES static void convg_units(const void *ctx, long long first, long long last) {
     const ConvG *cv = (const ConvG *)ctx;
-    /* rows ma .. mb-1 read no padding */
-    long long ma = (cv->left + cv->stride - 1) / cv->stride;
-    long long mb = (cv->L - 1 + cv->left - cv->dil * (cv->k - 1)) / cv->stride + 1;
-    if (cv->L - 1 + cv->left - cv->dil * (cv->k - 1) < 0) mb = 0;
+    /* rows ma .. mb-1 of a sequence read no padding */
+    const long long ma = (cv->left + cv->stride - 1) / cv->stride;
+    const long long reach = cv->L - 1 + cv->left - cv->dil * (cv->k - 1);
+    const long long mb = reach < 0 ? 0 : reach / cv->stride + 1;
+    const float *xs[CONVG_ROWS];
+    float *os[CONVG_ROWS];
+    int R = 0;
     for (long long u = first; u < last; u++) {
-        const long long i = u / cv->blocks, m0 = (u % cv->blocks) * cv->tb;
-        const long long m1 = m0 + cv->tb < cv->n_out ? m0 + cv->tb : cv->n_out;
-        const long long a = ma > m0 ? (ma < m1 ? ma : m1) : m0; /* clip to [m0, m1] */
-        const long long b = mb < m1 ? (mb > a ? mb : a) : m1;
-        if (cv->Co % 16 || b - a < CONVG_ROWS) {
-            convg_rows(cv, i, m0, m1);
+        const long long i = u / cv->n_out, m = u % cv->n_out;
+        if (cv->Co % 16 || m < ma || m >= mb) {
+            convg_rows(cv, i, m, m + 1);
             continue;
         }
-        convg_rows(cv, i, m0, a);
-        for (long long m = a; m < b; m += CONVG_ROWS) {
-            /* a last tile that would pass b: the tile ending at b instead (rows recomputed
-             * from x, same values written twice) */
-            const long long mm = m + CONVG_ROWS > b ? b - CONVG_ROWS : m;
-            for (long long o0 = 0; o0 < cv->Co; o0 += 16) convg_tile(cv, i, mm, o0);
+        xs[R] = cv->x + (i * cv->L + m * cv->stride - cv->left) * cv->Ci;
+        os[R] = cv->out + u * cv->Co;
+        if (++R == CONVG_ROWS) {
+            for (long long o0 = 0; o0 < cv->Co; o0 += 16) convg_tile(cv, xs, os, o0, CONVG_ROWS);
+            R = 0;
         }
-        convg_rows(cv, i, b, m1);
     }
+    for (int r = 0; r < R; r++) /* the rows left over */
+        for (long long o0 = 0; o0 < cv->Co; o0 += 16) convg_tile(cv, xs + r, os + r, o0, 1);
 }
 #else
 static void convg_units(const void *ctx, long long first, long long last) {
     const ConvG *cv = (const ConvG *)ctx;
-    for (long long u = first; u < last; u++) {
-        const long long i = u / cv->blocks, m0 = (u % cv->blocks) * cv->tb;
-        convg_rows(cv, i, m0, m0 + cv->tb < cv->n_out ? m0 + cv->tb : cv->n_out);
-    }
+    for (long long u = first; u < last; u++)
+        convg_rows(cv, u / cv->n_out, u % cv->n_out, u % cv->n_out + 1);
 }
 #endif
 
@@ -1066,10 +1069,11 @@ static PyObject *py_conv_gelu(PyObject *self, PyObject *args) {
     cv.w = (const float *)(uintptr_t)pw;
     cv.b = (const float *)(uintptr_t)pb;
     cv.out = (float *)(uintptr_t)pout;
-    cv.tb = 1020; /* a multiple of CONVG_ROWS */
-    cv.blocks = (cv.n_out + cv.tb - 1) / cv.tb;
-    if (cv.n > 0 && cv.blocks > 0) {
-        Py_BEGIN_ALLOW_THREADS run_units(convg_units, &cv, cv.n * cv.blocks, threads);
+    if (cv.n > 0 && cv.n_out > 0) {
+        /* few rows: a thread costs more than it saves */
+        const long long most = cv.n * cv.n_out / CONVG_ROWS_PER_THREAD;
+        if (threads > most) threads = most > 0 ? (int)most : 1;
+        Py_BEGIN_ALLOW_THREADS run_units(convg_units, &cv, cv.n * cv.n_out, threads);
         Py_END_ALLOW_THREADS
     }
     Py_RETURN_NONE;
