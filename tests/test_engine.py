@@ -108,14 +108,15 @@ def test_conv_act_tiles_equal_rows():
 @pytest.mark.parametrize(
     ("k", "stride", "c_out", "left", "right", "length", "scale"),
     [
-        (16, 8, 16, 4, 4, 64 * 1000 + 7, 1.0),  # the bundled stem, 4-row blocks and a tail
-        (16, 8, 16, 4, 4, 8 * 4 * 1024 + 8, 30.0),  # whole blocks; large inputs (GELU tails)
-        (16, 8, 16, 4, 4, 17, 1.0),  # fewer rows than one register block
+        (16, 8, 16, 4, 4, 64 * 1000 + 7, 1.0),  # the bundled stem, register tiles and a tail
+        (16, 8, 16, 4, 4, 8 * 6 * 1024 + 8, 30.0),  # large inputs (GELU tails)
+        (16, 8, 16, 4, 4, 17, 1.0),  # fewer rows than one register tile
         (16, 8, 16, 0, 0, 16, 1e-3),  # one output
         (5, 2, 3, 2, 1, 41, 1.0),  # other sizes: the general loop
     ],
 )
-def test_conv1_gelu_matches_pytorch(k, stride, c_out, left, right, length, scale):
+def test_conv_act_one_input_channel_matches_pytorch(k, stride, c_out, left, right, length, scale):
+    """The first stem layer: one input channel (the raw electrode) into 16, GELU."""
     rng = np.random.default_rng(length)
     x = (scale * rng.standard_normal((2, length))).astype(np.float32)
     w = rng.standard_normal((c_out, 1, k)).astype(np.float32)
@@ -123,7 +124,8 @@ def test_conv1_gelu_matches_pytorch(k, stride, c_out, left, right, length, scale
     conv = F.conv1d(F.pad(torch.from_numpy(x)[:, None].double(), (left, right)),
                     torch.from_numpy(w).double(), torch.from_numpy(b).double(), stride)  # fmt: skip
     want = F.gelu(conv).numpy().transpose(0, 2, 1)
-    got = engine.conv1_gelu(x, engine.conv_weight(w), b, k, stride, left, right, threads=3)
+    W = engine.conv_weight(w)
+    got = engine.conv_act(x[:, :, None], W, b, k, stride, 1, left, right, gelu=True, threads=3)
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * scale)
 

@@ -26,10 +26,10 @@ The maths, layer by layer, in the order of ``SeizureDetector.forward``; signals 
 channels-last rows ``(sequences, steps, features)`` throughout (weights are transposed once,
 at load time):
 
-- front end (``TCNEncoder``): C kernels, because its convolutions are GEMMs too narrow for
-  BLAS: the first stem layer has one input channel (:func:`conv1_gelu`), every other one has
-  ``C_out = 32`` (:func:`conv_act`: tiles of rows × 16 channels in registers, the padding and
-  the GELU in the same pass); every output but the last ``x·Φ(x)``;
+- front end (``TCNEncoder``): a C kernel (:func:`conv_act`: tiles of rows × 16 channels in
+  registers, the padding and the GELU in the same pass), because its convolutions are GEMMs
+  too narrow for BLAS (the first stem layer has one input channel, the others ``C_out`` 16-32);
+  every output but the last ``x·Φ(x)``;
 - node stream (``SSMStack``): ``x + proj[fwd(LN x); flip(bwd(flip LN x))]`` per block, the
   backward direction read in reverse by the C layer (negative strides, no copy), each
   direction's output projection folded into the merge (one ``(d_inner → d)`` matrix each);
@@ -210,30 +210,6 @@ def gelu_(x: np.ndarray, threads: int) -> np.ndarray:
     d = x.shape[-1] if x.ndim else 1
     _kernels().gelu((_ptr(x), _ptr(x)), (x.size // max(d, 1), d), threads)
     return x
-
-
-def conv1_gelu(
-    x: np.ndarray,
-    w: np.ndarray,
-    b: np.ndarray,
-    k: int,
-    stride: int,
-    left: int,
-    right: int,
-    threads: int,
-) -> np.ndarray:
-    """``gelu(F.conv1d(F.pad(x, (left, right)), ...))`` of ONE input channel, in C (a GEMM with
-    ``K = k`` and ``N = C_out`` is too small for BLAS): ``x (n, L)`` float32, ``w (k, C_out)``
-    from :func:`conv_weight`, bias ``(C_out,)`` → ``(n, L_out, C_out)``,
-    ``L_out = (L + left + right - k) // stride + 1``."""
-    n, L = x.shape
-    xp = np.zeros((n, L + left + right), np.float32)
-    xp[:, left : left + L] = x
-    n_out = max(0, (L + left + right - k) // stride + 1)
-    out = np.empty((n, n_out, w.shape[1]), np.float32)
-    sizes = (n, xp.shape[1], n_out, k, stride, w.shape[1])
-    _kernels().conv1((_ptr(xp), _ptr(w), _ptr(b), _ptr(out)), sizes, threads)
-    return out
 
 
 def conv_act(
@@ -600,10 +576,7 @@ class DetectorEngine:
         for w, b, k, s in self.stem:
             total = k - 1 - (s - 1)
             pad = (total // 2, total - total // 2)
-            if h.shape[2] == 1:  # the first layer, on the raw signal: in C
-                h = conv1_gelu(h[:, :, 0], w, b, k, s, *pad, t)
-            else:
-                h = conv_act(h, w, b, k, s, 1, *pad, gelu=True, threads=t)
+            h = conv_act(h, w, b, k, s, 1, *pad, gelu=True, threads=t)
         k = self.tcn_kernel
         for d, w1, b1, w2, b2, res in self.tcn:
             total = (k - 1) * d

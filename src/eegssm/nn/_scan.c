@@ -815,127 +815,6 @@ static PyObject *py_layer_norm(PyObject *self, PyObject *args) {
 }
 
 /* ------------------------------------------------------------------------------------------
- * The first layer of the front end: a strided convolution of ONE input channel (a raw EEG
- * electrode) into C channels, then GELU. As a GEMM it has K = k (16) and N = C (16): far too
- * small for BLAS, which ran it at 3-4 GFLOP/s. Here each output row is C accumulators in
- * registers, four rows at a time (independent chains of k multiply-adds):
- *
- *     out[i, m, c] = gelu(b[c] + sum_{j<k} w[j, c] * x[i, stride * m + j])
- *
- * x (n, Lp) contiguous (already padded), w (k, C) tap-major (eegssm.engine.conv_weight), b (C),
- * out (n, n_out, C) contiguous with stride * (n_out - 1) + k <= Lp. */
-
-typedef struct {
-    const float *x, *w, *b;
-    float *out;
-    long long n, Lp, n_out, k, stride, C;
-    long long tb, blocks; /* work units: n sequences x `blocks` blocks of tb outputs */
-} Conv1;
-
-#define CONV1_ROWS 4
-#define CONV1_K 16 /* the bundled model's first stem layer: k = 16 taps into C = 16 channels */
-#define CONV1_C 16
-
-/* Any k and C: one output row after the other. */
-static void conv1_any(const Conv1 *cv, long long first, long long last) {
-    const long long k = cv->k, C = cv->C;
-    for (long long u = first; u < last; u++) {
-        const long long i = u / cv->blocks, m0 = (u % cv->blocks) * cv->tb;
-        const long long m1 = m0 + cv->tb < cv->n_out ? m0 + cv->tb : cv->n_out;
-        for (long long m = m0; m < m1; m++) {
-            const float *x = cv->x + i * cv->Lp + m * cv->stride;
-            float *o = cv->out + (i * cv->n_out + m) * C;
-            for (long long c = 0; c < C; c++) o[c] = cv->b[c];
-            for (long long j = 0; j < k; j++)
-                for (long long c = 0; c < C; c++) o[c] += cv->w[j * C + c] * x[j];
-            for (long long c = 0; c < C; c++) o[c] = o[c] * normal_cdf(o[c]);
-        }
-    }
-}
-
-#if defined(__GNUC__) || defined(__clang__)
-/* k = CONV1_K, C = CONV1_C: CONV1_ROWS rows at a time, their sums in registers (two 8-float
- * vectors per row, eight independent chains of multiply-adds). */
-EEGSSM_CLONES static void conv1_fixed(const Conv1 *cv, long long first, long long last) {
-    v8f wv[CONV1_K][2], bv[2];
-    for (int j = 0; j < CONV1_K; j++) {
-        LOAD8(wv[j][0], cv->w + j * CONV1_C);
-        LOAD8(wv[j][1], cv->w + j * CONV1_C + 8);
-    }
-    LOAD8(bv[0], cv->b);
-    LOAD8(bv[1], cv->b + 8);
-    const long long S = cv->stride;
-    for (long long u = first; u < last; u++) {
-        const long long i = u / cv->blocks, m0 = (u % cv->blocks) * cv->tb;
-        const long long m1 = m0 + cv->tb < cv->n_out ? m0 + cv->tb : cv->n_out;
-        if (m1 - m0 < CONV1_ROWS) {
-            conv1_any(cv, u, u + 1);
-            continue;
-        }
-        const float *x = cv->x + i * cv->Lp;
-        float *o = cv->out + i * cv->n_out * CONV1_C;
-        for (long long m = m0; m < m1; m += CONV1_ROWS) {
-            if (m + CONV1_ROWS > m1) m = m1 - CONV1_ROWS; /* the last rows again, same values */
-            v8f acc[CONV1_ROWS][2];
-            for (int r = 0; r < CONV1_ROWS; r++) acc[r][0] = bv[0], acc[r][1] = bv[1];
-#pragma GCC unroll 16
-            for (int j = 0; j < CONV1_K; j++)
-                for (int r = 0; r < CONV1_ROWS; r++) {
-                    const float xv = x[(m + r) * S + j];
-                    acc[r][0] += wv[j][0] * xv;
-                    acc[r][1] += wv[j][1] * xv;
-                }
-            for (int r = 0; r < CONV1_ROWS; r++) {
-                float *om = o + (m + r) * CONV1_C;
-                store8(om, acc[r][0]);
-                store8(om + 8, acc[r][1]);
-                for (int c = 0; c < CONV1_C; c++) om[c] = om[c] * normal_cdf(om[c]);
-            }
-        }
-    }
-}
-#define CONV1_FIXED 1
-#else
-#define CONV1_FIXED 0
-#define conv1_fixed conv1_any
-#endif
-
-static void conv1_units(const void *ctx, long long first, long long last) {
-    const Conv1 *cv = (const Conv1 *)ctx;
-    if (CONV1_FIXED && cv->k == CONV1_K && cv->C == CONV1_C)
-        conv1_fixed(cv, first, last);
-    else
-        conv1_any(cv, first, last);
-}
-
-/* conv1((x, w, b, out), (n, Lp, n_out, k, stride, C), threads). */
-static PyObject *py_conv1(PyObject *self, PyObject *args) {
-    (void)self;
-    unsigned long long px, pw, pb, pout;
-    Conv1 cv = {0};
-    int threads;
-    if (!PyArg_ParseTuple(args, "(KKKK)(LLLLLL)i", &px, &pw, &pb, &pout, &cv.n, &cv.Lp,
-                          &cv.n_out, &cv.k, &cv.stride, &cv.C, &threads))
-        return NULL;
-    if (cv.n < 0 || cv.n_out < 0 || cv.k < 1 || cv.stride < 1 || cv.C < 1 ||
-        (cv.n_out > 0 && cv.stride * (cv.n_out - 1) + cv.k > cv.Lp)) {
-        PyErr_SetString(PyExc_ValueError, "conv1: invalid sizes");
-        return NULL;
-    }
-    cv.x = (const float *)(uintptr_t)px;
-    cv.w = (const float *)(uintptr_t)pw;
-    cv.b = (const float *)(uintptr_t)pb;
-    cv.out = (float *)(uintptr_t)pout;
-    cv.tb = 1024;
-    cv.blocks = (cv.n_out + cv.tb - 1) / cv.tb;
-    if (cv.n > 0 && cv.blocks > 0) {
-        Py_BEGIN_ALLOW_THREADS run_units(conv1_units, &cv, cv.n * cv.blocks, threads);
-        Py_END_ALLOW_THREADS
-    }
-    Py_RETURN_NONE;
-}
-
-/* ------------------------------------------------------------------------------------------
  * A convolution of channels-last rows with optional GELU (the front end's stem and TCN layers):
  *
  *     out[i, m, o] = act(b[o] + sum_{j<k} sum_{c<Ci} w[j * Ci + c, o] * x[i, stride * m + dil * j - left, c])
@@ -1092,9 +971,6 @@ static PyMethodDef methods[] = {
     {"mamba2_inner", py_mamba2_inner, METH_VARARGS,
      "mamba2_inner(pointers, sizes, strides, eps, threads): a Mamba-2 layer between its "
      "projections (called by eegssm.nn.cpu_scan, which checks every argument)."},
-    {"conv1", py_conv1, METH_VARARGS,
-     "conv1(pointers, sizes, threads): strided conv of one input channel + GELU over "
-     "float32 buffers (called by eegssm.engine)."},
     {"conv_gelu", py_conv_gelu, METH_VARARGS,
      "conv_gelu(pointers, sizes, gelu, threads): zero-padded convolution of channels-last "
      "float32 rows, optionally + GELU (called by eegssm.engine)."},
