@@ -312,12 +312,11 @@ def upsample_conv_rows(
     span: int,
     factor: int,
     gelu: bool = False,
-    threads: int = 1,
 ) -> np.ndarray:
     """``conv(upsample(x))`` with centred padding from :func:`upsample_conv_weight`, then GELU
     if ``gelu``: ``x (n, L, C_in)`` → ``(n, L·factor, C_out)``."""
     n, L, _ = x.shape  # centred padding: offsets lo <= 0 <= lo + span - 1, L outputs
-    y = conv_act(x, W, np.tile(bias, factor), span, 1, 1, -lo, lo + span - 1, gelu, threads)
+    y = conv_act(x, W, np.tile(bias, factor), span, 1, 1, -lo, lo + span - 1, gelu)
     return y.reshape(n, L * factor, -1)
 
 
@@ -418,6 +417,61 @@ def heat_kernel_pe(adj: np.ndarray, k: int) -> np.ndarray:
     pe = np.square(vecs) @ np.exp(-vals[..., :, None] * times)
     pe[~ok] = 0.0
     return pe.astype(np.float32)
+
+
+def pair_similarity(x: np.ndarray) -> np.ndarray:
+    """Cosine similarity of every electrode pair per step: electrode features ``x (n, C, d)``
+    (a float32 array of its own: normalised in place) → ``(n, P)``, pairs ``i < j`` in
+    row-major order."""
+    norm = np.sqrt(np.einsum("ncd,ncd->nc", x, x))[..., None]
+    x /= np.maximum(norm, 1e-12)  # F.normalize
+    i, j = np.triu_indices(x.shape[1], 1)
+    return (x @ x.transpose(0, 2, 1))[:, i, j]
+
+
+def edge_weights_of(seq: np.ndarray, p: dict, ssm) -> np.ndarray:
+    """The edge stream on pair sequences ``seq (P, n)`` of pooled similarities: input Linear,
+    ``ssm`` (the SSM stack, ``(P, n, d_edge)`` → same), output Linear and softplus → ``(P, n)``."""
+    w_in, b_in = p["edge_stream.inp.weight"][:, 0], p["edge_stream.inp.bias"]
+    h = ssm(np.ascontiguousarray(seq[:, :, None] * w_in + b_in, np.float32))
+    return softplus_(h @ p["edge_stream.out.weight"][0] + p["edge_stream.out.bias"][0])
+
+
+def gcn_normalize(adj: np.ndarray) -> np.ndarray:
+    """``Â = D^-1/2 (A + I) D^-1/2`` (degrees of ``A + I``) of graphs ``(..., C, C)``."""
+    a = adj + np.eye(adj.shape[-1], dtype=np.float32)
+    inv = 1.0 / np.sqrt(a.sum(-1))
+    return inv[..., :, None] * a * inv[..., None, :]
+
+
+def graph_and_fusion(
+    x: np.ndarray, g: np.ndarray, propagate: Callable[[np.ndarray], np.ndarray], p: dict,
+    cfg: dict,
+) -> np.ndarray:  # fmt: skip
+    """``GraphStream``'s SSGConv layers (each with a residual GELU) on ``g`` (node features
+    plus PE), then ``GatedFusion`` with the node features ``x`` (same shape, ``d`` last);
+    ``propagate(v)`` is ``Â v`` for the graph of each step."""
+    K, alpha = cfg["graph_K"], cfg["graph_alpha"]
+    for i in range(cfg["graph_layers"]):
+        v = acc = propagate(g)
+        for _ in range(K - 1):
+            v = propagate(v)
+            acc = acc + v
+        mixed = alpha * g + (1 - alpha) / K * acc
+        y = _linear(mixed, p[f"graph.convs.{i}.lin.weight"], p[f"graph.convs.{i}.lin.bias"])
+        g = g + gelu_(y, 1)
+    gate_w, gate_b = p["fusion.gate.weight"], p["fusion.gate.bias"]
+    d = x.shape[-1]
+    gate = _linear(x, gate_w[:, :d]) + _linear(g, gate_w[:, d:], gate_b)
+    gate = 1.0 / (1.0 + np.exp(-gate))
+    return x + gate * g
+
+
+def readout(f: np.ndarray, p: dict) -> np.ndarray:
+    """Mean/max readout over the electrodes (axis 1) of fused features ``f (n, C, ..., d)``,
+    then Linear and GELU → ``(n, ..., D)``."""
+    z = np.concatenate([f.mean(1), f.max(1)], axis=-1)
+    return gelu_(_linear(z, p["readout.weight"], p["readout.bias"]), 1)
 
 
 # ------------------------------------------------------------------------------------------
@@ -592,14 +646,8 @@ class DetectorEngine:
     def _pooled_similarity(self, e: np.ndarray, a: int, b: int) -> np.ndarray:
         """Cosine similarity of every electrode pair at steps ``a … b-1`` (``a`` a multiple of
         ``pool``), averaged over ``pool`` steps: ``e (C, L, d)`` → ``(ceil((b-a)/pool), P)``."""
-        C = e.shape[0]
-        x = np.ascontiguousarray(e[:, a:b].transpose(1, 0, 2))  # (n, C, d)
-        norm = np.sqrt(np.einsum("ncd,ncd->nc", x, x))[..., None]
-        x /= np.maximum(norm, 1e-12)  # F.normalize
-        sim = x @ x.transpose(0, 2, 1)  # (n, C, C)
-        i, j = np.triu_indices(C, 1)
-        pairs = sim[:, i, j]  # (n, P)
-        pool, n, P = self.cfg["edge_pool"], b - a, len(i)
+        pairs = pair_similarity(np.ascontiguousarray(e[:, a:b].transpose(1, 0, 2)))  # (n, P)
+        pool, n, P = self.cfg["edge_pool"], b - a, pairs.shape[1]
         if pool == 1:
             return pairs
         # F.avg_pool1d(ceil_mode=True): the last window averages the steps it covers
@@ -624,21 +672,17 @@ class DetectorEngine:
         """The edge stream from its input: pooled similarities ``(Lp, P)`` → softplus weights
         ``(Lp, P)``. The pairs' sequences are independent: groups of pairs on the workers, each
         group's SSM inputs made there (a day's would be 0.4 GB at once)."""
-        p = self.p
         seq = np.ascontiguousarray(pooled.T)  # (P, Lp)
-        w_in, b_in = p["edge_stream.inp.weight"][:, 0], p["edge_stream.inp.bias"]
-        w_out, b_out = p["edge_stream.out.weight"][0], p["edge_stream.out.bias"][0]
 
-        def group(i: np.ndarray) -> np.ndarray:
-            h = np.ascontiguousarray(seq[i, :, None] * w_in + b_in, np.float32)
-            return self.ssm_stack(h, self.edge, 1) @ w_out + b_out  # (n, Lp)
+        def group(i: np.ndarray) -> np.ndarray:  # (n, Lp)
+            return edge_weights_of(seq[i], self.p, lambda h: self.ssm_stack(h, self.edge, 1))
 
         P, Lp = seq.shape
-        d_edge = len(b_in)
+        d_edge = len(self.p["edge_stream.inp.bias"])
         groups = max(4 * self.threads, -(-4 * P * Lp * d_edge // GROUP_BYTES))
         parts = np.array_split(np.arange(P), min(P, groups))
         w = np.concatenate(self._map(group, parts))  # (P, Lp)
-        return np.ascontiguousarray(softplus_(w).T, np.float32)
+        return np.ascontiguousarray(w.T, np.float32)
 
     def adjacency(self, w: np.ndarray, C: int) -> np.ndarray:
         """:func:`topk_adjacency` with the checkpoint's ``top_k``: ``(n, P)`` → ``(n, C, C)``."""
@@ -671,27 +715,12 @@ class DetectorEngine:
         pe += p["graph.pe_proj.bias"]  # (n_pe, C, d)
         held = pe[steps // interval - first].reshape(n_p, pool, C, d).transpose(0, 2, 1, 3)
         g = x + held
-        # Â = D^-1/2 (A + I) D^-1/2 of the stretch's pooled graphs
-        adj = adj_pooled[a // pool : a // pool + n_p] + np.eye(C, dtype=np.float32)
-        inv = 1.0 / np.sqrt(adj.sum(-1))
-        a_hat = inv[..., :, None] * adj * inv[..., None, :]  # (n_p, C, C)
-        K, alpha = cfg["graph_K"], cfg["graph_alpha"]
+        a_hat = gcn_normalize(adj_pooled[a // pool : a // pool + n_p])  # (n_p, C, C)
 
         def propagate(v: np.ndarray) -> np.ndarray:  # Â v for all the steps of each graph
             return (a_hat @ v.reshape(n_p, C, pool * d)).reshape(v.shape)
 
-        for i in range(cfg["graph_layers"]):  # SSGConv layers with a residual GELU
-            v = acc = propagate(g)
-            for _ in range(K - 1):
-                v = propagate(v)
-                acc = acc + v
-            mixed = alpha * g + (1 - alpha) / K * acc
-            y = _linear(mixed, p[f"graph.convs.{i}.lin.weight"], p[f"graph.convs.{i}.lin.bias"])
-            g = g + gelu_(y, 1)
-        gate_w, gate_b = p["fusion.gate.weight"], p["fusion.gate.bias"]
-        gate = _linear(x, gate_w[:, :d]) + _linear(g, gate_w[:, d:], gate_b)
-        gate = 1.0 / (1.0 + np.exp(-gate))
-        return x + gate * g
+        return graph_and_fusion(x, g, propagate, p, cfg)
 
     def _decoder_halo(self) -> int:
         """Frames on each side of a stretch that the decoder's output within it depends on."""
@@ -725,9 +754,8 @@ class DetectorEngine:
         halo = self._halo_frames()
         lo, hi = max(0, a - halo), min(L, b + halo)
         f = self.fused(h, adj_pooled, lo, hi, h0)  # (n_p, C, pool, d)
-        z = np.concatenate([f.mean(1), f.max(1)], axis=-1)  # (n_p, pool, 2d)
-        z = z.reshape(-1, z.shape[-1])[: hi - lo]  # (n, 2d)
-        y = gelu_(_linear(z, p["readout.weight"], p["readout.bias"]), 1)[None]
+        y = readout(f, p)  # (n_p, pool, D)
+        y = y.reshape(1, -1, y.shape[-1])[:, : hi - lo]  # (1, n, D)
         for W, off, span, bias, factor in self.decoder:
             y = upsample_conv_rows(y, W, bias, off, span, factor, gelu=True)
         out = y[0] @ p["final_layer.weight"][0, :, 0] + p["final_layer.bias"][0]

@@ -35,23 +35,25 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from eegssm.engine import (
     _linear,
-    _sigmoid_,
     conv_act,
     conv_weight,
+    edge_weights_of,
     expected_shapes,
-    gelu_,
+    gcn_normalize,
+    graph_and_fusion,
     heat_kernel_pe,
     layer_norm,
     mamba_inner,
     mamba_layer,
-    softplus_,
+    pair_similarity,
+    readout,
     supports,
     topk_adjacency,
 )
@@ -83,7 +85,7 @@ class StreamState:
     step: int
     pe: np.ndarray
     prev: np.ndarray
-    decoder: list = field(default_factory=list)
+    decoder: list
 
 
 class StreamEngine:
@@ -228,19 +230,12 @@ class StreamEngine:
         C)``; a pooled step's graph is used by the pooled step after it."""
         cfg, p = self.cfg, self.p
         C, L, _ = e.shape
-        x = np.ascontiguousarray(e.transpose(1, 0, 2))  # (L, C, d)
-        norm = np.sqrt(np.einsum("ncd,ncd->nc", x, x))[..., None]
-        x /= np.maximum(norm, 1e-12)  # F.normalize
-        i, j = np.triu_indices(C, 1)
-        pairs = (x @ x.transpose(0, 2, 1))[:, i, j]  # (L, P)
+        pairs = pair_similarity(np.ascontiguousarray(e.transpose(1, 0, 2)))  # (L, P)
         pool = cfg["edge_pool"]
 
         def graphs_of(seq: np.ndarray) -> np.ndarray:  # (n, P) → the SSM's graphs (n, C, C)
-            w_in, b_in = p["edge_stream.inp.weight"][:, 0], p["edge_stream.inp.bias"]
-            h = np.ascontiguousarray(seq.T[:, :, None] * w_in + b_in, np.float32)
-            h = self.ssm_stack(h, self.edge, state.edge)  # (P, n, d_edge)
-            w = h @ p["edge_stream.out.weight"][0] + p["edge_stream.out.bias"][0]  # (P, n)
-            return topk_adjacency(np.ascontiguousarray(softplus_(w).T), C, cfg["top_k"])
+            w = edge_weights_of(seq.T, p, lambda h: self.ssm_stack(h, self.edge, state.edge))
+            return topk_adjacency(np.ascontiguousarray(w.T), C, cfg["top_k"])
 
         if pool == 1:  # a graph per step, from that step (no shift)
             return graphs_of(pairs)
@@ -273,30 +268,14 @@ class StreamEngine:
         steps = np.arange(start, start + L)
         g = x + table[steps // interval - (start - 1) // interval]
         state.step = start + L
-        a = adj + np.eye(adj.shape[-1], dtype=np.float32)
-        inv = 1.0 / np.sqrt(a.sum(-1))
-        a_hat = inv[..., :, None] * a * inv[..., None, :]
-        K, alpha = cfg["graph_K"], cfg["graph_alpha"]
-        for i in range(cfg["graph_layers"]):  # SSGConv layers with a residual GELU
-            v = acc = a_hat @ g
-            for _ in range(K - 1):
-                v = a_hat @ v
-                acc = acc + v
-            mixed = alpha * g + (1 - alpha) / K * acc
-            y = _linear(mixed, p[f"graph.convs.{i}.lin.weight"], p[f"graph.convs.{i}.lin.bias"])
-            g = g + gelu_(y, 1).reshape(g.shape)
-        gate_w, gate_b = p["fusion.gate.weight"], p["fusion.gate.bias"]
-        d = x.shape[-1]
-        gate = _linear(x, gate_w[:, :d]) + _linear(g, gate_w[:, d:], gate_b)
-        return x + _sigmoid_(gate).reshape(g.shape) * g
+        a_hat = gcn_normalize(adj)  # (L, C, C)
+        return graph_and_fusion(x, g, lambda v: a_hat @ v, p, cfg)
 
     def decode(self, f: np.ndarray, state: StreamState) -> np.ndarray:
         """Readout, the one-frame shift and the decoder: fused ``f (L, C, d)`` → logits
         ``(L·stride,)``."""
         p = self.p
-        z = np.concatenate([f.mean(1), f.max(1)], axis=-1)  # (L, 2d)
-        y = gelu_(_linear(z, p["readout.weight"], p["readout.bias"]), 1)
-        y = np.concatenate([state.prev, y])
+        y = np.concatenate([state.prev, readout(f, p)])  # (1 + L, D)
         state.prev = y[-1:]
         y = y[:-1]  # frame j's samples see frame j - 1
         for i, (w, b, k, f_up) in enumerate(self.decoder):
